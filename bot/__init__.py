@@ -1,0 +1,1 @@
+"""hvbot adapters (Slack, WinRM, LDAP, SQLite), configuration and the command line."""

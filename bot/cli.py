@@ -1,0 +1,35 @@
+"""The `hvbot` command line: one small module per subcommand group, registered here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Each module exposes `register(subparsers)` and sets `func` on its parsers; imported here
+# (not at package import time) so that `hvbot --help` stays cheap and side-effect free.
+SUBCOMMAND_MODULES: tuple[str, ...] = ("bot.cli_parse",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="hvbot", description="Slack chat-ops bot for Hyper-V live migration."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `hvbot` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

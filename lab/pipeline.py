@@ -1,0 +1,121 @@
+"""The contract between the lab's WinRM/PSRP server and its simulated PowerShell.
+
+The server (`lab.winrm`) decodes a PSRP pipeline into `CommandCall`s and hands them to a
+`CommandRunner` (the world model, `lab.world`) together with a `PipelineSink`. The runner
+writes output, errors, warnings and progress to the sink and raises `TerminatingError`
+when PowerShell would fail the whole pipeline. Values are plain Python; the server turns
+`LabObject` and `LabEnum` into CLIXML objects typed like the real .NET ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, Union
+
+LabValue = Union[
+    None,
+    bool,
+    int,
+    float,
+    str,
+    dt.datetime,
+    dt.timedelta,
+    "LabEnum",
+    "LabObject",
+    Sequence["LabValue"],
+    Mapping[str, "LabValue"],
+]
+
+
+@dataclass(frozen=True)
+class LabEnum:
+    """A .NET enum value: serialized with its integer value and its string form."""
+
+    type_names: tuple[str, ...]
+    value: int
+    name: str
+
+
+@dataclass(frozen=True)
+class LabObject:
+    """A .NET object as PowerShell would serialize it: type names, adapted properties, ToString."""
+
+    type_names: tuple[str, ...]
+    properties: Mapping[str, LabValue]
+    to_string: str
+
+
+@dataclass(frozen=True)
+class LabError:
+    """A PowerShell ErrorRecord."""
+
+    message: str
+    fully_qualified_error_id: str
+    category: str
+    exception_type: str = "Microsoft.HyperV.PowerShell.VirtualizationException"
+    target_name: str = ""
+    target_type: str = ""
+    command_name: str = ""
+    hresult: int | None = None
+
+
+class TerminatingError(Exception):
+    """Raised by a runner when PowerShell would stop the pipeline (pipeline state Failed)."""
+
+    def __init__(self, error: LabError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """One command of a pipeline: cmdlet name, its parameters in order, and whether it is script.
+
+    A parameter whose name is None is positional. A named parameter whose value is None is a
+    switch that is present. Hashtables arrive as dicts, arrays as lists.
+    """
+
+    name: str
+    parameters: Sequence[tuple[str | None, LabValue]] = ()
+    is_script: bool = False
+
+
+class PipelineSink(Protocol):
+    """Where a running command writes its streams."""
+
+    def write_output(self, value: LabValue) -> None: ...
+
+    def write_error(self, error: LabError) -> None: ...
+
+    def write_warning(self, message: str) -> None: ...
+
+    def write_verbose(self, message: str) -> None: ...
+
+    def write_progress(
+        self,
+        activity: str,
+        status: str,
+        percent_complete: int,
+        seconds_remaining: int = -1,
+        activity_id: int = 0,
+    ) -> None: ...
+
+
+@dataclass
+class InvocationContext:
+    """What a command runner knows about the call: the host it runs on, who, and how to stop."""
+
+    host: str
+    user: str
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+
+
+class CommandRunner(Protocol):
+    """The simulated PowerShell of one lab: runs a pipeline on one host."""
+
+    def run_pipeline(
+        self, context: InvocationContext, commands: Sequence[CommandCall], sink: PipelineSink
+    ) -> None: ...

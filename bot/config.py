@@ -186,6 +186,13 @@ class _Reader:
             return None
         return self.get(name, int, 0, _port) or None
 
+    def number(self, name: str, default: float) -> float:
+        value = self.table.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.problems.append(f"{self.key(name)}: expected a positive number, got {value!r}")
+            return default
+        return float(value)
+
     def strings(self, name: str) -> tuple[str, ...]:
         value = self.table.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -369,7 +376,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
     ed = ExecutorConfig()
     executor = ExecutorConfig(
         workers=e.get("workers", int, ed.workers, _positive),
-        poll_seconds=float(e.get("poll_seconds", (int, float), ed.poll_seconds)),  # type: ignore[arg-type]
+        poll_seconds=e.number("poll_seconds", ed.poll_seconds),
     )
 
     g = _section(problems, data, "logging")

@@ -1,0 +1,87 @@
+"""The ports the core needs from the outside world, as small Protocols.
+
+`bot/` provides the real adapters (pypsrp, ldap3, sqlite-utils, Slack); tests provide fakes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
+
+from commands.hyperv import (
+    CancelMethod,
+    HostEvent,
+    HostSettings,
+    Incompatibility,
+    MigrationOutcome,
+    MigrationProgress,
+    VmInfo,
+    Volume,
+)
+from commands.inventory import Host
+from commands.invocation import Invocation
+
+
+class MigrationHandle(Protocol):
+    """A migration started (or re-attached to) on its source host."""
+
+    @property
+    def vm_id(self) -> str: ...
+
+    @property
+    def started_at(self) -> dt.datetime: ...
+
+    def poll(self) -> MigrationProgress:
+        """Read the migration job now."""
+        ...
+
+    def wait(self, timeout: float) -> MigrationOutcome | None:
+        """The outcome if the migration ends within `timeout` seconds, else None."""
+        ...
+
+    def cancel(self) -> CancelMethod:
+        """Ask the host to stop the migration; says how."""
+        ...
+
+
+class HyperVPort(Protocol):
+    """Everything the core asks of Hyper-V hosts. Raises `commands.hyperv.HyperVError`."""
+
+    def find_vm(self, vm: str) -> VmInfo:
+        """The VM named exactly `vm` on whichever inventory host runs it (exactly one)."""
+        ...
+
+    def get_vm(self, host: Host, vm: str) -> VmInfo:
+        """The VM named exactly `vm` on `host`."""
+        ...
+
+    def host_settings(self, host: Host) -> HostSettings: ...
+
+    def switches(self, host: Host) -> tuple[str, ...]: ...
+
+    def volumes(self, host: Host) -> tuple[Volume, ...]: ...
+
+    def supported_versions(self, host: Host) -> tuple[str, ...]: ...
+
+    def path_exists(self, host: Host, path: str) -> bool: ...
+
+    def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]: ...
+
+    def compare(self, source: Host, invocation: Invocation) -> tuple[Incompatibility, ...]:
+        """Compare-VM with the same move parameters as `invocation` (a Move-VM)."""
+        ...
+
+    def run(self, host: Host, invocations: Sequence[Invocation]) -> None:
+        """Run short changing invocations (host settings, processor compatibility) in order."""
+        ...
+
+    def start_migration(self, source: Host, invocation: Invocation, vm_id: str) -> MigrationHandle:
+        """Start a Move-VM/Move-VMStorage on `source` as a long pipeline; returns at once."""
+        ...
+
+    def reattach_migration(
+        self, source: Host, vm_id: str, started_at: dt.datetime, invocation: Invocation
+    ) -> MigrationHandle:
+        """Follow a migration started earlier (maybe by a crashed process) without re-running it."""
+        ...

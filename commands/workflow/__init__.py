@@ -1,0 +1,1 @@
+"""The migration workflow: requests, their states, approvals, queueing and execution."""

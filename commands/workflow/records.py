@@ -1,0 +1,134 @@
+"""Request records and audit events as the workflow and the audit store exchange them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class State(StrEnum):
+    """Request states (DESIGN §3)."""
+
+    REQUESTED = "requested"
+    CHECKING = "checking"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether no transition leaves this state."""
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {State.SUCCEEDED, State.FAILED, State.REJECTED, State.EXPIRED, State.CANCELLED}
+)
+OPEN_STATES = frozenset(State) - TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: the Slack user id (trusted) and the directory account, if resolved."""
+
+    slack_user_id: str
+    directory_account: str | None = None
+    display_name: str | None = None
+
+
+SYSTEM = Actor(slack_user_id="hvbot")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a request was made and is reported: channel and thread."""
+
+    channel: str
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A request about to be recorded (state `requested`)."""
+
+    kind: str
+    requester: Actor
+    place: Place
+    request: Mapping[str, Any]
+    vm: str | None = None
+    source_host: str | None = None
+    destination_host: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """The current state of one request, as stored. `version` grows with every change."""
+
+    id: int
+    kind: str
+    state: State
+    version: int
+    requester: Actor
+    place: Place
+    request: Mapping[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    vm: str | None = None
+    source_host: str | None = None
+    destination_host: str | None = None
+    reason: str | None = None
+    invocation: Mapping[str, Any] | None = None
+    approvals: tuple[str, ...] = ()
+    required_approvals: int = 1
+    expires_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    vm_id: str | None = None
+    card_ts: str | None = None
+    progress_ts: str | None = None
+    outcome: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An audit event to append: what happened, who did it, and the details (never secrets)."""
+
+    kind: str
+    actor: Actor
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """An appended audit event, hash-chained to the previous one."""
+
+    seq: int
+    request_id: int | None
+    kind: str
+    actor: Actor
+    at: dt.datetime
+    data: Mapping[str, Any]
+    state_from: State | None = None
+    state_to: State | None = None
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """The outcome of a conditional change: `applied`, and the record as it now stands.
+
+    When not applied, `record` shows the state someone else reached, and `winner` the event
+    that put it there, so the loser can say who won.
+    """
+
+    applied: bool
+    record: RequestRecord
+    winner: AuditEvent | None = None

@@ -1,0 +1,118 @@
+"""Structured logging: JSON lines in production, readable text in a terminal, with request ids.
+
+A request id (the Slack request, the workflow request, a short incident reference) is bound
+to the current context with `bind()`; every record logged inside carries it. Known secret
+values are masked in every record, whatever logged them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("hvbot_log_context")
+
+# Attributes every LogRecord has; anything else came from `extra=` and is a structured field.
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def new_reference() -> str:
+    """A short reference id people can quote ("ref 7f3a2c") to find the full detail in logs."""
+    return secrets.token_hex(3)
+
+
+@contextlib.contextmanager
+def bind(**fields: str) -> Iterator[None]:
+    """Attach fields (request_id=..., user=...) to every record logged inside the block."""
+    token = _context.set({**_context.get({}), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    out: dict[str, Any] = dict(_context.get({}))
+    out.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
+    return out
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, context and extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_fields(record),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """`HH:MM:SS LEVEL logger: message key=value ...` for people at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        time = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
+        line = f"{time} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        line = f"{line}  {extra}" if extra else line
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class SecretMask(logging.Filter):
+    """Replaces known secret values in the rendered message and fields of every record."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        super().__init__()
+        self._values = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        """`text` with every known secret replaced by ***."""
+        for value in self._values:
+            text = text.replace(value, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._values:
+            record.msg = self.mask(record.getMessage())
+            record.args = None
+            for key, value in list(record.__dict__.items()):
+                if key not in _STANDARD_ATTRS and isinstance(value, str):
+                    setattr(record, key, self.mask(value))
+        return True
+
+
+def configure(
+    fmt: str = "json",
+    level: str = "INFO",
+    secret_values: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Install one root handler with the chosen format and secret masking; returns it."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(SecretMask(secret_values))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler

@@ -1,0 +1,74 @@
+"""Configuration loading: defaults, every problem reported at once with its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Secrets, load_config, parse_config
+
+MINIMAL = {"hosts": [{"name": "HV-SRV01", "fqdn": "hv-srv01.lab.local"}]}
+
+
+def test_minimal_config_gets_safe_defaults() -> None:
+    config = parse_config(MINIMAL)
+    assert config.winrm.ssl is True
+    assert config.winrm.cert_validation is True
+    assert config.approvals.allow_self_approval is False
+    assert config.slack.mode == "socket"
+    assert config.inventory.find("HV-SRV01.LAB.LOCAL") is not None
+
+
+def test_every_problem_is_reported_with_its_key() -> None:
+    data = {
+        "hosts": [
+            {"name": "HV SRV", "fqdn": "nodots"},
+            {"name": "HV-SRV02", "fqdn": "hv-srv02.lab.local", "port": 0},
+            {"name": "hv-srv02", "fqdn": "other.lab.local"},
+        ],
+        "winrm": {"auth": "telnet", "operation_timeout": 40, "read_timeout": 30},
+        "approvals": {"required_critical": 0, "users": "U1"},
+        "executor": {"poll_seconds": "soon"},
+        "colour": "blue",
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    keys = [p.split(":", 1)[0] for p in caught.value.problems]
+    assert keys == [
+        "colour",
+        "hosts[0].name",
+        "hosts[0].fqdn",
+        "hosts[1].port",
+        "hosts[2].name",
+        "approvals.users",
+        "approvals.required_critical",
+        "winrm.auth",
+        "winrm.operation_timeout",
+        "executor.poll_seconds",
+    ]
+
+
+def test_missing_hosts_and_wrong_types() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"winrm": {"ssl": "yes", "port": True}})
+    text = str(caught.value)
+    assert "hosts: at least one [[hosts]]" in text
+    assert "winrm.ssl: expected true or false" in text
+    assert "winrm.port: expected an integer" in text
+
+
+def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("hosts = [", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_secrets_come_from_the_environment_and_never_print() -> None:
+    secrets = Secrets.from_environ({"HVBOT_WINRM_PASSWORD": "hunter22", "EMPTY": ""})
+    assert secrets.get("HVBOT_WINRM_PASSWORD") == "hunter22"
+    assert secrets.get("EMPTY") is None
+    assert "hunter22" not in repr(secrets)

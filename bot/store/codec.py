@@ -1,0 +1,81 @@
+"""How values become stored text: UTC timestamps, JSON-safe values, canonical JSON, hashes."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """ISO-8601 in UTC with microseconds, so that text order is time order.
+
+    A naive datetime is taken to be UTC already (the workflow speaks UTC everywhere).
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def parse_utc(text: str | None) -> dt.datetime | None:
+    """The inverse of `utc_text` (None stays None)."""
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def jsonable(value: Any) -> Any:
+    """`value` as plain JSON types: datetimes as UTC text, enums as values, tuples as lists.
+
+    Non-finite floats become text because canonical JSON has no spelling for them.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dt.datetime):
+        return utc_text(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, PurePath):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=canonical_json) if isinstance(value, set | frozenset) else items
+    return str(value)
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no spaces, UTF-8 text kept as is."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def dumps_or_none(value: Any) -> str | None:
+    """Canonical JSON text of `value`, or None for None (a NULL column)."""
+    return None if value is None else canonical_json(value)
+
+
+def loads_or_none(text: str | None) -> Any:
+    """Parse a JSON column (NULL stays None)."""
+    return None if text is None else json.loads(text)
+
+
+def event_hash(content: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of an event's content, `prev_hash` included."""
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()

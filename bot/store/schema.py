@@ -1,0 +1,128 @@
+"""The audit database: connection settings and the schema, created and upgraded by migrations.
+
+Durability: WAL with `synchronous=FULL` syncs the log on every commit, so an event that was
+committed (and so may have been reported to a person) survives a crash of the process and
+of the machine. `NORMAL` would only survive the process: WAL commits since the last
+checkpoint can roll back on power loss.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+MIGRATIONS = Migrations("hvbot_audit")
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+# Never rebuilt by a later migration: only new objects are added, so an old file upgrades in
+# place without touching the events it holds (a rebuild would rewrite the hash-chained rows).
+
+
+@MIGRATIONS(name="0001_requests_and_events")
+def _requests_and_events(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            vm TEXT COLLATE NOCASE,
+            source_host TEXT COLLATE NOCASE,
+            destination_host TEXT COLLATE NOCASE,
+            reason TEXT,
+            requester_slack_id TEXT NOT NULL,
+            requester_account TEXT,
+            requester_name TEXT,
+            channel TEXT NOT NULL,
+            thread_ts TEXT,
+            request TEXT NOT NULL,
+            invocation TEXT,
+            approvals TEXT NOT NULL DEFAULT '[]',
+            required_approvals INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            expires_at TEXT,
+            started_at TEXT,
+            finished_at TEXT,
+            vm_id TEXT,
+            card_ts TEXT,
+            progress_ts TEXT,
+            outcome TEXT,
+            last_transition_seq INTEGER
+        );
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            request_id INTEGER REFERENCES requests(id),
+            kind TEXT NOT NULL,
+            actor_slack_id TEXT NOT NULL,
+            actor_account TEXT,
+            actor_name TEXT,
+            at TEXT NOT NULL,
+            state_from TEXT,
+            state_to TEXT,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX events_by_request ON events(request_id, seq);
+        CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
+        CREATE TRIGGER events_refuse_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
+        CREATE TRIGGER requests_refuse_delete BEFORE DELETE ON requests
+        BEGIN SELECT RAISE(ABORT, 'requests are never deleted'); END;
+        """
+    )
+
+
+@MIGRATIONS(name="0002_search_indexes_and_views")
+def _search_indexes_and_views(db: Database) -> None:
+    for column in ("state", "vm", "source_host", "destination_host", "created_at"):
+        db.table("requests").create_index([column], index_name=f"requests_by_{column}")
+    db.create_view(
+        "request_story",
+        """
+        SELECT e.request_id, r.kind AS request_kind, r.vm, r.source_host, r.destination_host,
+               r.channel, r.thread_ts, e.seq, e.at, e.kind, e.actor_slack_id, e.actor_account,
+               e.state_from, e.state_to, e.data
+        FROM events e LEFT JOIN requests r ON r.id = e.request_id
+        ORDER BY e.request_id, e.seq
+        """,
+    )
+    db.create_view(
+        "open_requests",
+        """
+        SELECT * FROM requests
+        WHERE state NOT IN ('succeeded', 'failed', 'rejected', 'expired', 'cancelled')
+        ORDER BY id
+        """,
+    )
+
+
+APPEND_ONLY_TRIGGERS = frozenset({"events_refuse_update", "events_refuse_delete"})
+
+
+def connect(path: Path | str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
+    """Open `path` with the audit settings; transactions are explicit (`BEGIN IMMEDIATE`)."""
+    conn = sqlite3.connect(
+        str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply pending migrations, holding the write lock so that racing processes take turns."""
+    db = Database(conn, execute_plugins=False)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        MIGRATIONS.apply(db)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,390 @@
+"""`SqliteAuditStore`: the AuditStore port on one SQLite file (WAL, synchronous=FULL).
+
+Every write is one `BEGIN IMMEDIATE` transaction: it takes the database's write lock first,
+so racing threads and processes queue (busy timeout) instead of failing half-way, and the
+chain tail read for the hash cannot change under the writer. Within a process one connection
+is shared behind a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bot.store.chain import ChainReport, verify_chain
+from bot.store.codec import (
+    GENESIS_HASH,
+    dumps_or_none,
+    event_hash,
+    jsonable,
+    parse_utc,
+    utc_text,
+)
+from bot.store.rows import event_from_row, record_from_row
+from bot.store.schema import DEFAULT_BUSY_TIMEOUT, connect, migrate
+from bot.store.scrub import Scrubber
+from commands.workflow.records import (
+    TERMINAL_STATES,
+    AuditEvent,
+    EventDraft,
+    NewRequest,
+    RequestRecord,
+    State,
+    TransitionResult,
+)
+
+_JSON_FIELDS = frozenset({"request", "invocation", "outcome", "approvals"})
+_TIME_FIELDS = frozenset({"expires_at", "started_at", "finished_at"})
+_TEXT_FIELDS = frozenset({"vm", "source_host", "destination_host", "reason", "vm_id"})
+_PLAIN_FIELDS = frozenset({"required_approvals", "card_ts", "progress_ts"})
+CHANGEABLE_FIELDS = _JSON_FIELDS | _TIME_FIELDS | _TEXT_FIELDS | _PLAIN_FIELDS
+_TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATES))
+
+
+class RequestNotFound(LookupError):
+    """No request has this id."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(f"no request with id {request_id}")
+        self.request_id = request_id
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SqliteAuditStore:
+    """Requests (current state) and the append-only, hash-chained event log in one file.
+
+    `secret_values` are the configured secrets; they are redacted wherever they would be
+    written, as are secret-looking keys and Slack tokens. `clock` returns the current time.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        secret_values: Iterable[str] = (),
+        clock: Callable[[], dt.datetime] = _utc_now,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        self.path = Path(path)
+        self._scrub = Scrubber(secret_values)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._conn = connect(self.path, busy_timeout)
+        migrate(self._conn)
+        self._conn.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        """Close the connection (every committed event is already on disk)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SqliteAuditStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def create(self, new: NewRequest, event: EventDraft) -> RequestRecord:
+        """Record a new request in state `requested`, with its first event."""
+        with self._write() as conn:
+            now = utc_text(self._clock())
+            seq, prev_hash = self._chain_tail(conn)
+            request_id = conn.execute(
+                """
+                INSERT INTO requests (kind, state, version, vm, source_host, destination_host,
+                    reason, requester_slack_id, requester_account, requester_name, channel,
+                    thread_ts, request, created_at, updated_at, last_transition_seq)
+                VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    new.kind,
+                    State.REQUESTED.value,
+                    new.vm,
+                    new.source_host,
+                    new.destination_host,
+                    self._text(new.reason),
+                    new.requester.slack_user_id,
+                    new.requester.directory_account,
+                    new.requester.display_name,
+                    new.place.channel,
+                    new.place.thread_ts,
+                    self._json(new.request),
+                    now,
+                    now,
+                    seq,
+                ),
+            ).lastrowid
+            assert request_id is not None  # an INSERT always sets it
+            self._insert_event(conn, seq, prev_hash, request_id, event, now, None, State.REQUESTED)
+            return self._record(conn, request_id)
+
+    def transition(
+        self,
+        request_id: int,
+        expected: Collection[State],
+        new_state: State,
+        event: EventDraft,
+        *,
+        expected_version: int | None = None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> TransitionResult:
+        """Move to `new_state` if the request is in one of `expected` (and at
+        `expected_version`), applying `changes` and appending `event`, atomically.
+
+        The loser of a race gets `applied=False`, the record as the winner left it, and the
+        winner's event. Raises RequestNotFound, or ValueError for an unknown field in
+        `changes`.
+        """
+        assignments, values = self._encode_changes(changes or {})
+        states = [State(s).value for s in expected]
+        with self._write() as conn:
+            current = conn.execute(
+                "SELECT state FROM requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            if current is None:
+                raise RequestNotFound(request_id)
+            now = utc_text(self._clock())
+            seq, prev_hash = self._chain_tail(conn)
+            sql = (
+                "UPDATE requests SET state = ?, version = version + 1, updated_at = ?, "
+                f"last_transition_seq = ?{assignments} "
+                f"WHERE id = ? AND state IN ({', '.join('?' * len(states))})"
+            )
+            params: list[Any] = [new_state.value, now, seq, *values, request_id, *states]
+            if expected_version is not None:
+                sql += " AND version = ?"
+                params.append(expected_version)
+            if conn.execute(sql, params).rowcount == 0:
+                record = self._record(conn, request_id)
+                return TransitionResult(
+                    applied=False, record=record, winner=self._winner(conn, request_id)
+                )
+            self._insert_event(
+                conn,
+                seq,
+                prev_hash,
+                request_id,
+                event,
+                now,
+                State(current["state"]),
+                new_state,
+            )
+            return TransitionResult(applied=True, record=self._record(conn, request_id))
+
+    def append(self, request_id: int | None, event: EventDraft) -> AuditEvent:
+        """Append an event that changes no state (invocation sent, progress, notice)."""
+        with self._write() as conn:
+            if (
+                request_id is not None
+                and conn.execute("SELECT 1 FROM requests WHERE id = ?", (request_id,)).fetchone()
+                is None
+            ):
+                raise RequestNotFound(request_id)
+            seq, prev_hash = self._chain_tail(conn)
+            now = utc_text(self._clock())
+            return self._insert_event(conn, seq, prev_hash, request_id, event, now, None, None)
+
+    def get(self, request_id: int) -> RequestRecord | None:
+        """The request with this id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM requests WHERE id = ?", (request_id,)
+            ).fetchone()
+        return None if row is None else record_from_row(row)
+
+    def open_requests(self) -> Sequence[RequestRecord]:
+        """Every request not in a terminal state, oldest first."""
+        marks = ", ".join("?" * len(_TERMINAL))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM requests WHERE state NOT IN ({marks}) ORDER BY id", _TERMINAL
+            ).fetchall()
+        return [record_from_row(r) for r in rows]
+
+    def events(self, request_id: int) -> Sequence[AuditEvent]:
+        """The request's events in the order they happened."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM events WHERE request_id = ? ORDER BY seq", (request_id,)
+            ).fetchall()
+        return [event_from_row(r) for r in rows]
+
+    def search(
+        self,
+        *,
+        vm: str | None = None,
+        host: str | None = None,
+        since: dt.datetime | None = None,
+        state: State | None = None,
+        limit: int = 50,
+    ) -> Sequence[RequestRecord]:
+        """Requests matching every given filter (names compare case-insensitively), newest
+        first; `since` compares with the creation time."""
+        where: list[str] = []
+        params: list[Any] = []
+        if vm is not None:
+            where.append("vm = ?")
+            params.append(vm)
+        if host is not None:
+            where.append("(source_host = ? OR destination_host = ?)")
+            params += [host, host]
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(utc_text(since))
+        if state is not None:
+            where.append("state = ?")
+            params.append(State(state).value)
+        sql = "SELECT * FROM requests"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [record_from_row(r) for r in rows]
+
+    def all_events(self) -> Iterator[dict[str, Any]]:
+        """Every event row (hashes included) in chain order, read lazily on a connection of
+        its own so that a long export does not hold up writers in this process."""
+        conn = connect(self.path)
+        try:
+            cursor = conn.execute("SELECT * FROM events ORDER BY seq")
+            names = [d[0] for d in cursor.description]
+            for row in cursor:
+                yield dict(zip(names, row, strict=True))
+        finally:
+            conn.close()
+
+    def verify(self) -> ChainReport:
+        """Walk the whole hash chain (see `verify_chain`)."""
+        with self._lock:
+            return verify_chain(self._conn)
+
+    def _chain_tail(self, conn: sqlite3.Connection) -> tuple[int, str]:
+        """The next event's seq and prev_hash; the caller holds the write lock."""
+        last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return (1, GENESIS_HASH) if last is None else (last["seq"] + 1, last["hash"])
+
+    def _insert_event(
+        self,
+        conn: sqlite3.Connection,
+        seq: int,
+        prev_hash: str,
+        request_id: int | None,
+        draft: EventDraft,
+        at: str,
+        state_from: State | None,
+        state_to: State | None,
+    ) -> AuditEvent:
+        data = self._scrub(jsonable(draft.data))
+        actor = draft.actor
+        content = {
+            "seq": seq,
+            "request_id": request_id,
+            "kind": draft.kind,
+            "actor": {
+                "slack_user_id": actor.slack_user_id,
+                "directory_account": actor.directory_account,
+                "display_name": actor.display_name,
+            },
+            "at": at,
+            "data": data,
+            "state_from": None if state_from is None else state_from.value,
+            "state_to": None if state_to is None else state_to.value,
+            "prev_hash": prev_hash,
+        }
+        conn.execute(
+            """
+            INSERT INTO events (seq, request_id, kind, actor_slack_id, actor_account,
+                actor_name, at, state_from, state_to, data, prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                seq,
+                request_id,
+                draft.kind,
+                actor.slack_user_id,
+                actor.directory_account,
+                actor.display_name,
+                at,
+                content["state_from"],
+                content["state_to"],
+                dumps_or_none(data),
+                prev_hash,
+                event_hash(content),
+            ),
+        )
+        moment = parse_utc(at)
+        assert moment is not None
+        return AuditEvent(
+            seq=seq,
+            request_id=request_id,
+            kind=draft.kind,
+            actor=actor,
+            at=moment,
+            data=data,
+            state_from=state_from,
+            state_to=state_to,
+        )
+
+    def _record(self, conn: sqlite3.Connection, request_id: int) -> RequestRecord:
+        row = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        return record_from_row(row)
+
+    def _winner(self, conn: sqlite3.Connection, request_id: int) -> AuditEvent | None:
+        row = conn.execute(
+            "SELECT e.* FROM events e JOIN requests r ON e.seq = r.last_transition_seq "
+            "WHERE r.id = ?",
+            (request_id,),
+        ).fetchone()
+        return None if row is None else event_from_row(row)
+
+    def _encode_changes(self, changes: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        unknown = set(changes) - CHANGEABLE_FIELDS
+        if unknown:
+            raise ValueError(f"cannot change request field(s): {', '.join(sorted(unknown))}")
+        assignments = "".join(f", {name} = ?" for name in changes)
+        return assignments, [self._column_value(name, value) for name, value in changes.items()]
+
+    def _column_value(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if name in _JSON_FIELDS:
+            return self._json(value)
+        if name in _TIME_FIELDS:
+            return utc_text(value)
+        if name in _TEXT_FIELDS:
+            return self._text(str(value))
+        return value
+
+    def _json(self, value: Any) -> str | None:
+        return dumps_or_none(self._scrub(jsonable(value)))
+
+    def _text(self, value: str | None) -> str | None:
+        return None if value is None else self._scrub.text(value)

@@ -1,0 +1,139 @@
+"""Between the lab contract's plain values and psrpcore's CLIXML objects, both ways.
+
+Outgoing: `LabObject` becomes an object whose properties are *adapted* (like a real .NET
+object, so pypsrp puts them in `adapted_properties`), `LabEnum` an enum with its value and
+string, `LabError` an ErrorRecord. Incoming: a CreatePipeline's commands become `CommandCall`s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from psrpcore.types import (
+    ErrorCategory,
+    ErrorCategoryInfo,
+    ErrorRecord,
+    NETException,
+    PSDateTime,
+    PSDict,
+    PSDuration,
+    PSInt,
+    PSInt64,
+    PSList,
+    PSNoteProperty,
+    PSObject,
+    PSString,
+)
+from psrpcore.types._base import PSObjectMeta
+from psrpcore.types._enum import PSEnumBase, PSEnumMeta
+
+from lab.pipeline import CommandCall, LabEnum, LabError, LabObject, LabValue
+
+_ENUM_BASE_TYPES = ("System.Enum", "System.ValueType", "System.Object")
+_EXCEPTION_BASE_TYPES = ("System.Exception", "System.Object")
+_INT32 = range(-(2**31), 2**31)
+
+
+@functools.lru_cache(maxsize=1024)
+def _enum_class(type_names: tuple[str, ...], name: str, value: int) -> Any:
+    """A one-member psrpcore enum type, so the value serializes with its .NET type and name."""
+    namespace: Any = PSEnumMeta.__prepare__("LabEnumValue", (PSEnumBase,))
+    namespace[name] = value
+    cls: Any = PSEnumMeta("LabEnumValue", (PSEnumBase,), namespace)
+    names = [*type_names, *(t for t in _ENUM_BASE_TYPES if t not in type_names)]
+    cls.PSObject = PSObjectMeta(names)
+    return cls
+
+
+def to_clixml(value: LabValue) -> Any:
+    """The psrpcore value that serializes `value` the way PowerShell would."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return PSInt(value) if value in _INT32 else PSInt64(value)
+    if isinstance(value, str):
+        return PSString(value)
+    if isinstance(value, dt.datetime):
+        return PSDateTime(value)
+    if isinstance(value, dt.timedelta):
+        return PSDuration(value)
+    if isinstance(value, LabEnum):
+        return _enum_class(value.type_names, value.name, value.value)(value.value)
+    if isinstance(value, LabObject):
+        return _object(value)
+    if isinstance(value, Mapping):
+        return PSDict({PSString(k): to_clixml(v) for k, v in value.items()})
+    return PSList([to_clixml(item) for item in value])
+
+
+def _object(value: LabObject) -> PSObject:
+    obj = PSObject()
+    names = list(value.type_names)
+    if "System.Object" not in names:
+        names.append("System.Object")
+    obj.PSObject.type_names = names
+    obj.PSObject.to_string = value.to_string
+    obj.PSObject.adapted_properties = [
+        PSNoteProperty(name, to_clixml(prop)) for name, prop in value.properties.items()
+    ]
+    return obj
+
+
+def error_record(error: LabError) -> ErrorRecord:
+    """The ErrorRecord PowerShell would send for `error`."""
+    exception = NETException(Message=error.message, HResult=error.hresult)
+    exception.PSObject.type_names = [
+        error.exception_type,
+        *(t for t in _EXCEPTION_BASE_TYPES if t != error.exception_type),
+    ]
+    category = (
+        ErrorCategory[error.category] if error.category in ErrorCategory.__members__ else None
+    )
+    return ErrorRecord(
+        Exception=exception,
+        CategoryInfo=ErrorCategoryInfo(
+            Category=category if category is not None else ErrorCategory.NotSpecified,
+            Activity=error.command_name or None,
+            Reason=error.exception_type.rsplit(".", 1)[-1],
+            TargetName=error.target_name or None,
+            TargetType=error.target_type or None,
+        ),
+        TargetObject=error.target_name or None,
+        FullyQualifiedErrorId=error.fully_qualified_error_id,
+    )
+
+
+def from_clixml(value: Any) -> LabValue:
+    """A plain Python value from a deserialized CLIXML parameter value."""
+    if value is None or isinstance(value, bool | str | float):
+        return str(value) if isinstance(value, str) else value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, dt.datetime | dt.timedelta):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): from_clixml(v) for k, v in value.items()}
+    if isinstance(value, Sequence):
+        return [from_clixml(item) for item in value]
+    if isinstance(value, PSObject):
+        props = [*value.PSObject.adapted_properties, *value.PSObject.extended_properties]
+        return {p.name: from_clixml(p.get_value(value)) for p in props}
+    return str(value)
+
+
+def command_calls(pipeline: Any) -> list[CommandCall]:
+    """The `CommandCall`s of a psrpcore `PowerShell` pipeline, in order."""
+    return [
+        CommandCall(
+            name=str(command.command_text),
+            parameters=[
+                (str(name) if name is not None else None, from_clixml(value))
+                for name, value in command.parameters
+            ],
+            is_script=bool(command.is_script),
+        )
+        for command in pipeline.commands
+    ]

@@ -12,10 +12,14 @@ from bot.store.schema import APPEND_ONLY_TRIGGERS
 
 @dataclass(frozen=True)
 class BrokenLink:
-    """The first event whose place in the chain does not hold, and why."""
+    """The first event whose place in the chain does not hold, why, and what it claims to be
+    (None for events missing from the end)."""
 
     seq: int
     reason: str
+    request_id: int | None = None
+    kind: str | None = None
+    at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,14 @@ def verify_chain(conn: sqlite3.Connection) -> ChainReport:
 
 
 def _check(row: sqlite3.Row, expected_prev: str) -> BrokenLink | None:
-    seq = row["seq"]
     if row["prev_hash"] != expected_prev:
-        return BrokenLink(seq, "its prev_hash does not match the hash of the event before it")
-    try:
-        actual = event_hash(hashed_content(row))
-    except ValueError:
-        return BrokenLink(seq, "its data is not valid JSON")
-    if actual != row["hash"]:
-        return BrokenLink(seq, "its content does not match its hash (edited or moved)")
-    return None
+        reason = "its prev_hash is not the hash of the event before it (removed or moved)"
+    else:
+        try:
+            actual: str | None = event_hash(hashed_content(row))
+        except ValueError:
+            actual = None
+        if actual == row["hash"]:
+            return None
+        reason = "its content does not match its hash (edited or moved)"
+    return BrokenLink(row["seq"], reason, row["request_id"], row["kind"], row["at"])

@@ -1,0 +1,279 @@
+"""`hvbot audit`: read, export and verify the audit log (list, show, export, verify).
+
+Bad input gives one line on stderr and exit status 2; a broken hash chain gives exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import re
+import sqlite3
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import ConfigError, load_config
+from bot.store import SqliteAuditStore, database_path
+from bot.store.codec import jsonable, utc_text
+from commands.workflow.records import Actor, AuditEvent, RequestRecord, State
+
+_AGE = re.compile(r"^(\d+)\s*([mhdw])$", re.IGNORECASE)
+_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_EXPORT_COLUMNS = (
+    "seq",
+    "at",
+    "request_id",
+    "kind",
+    "actor_slack_id",
+    "actor_account",
+    "actor_name",
+    "state_from",
+    "state_to",
+    "data",
+    "prev_hash",
+    "hash",
+)
+
+
+class AuditInputError(Exception):
+    """A bad option value or a missing request: reported in one line, exit status 2."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `audit` and its actions to the `hvbot` parser."""
+    source = argparse.ArgumentParser(add_help=False)
+    source.add_argument("--config", metavar="FILE", help="hvbot.toml (default: $HVBOT_CONFIG)")
+    source.add_argument("--db", metavar="FILE", help="the audit database (default: [audit])")
+    audit = subparsers.add_parser("audit", help="read, export and verify the audit log")
+    actions = audit.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", parents=[source], help="requests, newest first")
+    listing.add_argument("--vm", help="only this VM")
+    listing.add_argument("--host", help="only moves from or to this host")
+    listing.add_argument("--since", metavar="T", help="created since: 2026-11-25[T14:00Z] or 24h")
+    listing.add_argument("--state", help="only requests in this state")
+    listing.add_argument("--limit", default="50", help="at most this many rows (default 50)")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
+    listing.set_defaults(func=_guarded(_list))
+
+    show = actions.add_parser("show", parents=[source], help="one request's whole story")
+    show.add_argument("id", help="the request id")
+    show.add_argument("--json", action="store_true", help="JSON instead of text")
+    show.set_defaults(func=_guarded(_show))
+
+    export = actions.add_parser("export", parents=[source], help="every event, with hashes")
+    export.add_argument("--format", required=True, choices=("csv", "json"))
+    export.add_argument("--output", metavar="FILE", help="write here instead of stdout")
+    export.set_defaults(func=_guarded(_export))
+
+    verify = actions.add_parser("verify", parents=[source], help="walk the hash chain")
+    verify.set_defaults(func=_guarded(_verify))
+
+
+def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return action(args)
+        except ConfigError as exc:
+            _fail("; ".join(exc.problems))
+        except AuditInputError as exc:
+            _fail(str(exc))
+        except sqlite3.DatabaseError as exc:
+            _fail(f"cannot read the audit database: {exc}")
+        return 2
+
+    return run
+
+
+def _fail(message: str) -> None:
+    print(f"hvbot audit: {message}", file=sys.stderr)
+
+
+def _open(args: argparse.Namespace) -> SqliteAuditStore:
+    path = Path(args.db) if args.db else database_path(load_config(args.config))
+    if not path.is_file():
+        raise AuditInputError(f"no audit database at {path}")
+    return SqliteAuditStore(path)
+
+
+def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """An ISO date or time (UTC unless it says otherwise) or an age such as `30m`, `24h`, `7d`."""
+    age = _AGE.match(text.strip())
+    if age:
+        delta = dt.timedelta(**{_AGE_UNITS[age.group(2).lower()]: int(age.group(1))})
+        return (now or dt.datetime.now(dt.UTC)) - delta
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise AuditInputError(
+            f"bad --since {text!r}: use a date or time like 2026-11-25 or 2026-11-25T14:00Z, "
+            "or an age like 30m, 24h, 7d"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def parse_state(text: str) -> State:
+    """A state name, as stored (`awaiting_approval`) or with dashes."""
+    try:
+        return State(text.strip().lower().replace("-", "_"))
+    except ValueError:
+        known = ", ".join(s.value for s in State)
+        raise AuditInputError(f"unknown state {text!r} (known: {known})") from None
+
+
+def _positive_int(text: str, what: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise AuditInputError(f"{what} must be a positive whole number, got {text!r}")
+    return int(text)
+
+
+def _list(args: argparse.Namespace) -> int:
+    since = parse_since(args.since) if args.since else None
+    state = parse_state(args.state) if args.state else None
+    limit = _positive_int(args.limit, "--limit")
+    with _open(args) as store:
+        records = store.search(vm=args.vm, host=args.host, since=since, state=state, limit=limit)
+    if args.json:
+        _print_json([jsonable(r) for r in records])
+        return 0
+    rows = [
+        (
+            str(r.id),
+            r.state.value,
+            r.kind,
+            r.vm or "",
+            r.source_host or "",
+            r.destination_host or "",
+            _who(r.requester),
+            _when(r.created_at),
+        )
+        for r in records
+    ]
+    header = ("ID", "STATE", "KIND", "VM", "FROM", "TO", "REQUESTER", "CREATED (UTC)")
+    _print_table(header, rows)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    request_id = _positive_int(args.id, "the request id")
+    with _open(args) as store:
+        record = store.get(request_id)
+        if record is None:
+            raise AuditInputError(f"no request with id {request_id}")
+        events = store.events(request_id)
+    if args.json:
+        _print_json({"request": jsonable(record), "events": [jsonable(e) for e in events]})
+    else:
+        print("\n".join(story_lines(record, events)))
+    return 0
+
+
+def story_lines(record: RequestRecord, events: Sequence[AuditEvent]) -> list[str]:
+    """A request's record and every event, in order, as lines for a person to read."""
+    fields = [
+        ("State", f"{record.state.value} (version {record.version})"),
+        ("VM", " ".join(filter(None, (record.vm, record.vm_id and f"[{record.vm_id}]")))),
+        ("From → to", f"{record.source_host or '?'} → {record.destination_host or '?'}"),
+        ("Requested by", _who(record.requester)),
+        ("Where", " thread ".join(filter(None, (record.place.channel, record.place.thread_ts)))),
+        ("Reason", record.reason or ""),
+        ("Created", _when(record.created_at)),
+        ("Updated", _when(record.updated_at)),
+        ("Expires", _when(record.expires_at)),
+        ("Started", _when(record.started_at)),
+        ("Finished", _when(record.finished_at)),
+        (
+            "Approvals",
+            f"{', '.join(record.approvals) or 'none'} ({record.required_approvals} needed)",
+        ),
+        ("Request", _compact(record.request)),
+        ("Invocation", _compact(record.invocation)),
+        ("Outcome", _compact(record.outcome)),
+    ]
+    lines = [f"Request {record.id} · {record.kind}"]
+    lines += [f"  {name:<13} {value}" for name, value in fields if value]
+    lines.append(f"Events ({len(events)})")
+    for event in events:
+        change = ""
+        if event.state_to is not None:
+            start = event.state_from.value if event.state_from else "·"
+            change = f"  {start} → {event.state_to.value}"
+        lines.append(
+            f"  #{event.seq:<6} {_when(event.at)}  {event.kind}  by {_who(event.actor)}{change}"
+        )
+        if event.data:
+            lines.append(f"           {_compact(event.data)}")
+    return lines
+
+
+def _export(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        rows = store.all_events()
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                _write_export(args.format, rows, out)
+        else:
+            _write_export(args.format, rows, sys.stdout)
+    return 0
+
+
+def _write_export(kind: str, rows: Iterable[dict[str, Any]], out: TextIO) -> None:
+    if kind == "csv":
+        writer = csv.DictWriter(out, fieldnames=_EXPORT_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    # Streamed element by element: a million events must not have to fit in memory.
+    out.write("[")
+    for i, row in enumerate(rows):
+        out.write(",\n" if i else "\n")
+        row = {k: row[k] for k in _EXPORT_COLUMNS}
+        row["data"] = json.loads(row["data"])
+        out.write(json.dumps(row, ensure_ascii=False))
+    out.write("\n]\n")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        report = store.verify()
+    if report.broken is not None:
+        b = report.broken
+        claims = f" (request {b.request_id}, {b.kind}, at {b.at})" if b.kind else ""
+        print(f"BROKEN at event {b.seq}{claims}: {b.reason}")
+        print(f"{report.count} events before it verified")
+    if report.missing_triggers:
+        missing = ", ".join(sorted(report.missing_triggers))
+        print(f"UNPROTECTED: append-only triggers missing: {missing}")
+    if not report.ok:
+        return 1
+    print(f"OK: {report.count} events, chain intact, head hash {report.head_hash}")
+    return 0
+
+
+def _who(actor: Actor) -> str:
+    extra = actor.directory_account or actor.display_name
+    return f"{actor.slack_user_id} ({extra})" if extra else actor.slack_user_id
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return "" if moment is None else utc_text(moment).replace("+00:00", "Z")
+
+
+def _compact(value: Any) -> str:
+    return "" if value is None else json.dumps(jsonable(value), ensure_ascii=False)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-Hashtable = Mapping[str, str]
-ParameterValue = str | int | bool | tuple[Hashtable, ...] | None
-"""None means a switch parameter that is present (`-IncludeStorage`)."""
+Hashtable = Mapping[str, str | int]
+ParameterValue = str | int | bool | Hashtable | tuple[Hashtable, ...] | None
+"""None means a switch parameter that is present (`-IncludeStorage`); a Mapping is one
+hashtable (`-Arguments @{...}`), a tuple of them an array (`-Vhds @(@{...})`)."""
 
 # PowerShell treats the typographic single quotes as quote characters too; doubling every
 # one of them keeps a value from closing the literal early.
@@ -62,7 +63,7 @@ class Invocation:
         }
 
 
-def quote(value: str | int | bool | tuple[Hashtable, ...]) -> str:
+def quote(value: str | int | bool | Hashtable | tuple[Hashtable, ...]) -> str:
     """A PowerShell literal for `value`: 'single-quoted' strings, $true/$false, @(@{...})."""
     if isinstance(value, bool):
         return "$true" if value else "$false"
@@ -71,13 +72,18 @@ def quote(value: str | int | bool | tuple[Hashtable, ...]) -> str:
     if isinstance(value, str):
         escaped = "".join(c + c if c in _SINGLE_QUOTES else c for c in value)
         return f"'{escaped}'"
-    tables = ", ".join(
-        "@{" + "; ".join(f"{k} = {quote(v)}" for k, v in table.items()) + "}" for table in value
-    )
-    return f"@({tables})"
+    if isinstance(value, Mapping):
+        return _table(value)
+    return "@(" + ", ".join(_table(table) for table in value) + ")"
+
+
+def _table(table: Hashtable) -> str:
+    return "@{" + "; ".join(f"{k} = {quote(v)}" for k, v in table.items()) + "}"
 
 
 def _json_value(value: ParameterValue) -> object:
     if isinstance(value, tuple):
         return [dict(table) for table in value]
+    if isinstance(value, Mapping):
+        return dict(value)
     return value

@@ -1,0 +1,132 @@
+"""The forms that move a VM: `/migrate <vm> to <host>`, `check`, and `storage`."""
+
+from __future__ import annotations
+
+from commands.inventory import Host
+from commands.language import values
+from commands.language.cursor import Cursor
+from commands.language.errors import shown
+from commands.requests import CheckRequest, MigrateRequest, Move, StorageRequest, VhdMove
+
+MOVE_OPTIONS = ("from", "include-storage", "storage-path", "vm-path", "reason")
+STORAGE_OPTIONS = ("to", "vhd", "vm-path", "reason")
+
+
+def parse_migrate(cursor: Cursor) -> MigrateRequest:
+    """`<vm> to <host> [options]`: a live migration to another host."""
+    return MigrateRequest(parse_move(cursor))
+
+
+def parse_check(cursor: Cursor) -> CheckRequest:
+    """`check <vm> to <host> [options]`: the same move, preflight only."""
+    return CheckRequest(parse_move(cursor))
+
+
+def parse_move(cursor: Cursor) -> Move:
+    """The VM, its destination and the move options, in any order after `to <host>`."""
+    vm = cursor.vm()
+    cursor.expect("to", f"'to <host>' after the VM name {shown(vm)}")
+    destination = cursor.host("the destination host after 'to'")
+    source: Host | None = None
+    include_storage = False
+    storage_path: str | None = None
+    vm_path: str | None = None
+    reason: str | None = None
+    seen: set[str] = set()
+    while not cursor.at_end():
+        token = cursor.take("an option")
+        word = token.keyword()
+        if word is None or word not in MOVE_OPTIONS:
+            cursor.unknown(token, MOVE_OPTIONS, f"after 'to {destination.name}'")
+        if word in seen:
+            cursor.fail(f"{word} is given twice; give it once")
+        seen.add(word)
+        if word == "from":
+            source = cursor.host("the source host after 'from'")
+        elif word == "include-storage":
+            include_storage = True
+        elif word == "storage-path":
+            storage_path = cursor.path("storage-path")
+        elif word == "vm-path":
+            vm_path = cursor.path("vm-path")
+        else:
+            reason = cursor.reason()
+    if source == destination:
+        cursor.fail(
+            f"source and destination are both {destination.name}; name another destination host"
+        )
+    if include_storage and vm_path is not None and storage_path is None:
+        cursor.fail(
+            "include-storage with vm-path needs storage-path for the disks; "
+            "to keep everything in one folder, use storage-path alone"
+        )
+    return Move(
+        vm=vm,
+        destination=destination,
+        source=source,
+        include_storage=include_storage or storage_path is not None,
+        storage_path=storage_path,
+        vm_path=vm_path,
+        reason=reason,
+    )
+
+
+def parse_storage(cursor: Cursor) -> StorageRequest:
+    """`storage <vm> to <path>` or `storage <vm> vhd <src> to <dst> ...`, on the VM's own host."""
+    vm = cursor.vm()
+    storage_path: str | None = None
+    vhds: list[VhdMove] = []
+    vm_path: str | None = None
+    reason: str | None = None
+    while not cursor.at_end():
+        token = cursor.take("an option")
+        word = token.keyword()
+        if word == "to":
+            if vhds:
+                cursor.fail(
+                    "give either 'to <path>' for all disks or 'vhd <src> to <dst>', not both"
+                )
+            if storage_path is not None:
+                cursor.fail("'to <path>' is given twice; give it once")
+            storage_path = cursor.path("to")
+        elif word == "vhd":
+            if storage_path is not None:
+                cursor.fail(
+                    "give either 'to <path>' for all disks or 'vhd <src> to <dst>', not both"
+                )
+            vhds.append(_vhd(cursor, vhds))
+        elif word == "vm-path":
+            if vm_path is not None:
+                cursor.fail("vm-path is given twice; give it once")
+            vm_path = cursor.path("vm-path")
+        elif word == "reason":
+            reason = cursor.reason()
+        else:
+            cursor.unknown(token, STORAGE_OPTIONS, f"in a storage move of {shown(vm)}")
+    if storage_path is None and not vhds and vm_path is None:
+        cursor.fail(
+            f"say where the storage of {shown(vm)} goes: 'to <path>' or 'vhd <src> to <dst>'"
+        )
+    return StorageRequest(
+        vm=vm, storage_path=storage_path, vhds=tuple(vhds), vm_path=vm_path, reason=reason
+    )
+
+
+def _vhd(cursor: Cursor, earlier: list[VhdMove]) -> VhdMove:
+    source = cursor.check(values.vhd_path, cursor.take("the disk path after vhd").text, "vhd")
+    cursor.expect("to", f"'to <destination file>' after vhd {shown(source)}")
+    destination = cursor.check(
+        values.vhd_path, cursor.take("the destination file after 'to'").text, "vhd destination"
+    )
+    if source.casefold() == destination.casefold():
+        cursor.fail(f"vhd {shown(source)} is already there; give a different destination")
+    if source.rsplit(".", 1)[1].casefold() != destination.rsplit(".", 1)[1].casefold():
+        cursor.fail(f"vhd {shown(source)} cannot change format in a move; keep its extension")
+    for move in earlier:
+        if move.source.casefold() == source.casefold():
+            cursor.fail(f"vhd {shown(source)} is listed twice; list each disk once")
+        if move.destination.casefold() == destination.casefold():
+            cursor.fail(
+                f"two disks cannot both move to {shown(destination)}; give each its own file"
+            )
+    return VhdMove(source=source, destination=destination)

@@ -1,0 +1,50 @@
+"""Text → typed request: the entry point of the command language."""
+
+from __future__ import annotations
+
+import difflib
+
+from commands.inventory import Inventory
+from commands.language.cursor import Cursor
+from commands.language.errors import ParseError, shown
+from commands.language.registry import BARE, BY_WORD, GENERAL_USAGE
+from commands.language.tokens import Token, tokenize
+from commands.requests import HelpRequest, Request
+
+
+def parse(text: str, inventory: Inventory) -> Request:
+    """Parse the text of `/migrate` (as Slack delivers it) into a validated request.
+
+    Raises ParseError, and nothing else, for any text that is not a valid command. Empty
+    text asks for help; a leading `/migrate` (pasted along with the rest) is ignored.
+    """
+    tokens = tokenize(text, GENERAL_USAGE)
+    if tokens and tokens[0].is_keyword("/migrate"):
+        tokens = tokens[1:]
+    if not tokens:
+        return HelpRequest()
+    subcommand = BY_WORD.get(tokens[0].keyword() or "")
+    if subcommand is None:
+        _refuse_misspelt_subcommand(tokens)
+        subcommand, arguments = BARE, tokens
+    else:
+        arguments = tokens[1:]
+    cursor = Cursor(arguments, subcommand.usage, inventory)
+    request = subcommand.parse(cursor)
+    cursor.end("the command")
+    return request
+
+
+def _refuse_misspelt_subcommand(tokens: list[Token]) -> None:
+    # `/migrate stauts` would otherwise read as "move VM stauts" and complain about a missing
+    # `to`; without any `to` in the text, a near-miss of a subcommand is the likelier story.
+    first = tokens[0].keyword()
+    if first is None or any(t.is_keyword("to") for t in tokens):
+        return
+    match = difflib.get_close_matches(first, list(BY_WORD), n=1, cutoff=0.75)
+    if match:
+        raise ParseError(
+            f"unknown subcommand {shown(tokens[0].text)}; did you mean {match[0]}? "
+            "(to move a VM of that name, write '<vm> to <host>')",
+            GENERAL_USAGE,
+        )

@@ -1,0 +1,79 @@
+"""The forms that read: `status`, `cancel`, `history`, `diagnose`."""
+
+from __future__ import annotations
+
+from commands.inventory import Host
+from commands.language import values
+from commands.language.cursor import Cursor
+from commands.language.errors import shown
+from commands.requests import CancelRequest, DiagnoseRequest, HistoryRequest, StatusRequest
+
+MAX_HISTORY = 1000
+
+
+def parse_status(cursor: Cursor) -> StatusRequest:
+    """`status`, `status #42` or `status <vm>` (a VM named only digits is quoted)."""
+    token = cursor.peek()
+    if token is None:
+        return StatusRequest()
+    request_id = cursor.check(values.request_id, token)
+    if request_id is not None:
+        cursor.take("a request id")
+        cursor.end(f"request #{request_id}")
+        return StatusRequest(request_id=request_id)
+    vm = cursor.vm()
+    cursor.end(f"the VM name {shown(vm)}")
+    return StatusRequest(vm=vm)
+
+
+def parse_cancel(cursor: Cursor) -> CancelRequest:
+    """`cancel #42`."""
+    token = cursor.take("the request id, e.g. cancel #42")
+    request_id = cursor.check(values.request_id, token)
+    if request_id is None:
+        cursor.fail(
+            f"cancel takes a request id such as #42, not {shown(token.text)}; "
+            "/migrate status shows the ids"
+        )
+    cursor.end(f"request #{request_id}")
+    return CancelRequest(request_id=request_id)
+
+
+def parse_history(cursor: Cursor) -> HistoryRequest:
+    """`history [<vm>|<host>] [last <n>]`: an unquoted inventory host name means the host."""
+    vm: str | None = None
+    host: Host | None = None
+    last: int | None = None
+    while not cursor.at_end():
+        if cursor.take_if("last"):
+            if last is not None:
+                cursor.fail("last is given twice; give it once")
+            last = cursor.number("last", MAX_HISTORY)
+            continue
+        if vm is not None or host is not None:
+            cursor.end("the VM or host name")
+        token = cursor.take("a VM or host")
+        found = None if token.quoted else values.lookup_host(token, cursor.inventory)
+        if found is not None:
+            host = found
+        else:
+            vm = cursor.check(values.vm_name, token)
+    return HistoryRequest(vm=vm, host=host, last=last)
+
+
+def parse_diagnose(cursor: Cursor) -> DiagnoseRequest:
+    """`diagnose #42` or `diagnose <vm> [to <host>]`."""
+    token = cursor.peek()
+    if token is None:
+        cursor.fail("diagnose needs a request id such as #42 or a VM name")
+    request_id = cursor.check(values.request_id, token)
+    if request_id is not None:
+        cursor.take("a request id")
+        cursor.end(f"request #{request_id}")
+        return DiagnoseRequest(request_id=request_id)
+    vm = cursor.vm()
+    destination: Host | None = None
+    if cursor.take_if("to"):
+        destination = cursor.host("the destination host after 'to'")
+    cursor.end(f"the VM name {shown(vm)}" if destination is None else f"to {destination.name}")
+    return DiagnoseRequest(vm=vm, destination=destination)

@@ -1,0 +1,45 @@
+"""Builders shared by the audit store tests: actors, requests, event drafts, a stepping clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from commands.workflow.records import Actor, EventDraft, NewRequest, Place
+
+ALICE = Actor(slack_user_id="U0ALICE", directory_account="LAB\\alice", display_name="Alice")
+BOB = Actor(slack_user_id="U0BOB", directory_account="LAB\\bob")
+
+
+class StepClock:
+    """A clock that moves one second per reading, so timestamps are distinct and predictable."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=1)
+        return self.now
+
+
+def new_request(
+    vm: str = "SRV-APP01",
+    source: str = "HV-SRV01",
+    destination: str = "HV-SRV02",
+    requester: Actor = ALICE,
+) -> NewRequest:
+    """A migration request as the workflow would record it."""
+    return NewRequest(
+        kind="migrate",
+        requester=requester,
+        place=Place(channel="C0OPS", thread_ts="1732560000.000100"),
+        request={"vm": vm, "to": destination, "include_storage": False},
+        vm=vm,
+        source_host=source,
+        destination_host=destination,
+        reason="patching",
+    )
+
+
+def draft(kind: str, actor: Actor = ALICE, **data: object) -> EventDraft:
+    """An event draft with `data` as keyword arguments."""
+    return EventDraft(kind=kind, actor=actor, data=data)

@@ -1,0 +1,126 @@
+"""`hvbot parse` (the command language from a shell) and `hvbot check-config`.
+
+`parse` prints what `/migrate TEXT` would ask for: exit 0 on success, exit 2 with one line
+on stderr (and nothing on stdout) on a refusal or a configuration problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from bot.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from commands.language import ParseError, help_text, parse, summary, to_dict
+from commands.requests import HelpRequest
+
+EXIT_REFUSED = 2
+EXIT_CONFIG_PROBLEMS = 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `parse` and `check-config` to the `hvbot` parser."""
+    parser = subparsers.add_parser(
+        "parse",
+        help="parse /migrate text and print the request",
+        description="Parse TEXT as the arguments of /migrate, exactly as the bot would.",
+    )
+    _config_option(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("text", nargs="*", metavar="TEXT", help="the /migrate text (after --)")
+    parser.set_defaults(func=run_parse)
+
+    check = subparsers.add_parser(
+        "check-config",
+        help="validate hvbot.toml and summarise it",
+        description="Print every problem in the configuration (exit 1), or a summary (exit 0).",
+    )
+    _config_option(check)
+    check.set_defaults(func=run_check_config)
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="FILE", help="hvbot.toml (default: $HVBOT_CONFIG, then ./hvbot.toml)"
+    )
+
+
+def _load(option: str | None) -> Config:
+    path = Path(option or os.environ.get("HVBOT_CONFIG") or DEFAULT_CONFIG_PATH)
+    if option is None and not path.exists():
+        raise ConfigError(
+            [
+                f"{path}: no configuration found; pass --config FILE "
+                "(e.g. --config examples/hvbot.toml), set HVBOT_CONFIG, or create ./hvbot.toml"
+            ]
+        )
+    return load_config(path)
+
+
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+def run_parse(args: argparse.Namespace) -> int:
+    """Parse the text against the configured inventory and print the request."""
+    try:
+        config = _load(args.config)
+    except ConfigError as error:
+        _print_problems(error.problems)
+        return EXIT_REFUSED
+    try:
+        request = parse(" ".join(args.text), config.inventory)
+    except ParseError as refusal:
+        print(refusal.line(), file=sys.stderr)
+        return EXIT_REFUSED
+    if args.json:
+        print(json.dumps(to_dict(request), ensure_ascii=False))
+    elif isinstance(request, HelpRequest):
+        print(help_text(request.topic))
+    else:
+        print(summary(request))
+    return 0
+
+
+def run_check_config(args: argparse.Namespace) -> int:
+    """Validate the configuration: every problem (exit 1), or a short summary (exit 0)."""
+    try:
+        config = _load(args.config)
+    except ConfigError as error:
+        _print_problems(error.problems)
+        return EXIT_CONFIG_PROBLEMS
+    print(config_summary(config))
+    return 0
+
+
+def config_summary(config: Config) -> str:
+    """What the configuration amounts to, in a few lines, without any secret."""
+    lines = [f"config: {config.source}", f"hosts: {len(config.hosts)}"]
+    for host in config.hosts:
+        target = f" (connects to {host.address or host.fqdn}:{host.port})" if host.port else ""
+        lines.append(f"  {host.name}  {host.fqdn}{'  critical' if host.critical else ''}{target}")
+    slack = config.slack
+    token_envs = (
+        f"{slack.bot_token_env}, {slack.app_token_env}"
+        if slack.mode == "socket"
+        else f"{slack.bot_token_env}, {slack.signing_secret_env}; port {slack.http_port}"
+    )
+    lines.append(f"slack: {slack.mode} mode (secrets from {token_envs})")
+    a = config.approvals
+    lines.append(
+        f"approvers: {len(a.users)} users, {len(a.usergroups)} user groups, "
+        f"{len(a.ad_groups)} AD groups; critical hosts need {a.required_critical}; "
+        f"self-approval {'allowed' if a.allow_self_approval else 'refused'}; "
+        f"expire after {a.ttl_minutes} min"
+    )
+    w = config.winrm
+    tls = "off" if not w.ssl else ("validated" if w.cert_validation else "NOT validated")
+    ca = f", CA {w.ca_file}" if w.ca_file else ""
+    lines.append(f"winrm: {w.auth} auth, port {w.port}, TLS {tls}{ca}")
+    d = config.directory
+    lines.append(f"directory: {d.uri or 'not configured'}")
+    lines.append(f"audit: {config.audit.database}")
+    return "\n".join(lines)

@@ -27,11 +27,12 @@ def help_text(topic: str | None = None) -> str:
 
 
 def command_table_markdown() -> str:
-    """The markdown table of every subcommand, as the README shows it between its markers."""
+    """The README's command section (between its markers): one row per subcommand, then the
+    quoting rules."""
     rows = ["| Command | What it does | Example |", "| --- | --- | --- |"]
     for s in SUBCOMMANDS:
         rows.append(f"| {_cell(s.usage)} | {s.summary} | {_cell(s.examples[0])} |")
-    return "\n".join(rows) + "\n"
+    return "\n".join([*rows, "", QUOTING]) + "\n"
 
 
 def _cell(code: str) -> str:

@@ -1,0 +1,1 @@
+"""The Hyper-V adapter over WinRM (pypsrp): sessions, error classification, the port."""

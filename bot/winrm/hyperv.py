@@ -1,0 +1,277 @@
+"""The Hyper-V port over WinRM: typed reads and changes on inventory hosts, and migrations.
+
+Every call is a structured invocation (cmdlet + parameters) on the host's shared pool;
+a migration runs on a pool of its own (see `bot.winrm.migration`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bot.winrm import objects as o
+from bot.winrm.calls import VMMS_ADMIN_LOG, call
+from bot.winrm.errors import incompatibilities_error, records_error
+from bot.winrm.migration import Migration
+from bot.winrm.session import HostSession, Result, Sessions
+from commands.diagnosis import KNOWLEDGE
+from commands.hyperv import (
+    ErrorKind,
+    HardDisk,
+    HostEvent,
+    HostSettings,
+    HyperVError,
+    Incompatibility,
+    MigrationNetwork,
+    NetworkAdapter,
+    VmInfo,
+    Volume,
+)
+from commands.inventory import Host
+from commands.invocation import Invocation
+from commands.ports import MigrationHandle
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS = 200
+_WILDCARDS = frozenset("*?[]`")
+
+
+class WinRMHyperV:
+    """`commands.ports.HyperVPort` over pypsrp, for the hosts of one inventory."""
+
+    def __init__(self, sessions: Sessions, *, poll_interval: float = 1.0) -> None:
+        self.sessions = sessions
+        self.inventory = sessions.settings.inventory
+        self.poll_interval = poll_interval
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def session(self, host: Host) -> HostSession:
+        """The shared session of an inventory host."""
+        return self.sessions.get(host)
+
+    def query(self, host: Host, invocation: Invocation, *, tolerate: str = "") -> list[Any]:
+        """Output of a read; error records fail it unless their FQEID starts with `tolerate`."""
+        session = self.session(host)
+        result = session.run([invocation])
+        self._raise_for(session, result, tolerate)
+        return result.output
+
+    def _raise_for(self, session: HostSession, result: Result, tolerate: str = "") -> None:
+        errors = [
+            e
+            for e in result.errors
+            if not (tolerate and str(getattr(e, "fq_error", "") or "").startswith(tolerate))
+        ]
+        if result.had_errors or errors:
+            raise records_error(errors or result.errors, session.host.name, session.scrub)
+
+    # -- VMs -----------------------------------------------------------------------------
+
+    def find_vm(self, vm: str) -> VmInfo:
+        """The VM named exactly `vm`: every inventory host is asked in parallel."""
+        _refuse_wildcards(vm)
+        hosts = list(self.inventory)
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            answers = list(pool.map(lambda h: self._vm_ids_on(h, vm), hosts))
+        found = [(h, ids) for h, ids in zip(hosts, answers, strict=True) if ids]
+        if not found:
+            raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(detail=f"vm={vm}")
+        if len(found) > 1 or len(found[0][1]) > 1:
+            where = ", ".join(h.name for h, _ in found)
+            raise KNOWLEDGE[ErrorKind.VM_AMBIGUOUS].error(
+                detail=f"vm={vm} hosts={where}",
+                summary=f"{vm} exists on more than one host: {where}.",
+            )
+        return self.get_vm(found[0][0], vm)
+
+    def _vm_ids_on(self, host: Host, vm: str) -> list[str]:
+        # A host that does not answer must not hide the VM's real location: fail the search.
+        output = self.query(host, call("Get-VM", ("Name", vm)), tolerate="InvalidParameter")
+        return [o.text(v, "Id") for v in output if o.text(v, "Name").casefold() == vm.casefold()]
+
+    def get_vm(self, host: Host, vm: str) -> VmInfo:
+        """The VM named exactly `vm` on `host`, with adapters, disks, DVD and processor."""
+        _refuse_wildcards(vm)
+        machines = [
+            m
+            for m in self.query(host, call("Get-VM", ("Name", vm)), tolerate="InvalidParameter")
+            if o.text(m, "Name").casefold() == vm.casefold()
+        ]
+        if not machines:
+            raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(
+                detail=f"vm={vm}", host=host.name, summary=f"{host.name} has no VM named {vm}."
+            )
+        machine = machines[0]
+        name = o.text(machine, "Name")
+        adapters = self.query(host, call("Get-VMNetworkAdapter", ("VMName", name)))
+        disks = self.query(host, call("Get-VMHardDiskDrive", ("VMName", name)))
+        dvds = self.query(host, call("Get-VMDvdDrive", ("VMName", name)))
+        processors = self.query(host, call("Get-VMProcessor", ("VMName", name)))
+        return VmInfo(
+            id=o.text(machine, "Id").lower(),
+            name=name,
+            host=host.name,
+            state=o.text(machine, "State"),
+            memory_bytes=o.number(machine, "MemoryAssigned") or o.number(machine, "MemoryStartup"),
+            processor_compatibility=any(
+                o.flag(p, "CompatibilityForMigrationEnabled") for p in processors
+            ),
+            configuration_version=o.text(machine, "Version"),
+            path=o.text(machine, "Path"),
+            adapters=tuple(
+                NetworkAdapter(o.text(a, "Name"), o.text(a, "SwitchName") or None) for a in adapters
+            ),
+            disks=tuple(
+                HardDisk(
+                    path=o.text(d, "Path"),
+                    size_bytes=o.number(d, "Size") or o.number(d, "FileSize"),
+                    controller=o.text(d, "ControllerType"),
+                )
+                for d in disks
+            ),
+            dvd_paths=tuple(o.text(d, "Path") for d in dvds if o.text(d, "Path")),
+        )
+
+    # -- hosts ---------------------------------------------------------------------------
+
+    def host_settings(self, host: Host) -> HostSettings:
+        """Get-VMHost, Get-VMMigrationNetwork and the free memory of `host`."""
+        vmhost = self.query(host, call("Get-VMHost"))
+        if not vmhost:
+            raise KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(detail="Get-VMHost returned nothing")
+        h = vmhost[0]
+        networks = self.query(host, call("Get-VMMigrationNetwork"))
+        return HostSettings(
+            host=host.name,
+            migration_enabled=o.flag(h, "VirtualMachineMigrationEnabled"),
+            max_vm_migrations=o.number(h, "MaximumVirtualMachineMigrations"),
+            max_storage_migrations=o.number(h, "MaximumStorageMigrations"),
+            authentication=o.text(h, "VirtualMachineMigrationAuthenticationType"),
+            performance=o.text(h, "VirtualMachineMigrationPerformanceOption"),
+            use_any_network=o.flag(h, "UseAnyNetworkForMigration"),
+            networks=tuple(
+                MigrationNetwork(o.text(n, "Subnet"), o.number(n, "Priority")) for n in networks
+            ),
+            logical_processors=o.number(h, "LogicalProcessorCount"),
+            memory_total_bytes=o.number(h, "MemoryCapacity"),
+            memory_free_bytes=self._free_memory(host),
+        )
+
+    def _free_memory(self, host: Host) -> int:
+        session = self.session(host)
+        result = session.run([call("Get-CimInstance", ("ClassName", "Win32_OperatingSystem"))])
+        if result.failed or not result.output:
+            # Not every endpoint exposes Win32_OperatingSystem (JEA); 0 means unknown.
+            return 0
+        return o.number(result.output[0], "FreePhysicalMemory") * 1024
+
+    def switches(self, host: Host) -> tuple[str, ...]:
+        """Names of the host's virtual switches."""
+        return tuple(o.text(s, "Name") for s in self.query(host, call("Get-VMSwitch")))
+
+    def volumes(self, host: Host) -> tuple[Volume, ...]:
+        """Volumes with a drive letter or path, and their free space."""
+        found = []
+        for v in self.query(host, call("Get-Volume")):
+            letter = o.text(v, "DriveLetter").strip()
+            path = f"{letter}:\\" if letter else o.text(v, "Path")
+            if path:
+                found.append(Volume(path, o.number(v, "Size"), o.number(v, "SizeRemaining")))
+        return tuple(found)
+
+    def supported_versions(self, host: Host) -> tuple[str, ...]:
+        """Configuration versions the host can run (Get-VMHostSupportedVersion)."""
+        return tuple(
+            o.text(v, "Version") for v in self.query(host, call("Get-VMHostSupportedVersion"))
+        )
+
+    def path_exists(self, host: Host, path: str) -> bool:
+        """Test-Path -LiteralPath on the host (no wildcard expansion)."""
+        output = self.query(host, call("Test-Path", ("LiteralPath", path)))
+        return bool(output) and output[0] is True
+
+    def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
+        """VMMS-Admin events written at or after `since`, oldest first."""
+        output = self.query(
+            host,
+            call("Get-WinEvent", ("LogName", VMMS_ADMIN_LOG), ("MaxEvents", MAX_EVENTS)),
+            tolerate="NoMatchingEventsFound",
+        )
+        events = []
+        for e in output:
+            created = o.timestamp(o.prop(e, "TimeCreated"))
+            if created is None or created < since:
+                continue
+            events.append(
+                HostEvent(
+                    event_id=o.number(e, "Id"),
+                    time_created=created,
+                    level=o.text(e, "LevelDisplayName"),
+                    message=o.text(e, "Message"),
+                )
+            )
+        return tuple(sorted(events, key=lambda e: e.time_created))
+
+    def compare(self, source: Host, invocation: Invocation) -> tuple[Incompatibility, ...]:
+        """Compare-VM with the move's parameters; the report's incompatibilities."""
+        session = self.session(source)
+        result = session.run([Invocation("Compare-VM", invocation.parameters)])
+        self._raise_for(session, result)
+        found: list[Incompatibility] = []
+        for report in result.output:
+            for item in o.items(o.prop(report, "Incompatibilities")):
+                found.append(
+                    Incompatibility(
+                        message_id=o.number(item, "MessageId"),
+                        message=session.scrub(o.text(item, "Message")),
+                        source=o.text(o.prop(item, "Source"), "Name") or o.text(item, "Source"),
+                    )
+                )
+        return tuple(found)
+
+    def raise_incompatibilities(self, source: Host, items: Sequence[Incompatibility]) -> None:
+        """Raise the classified error of a non-empty Compare-VM report."""
+        if items:
+            raise incompatibilities_error(items, source.name, self.session(source).scrub)
+
+    def run(self, host: Host, invocations: Sequence[Invocation]) -> None:
+        """Run changing invocations in order; stop at the first that reports any error."""
+        session = self.session(host)
+        for invocation in invocations:
+            result = session.run([invocation], idempotent=False)
+            self._raise_for(session, result)
+            log.info(
+                "host change applied",
+                extra={"host": host.name, "invocation": invocation.render()},
+            )
+
+    # -- migrations ----------------------------------------------------------------------
+
+    def start_migration(self, source: Host, invocation: Invocation, vm_id: str) -> MigrationHandle:
+        """Start Move-VM/Move-VMStorage on `source` on a pool of its own; returns at once."""
+        return Migration.start(self, source, invocation, vm_id)
+
+    def reattach_migration(
+        self, source: Host, vm_id: str, started_at: dt.datetime, invocation: Invocation
+    ) -> MigrationHandle:
+        """Follow a migration started earlier, from the hosts alone; never re-runs it."""
+        return Migration.reattach(self, source, invocation, vm_id, started_at)
+
+    def close(self) -> None:
+        """Close every pool."""
+        self.sessions.close()
+
+
+def _refuse_wildcards(vm: str) -> None:
+    if not vm or any(c in _WILDCARDS or ord(c) < 32 for c in vm):
+        raise HyperVError(
+            ErrorKind.INVALID_PARAMETERS,
+            "A VM name cannot hold wildcard or control characters.",
+            cause="Get-VM -Name treats * ? [ ] as patterns that match other VMs.",
+            fix="Give the exact VM name.",
+        )

@@ -1,0 +1,449 @@
+"""Following one migration: the Move-VM pipeline on its own pool, progress from Msvm_MigrationJob.
+
+The pipeline runs on a pool of its own on the source host (a thread keeps receiving from
+it); progress, cancel and re-attach read the migration job on the host's shared pool.
+Jobs are correlated by VM id (`VirtualSystemName`) and start time; finished jobs of earlier
+migrations, which linger for minutes, are ignored. Whatever happens to the connection, the
+move itself is never sent twice: when in doubt the handle follows the job on the host.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pypsrp.complex_objects import PSInvocationState
+from pypsrp.powershell import PowerShell
+
+from bot.winrm import objects as o
+from bot.winrm.calls import cancel_job, migration_jobs
+from bot.winrm.errors import records_error, shell_lost, transport_error
+from bot.winrm.session import HostSession, build_pipeline
+from commands.diagnosis import (
+    FAILURE_EVENTS,
+    KNOWLEDGE,
+    SUCCESS_EVENTS,
+    blackout_seconds,
+    diagnose,
+    diagnose_events,
+)
+from commands.hyperv import (
+    CancelMethod,
+    ErrorKind,
+    HostEvent,
+    HyperVError,
+    JobState,
+    MigrationOutcome,
+    MigrationProgress,
+)
+from commands.inventory import Host
+from commands.invocation import Invocation
+
+if TYPE_CHECKING:
+    from bot.winrm.hyperv import WinRMHyperV
+
+log = logging.getLogger(__name__)
+
+MIGRATION_CMDLETS = ("Move-VM", "Move-VMStorage")
+# Host and bot clocks differ a little (Kerberos tolerates 5 minutes; domain members stay
+# within seconds): jobs and events this much older than our start still count as ours.
+CLOCK_SKEW = dt.timedelta(seconds=30)
+RECEIVE_TIMEOUT_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class _JobReading:
+    instance_id: str
+    started: dt.datetime | None
+    progress: MigrationProgress
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _Pipeline:
+    """The running Move-VM pipeline and the thread that receives from it."""
+
+    def __init__(self, session: HostSession, ps: PowerShell) -> None:
+        self.session = session
+        self.ps = ps
+        self.done = threading.Event()
+        self.lost: HyperVError | None = None
+        self.finished_at: dt.datetime | None = None
+        self.thread = threading.Thread(target=self._follow, name="hvbot-migration", daemon=True)
+
+    def _follow(self) -> None:
+        try:
+            while self.ps.state == PSInvocationState.RUNNING:
+                # Short receives release the lock often so a cancel can get in.
+                with self.session.lock:
+                    if self.ps.state == PSInvocationState.RUNNING:
+                        self.ps.poll_invoke(timeout=RECEIVE_TIMEOUT_SECONDS)
+        except Exception as exc:
+            # The connection went, not necessarily the migration: the job tells the rest.
+            self.lost = transport_error(exc, self.session.host.name, self.session.scrub)
+            log.warning(
+                "migration pipeline connection lost",
+                extra={"host": self.session.host.name, "kind": self.lost.kind.value},
+            )
+        finally:
+            self.finished_at = _now()
+            self.done.set()
+            self.session.close()
+
+    @property
+    def succeeded(self) -> bool:
+        return (
+            self.ps.state == PSInvocationState.COMPLETED
+            and not self.ps.had_errors
+            and not self.ps.streams.error
+        )
+
+    def stop(self) -> bool:
+        """Stop the pipeline if it still runs; whether it did."""
+        with self.session.lock:
+            if self.done.is_set() or self.ps.state != PSInvocationState.RUNNING:
+                return False
+            self.ps.stop()
+            return True
+
+
+class Migration:
+    """`commands.ports.MigrationHandle` for one migration on one source host."""
+
+    def __init__(
+        self,
+        port: WinRMHyperV,
+        source: Host,
+        invocation: Invocation,
+        vm_id: str,
+        started_at: dt.datetime,
+        *,
+        ignore_jobs: frozenset[str] = frozenset(),
+        pipeline: _Pipeline | None = None,
+    ) -> None:
+        if invocation.cmdlet not in MIGRATION_CMDLETS:
+            raise HyperVError(
+                ErrorKind.INVALID_PARAMETERS,
+                f"{invocation.cmdlet} is not a migration.",
+                fix="This is a bot defect: report it with the request id.",
+            )
+        self._port = port
+        self.source = source
+        self.invocation = invocation
+        self._vm_id = vm_id.casefold()
+        self._started_at = started_at
+        self._ignore = ignore_jobs
+        self._pipeline = pipeline
+        self._job_id: str | None = None
+        self._cancel_requested = False
+        self._outcome: MigrationOutcome | None = None
+        self.vm_name = str(_param(invocation, "Name") or _param(invocation, "VMName") or "")
+        target = _param(invocation, "DestinationHost")
+        self.destination = port.inventory.find(str(target)) if target else None
+
+    # -- construction --------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls, port: WinRMHyperV, source: Host, invocation: Invocation, vm_id: str
+    ) -> Migration:
+        """Send the move to `source` on a new pool and start following it."""
+        if invocation.cmdlet not in MIGRATION_CMDLETS:
+            raise HyperVError(
+                ErrorKind.INVALID_PARAMETERS, f"{invocation.cmdlet} is not a migration."
+            )
+        shared = port.session(source)
+        before = frozenset(r.instance_id for r in _jobs_for(shared, vm_id))
+        session = port.sessions.dedicated(source)
+        pool = session.open()
+        started_at = _now()
+        with session.lock:
+            ps = build_pipeline(pool, [invocation])
+            try:
+                ps.begin_invoke()
+            except Exception as exc:
+                session.discard()
+                error = transport_error(exc, source.name, session.scrub)
+                if shell_lost(exc):
+                    raise error from None
+                # The Command may have reached the host: never resend, follow the job instead.
+                log.warning(
+                    "migration start unconfirmed; following the host's job",
+                    extra={"host": source.name, "vm_id": vm_id, "kind": error.kind.value},
+                )
+                return cls(port, source, invocation, vm_id, started_at, ignore_jobs=before)
+        pipeline = _Pipeline(session, ps)
+        handle = cls(
+            port, source, invocation, vm_id, started_at, ignore_jobs=before, pipeline=pipeline
+        )
+        pipeline.thread.start()
+        log.info(
+            "migration started",
+            extra={"host": source.name, "vm_id": vm_id, "invocation": invocation.render()},
+        )
+        return handle
+
+    @classmethod
+    def reattach(
+        cls,
+        port: WinRMHyperV,
+        source: Host,
+        invocation: Invocation,
+        vm_id: str,
+        started_at: dt.datetime,
+    ) -> Migration:
+        """Follow a migration started earlier (perhaps by another process) from its job."""
+        log.info(
+            "migration re-attached",
+            extra={"host": source.name, "vm_id": vm_id, "started_at": started_at.isoformat()},
+        )
+        return cls(port, source, invocation, vm_id, started_at)
+
+    # -- MigrationHandle -----------------------------------------------------------------
+
+    @property
+    def vm_id(self) -> str:
+        """The VM's GUID (Msvm_MigrationJob.VirtualSystemName)."""
+        return self._vm_id
+
+    @property
+    def started_at(self) -> dt.datetime:
+        """When the move was sent (bot clock, UTC)."""
+        return self._started_at
+
+    def poll(self) -> MigrationProgress:
+        """The migration job now; derived from the pipeline when no job is visible."""
+        reading = self._job()
+        if reading is not None:
+            return reading.progress
+        elapsed = (_now() - self._started_at).total_seconds()
+        pipeline = self._pipeline
+        if pipeline is not None and not pipeline.done.is_set():
+            return MigrationProgress(JobState.STARTING, 0, elapsed)
+        outcome = self._settled_outcome()
+        state = JobState.COMPLETED if outcome.succeeded else JobState.EXCEPTION
+        return MigrationProgress(state, 100 if outcome.succeeded else 0, outcome.duration_seconds)
+
+    def wait(self, timeout: float) -> MigrationOutcome | None:
+        """The outcome if the migration ends within `timeout` seconds, else None."""
+        if self._outcome is not None:
+            return self._outcome
+        deadline = time.monotonic() + timeout
+        pipeline = self._pipeline
+        if pipeline is not None:
+            if not pipeline.done.wait(timeout):
+                return None
+            if pipeline.lost is None:
+                self._outcome = self._pipeline_outcome(pipeline)
+                return self._outcome
+        while True:
+            reading = self._job()
+            if reading is None or reading.progress.state.finished:
+                self._outcome = self._job_outcome(reading)
+                return self._outcome
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            time.sleep(min(self._port.poll_interval, remaining))
+
+    def cancel(self) -> CancelMethod:
+        """RequestStateChange(4) when the job is cancellable, else stop the pipeline."""
+        reading = self._job()
+        if (
+            reading is not None
+            and not reading.progress.state.finished
+            and reading.progress.cancellable
+        ):
+            session = self._port.session(self.source)
+            result = session.run([cancel_job(reading.instance_id)])
+            codes = [o.number(r, "ReturnValue") for r in result.output]
+            if not result.failed and all(c in (0, 4096) for c in codes):
+                self._cancel_requested = True
+                log.info(
+                    "migration cancel requested",
+                    extra={"host": self.source.name, "vm_id": self._vm_id},
+                )
+                return CancelMethod.JOB_STATE_CHANGE
+            log.warning(
+                "migration job refused the cancel",
+                extra={"host": self.source.name, "vm_id": self._vm_id, "codes": codes},
+            )
+        if self._pipeline is not None and self._pipeline.stop():
+            self._cancel_requested = True
+            log.info(
+                "migration pipeline stopped", extra={"host": self.source.name, "vm_id": self._vm_id}
+            )
+            return CancelMethod.PIPELINE_STOP
+        return CancelMethod.TOO_LATE
+
+    # -- reading the host ----------------------------------------------------------------
+
+    def _job(self) -> _JobReading | None:
+        earliest = self._started_at - CLOCK_SKEW
+        candidates = [
+            r
+            for r in _jobs_for(self._port.session(self.source), self._vm_id)
+            if r.instance_id not in self._ignore and (r.started is None or r.started >= earliest)
+        ]
+        if self._job_id is not None:
+            for r in candidates:
+                if r.instance_id == self._job_id:
+                    return r
+        if not candidates:
+            return None
+        newest = max(candidates, key=lambda r: r.started or self._started_at)
+        self._job_id = newest.instance_id
+        return newest
+
+    def _events(self) -> tuple[HostEvent, ...]:
+        since = self._started_at - CLOCK_SKEW
+        hosts = [self.source] + ([self.destination] if self.destination else [])
+        found: list[HostEvent] = []
+        for host in hosts:
+            try:
+                found += self._port.events_since(host, since)
+            except HyperVError as exc:
+                # Events explain a failure; their absence must not hide the outcome itself.
+                log.warning("events unavailable", extra={"host": host.name, "kind": exc.kind.value})
+        keys = (self._vm_id, self.vm_name.casefold())
+        mine = [e for e in found if any(k and k in e.message.casefold() for k in keys)]
+        return tuple(sorted(mine, key=lambda e: e.time_created))
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def _settled_outcome(self) -> MigrationOutcome:
+        if self._outcome is None:
+            pipeline = self._pipeline
+            if pipeline is not None and pipeline.done.is_set() and pipeline.lost is None:
+                self._outcome = self._pipeline_outcome(pipeline)
+            else:
+                self._outcome = self._job_outcome(None)
+        return self._outcome
+
+    def _pipeline_outcome(self, pipeline: _Pipeline) -> MigrationOutcome:
+        finished = pipeline.finished_at or _now()
+        duration = (finished - self._started_at).total_seconds()
+        events = self._events()
+        if pipeline.succeeded and not self._cancel_requested:
+            return MigrationOutcome(True, duration, _blackout(events), events=events)
+        if self._cancel_requested or pipeline.ps.state == PSInvocationState.STOPPED:
+            return self._cancelled(duration, events)
+        session = pipeline.session
+        error = records_error(pipeline.ps.streams.error, self.source.name, session.scrub)
+        return MigrationOutcome(False, duration, error=_refine(error, events), events=events)
+
+    def _job_outcome(self, reading: _JobReading | None) -> MigrationOutcome:
+        events = self._events()
+        duration = (
+            reading.progress.elapsed_seconds
+            if reading is not None
+            else (_now() - self._started_at).total_seconds()
+        )
+        if reading is not None:
+            progress = reading.progress
+            if progress.state is JobState.COMPLETED:
+                return MigrationOutcome(True, duration, _blackout(events), events=events)
+            if progress.state in (JobState.TERMINATED, JobState.KILLED) or self._cancel_requested:
+                return self._cancelled(duration, events)
+            text = progress.error_description or ""
+            scrub = self._port.session(self.source).scrub
+            error = diagnose(text, hresult=progress.error_code).error(
+                detail=scrub(f"ErrorCode {progress.error_code}: {text}"), host=self.source.name
+            )
+            return MigrationOutcome(False, duration, error=_refine(error, events), events=events)
+        if any(e.event_id in SUCCESS_EVENTS for e in events):
+            return MigrationOutcome(True, duration, _blackout(events), events=events)
+        failed = diagnose_events(events)
+        if failed is not None:
+            detail = "\n".join(e.message for e in events if e.event_id in FAILURE_EVENTS)
+            return MigrationOutcome(
+                False,
+                duration,
+                error=failed.error(detail=detail, host=self.source.name),
+                events=events,
+            )
+        return self._outcome_from_location(duration, events)
+
+    def _outcome_from_location(
+        self, duration: float, events: tuple[HostEvent, ...]
+    ) -> MigrationOutcome:
+        """No job and no event left: where the VM now runs is the last witness."""
+        if self.destination is not None and self.vm_name:
+            try:
+                moved = (
+                    self._port.get_vm(self.destination, self.vm_name).id.casefold() == self._vm_id
+                )
+            except HyperVError:
+                moved = False
+            if moved:
+                return MigrationOutcome(True, duration, None, events=events)
+        error = KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(
+            summary="The migration left no job, no event and no VM on the destination.",
+            host=self.source.name,
+        )
+        return MigrationOutcome(False, duration, error=error, events=events)
+
+    def _cancelled(self, duration: float, events: tuple[HostEvent, ...]) -> MigrationOutcome:
+        error = KNOWLEDGE[ErrorKind.CANCELLED].error(host=self.source.name)
+        return MigrationOutcome(False, duration, error=error, events=events)
+
+
+def _jobs_for(session: HostSession, vm_id: str) -> list[_JobReading]:
+    result = session.run([migration_jobs()])
+    if result.failed:
+        raise records_error(result.errors, session.host.name, session.scrub)
+    wanted = vm_id.casefold()
+    return [
+        _reading(j) for j in result.output if o.text(j, "VirtualSystemName").casefold() == wanted
+    ]
+
+
+def _reading(job: Any) -> _JobReading:
+    raw_state = o.number(job, "JobState", int(JobState.NEW))
+    try:
+        state = JobState(raw_state)
+    except ValueError:
+        state = JobState.RUNNING
+    error_code = o.optional_int(job, "ErrorCode")
+    return _JobReading(
+        instance_id=o.text(job, "InstanceID"),
+        started=o.timestamp(o.prop(job, "StartTime")),
+        progress=MigrationProgress(
+            state=state,
+            percent=o.number(job, "PercentComplete"),
+            elapsed_seconds=o.seconds(o.prop(job, "ElapsedTime")),
+            bytes_transferred=o.optional_int(job, "BytesTransferred"),
+            bytes_total=o.optional_int(job, "BytesTotal"),
+            error_code=error_code or None,
+            error_description=o.text(job, "ErrorDescription") or None,
+            cancellable=o.flag(job, "Cancellable"),
+        ),
+    )
+
+
+def _param(invocation: Invocation, name: str) -> Any:
+    return invocation.parameter(name) if invocation.has(name) else None
+
+
+def _blackout(events: tuple[HostEvent, ...]) -> float | None:
+    for event in events:
+        value = blackout_seconds(event)
+        if value is not None:
+            return value
+    return None
+
+
+def _refine(error: HyperVError, events: tuple[HostEvent, ...]) -> HyperVError:
+    """A generic remote error becomes specific when an event says what went wrong."""
+    if error.kind is not ErrorKind.REMOTE_ERROR:
+        return error
+    told = diagnose_events(events)
+    if told is None:
+        return error
+    return told.error(detail=error.detail, host=error.host)

@@ -1,0 +1,299 @@
+"""WinRM sessions: connection settings from the config, and one reusable runspace pool per host.
+
+pypsrp has no locks (DESIGN §6), so each `HostSession` serialises its pool behind a lock.
+A pool the host dropped (idle timeout, restart) is re-opened transparently; transient
+transport errors are retried with backoff, but a command that may have started changing
+something is never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from bot.config import Config, Secrets, WinRMConfig
+from bot.winrm.errors import Scrubber, is_transient, shell_lost, transport_error
+from commands.hyperv import ErrorKind, HyperVError
+from commands.inventory import Host, Inventory
+from commands.invocation import Invocation, ParameterValue
+
+log = logging.getLogger(__name__)
+
+_PASSWORD_AUTHS = ("basic", "ntlm", "negotiate", "credssp")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one inventory host's WinRM listens."""
+
+    host: Host
+    server: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything needed to open a WSMan connection to an inventory host (secrets hidden)."""
+
+    winrm: WinRMConfig
+    endpoints: dict[str, Endpoint]
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config: Config, secrets: Secrets) -> ConnectionSettings:
+        """Settings for every inventory host; credentials read from the named env vars."""
+        endpoints = {
+            h.name.casefold(): Endpoint(
+                h.to_host(), h.address or h.fqdn, h.port or config.winrm.port
+            )
+            for h in config.hosts
+        }
+        return cls(
+            winrm=config.winrm,
+            endpoints=endpoints,
+            username=secrets.get(config.winrm.username_env),
+            password=secrets.get(config.winrm.password_env),
+        )
+
+    @property
+    def inventory(self) -> Inventory:
+        """The hosts these settings can reach (and no other)."""
+        return Inventory(e.host for e in self.endpoints.values())
+
+    def scrubber(self) -> Scrubber:
+        """A scrubber that knows this configuration's password."""
+        return Scrubber([self.password])
+
+    def endpoint(self, host: Host) -> Endpoint:
+        """The endpoint of an inventory host; refuses anything else."""
+        endpoint = self.endpoints.get(host.name.casefold())
+        if endpoint is None or endpoint.host.fqdn.casefold() != host.fqdn.casefold():
+            raise HyperVError(
+                ErrorKind.HOST_UNREACHABLE,
+                f"{host.name} is not in the inventory; hvbot only contacts configured hosts.",
+                host=host.name,
+            )
+        return endpoint
+
+    def wsman(self, host: Host) -> WSMan:
+        """A new WSMan connection to `host` (no network traffic until first use)."""
+        w = self.winrm
+        if w.auth in _PASSWORD_AUTHS and not (self.username and self.password):
+            raise HyperVError(
+                ErrorKind.AUTHENTICATION,
+                f"No WinRM credentials: set {w.username_env} and {w.password_env}.",
+                cause="The environment variables named in [winrm] are empty.",
+                fix=f"Export {w.username_env} and {w.password_env} before starting hvbot.",
+                host=host.name,
+            )
+        endpoint = self.endpoint(host)
+        validation: bool | str = w.ca_file if (w.ssl and w.ca_file) else w.cert_validation
+        return WSMan(
+            endpoint.server,
+            port=endpoint.port,
+            username=self.username,
+            password=self.password,
+            ssl=w.ssl,
+            auth=w.auth,
+            # pypsrp hands this to requests' `verify`, which takes a CA bundle path too.
+            cert_validation=validation,  # type: ignore[arg-type]
+            connection_timeout=w.connection_timeout,
+            operation_timeout=w.operation_timeout,
+            read_timeout=w.read_timeout,
+            # Hosts are reached directly; an environment proxy must never see the credentials.
+            no_proxy=True,
+        )
+
+
+@dataclass
+class Result:
+    """What one pipeline returned: output objects and error records (non-terminating too)."""
+
+    output: list[Any]
+    errors: list[Any]
+    had_errors: bool
+
+    @property
+    def failed(self) -> bool:
+        """Whether PowerShell reported any error, terminating or not (DESIGN §6: check both)."""
+        return self.had_errors or bool(self.errors)
+
+
+def build_pipeline(pool: RunspacePool, invocations: Sequence[Invocation]) -> PowerShell:
+    """A PowerShell pipeline of `invocations` (`a | b`), built with add_cmdlet/add_parameter."""
+    ps = PowerShell(pool)
+    for invocation in invocations:
+        ps.add_cmdlet(invocation.cmdlet)
+        for parameter in invocation.parameters:
+            if parameter.value is None:
+                ps.add_parameter(parameter.name)
+            else:
+                ps.add_parameter(parameter.name, _wire(parameter.value))
+    return ps
+
+
+def _wire(value: ParameterValue) -> Any:
+    if isinstance(value, tuple):
+        return [dict(table) for table in value]
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+class HostSession:
+    """One host's runspace pool, opened on first use, reused, and serialised by a lock."""
+
+    def __init__(
+        self,
+        host: Host,
+        settings: ConnectionSettings,
+        *,
+        retries: int = 2,
+        backoff: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.host = host
+        self._settings = settings
+        self._scrub = settings.scrubber()
+        self._retries = retries
+        self._backoff = backoff
+        self._sleep = sleep
+        self.lock = threading.RLock()
+        self._pool: RunspacePool | None = None
+        self.opened = 0
+
+    @property
+    def scrub(self) -> Scrubber:
+        """The scrubber for text coming from this host."""
+        return self._scrub
+
+    def pool(self) -> RunspacePool:
+        """The open pool, opening it if needed. Call with `lock` held."""
+        if self._pool is None:
+            pool = RunspacePool(self._settings.wsman(self.host))
+            try:
+                pool.open()
+            except Exception:
+                _close_quietly(pool)
+                raise
+            self._pool = pool
+            self.opened += 1
+            log.info("winrm pool opened", extra={"host": self.host.name, "opened": self.opened})
+        return self._pool
+
+    def open(self) -> RunspacePool:
+        """The open pool; transient failures while opening are retried (nothing ran yet)."""
+        attempt = 0
+        while True:
+            with self.lock:
+                try:
+                    return self.pool()
+                except HyperVError:
+                    raise
+                except Exception as exc:
+                    self.discard()
+                    error = transport_error(exc, self.host.name, self._scrub)
+                    if not is_transient(exc) or attempt >= self._retries:
+                        raise error from None
+            attempt += 1
+            self._sleep(self._backoff * (2 ** (attempt - 1)))
+
+    def discard(self) -> None:
+        """Forget the pool (after the host dropped it or a transport error). Call with lock held."""
+        if self._pool is not None:
+            _close_quietly(self._pool)
+            self._pool = None
+
+    def run(self, invocations: Sequence[Invocation], *, idempotent: bool = True) -> Result:
+        """Run one pipeline and return its output and error records.
+
+        Transport errors are retried on a fresh pool when the call is `idempotent`, or when
+        the host had lost our shell (so the command never ran); otherwise they are raised
+        classified, at once.
+        """
+        attempt = 0
+        while True:
+            with self.lock:
+                started = False
+                try:
+                    pool = self.pool()
+                    ps = build_pipeline(pool, invocations)
+                    started = True
+                    ps.invoke()
+                    return Result(list(ps.output), list(ps.streams.error), bool(ps.had_errors))
+                except HyperVError:
+                    raise
+                except Exception as exc:
+                    self.discard()
+                    retry = is_transient(exc) and (not started or idempotent or shell_lost(exc))
+                    error = transport_error(exc, self.host.name, self._scrub)
+                    log.warning(
+                        "winrm call failed",
+                        extra={
+                            "host": self.host.name,
+                            "cmdlet": invocations[0].cmdlet if invocations else "",
+                            "kind": error.kind.value,
+                            "detail": error.detail,
+                            "attempt": attempt,
+                            "retry": retry and attempt < self._retries,
+                        },
+                    )
+                    if not retry or attempt >= self._retries:
+                        raise error from None
+            attempt += 1
+            self._sleep(self._backoff * (2 ** (attempt - 1)))
+
+    def close(self) -> None:
+        """Close the pool on the host (best effort)."""
+        with self.lock:
+            self.discard()
+
+
+def _close_quietly(pool: RunspacePool) -> None:
+    try:
+        pool.close()
+    except Exception as exc:
+        # The host may already have dropped the shell; nothing left to clean there.
+        log.debug("winrm pool close failed", extra={"error": type(exc).__name__})
+
+
+class Sessions:
+    """The host sessions of the bot: one per inventory host, created on first use."""
+
+    def __init__(self, settings: ConnectionSettings, **session_options: Any) -> None:
+        self.settings = settings
+        self._options = session_options
+        self._lock = threading.Lock()
+        self._sessions: dict[str, HostSession] = {}
+
+    def get(self, host: Host) -> HostSession:
+        """The shared session of an inventory host."""
+        self.settings.endpoint(host)
+        key = host.name.casefold()
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                session = HostSession(host, self.settings, **self._options)
+                self._sessions[key] = session
+            return session
+
+    def dedicated(self, host: Host) -> HostSession:
+        """A session of its own (for a long pipeline that must not block the shared pool)."""
+        self.settings.endpoint(host)
+        return HostSession(host, self.settings, **self._options)
+
+    def close(self) -> None:
+        """Close every shared pool."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            session.close()

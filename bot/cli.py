@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)` and sets `func` on its parsers; imported here
 # (not at package import time) so that `hvbot --help` stays cheap and side-effect free.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("bot.cli_parse", "bot.cli_audit")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("bot.cli_parse", "bot.cli_audit", "bot.cli_plan")
 
 
 def build_parser() -> argparse.ArgumentParser:

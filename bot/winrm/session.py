@@ -95,6 +95,13 @@ class ConnectionSettings:
                 host=host.name,
             )
         endpoint = self.endpoint(host)
+        # Basic and certificate auth cannot encrypt messages themselves: over plain HTTP
+        # (a lab) they must be told not to try; over HTTPS TLS protects them.
+        plain = not w.ssl and w.auth in ("basic", "certificate")
+        if plain:
+            log.warning(
+                "winrm without TLS or message encryption", extra={"host": host.name, "auth": w.auth}
+            )
         validation: bool | str = w.ca_file if (w.ssl and w.ca_file) else w.cert_validation
         return WSMan(
             endpoint.server,
@@ -110,6 +117,7 @@ class ConnectionSettings:
             read_timeout=w.read_timeout,
             # Hosts are reached directly; an environment proxy must never see the credentials.
             no_proxy=True,
+            encryption="never" if plain else "auto",
         )
 
 

@@ -1,0 +1,245 @@
+"""`hvbot plan` (what a /migrate would run, resolved against the live hosts) and `hvbot hosts`.
+
+`plan` exits 0 with the plan, 2 when the text or the plan is refused, 1 when a host could
+not be asked. `hosts` exits 0 when every host answered, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bot.cli_parse import EXIT_REFUSED, _config_option, _load, _print_problems
+from bot.config import Config, ConfigError, Secrets
+from bot.winrm.hyperv import WinRMHyperV
+from bot.winrm.session import ConnectionSettings, Sessions
+from commands.hyperv import ErrorKind, HostSettings, HyperVError, VmInfo
+from commands.inventory import Host
+from commands.language import ParseError, parse, to_dict
+from commands.plans import (
+    Plan,
+    PlanError,
+    compare_invocation,
+    plan_host_change,
+    plan_move,
+    plan_storage,
+    plan_vm_compatibility,
+)
+from commands.requests import (
+    CheckRequest,
+    HostNetworkAddRequest,
+    HostNetworkRemoveRequest,
+    HostSetRequest,
+    HostToggleRequest,
+    MigrateRequest,
+    Request,
+    StorageRequest,
+    VmCompatibilityRequest,
+)
+
+EXIT_HOST_FAILED = 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `plan` and `hosts` to the `hvbot` parser."""
+    plan = subparsers.add_parser(
+        "plan",
+        help="show exactly what a /migrate would run, resolved against the hosts",
+        description="Parse TEXT as /migrate would, find the VM and its disks on the live "
+        "hosts, and print the exact PowerShell that would run (nothing is changed).",
+    )
+    _config_option(plan)
+    plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.add_argument("text", nargs="*", metavar="TEXT", help="the /migrate text (after --)")
+    plan.set_defaults(func=run_plan)
+
+    hosts = subparsers.add_parser(
+        "hosts",
+        help="connect to every inventory host and show its migration settings",
+        description="Connect to every host of the inventory over WinRM and print "
+        "reachability, authentication and live migration settings.",
+    )
+    _config_option(hosts)
+    hosts.set_defaults(func=run_hosts)
+
+
+def connect(config: Config) -> WinRMHyperV:
+    """The Hyper-V port for the configured inventory (credentials from the environment)."""
+    settings = ConnectionSettings.from_config(config, Secrets.from_environ())
+    return WinRMHyperV(Sessions(settings))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A plan, the VM it was resolved against (if any) and the preflight call (for checks)."""
+
+    plan: Plan
+    vm: VmInfo | None = None
+    check: bool = False
+
+
+def resolve(port: WinRMHyperV, request: Request) -> Resolved:
+    """Turn a request into its plan, reading the VM (host, disks) where the plan needs it."""
+    if isinstance(request, MigrateRequest | CheckRequest):
+        move = request.move
+        vm = port.get_vm(move.source, move.vm) if move.source else port.find_vm(move.vm)
+        plan = plan_move(move, vm, _host_of(port, vm))
+        return Resolved(plan, vm, check=isinstance(request, CheckRequest))
+    if isinstance(request, StorageRequest):
+        vm = port.find_vm(request.vm)
+        return Resolved(plan_storage(request, vm, _host_of(port, vm)), vm)
+    if isinstance(request, VmCompatibilityRequest):
+        vm = port.find_vm(request.vm)
+        return Resolved(plan_vm_compatibility(request, vm, _host_of(port, vm)), vm)
+    if isinstance(
+        request,
+        HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest,
+    ):
+        return Resolved(plan_host_change(request))
+    raise PlanError("This request runs nothing on a host; try `hvbot parse` to see it.")
+
+
+def _host_of(port: WinRMHyperV, vm: VmInfo) -> Host:
+    host = port.inventory.find(vm.host)
+    if host is None:
+        raise PlanError(f"{vm.name} runs on {vm.host}, which is not in the inventory.")
+    return host
+
+
+def render_text(resolved: Resolved) -> str:
+    """The plan as commented, readable PowerShell."""
+    plan = resolved.plan
+    lines = [f"# {plan.title}", f"# runs on {plan.host.name} ({plan.host.fqdn})"]
+    if resolved.vm is not None:
+        vm = resolved.vm
+        lines.append(
+            f"# VM {vm.name} [{vm.id}] {vm.state}, {len(vm.disks)} disk(s), "
+            f"configuration version {vm.configuration_version}"
+        )
+    if resolved.check:
+        lines.append("# check only: the preflight runs Compare-VM, nothing moves")
+        lines += [compare_invocation(i).render() for i in plan.invocations]
+    else:
+        lines.append(plan.render())
+    return "\n".join(lines)
+
+
+def render_json(request: Request, resolved: Resolved) -> str:
+    """The request, the plan and (for checks) the Compare-VM call as one JSON object."""
+    data: dict[str, object] = {"request": to_dict(request), "plan": resolved.plan.to_json()}
+    if resolved.vm is not None:
+        data["vm"] = {"id": resolved.vm.id, "name": resolved.vm.name, "host": resolved.vm.host}
+    if resolved.check:
+        data["check"] = [compare_invocation(i).to_json() for i in resolved.plan.invocations]
+    return json.dumps(data, ensure_ascii=False)
+
+
+def print_error(error: HyperVError) -> None:
+    """A classified host error on stderr: summary, cause and fix (never remote text)."""
+    where = f"{error.host}: " if error.host else ""
+    print(f"{where}{error.summary}", file=sys.stderr)
+    for label, text in (("cause", error.cause), ("fix", error.fix)):
+        if text:
+            print(f"  {label}: {text}", file=sys.stderr)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    """Parse, resolve against the hosts, print the plan."""
+    try:
+        config = _load(args.config)
+    except ConfigError as error:
+        _print_problems(error.problems)
+        return EXIT_REFUSED
+    try:
+        request = parse(" ".join(args.text), config.inventory)
+    except ParseError as refusal:
+        print(refusal.line(), file=sys.stderr)
+        return EXIT_REFUSED
+    port = connect(config)
+    try:
+        resolved = resolve(port, request)
+    except PlanError as refusal:
+        print(str(refusal), file=sys.stderr)
+        return EXIT_REFUSED
+    except HyperVError as error:
+        print_error(error)
+        return EXIT_HOST_FAILED
+    finally:
+        port.close()
+    print(render_json(request, resolved) if args.json else render_text(resolved))
+    return 0
+
+
+HOST_COLUMNS = (
+    "HOST",
+    "REACHABLE",
+    "AUTH",
+    "MIGRATION",
+    "MAX VM",
+    "MAX STORAGE",
+    "LM AUTH",
+    "PERFORMANCE",
+    "ANY NETWORK",
+    "NETWORKS",
+)
+
+
+def host_row(host: Host, auth: str, answer: HostSettings | HyperVError) -> tuple[str, ...]:
+    """One row of `hvbot hosts`."""
+    if isinstance(answer, HyperVError):
+        # A refused login proves the host answered.
+        refused = answer.kind is ErrorKind.AUTHENTICATION
+        login = f"{auth} refused" if refused else "-"
+        reachable = "yes" if refused else "no"
+        return (host.name, reachable, login, answer.summary, "", "", "", "", "", "")
+    networks = ", ".join(f"{n.subnet} (prio {n.priority})" for n in answer.networks) or "-"
+    return (
+        host.name,
+        "yes",
+        f"{auth} ok",
+        "enabled" if answer.migration_enabled else "disabled",
+        str(answer.max_vm_migrations),
+        str(answer.max_storage_migrations),
+        answer.authentication,
+        answer.performance,
+        "yes" if answer.use_any_network else "no",
+        networks,
+    )
+
+
+def format_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows as left-aligned columns."""
+    table = [HOST_COLUMNS, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(HOST_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table
+    )
+
+
+def run_hosts(args: argparse.Namespace) -> int:
+    """Ask every inventory host for its migration settings, in parallel; print a table."""
+    try:
+        config = _load(args.config)
+    except ConfigError as error:
+        _print_problems(error.problems)
+        return EXIT_REFUSED
+    port = connect(config)
+    hosts = list(config.inventory)
+
+    def ask(host: Host) -> HostSettings | HyperVError:
+        try:
+            return port.host_settings(host)
+        except HyperVError as error:
+            return error
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            answers = list(pool.map(ask, hosts))
+    finally:
+        port.close()
+    rows = [host_row(h, config.winrm.auth, a) for h, a in zip(hosts, answers, strict=True)]
+    print(format_table(rows))
+    return 0 if all(not isinstance(a, HyperVError) for a in answers) else EXIT_HOST_FAILED

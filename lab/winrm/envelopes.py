@@ -108,13 +108,19 @@ def parse_request(data: bytes) -> Request:
     )
 
 
-def reply(request: Request, action: str, *body_children: ET.Element) -> bytes:
-    """A reply envelope to `request` with the header Windows writes and `RelatesTo` set."""
+def reply(
+    request: Request, action: str, *body_children: ET.Element, activity_id: bool = True
+) -> bytes:
+    """A reply envelope to `request` with the header Windows writes and `RelatesTo` set.
+
+    Windows leaves `ActivityId` out of some replies (Get and Signal in the recordings).
+    """
     envelope = ET.Element(q("s", "Envelope"), {XML_LANG: "en-US"})
     header = ET.SubElement(envelope, q("s", "Header"))
     ET.SubElement(header, q("a", "Action")).text = action
     ET.SubElement(header, q("a", "MessageID")).text = f"uuid:{str(uuid.uuid4()).upper()}"
-    ET.SubElement(header, q("p", "ActivityId")).text = str(uuid.uuid4()).upper()
+    if activity_id:
+        ET.SubElement(header, q("p", "ActivityId")).text = str(uuid.uuid4()).upper()
     ET.SubElement(header, q("a", "To")).text = ANONYMOUS
     ET.SubElement(header, q("a", "RelatesTo")).text = request.message_id
     body = ET.SubElement(envelope, q("s", "Body"))

@@ -200,7 +200,10 @@ class WSManService:
         else:
             raise env.invalid_request(f"Unknown signal code {code}.")
         return env.reply(
-            request, f"{env.SHELL}/SignalResponse", ET.Element(q("rsp", "SignalResponse"))
+            request,
+            f"{env.SHELL}/SignalResponse",
+            ET.Element(q("rsp", "SignalResponse")),
+            activity_id=False,
         )
 
     def _delete(self, request: Request, user: str, client_ip: str) -> bytes:
@@ -216,10 +219,13 @@ class WSManService:
             config = ET.Element(q("cfg", "Config"))
             ET.SubElement(config, q("cfg", "MaxEnvelopeSizekb")).text = str(_MAX_ENVELOPE_KB)
             ET.SubElement(config, q("cfg", "MaxTimeoutms")).text = str(int(self._max_wait * 1000))
-            return env.reply(request, f"{env.TRANSFER}/GetResponse", config)
+            return env.reply(request, f"{env.TRANSFER}/GetResponse", config, activity_id=False)
         shell = self._shell(request)
         return env.reply(
-            request, f"{env.TRANSFER}/GetResponse", self._shell_element(shell, details=True)
+            request,
+            f"{env.TRANSFER}/GetResponse",
+            self._shell_element(shell, details=True),
+            activity_id=False,
         )
 
     def _enumerate(self, request: Request, user: str, client_ip: str) -> bytes:

@@ -212,7 +212,7 @@ def story_lines(record: RequestRecord, events: Sequence[AuditEvent]) -> list[str
 
 def _export(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        rows = store.all_events()
+        rows = store.export_rows()
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
                 _write_export(args.format, rows, out)

@@ -47,12 +47,15 @@ CHANGEABLE_FIELDS = _JSON_FIELDS | _TIME_FIELDS | _TEXT_FIELDS | _PLAIN_FIELDS
 _TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATES))
 
 
-class RequestNotFound(LookupError):
-    """No request has this id."""
+class RequestNotFound(KeyError):
+    """No request has this id (a KeyError, as with the in-memory store)."""
 
     def __init__(self, request_id: int) -> None:
-        super().__init__(f"no request with id {request_id}")
+        super().__init__(request_id)
         self.request_id = request_id
+
+    def __str__(self) -> str:
+        return f"no request with id {self.request_id}"
 
 
 def _utc_now() -> dt.datetime:
@@ -269,7 +272,13 @@ class SqliteAuditStore:
             rows = self._conn.execute(sql, params).fetchall()
         return [record_from_row(r) for r in rows]
 
-    def all_events(self) -> Iterator[dict[str, Any]]:
+    def all_events(self) -> Sequence[AuditEvent]:
+        """Every event, in order (tests check invariants over the whole log)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM events ORDER BY seq").fetchall()
+        return [event_from_row(r) for r in rows]
+
+    def export_rows(self) -> Iterator[dict[str, Any]]:
         """Every event row (hashes included) in chain order, read lazily on a connection of
         its own so that a long export does not hold up writers in this process."""
         conn = connect(self.path)

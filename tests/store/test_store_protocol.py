@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import pytest
 from store_support import ALICE, BOB, StepClock, draft, new_request
 
-from bot.store import RequestNotFound, SqliteAuditStore
-from commands.workflow.records import State
+from bot.store import CHANGEABLE_FIELDS, RequestNotFound, SqliteAuditStore
+from commands.workflow.records import RequestRecord, State
 from commands.workflow.store import AuditStore
 
 
@@ -111,7 +112,7 @@ def test_transition_refuses_unknown_fields_and_requests(store: SqliteAuditStore)
     rid = store.create(new_request(), draft("requested")).id
     with pytest.raises(ValueError, match="state"):
         store.transition(rid, [State.REQUESTED], State.CHECKING, draft("x"), changes={"state": 1})
-    with pytest.raises(RequestNotFound):
+    with pytest.raises(KeyError, match="no request with id 2"):
         store.transition(rid + 1, [State.REQUESTED], State.CHECKING, draft("x"))
     with pytest.raises(RequestNotFound):
         store.append(rid + 1, draft("x"))
@@ -190,3 +191,20 @@ def test_data_keeps_readable_json_types(store: SqliteAuditStore) -> None:
         "took": 90.0,
     }
     assert store.events(rid)[-1].data == event.data
+
+
+def test_every_record_field_is_stored_or_changeable() -> None:
+    fixed = {"id", "kind", "state", "version", "requester", "place", "created_at", "updated_at"}
+    fields = {f.name for f in dataclasses.fields(RequestRecord)}
+    assert fields - fixed == CHANGEABLE_FIELDS
+
+
+def test_all_events_lists_the_whole_log_in_order(store: SqliteAuditStore) -> None:
+    rid = store.create(new_request(), draft("requested")).id
+    store.append(None, draft("bot_started"))
+    store.append(rid, draft("note"))
+    assert [(e.seq, e.kind) for e in store.all_events()] == [
+        (1, "requested"),
+        (2, "bot_started"),
+        (3, "note"),
+    ]

@@ -1,0 +1,160 @@
+"""What every part of the workflow shares: its ports, its executor, its clock, and the one way
+to take a step (a conditional store transition guarded by the state machine)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from commands.hyperv import HyperVError, MigrationOutcome, MigrationProgress
+from commands.inventory import Host, Inventory
+from commands.ports import HyperVPort
+from commands.workflow.approvals import Approvers
+from commands.workflow.machine import (
+    RULES,
+    Step,
+    WorkflowError,
+    lost_race_message,
+    target_of,
+)
+from commands.workflow.notify import Notifier
+from commands.workflow.preflight import Preflight
+from commands.workflow.records import Actor, AuditEvent, EventDraft, RequestRecord
+from commands.workflow.store import AuditStore
+
+logger = logging.getLogger(__name__)
+
+
+class RaceLost(WorkflowError):
+    """A conditional step found the record changed by someone else; `record` is how it stands."""
+
+    def __init__(self, record: RequestRecord, winner: AuditEvent | None) -> None:
+        super().__init__(lost_race_message(record, winner), winner=winner.actor if winner else None)
+        self.record = record
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The workflow's collaborators. `executor` is the bot's own pool, never a chat listener's."""
+
+    store: AuditStore
+    hyperv: HyperVPort
+    preflight: Preflight
+    approvers: Approvers
+    notifier: Notifier
+    inventory: Inventory
+    executor: Executor
+    clock: Callable[[], dt.datetime]
+    poll_seconds: float = 2.0
+
+    def step(
+        self,
+        record: RequestRecord,
+        step: Step,
+        actor: Actor,
+        data: Mapping[str, Any] | None = None,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        versioned: bool = True,
+        final_approval: bool = False,
+    ) -> RequestRecord:
+        """Takes `step` from `record` as one conditional store transition and returns the new
+        record. Versioned steps apply only to the exact record read (people's clicks); the
+        others to any state the step may leave (the workflow's own moves). Raises `RaceLost`."""
+        target = target_of(step, record, final_approval=final_approval)
+        result = self.store.transition(
+            record.id,
+            {record.state} if versioned else RULES[step].sources,
+            target,
+            EventDraft(step.value, actor, dict(data or {})),
+            expected_version=record.version if versioned else None,
+            changes=changes,
+        )
+        if not result.applied:
+            raise RaceLost(result.record, result.winner)
+        return result.record
+
+    def record(self, request_id: int) -> RequestRecord:
+        """The record, or a WorkflowError naming the unknown id."""
+        record = self.store.get(request_id)
+        if record is None:
+            raise WorkflowError(f"There is no request #{request_id}.")
+        return record
+
+    def host(self, name: str | None) -> Host:
+        """The inventory host called `name`; refuses names the inventory no longer holds."""
+        host = self.inventory.find(name) if name else None
+        if host is None:
+            raise WorkflowError(f"Host {name or '(none)'} is not in the inventory.")
+        return host
+
+    def run_task(self, task: Callable[..., None], *args: Any) -> bool:
+        """Runs `task(*args)` on the workflow's executor; False once the executor is shut down."""
+        try:
+            self.executor.submit(_logged, task, *args)
+        except RuntimeError:
+            logger.warning("executor shut down; task not run", extra={"task": task.__name__})
+            return False
+        return True
+
+    def tell(self, record: RequestRecord, message: str) -> None:
+        """Tells people about `record`; a chat failure never stops the workflow."""
+        try:
+            self.notifier.request_updated(record, message)
+        except Exception:
+            logger.exception("notifier failed", extra={"request_id": record.id})
+
+    def tell_progress(self, record: RequestRecord, progress: MigrationProgress) -> None:
+        """Reports a progress reading; a chat failure never stops the migration."""
+        try:
+            self.notifier.progress(record, progress)
+        except Exception:
+            logger.exception("notifier failed", extra={"request_id": record.id})
+
+    def tell_finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
+        """Reports the end of a run; a chat failure never changes the recorded outcome."""
+        try:
+            self.notifier.finished(record, outcome)
+        except Exception:
+            logger.exception("notifier failed", extra={"request_id": record.id})
+
+
+def error_data(error: HyperVError | WorkflowError) -> dict[str, Any]:
+    """The safe part of an error for the audit log and people (never `detail`)."""
+    if isinstance(error, WorkflowError):
+        return {"error": {"kind": "workflow", "summary": error.message}}
+    return {
+        "error": {
+            "kind": error.kind.value,
+            "summary": error.summary,
+            "cause": error.cause,
+            "fix": error.fix,
+            "host": error.host,
+        }
+    }
+
+
+def error_text(error: HyperVError | WorkflowError) -> str:
+    """One line for people: summary, then cause and fix when known."""
+    if isinstance(error, WorkflowError):
+        return error.message
+    parts = [error.summary]
+    if error.cause:
+        parts.append(f"Cause: {error.cause}")
+    if error.fix:
+        parts.append(f"Fix: {error.fix}")
+    return " ".join(parts)
+
+
+def _logged(task: Callable[..., None], *args: Any) -> None:
+    # Executor futures swallow exceptions; a task's failure must reach the log at least.
+    try:
+        task(*args)
+    except RaceLost as exc:
+        logger.info("step lost a race", extra={"task": task.__name__, "reason": exc.message})
+    except Exception:
+        logger.exception("workflow task failed", extra={"task": task.__name__})

@@ -1,0 +1,375 @@
+"""Running an approved request: the repeated preflight, the send, following the job, the end.
+
+Invariant: one request, at most one send. Before a Move-VM (or any changing invocation) is
+sent, an `invocation_sent` event with the exact rendered invocation is appended; nothing is
+sent for a request whose log already holds one (recovery re-attaches instead).
+
+Following a migration is a chain of short executor tasks (wait up to `poll_seconds`, report,
+resubmit) rather than one task per migration holding a worker for an hour, so checks,
+approvals' follow-ups and other migrations interleave fairly on the bot's own pool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from commands.hyperv import ErrorKind, HyperVError, MigrationOutcome
+from commands.inventory import Host
+from commands.invocation import Invocation
+from commands.ports import MigrationHandle
+from commands.workflow.codec import FOLLOWED_KINDS, decode_request, invocations_from_record
+from commands.workflow.context import Deps, RaceLost, error_data, error_text
+from commands.workflow.machine import Step, WorkflowError, who
+from commands.workflow.preflight import material_changes
+from commands.workflow.records import SYSTEM, Actor, EventDraft, RequestRecord, State
+
+logger = logging.getLogger(__name__)
+
+INVOCATION_SENT = "invocation_sent"
+_MAX_POLL_BACKOFF = 8
+
+
+@dataclass
+class _Flight:
+    """A request this process is starting or following. Guarded by the runner's lock."""
+
+    request_id: int
+    handle: MigrationHandle | None = None
+    cancel_by: Actor | None = None
+    failures: int = 0
+
+
+class Runner:
+    """Starts and follows requests; `on_done(request_id)` frees the request's slots."""
+
+    def __init__(self, deps: Deps, on_done: Callable[[int], None]) -> None:
+        self._deps = deps
+        self._on_done = on_done
+        self._lock = threading.Lock()
+        self._flights: dict[int, _Flight] = {}
+        self._stopping = threading.Event()
+
+    def claim(self, request_id: int) -> bool:
+        """Marks a request as handled by this process; False if it already is."""
+        with self._lock:
+            if request_id in self._flights:
+                return False
+            self._flights[request_id] = _Flight(request_id)
+            return True
+
+    def in_flight(self, request_id: int) -> bool:
+        """Whether this process is starting or following the request."""
+        with self._lock:
+            return request_id in self._flights
+
+    def release(self, request_id: int) -> None:
+        """Undoes a `claim` whose holder did not start the request."""
+        self._forget(request_id)
+
+    def stop(self) -> None:
+        """Stops following (the requests stay `running`; recovery picks them up next start)."""
+        self._stopping.set()
+
+    def request_cancel(self, request_id: int, actor: Actor) -> bool:
+        """Asks to stop a request in flight: before the send it is cancelled, after the send the
+        host is asked. False when this process is not handling the request."""
+        with self._lock:
+            flight = self._flights.get(request_id)
+            if flight is None:
+                return False
+            if flight.cancel_by is not None:
+                asked = who(flight.cancel_by)
+                raise WorkflowError(
+                    f"Cancelling request #{request_id} was already asked by {asked}."
+                )
+            flight.cancel_by = actor
+            handle = flight.handle
+        self._deps.store.append(request_id, EventDraft("cancel_requested", actor))
+        if handle is not None:
+            self._deps.run_task(self._stop_on_host, request_id, handle)
+        return True
+
+    def start(self, request_id: int) -> None:
+        """Executor task: repeat the preflight, send, and follow (or run a setting change)."""
+        deps = self._deps
+        record = deps.record(request_id)
+        if record.state is not State.APPROVED:
+            self._done(request_id)
+            return
+        try:
+            record = self._recheck(record)
+        except WorkflowError as exc:
+            self._end_before_running(record, Step.START_FAILED, error_data(exc), error_text(exc))
+            return
+        except HyperVError as exc:
+            self._end_before_running(record, Step.START_FAILED, error_data(exc), error_text(exc))
+            return
+        except Exception:
+            logger.exception("start failed", extra={"request_id": request_id})
+            self._end_before_running(
+                record, Step.START_FAILED, {"error": {"kind": "internal"}}, "Internal error."
+            )
+            return
+        if record.state is State.APPROVED:
+            self._send(record)
+
+    def reattach(self, record: RequestRecord, started_at: dt.datetime) -> None:
+        """Executor task: follow a migration that may have been started by an earlier process."""
+        deps = self._deps
+        try:
+            invocation = invocations_from_record(record.invocation)[0]
+            handle = deps.hyperv.reattach_migration(
+                deps.host(record.source_host), record.vm_id or "", started_at, invocation
+            )
+        except (HyperVError, WorkflowError, IndexError) as exc:
+            data: dict[str, Any] = (
+                error_data(exc) if not isinstance(exc, IndexError) else {"error": "no invocation"}
+            )
+            deps.store.append(record.id, EventDraft("reattach_failed", SYSTEM, data))
+            deps.tell(record, f"Lost track of request #{record.id} after a restart; will retry.")
+            self._done(record.id)
+            return
+        deps.store.append(
+            record.id, EventDraft("reattached", SYSTEM, {"started_at": started_at.isoformat()})
+        )
+        if record.state is State.APPROVED:
+            record = deps.step(
+                record,
+                Step.START,
+                SYSTEM,
+                {"reattached": True},
+                {"started_at": started_at},
+                versioned=False,
+            )
+        self._following(record, handle)
+        deps.tell(record, f"Following request #{record.id} again after a restart.")
+
+    def _recheck(self, record: RequestRecord) -> RequestRecord:
+        """Voids the approval (state `failed`, people told why) if the world changed."""
+        deps = self._deps
+        fresh = deps.preflight.preflight(decode_request(record.request, deps.inventory))
+        changes = material_changes(record, fresh)
+        if not changes:
+            return record
+        record = deps.step(
+            record,
+            Step.VOID,
+            SYSTEM,
+            {"changes": changes},
+            {"finished_at": deps.clock()},
+            versioned=False,
+        )
+        deps.tell(
+            record,
+            f"Approval of request #{record.id} is void: "
+            + "; ".join(changes)
+            + ". Nothing was run; submit it again if still wanted.",
+        )
+        self._done(record.id)
+        return record
+
+    def _send(self, record: RequestRecord) -> None:
+        deps = self._deps
+        with self._lock:
+            flight = self._flights.setdefault(record.id, _Flight(record.id))
+            cancel_by = flight.cancel_by
+        if cancel_by is not None:
+            record = deps.step(record, Step.CANCEL, cancel_by, versioned=False)
+            deps.tell(
+                record, f"Request #{record.id} cancelled by {who(cancel_by)} before it started."
+            )
+            self._done(record.id)
+            return
+        if any(e.kind == INVOCATION_SENT for e in deps.store.events(record.id)):
+            logger.error(
+                "invocation already sent; not sending again", extra={"request_id": record.id}
+            )
+            self._forget(record.id)
+            return
+        invocations = invocations_from_record(record.invocation)
+        host = deps.host(record.source_host)
+        sent = deps.store.append(
+            record.id,
+            EventDraft(
+                INVOCATION_SENT,
+                SYSTEM,
+                {
+                    "host": host.name,
+                    "rendered": [inv.render() for inv in invocations],
+                    "invocations": [inv.to_json() for inv in invocations],
+                },
+            ),
+        )
+        if record.kind in FOLLOWED_KINDS:
+            self._start_migration(record, host, invocations[0], sent.at)
+        else:
+            self._run_change(record, host, invocations)
+
+    def _start_migration(
+        self, record: RequestRecord, host: Host, invocation: Invocation, sent_at: dt.datetime
+    ) -> None:
+        deps = self._deps
+        try:
+            handle = deps.hyperv.start_migration(host, invocation, record.vm_id or "")
+        except HyperVError as exc:
+            self._end_before_running(record, Step.START_FAILED, error_data(exc), error_text(exc))
+            return
+        except Exception:
+            # Unclassified: the move may or may not have started. Ask the host, never resend.
+            logger.exception("start uncertain; re-attaching", extra={"request_id": record.id})
+            self.reattach(record, sent_at)
+            return
+        record = deps.step(
+            record,
+            Step.START,
+            SYSTEM,
+            {},
+            {"started_at": handle.started_at, "vm_id": handle.vm_id},
+            versioned=False,
+        )
+        deps.tell(record, f"Request #{record.id} started on {host.name}.")
+        self._following(record, handle)
+
+    def _run_change(
+        self, record: RequestRecord, host: Host, invocations: tuple[Invocation, ...]
+    ) -> None:
+        deps = self._deps
+        record = deps.step(
+            record, Step.START, SYSTEM, {}, {"started_at": deps.clock()}, versioned=False
+        )
+        try:
+            deps.hyperv.run(host, invocations)
+        except HyperVError as exc:
+            record = deps.step(
+                record,
+                Step.FAIL,
+                SYSTEM,
+                error_data(exc),
+                {"finished_at": deps.clock(), "outcome": {"succeeded": False, **error_data(exc)}},
+                versioned=False,
+            )
+        else:
+            record = deps.step(
+                record,
+                Step.SUCCEED,
+                SYSTEM,
+                {},
+                {"finished_at": deps.clock(), "outcome": {"succeeded": True}},
+                versioned=False,
+            )
+        deps.tell_finished(record, None)
+        self._done(record.id)
+
+    def _following(self, record: RequestRecord, handle: MigrationHandle) -> None:
+        with self._lock:
+            flight = self._flights.setdefault(record.id, _Flight(record.id))
+            flight.handle = handle
+            cancel_by = flight.cancel_by
+        if cancel_by is not None:
+            self._deps.run_task(self._stop_on_host, record.id, handle)
+        self._deps.run_task(self._follow, record.id)
+
+    def _follow(self, request_id: int) -> None:
+        """One polling round; resubmits itself until the migration ends or the bot stops."""
+        deps = self._deps
+        with self._lock:
+            flight = self._flights.get(request_id)
+        if flight is None or flight.handle is None or self._stopping.is_set():
+            return
+        try:
+            outcome = flight.handle.wait(deps.poll_seconds)
+            progress = None if outcome else flight.handle.poll()
+        except HyperVError as exc:
+            flight.failures += 1
+            if flight.failures == 1:
+                deps.store.append(request_id, EventDraft("contact_lost", SYSTEM, error_data(exc)))
+                deps.tell(
+                    deps.record(request_id), f"Lost contact with the host: {exc.summary} Retrying."
+                )
+            self._stopping.wait(min(flight.failures, _MAX_POLL_BACKOFF) * deps.poll_seconds)
+            deps.run_task(self._follow, request_id)
+            return
+        flight.failures = 0
+        if outcome is not None:
+            self._finish(request_id, outcome)
+            return
+        if progress is not None:
+            deps.tell_progress(deps.record(request_id), progress)
+        deps.run_task(self._follow, request_id)
+
+    def _finish(self, request_id: int, outcome: MigrationOutcome) -> None:
+        deps = self._deps
+        record = deps.record(request_id)
+        if outcome.succeeded:
+            step = Step.SUCCEED
+        elif outcome.error is not None and outcome.error.kind is ErrorKind.CANCELLED:
+            step = Step.STOPPED
+        else:
+            step = Step.FAIL
+        summary = outcome_data(outcome)
+        record = deps.step(
+            record,
+            step,
+            SYSTEM,
+            summary,
+            {"finished_at": deps.clock(), "outcome": summary},
+            versioned=False,
+        )
+        deps.tell_finished(record, outcome)
+        self._done(request_id)
+
+    def _stop_on_host(self, request_id: int, handle: MigrationHandle) -> None:
+        deps = self._deps
+        try:
+            method = handle.cancel()
+        except HyperVError as exc:
+            deps.store.append(request_id, EventDraft("cancel_failed", SYSTEM, error_data(exc)))
+            deps.tell(deps.record(request_id), f"Could not ask the host to stop: {error_text(exc)}")
+            return
+        deps.store.append(request_id, EventDraft("cancel_sent", SYSTEM, {"method": method.value}))
+        deps.tell(
+            deps.record(request_id),
+            f"Asked the host to stop request #{request_id} ({method.value}).",
+        )
+
+    def _end_before_running(
+        self, record: RequestRecord, step: Step, data: dict[str, Any], message: str
+    ) -> None:
+        try:
+            record = self._deps.step(
+                record, step, SYSTEM, data, {"finished_at": self._deps.clock()}, versioned=False
+            )
+        except RaceLost:
+            pass
+        else:
+            self._deps.tell(record, f"Request #{record.id} could not start: {message}")
+        self._done(record.id)
+
+    def _done(self, request_id: int) -> None:
+        self._forget(request_id)
+        self._on_done(request_id)
+
+    def _forget(self, request_id: int) -> None:
+        with self._lock:
+            self._flights.pop(request_id, None)
+
+
+def outcome_data(outcome: MigrationOutcome) -> dict[str, Any]:
+    """The audit form of an outcome: durations, blackout, classified error, host event ids."""
+    data: dict[str, Any] = {
+        "succeeded": outcome.succeeded,
+        "duration_seconds": outcome.duration_seconds,
+        "blackout_seconds": outcome.blackout_seconds,
+        "host_events": [
+            {"event_id": e.event_id, "at": e.time_created.isoformat(), "level": e.level}
+            for e in outcome.events
+        ],
+    }
+    if outcome.error is not None:
+        data.update(error_data(outcome.error))
+    return data

@@ -1,0 +1,483 @@
+"""The `Workflow` service: the API the Slack layer and the CLI call to drive requests.
+
+```
+wf = Workflow(store=..., hyperv=..., preflight=..., approvers=..., notifier=...,
+              inventory=..., executor=ThreadPoolExecutor(config.executor.workers))
+record = wf.submit(request, actor, place)  # recorded; the preflight runs on the executor
+wf.approve(record.id, approver)            # last approval needed queues it; it starts itself
+wf.reject(record.id, approver, "not now")  # or wf.cancel(record.id, actor)
+wf.expire_stale()                          # call every minute or so
+wf.recover()                               # once at start (idempotent)
+```
+
+Public methods return the record as it now stands or raise `WorkflowError`, whose `message` is
+one line to show the person who asked (and `winner` the actor who got there first, if any).
+They do store writes only; hosts are talked to on the executor passed in, never on the
+caller's thread (a chat framework's listener pool must stay free).
+
+Within one process: one open request per VM (and per host for setting changes), queues and
+slots. The store's conditional updates make every state change safe across processes too, but
+the per-VM check and the host queues assume one bot process works on a database at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+
+from commands.hyperv import HyperVError
+from commands.inventory import Inventory
+from commands.ports import HyperVPort
+from commands.requests import Request
+from commands.workflow.approvals import Approvers
+from commands.workflow.codec import (
+    FOLLOWED_KINDS,
+    HOST_CHANGE,
+    STORAGE_MIGRATION,
+    Subject,
+    decode_request,
+    encode_request,
+    subject_of,
+)
+from commands.workflow.context import Deps, RaceLost, error_data, error_text
+from commands.workflow.execution import Runner
+from commands.workflow.machine import Step, WorkflowError, lost_race_message, who
+from commands.workflow.memory_store import utc_now
+from commands.workflow.notify import Notifier
+from commands.workflow.preflight import Preflight
+from commands.workflow.records import (
+    SYSTEM,
+    Actor,
+    AuditEvent,
+    EventDraft,
+    NewRequest,
+    Place,
+    RequestRecord,
+    State,
+)
+from commands.workflow.recovery import Action, Decision, decide, requeue_order
+from commands.workflow.scheduler import HostSlots, Pool, SlotKey
+from commands.workflow.store import AuditStore
+
+logger = logging.getLogger(__name__)
+
+
+class Workflow:
+    """Drives requests from submission to their final state. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        store: AuditStore,
+        hyperv: HyperVPort,
+        preflight: Preflight,
+        approvers: Approvers,
+        notifier: Notifier,
+        inventory: Inventory,
+        executor: Executor,
+        clock: Callable[[], dt.datetime] = utc_now,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self._deps = Deps(
+            store=store,
+            hyperv=hyperv,
+            preflight=preflight,
+            approvers=approvers,
+            notifier=notifier,
+            inventory=inventory,
+            executor=executor,
+            clock=clock,
+            poll_seconds=poll_seconds,
+        )
+        self._slots = HostSlots()
+        self._runner = Runner(self._deps, self._released)
+        self._submit_lock = threading.Lock()
+        self._announce_lock = threading.Lock()
+        self._announced: set[int] = set()
+
+    # --- people's actions -------------------------------------------------------------
+
+    def submit(self, request: Request, actor: Actor, place: Place) -> RequestRecord:
+        """Records a changing request (move, storage move, host or VM setting) and starts its
+        preflight on the executor. Refuses a request for a VM (or a host's settings) that
+        already has an open one, naming it."""
+        subject = subject_of(request)
+        encoded = encode_request(request)
+        with self._submit_lock:
+            clash = self._open_clash(subject)
+            if clash is not None:
+                raise WorkflowError(
+                    f"{clash.vm or clash.source_host} already has open request #{clash.id} "
+                    f"({clash.state.value}, by {who(clash.requester)}); wait for it or cancel it."
+                )
+            record = self._deps.store.create(
+                NewRequest(
+                    kind=subject.kind,
+                    requester=actor,
+                    place=place,
+                    request=encoded,
+                    vm=subject.vm,
+                    source_host=subject.host.name if subject.host else None,
+                    destination_host=subject.destination.name if subject.destination else None,
+                    reason=subject.reason,
+                ),
+                EventDraft("submitted", actor, {"request": encoded}),
+            )
+        self._deps.tell(record, f"Request #{record.id} recorded; checking it now.")
+        self._deps.run_task(self._check, record.id)
+        return record
+
+    def approve(self, request_id: int, actor: Actor) -> RequestRecord:
+        """Adds `actor`'s approval. The last one needed approves the request, which then queues
+        for its hosts and starts by itself. Two approvers at once both count; a double click
+        counts once."""
+        approvers = self._deps.approvers
+        while True:
+            record = self._awaiting(request_id)
+            approvers.check_may_approve(record, actor)
+            approvals = (*record.approvals, actor.slack_user_id)
+            final = len(approvals) >= record.required_approvals
+            try:
+                record = self._deps.step(
+                    record,
+                    Step.APPROVE,
+                    actor,
+                    {"approvals": len(approvals), "required": record.required_approvals},
+                    {"approvals": approvals},
+                    final_approval=final,
+                )
+            except RaceLost as lost:
+                if lost.record.state is State.AWAITING_APPROVAL:
+                    continue
+                raise
+            break
+        count = f"{len(approvals)} of {record.required_approvals}"
+        if final:
+            self._deps.tell(record, f"Request #{record.id} approved by {who(actor)} ({count}).")
+            self._enqueue(record)
+        else:
+            self._deps.tell(record, f"Request #{record.id}: approval {count} from {who(actor)}.")
+        return record
+
+    def reject(self, request_id: int, actor: Actor, reason: str | None = None) -> RequestRecord:
+        """Rejects a request waiting for approval; `reason` is optional."""
+        while True:
+            record = self._awaiting(request_id)
+            self._deps.approvers.check_may_reject(record, actor)
+            try:
+                record = self._deps.step(record, Step.REJECT, actor, {"reason": reason})
+            except RaceLost as lost:
+                if lost.record.state is State.AWAITING_APPROVAL:
+                    continue
+                raise
+            break
+        because = f": {reason}" if reason else "."
+        self._deps.tell(record, f"Request #{record.id} rejected by {who(actor)}{because}")
+        return record
+
+    def cancel(self, request_id: int, actor: Actor, *, seen: State | None = None) -> RequestRecord:
+        """Cancels a request, by its requester or an approver. Pending: cancelled at once.
+        Started or running: the host is asked to stop and the host's answer sets the final
+        state. `seen` is the state the caller was looking at (a card's buttons): if the request
+        has left it meanwhile, the caller is told who moved it instead of cancelling."""
+        deps = self._deps
+        record = deps.record(request_id)
+        deps.approvers.check_may_cancel(record, actor)
+        if seen is not None and record.state is not seen:
+            raise WorkflowError(lost_race_message(record, self._last_change(record)))
+        if not self._runner.claim(request_id):
+            # Being started or followed here: stopping is the runner's job.
+            if not self._runner.request_cancel(request_id, actor):
+                record = deps.record(request_id)
+                raise WorkflowError(lost_race_message(record, self._last_change(record)))
+            record = deps.record(request_id)
+            deps.tell(record, f"{who(actor)} asked to cancel request #{record.id}; stopping it.")
+            return record
+        try:
+            record = self._cancel_pending(record, actor)
+        finally:
+            self._runner.release(request_id)
+        self._released(request_id)
+        deps.tell(record, f"Request #{record.id} cancelled by {who(actor)}.")
+        return record
+
+    def remember_messages(
+        self, request_id: int, *, card_ts: str | None = None, progress_ts: str | None = None
+    ) -> RequestRecord:
+        """Records where the approval card and the progress message were posted, so reports
+        after a restart update the same messages. Finished requests keep what they had."""
+        changes = {
+            name: value
+            for name, value in (("card_ts", card_ts), ("progress_ts", progress_ts))
+            if value is not None
+        }
+        while True:
+            record = self._deps.record(request_id)
+            if record.state.terminal or not changes:
+                return record
+            try:
+                return self._deps.step(record, Step.ANNOTATE, SYSTEM, changes, changes)
+            except RaceLost:
+                continue
+
+    # --- reading ----------------------------------------------------------------------
+
+    def get(self, request_id: int) -> RequestRecord:
+        """The request, or WorkflowError if there is none with that id."""
+        return self._deps.record(request_id)
+
+    def events(self, request_id: int) -> Sequence[AuditEvent]:
+        """The request's audit events, in order."""
+        return self._deps.store.events(request_id)
+
+    def open_requests(self) -> Sequence[RequestRecord]:
+        """Every open request, oldest first (`/migrate status`)."""
+        return self._deps.store.open_requests()
+
+    def open_for_vm(self, vm: str) -> RequestRecord | None:
+        """The VM's open request, if any (`/migrate status <vm>`)."""
+        return next(
+            (r for r in self.open_requests() if r.vm and r.vm.casefold() == vm.casefold()), None
+        )
+
+    def queue_position(self, request_id: int) -> int | None:
+        """1-based place of an approved request waiting for a host slot; None otherwise."""
+        return self._slots.position(request_id)
+
+    # --- time and restarts ------------------------------------------------------------
+
+    def expire_stale(self) -> list[RequestRecord]:
+        """Expires every request whose approval TTL has passed; returns them."""
+        now = self._deps.clock()
+        expired = []
+        for record in self._deps.store.open_requests():
+            if _is_stale(record, now):
+                done = self._expire(record)
+                if done is not None:
+                    expired.append(done)
+        return expired
+
+    def recover(self) -> list[Decision]:
+        """Picks up what an earlier process left open (see `commands.workflow.recovery`).
+        Safe to call again: requests this process already handles are left alone."""
+        deps = self._deps
+        now = deps.clock()
+        decisions = [
+            decide(record, deps.store.events(record.id), now)
+            for record in deps.store.open_requests()
+            if not self._runner.in_flight(record.id)
+        ]
+        for decision in decisions:
+            record = decision.record
+            match decision.action:
+                case Action.RECHECK:
+                    deps.run_task(self._check, record.id)
+                case Action.EXPIRE:
+                    self._expire(record)
+                case Action.REATTACH if decision.started_at is not None:
+                    if self._runner.claim(record.id):
+                        self._slots.occupy(record.id, _slot_keys(record))
+                        deps.run_task(self._runner.reattach, record, decision.started_at)
+                case Action.OUTCOME_UNKNOWN:
+                    self._outcome_unknown(record)
+        for decision in requeue_order(decisions):
+            self._slots.enqueue(decision.record.id, _slot_keys(decision.record))
+        deps.run_task(self._pump)
+        return decisions
+
+    def shutdown(self) -> None:
+        """Stops following migrations (they stay `running`; `recover` resumes them). The
+        executor belongs to the caller, who shuts it down afterwards."""
+        self._runner.stop()
+
+    # --- inside -----------------------------------------------------------------------
+
+    def _check(self, request_id: int) -> None:
+        """Executor task: preflight, then wait for approval or fail with the findings."""
+        deps = self._deps
+        record = deps.record(request_id)
+        if record.state not in (State.REQUESTED, State.CHECKING):
+            return
+        record = deps.step(record, Step.CHECK, SYSTEM, versioned=False)
+        try:
+            result = deps.preflight.preflight(decode_request(record.request, deps.inventory))
+        except (HyperVError, WorkflowError) as exc:
+            self._check_failed(record, error_data(exc), error_text(exc))
+            return
+        except Exception:
+            logger.exception("preflight failed", extra={"request_id": request_id})
+            self._check_failed(record, {"error": {"kind": "internal"}}, "Internal error.")
+            return
+        findings = [f.to_json() for f in result.findings]
+        if not result.ok:
+            blocking = "; ".join(f.message for f in result.blocking) or "no plan could be made"
+            self._check_failed(record, {"findings": findings}, blocking)
+            return
+        required = deps.approvers.required_for([result.host, result.destination])
+        expires = deps.approvers.expires_at(deps.clock())
+        record = deps.step(
+            record,
+            Step.CHECKED,
+            SYSTEM,
+            {"findings": findings, "rendered": [i.render() for i in result.invocations]},
+            {**result.plan_fields(), "required_approvals": required, "expires_at": expires},
+            versioned=False,
+        )
+        deps.tell(
+            record,
+            f"Request #{record.id} checked; it needs {required} approval(s) "
+            f"before {expires:%H:%M} UTC.",
+        )
+
+    def _check_failed(self, record: RequestRecord, data: dict[str, object], why: str) -> None:
+        record = self._deps.step(
+            record,
+            Step.CHECK_FAILED,
+            SYSTEM,
+            data,
+            {"finished_at": self._deps.clock()},
+            versioned=False,
+        )
+        self._deps.tell(record, f"Request #{record.id} cannot go ahead: {why}")
+
+    def _awaiting(self, request_id: int) -> RequestRecord:
+        """The record if it still waits for approval (expiring it if its TTL passed)."""
+        record = self._deps.record(request_id)
+        if _is_stale(record, self._deps.clock()):
+            self._expire(record)
+            record = self._deps.record(request_id)
+        if record.state is not State.AWAITING_APPROVAL:
+            raise WorkflowError(lost_race_message(record, self._last_change(record)))
+        return record
+
+    def _cancel_pending(self, record: RequestRecord, actor: Actor) -> RequestRecord:
+        while True:
+            if record.state is State.RUNNING:
+                raise WorkflowError(
+                    f"Request #{record.id} is running but this bot is not following it yet; "
+                    "try again in a minute."
+                )
+            try:
+                return self._deps.step(record, Step.CANCEL, actor)
+            except RaceLost as lost:
+                if lost.record.state is not record.state:
+                    raise
+                record = lost.record
+
+    def _expire(self, record: RequestRecord) -> RequestRecord | None:
+        try:
+            record = self._deps.step(
+                record, Step.EXPIRE, SYSTEM, {"expires_at": str(record.expires_at)}
+            )
+        except RaceLost:
+            return None
+        self._deps.tell(record, f"Request #{record.id} expired: not approved in time.")
+        return record
+
+    def _outcome_unknown(self, record: RequestRecord) -> None:
+        step = Step.FAIL if record.state is State.RUNNING else Step.START_FAILED
+        why = "the bot restarted while applying it; its result is unknown"
+        record = self._deps.step(
+            record,
+            step,
+            SYSTEM,
+            {"error": {"kind": "outcome_unknown", "summary": why}},
+            {"finished_at": self._deps.clock()},
+            versioned=False,
+        )
+        host = record.source_host or "the host"
+        self._deps.tell(record, f"Request #{record.id}: {why}. Check with `/migrate host {host}`.")
+
+    def _enqueue(self, record: RequestRecord) -> None:
+        if record.kind in FOLLOWED_KINDS:
+            self._slots.enqueue(record.id, _slot_keys(record))
+            self._deps.run_task(self._pump)
+        elif self._runner.claim(record.id):
+            self._deps.run_task(self._runner.start, record.id)
+
+    def _released(self, request_id: int) -> None:
+        """A request left the host slots (finished, failed, void, cancelled): fill the slots."""
+        self._slots.release(request_id)
+        with self._announce_lock:
+            self._announced.discard(request_id)
+        self._deps.run_task(self._pump)
+
+    def _pump(self) -> None:
+        """Executor task: start every queued request that fits its hosts' limits, in order."""
+        limits = {key: self._limit(key) for key in self._slots.waiting_keys()}
+        for request_id in self._slots.take(limits):
+            if self._runner.claim(request_id):
+                self._deps.run_task(self._runner.start, request_id)
+            else:
+                # Held by a cancel in progress, which ends it; the slot is not needed.
+                self._slots.release(request_id)
+        self._announce_queue()
+
+    def _announce_queue(self) -> None:
+        with self._announce_lock:
+            fresh = [r for r in self._slots.queued() if r not in self._announced]
+            self._announced.update(fresh)
+        for request_id in fresh:
+            position = self._slots.position(request_id)
+            record = self._deps.record(request_id)
+            self._deps.store.append(
+                request_id, EventDraft("queued", SYSTEM, {"position": position})
+            )
+            self._deps.tell(
+                record,
+                f"Request #{request_id} is approved and queued (position {position}): its hosts "
+                "are at their migration limit. It starts by itself when a slot frees.",
+            )
+
+    def _limit(self, key: SlotKey) -> int:
+        """The host's own limit (Get-VMHost); 1 when the host cannot be asked right now."""
+        try:
+            settings = self._deps.hyperv.host_settings(self._deps.host(key.host))
+        except (HyperVError, WorkflowError) as exc:
+            logger.warning(
+                "host limit unknown; assuming 1", extra={"host": key.host, "error": str(exc)}
+            )
+            return 1
+        limit = (
+            settings.max_storage_migrations
+            if key.pool is Pool.STORAGE
+            else settings.max_vm_migrations
+        )
+        return max(1, limit)
+
+    def _open_clash(self, subject: Subject) -> RequestRecord | None:
+        for record in self._deps.store.open_requests():
+            if subject.vm and record.vm and record.vm.casefold() == subject.vm.casefold():
+                return record
+            if (
+                subject.kind == HOST_CHANGE
+                and record.kind == HOST_CHANGE
+                and subject.host is not None
+                and (record.source_host or "").casefold() == subject.host.name.casefold()
+            ):
+                return record
+        return None
+
+    def _last_change(self, record: RequestRecord) -> AuditEvent | None:
+        return next(
+            (e for e in reversed(self._deps.store.events(record.id)) if e.state_to is record.state),
+            None,
+        )
+
+
+def _is_stale(record: RequestRecord, now: dt.datetime) -> bool:
+    return (
+        record.state is State.AWAITING_APPROVAL
+        and record.expires_at is not None
+        and record.expires_at <= now
+    )
+
+
+def _slot_keys(record: RequestRecord) -> tuple[SlotKey, ...]:
+    if record.kind == STORAGE_MIGRATION:
+        return (SlotKey(record.source_host or "", Pool.STORAGE),)
+    hosts = [h for h in (record.source_host, record.destination_host) if h]
+    return tuple(SlotKey(h, Pool.VM) for h in hosts)

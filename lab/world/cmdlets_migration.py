@@ -1,0 +1,409 @@
+"""Compare-VM, Move-VM and Move-VMStorage, with both parameter-set families of DESIGN §5."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lab.pipeline import LabError, LabObject, TerminatingError
+from lab.world import compat, migration, objects, winpath
+from lab.world.binding import CmdletSpec, Kind, Param
+from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid
+from lab.world.compat import Problem, StorageTargets
+from lab.world.faults import FaultKind
+from lab.world.model import Host, JobState, MigrationJob, VirtualMachine, VMState
+
+NAME_SINGLE, NAME_MULTI = "NameSingleDestination", "NameMultipleDestinations"
+VM_SINGLE, VM_MULTI = "VMSingleDestination", "VMMultipleDestinations"
+REPORT = "CompatibilityReport"
+SINGLE, MULTI = (NAME_SINGLE, VM_SINGLE), (NAME_MULTI, VM_MULTI)
+BY_NAME, BY_VM = (NAME_SINGLE, NAME_MULTI), (VM_SINGLE, VM_MULTI)
+MOVABLE_STATES = frozenset({VMState.Running, VMState.Off, VMState.Saved, VMState.Paused})
+
+
+def _target_params(destination_position: int | None) -> tuple[Param, ...]:
+    """Parameters shared by Move-VM, Compare-VM (host moves) and Move-VMStorage."""
+    multi = (
+        Param(
+            "SnapshotFilePath",
+            Kind.STRING,
+            sets=MULTI,
+            aliases=("CheckpointFileLocation", "SnapshotFileLocation"),
+        ),
+        Param("SmartPagingFilePath", Kind.STRING, sets=MULTI),
+        Param("Vhds", Kind.HASHTABLES, sets=MULTI),
+        Param("VirtualMachinePath", Kind.STRING, sets=MULTI),
+    )
+    return (
+        Param("ComputerName", Kind.STRINGS, sets=BY_NAME),
+        Param("Credential", Kind.OBJECT, sets=BY_NAME),
+        *multi,
+        Param(
+            "DestinationStoragePath",
+            Kind.STRING,
+            sets=SINGLE,
+            mandatory=SINGLE if destination_position is not None else (),
+            position=destination_position,
+        ),
+        Param("ResourcePoolName", Kind.STRING, sets=SINGLE + MULTI),
+        Param("RetainVhdCopiesOnSource", Kind.SWITCH, sets=SINGLE + MULTI),
+        Param("RemoveSourceUnmanagedVhds", Kind.SWITCH, sets=SINGLE + MULTI),
+    )
+
+
+def _host_move_spec(name: str, *extra: Param, report_set: bool) -> CmdletSpec:
+    four = SINGLE + MULTI
+    return CmdletSpec(
+        name=name,
+        fqid_suffix=hyperv_fqid(name.replace("-", "")),
+        params=(
+            Param("Name", Kind.STRING, sets=BY_NAME, mandatory=BY_NAME, position=0),
+            Param("VM", Kind.OBJECT, sets=BY_VM, mandatory=BY_VM, position=0, from_pipeline=True),
+            Param("DestinationHost", Kind.STRING, sets=four, mandatory=four, position=1),
+            Param("DestinationCredential", Kind.OBJECT, sets=four),
+            Param("IncludeStorage", Kind.SWITCH, sets=SINGLE),
+            *_target_params(None),
+            *extra,
+        ),
+        sets=four + ((REPORT,) if report_set else ()),
+        default_set=NAME_SINGLE,
+        should_process=True,
+    )
+
+
+def _not_supported(inv: Invocation, what: str) -> TerminatingError:
+    return TerminatingError(
+        inv.hyperv_error(
+            f"The Hyper-V lab does not simulate {what}.",
+            reason="NotSupportedByLab",
+            category="NotImplemented",
+        )
+    )
+
+
+def _targets(inv: Invocation, vm: VirtualMachine, include_flag: bool) -> StorageTargets | None:
+    """Where the files go for this parameter set; raises for unusable path arguments."""
+    b = inv.bound
+    for param in ("DestinationStoragePath", "VirtualMachinePath"):
+        path = b.text(param)
+        if path is not None and not winpath.is_absolute(path):
+            raise TerminatingError(
+                inv.hyperv_error(
+                    f"The path '{path}' given for {param} is not an absolute path.",
+                    reason="InvalidParameter",
+                    category="InvalidArgument",
+                    target=path,
+                )
+            )
+    if b.parameter_set in MULTI:
+        vhds = b.get("Vhds")
+        entries = [v for v in vhds if isinstance(v, Mapping)] if isinstance(vhds, list) else []
+        config = b.text("VirtualMachinePath")
+        if config is None and not entries:
+            return None
+        found = compat.multiple_destinations(vm, config, entries)
+        if isinstance(found, str):
+            raise TerminatingError(
+                inv.hyperv_error(
+                    found, reason="InvalidParameter", category="InvalidArgument", target=vm.name
+                )
+            )
+        return found
+    folder = b.text("DestinationStoragePath")
+    if include_flag and not b.flag("IncludeStorage"):
+        if folder is not None:
+            raise TerminatingError(
+                inv.hyperv_error(
+                    "The DestinationStoragePath parameter can only be used together with the "
+                    "IncludeStorage parameter.",
+                    reason="InvalidParameter",
+                    category="InvalidArgument",
+                    target=folder,
+                )
+            )
+        return None
+    return compat.single_destination(vm, folder)
+
+
+def _destination(inv: Invocation) -> tuple[str, Host | None]:
+    name = inv.bound.text("DestinationHost") or ""
+    return name, inv.world.host(name)
+
+
+def _problems(
+    inv: Invocation,
+    vm: VirtualMachine,
+    name: str,
+    destination: Host | None,
+    targets: StorageTargets | None,
+) -> tuple[list[Problem], bool]:
+    """(problems, connection_failed) for moving `vm` to `destination`."""
+    with inv.world.lock:
+        failed = compat.connection_problems(inv.world, inv.host, destination, name, vm)
+        if failed or destination is None:
+            return failed, True
+        return compat.compatibility_problems(inv.world, inv.host, destination, vm, targets), False
+
+
+def _header(vm: VirtualMachine, source: Host, destination: str, at_destination: bool) -> str:
+    where = (
+        f"migration destination '{destination}'"
+        if at_destination
+        else f"migration source '{source.name}'"
+    )
+    return (
+        f"Virtual machine migration operation for '{vm.name}' failed at {where}. "
+        f"(Virtual machine ID {vm.id.upper()})"
+    )
+
+
+def _move_error(
+    inv: Invocation, vm: VirtualMachine, destination: str, problems: list[Problem], connection: bool
+) -> LabError:
+    at_destination = any(p.at_destination for p in problems)
+    text = "\n".join(
+        [_header(vm, inv.host, destination, at_destination), *(p.message for p in problems)]
+    )
+    hresult = next((p.hresult for p in problems if p.hresult is not None), None)
+    if connection:
+        return inv.hyperv_error(text, target=vm.name, hresult=hresult)
+    return inv.hyperv_error(
+        text,
+        reason="InvalidOperation",
+        category="InvalidOperation",
+        target=vm.name,
+        hresult=hresult,
+    )
+
+
+def _log_failure(
+    inv: Invocation,
+    vm: VirtualMachine,
+    destination: Host | None,
+    name: str,
+    problems: list[Problem],
+) -> None:
+    world = inv.world
+    at_destination = any(p.at_destination for p in problems)
+    summary = "\n".join(
+        [_header(vm, inv.host, name, at_destination), *(p.message for p in problems)]
+    )
+    for problem in problems:
+        if problem.event_id == compat.EVENT_NO_CREDENTIALS:
+            world.log_event(
+                inv.host,
+                compat.EVENT_NO_CREDENTIALS,
+                "Error",
+                "The Virtual Machine Management Service failed to authenticate the "
+                f"connection for a Virtual Machine migration at the source host: "
+                f"{problem.message}",
+            )
+        if problem.event_id == compat.EVENT_CONFIG_FAILED and destination is not None:
+            world.log_event(
+                destination,
+                compat.EVENT_CONFIG_FAILED,
+                "Error",
+                f"'{vm.name}' failed to apply its configuration on the destination "
+                f"host: {problem.message}",
+            )
+    world.log_event(inv.host, compat.EVENT_FAILED, "Error", summary)
+
+
+def _check_state(inv: Invocation, vm: VirtualMachine) -> bool:
+    if vm.state in MOVABLE_STATES:
+        return True
+    inv.error(
+        inv.hyperv_error(
+            "The operation cannot be performed while the virtual machine is in its current state.",
+            reason="InvalidState",
+            category="InvalidOperation",
+            target=vm.name,
+        )
+    )
+    return False
+
+
+def _report_target(inv: Invocation) -> tuple[list[VirtualMachine], str]:
+    report = inv.bound.get("CompatibilityReport")
+    props = (
+        report.properties
+        if isinstance(report, LabObject)
+        else (report if isinstance(report, Mapping) else {})
+    )
+    dest = props.get("Destination")
+    vms = [vm for vm in [inv.vm_from_object(props.get("VM"))] if vm]
+    return vms, str(dest or "")
+
+
+def move_vm(inv: Invocation) -> None:
+    """Move-VM: live (or shared-nothing) migration from this host, blocking until done."""
+    if inv.bound.flag("AsJob"):
+        raise _not_supported(inv, "Move-VM -AsJob")
+    if inv.bound.parameter_set == REPORT:
+        vms, name = _report_target(inv)
+        destination = inv.world.host(name)
+    else:
+        vms = inv.vms("Name", "VM")
+        name, destination = _destination(inv)
+    for vm in vms:
+        if not _check_state(inv, vm):
+            continue
+        targets = (
+            _targets(inv, vm, include_flag=True) if inv.bound.parameter_set != REPORT else None
+        )
+        problems, connection = _problems(inv, vm, name, destination, targets)
+        if problems or destination is None:
+            _log_failure(inv, vm, destination, name, problems)
+            inv.error(_move_error(inv, vm, name, problems, connection))
+            continue
+        if inv.world.fault(FaultKind.MIGRATION_LIMIT, destination.name, vm.name):
+            _limit_failure(inv, vm, destination)
+            continue
+        if inv.bound.flag("WhatIf"):
+            continue
+        plan = migration.MovePlan(
+            vm, inv.host, destination, targets, inv.bound.flag("RetainVhdCopiesOnSource")
+        )
+        job = migration.start(inv.world, plan)
+        if _wait(
+            inv, job, f"Moving virtual machine '{vm.name}' to '{destination.name}'"
+        ) and inv.bound.flag("Passthru"):
+            with inv.world.lock:
+                inv.output(objects.vm(destination, vm))
+
+
+def _limit_failure(inv: Invocation, vm: VirtualMachine, destination: Host) -> None:
+    text = (
+        f"{_header(vm, inv.host, destination.name, False)}\nThe migration cannot start: the "
+        "simultaneous migration limit has been reached "
+        f"(MaximumVirtualMachineMigrations = {inv.host.max_vm_migrations})."
+    )
+    inv.world.log_event(inv.host, migration.EVENT_LIMIT, "Error", text)
+    inv.error(
+        inv.hyperv_error(text, reason="InvalidOperation", category="LimitsExceeded", target=vm.name)
+    )
+
+
+def _wait(inv: Invocation, job: MigrationJob, activity: str) -> bool:
+    """Report progress until `job` ends; True if it completed.
+
+    Stopping the pipeline cancels the migration, as stopping Move-VM does on Windows.
+    """
+    world, last, stopping = inv.world, -1, False
+    while True:
+        with world.changed:
+            if not job.finished:
+                world.changed.wait(0.05)
+            percent, state, finished = job.percent, job.state, job.finished
+            text, hresult, elapsed = job.error_description, job.hresult, job.elapsed
+        if (state is JobState.Running and percent != last) or state is JobState.Completed:
+            remaining = int(elapsed * (100 - percent) / percent) if percent else -1
+            inv.sink.write_progress(activity, f"{percent}% complete", percent, remaining)
+            last = percent
+        if finished:
+            break
+        if not stopping and inv.context.stop_requested.is_set():
+            migration.request_cancel(world, job)
+            stopping = True
+    if state is JobState.Completed:
+        return True
+    if not stopping:
+        inv.error(inv.hyperv_error(text, target=job.vm_name, hresult=hresult))
+    return False
+
+
+def compare_vm(inv: Invocation) -> None:
+    """Compare-VM: the incompatibilities of a move, as a VMCompatibilityReport."""
+    name, destination = _destination(inv)
+    for vm in inv.vms("Name", "VM"):
+        targets = _targets(inv, vm, include_flag=True)
+        problems, connection = _problems(inv, vm, name, destination, targets)
+        if connection or destination is None:
+            inv.error(_move_error(inv, vm, name, problems, True))
+            continue
+        with inv.world.lock:
+            report = objects.compatibility_report(
+                inv.host,
+                vm,
+                destination.name,
+                targets is not None,
+                [objects.compatibility_error(p.message, p.message_id, p.source) for p in problems],
+            )
+        inv.output(report)
+
+
+def move_vm_storage(inv: Invocation) -> None:
+    """Move-VMStorage: move a VM's files on its own host, blocking until done."""
+    if inv.bound.flag("AsJob"):
+        raise _not_supported(inv, "Move-VMStorage -AsJob")
+    for vm in inv.vms("Name", "VM"):
+        targets = _targets(inv, vm, include_flag=False)
+        if targets is None or inv.bound.flag("WhatIf"):
+            continue
+        with inv.world.lock:
+            problems = compat.storage_problems(inv.world, inv.host, vm, targets, True)
+        if problems:
+            text = "\n".join(
+                [
+                    f"Storage migration for virtual machine '{vm.name}' failed. "
+                    f"(Virtual machine ID {vm.id.upper()})",
+                    *(p.message for p in problems),
+                ]
+            )
+            inv.error(
+                inv.hyperv_error(
+                    text,
+                    reason="InvalidOperation",
+                    category="InvalidOperation",
+                    target=vm.name,
+                    hresult=problems[0].hresult,
+                )
+            )
+            continue
+        plan = migration.MovePlan(
+            vm, inv.host, inv.host, targets, inv.bound.flag("RetainVhdCopiesOnSource")
+        )
+        _wait(inv, migration.start(inv.world, plan), f"Moving storage of '{vm.name}'")
+
+
+def _storage_spec() -> CmdletSpec:
+    four = SINGLE + MULTI
+    return CmdletSpec(
+        name="Move-VMStorage",
+        fqid_suffix=hyperv_fqid("MoveVMStorage"),
+        params=(
+            Param(
+                "Name",
+                Kind.STRING,
+                sets=BY_NAME,
+                mandatory=BY_NAME,
+                position=0,
+                aliases=("VMName",),
+            ),
+            Param("VM", Kind.OBJECT, sets=BY_VM, mandatory=BY_VM, position=0, from_pipeline=True),
+            *_target_params(1),
+            Param("AllowUnverifiedPaths", Kind.SWITCH, sets=four),
+            Param("AsJob", Kind.SWITCH),
+        ),
+        sets=four,
+        default_set=NAME_SINGLE,
+        should_process=True,
+    )
+
+
+COMMANDS = (
+    Cmdlet(
+        _host_move_spec(
+            "Move-VM",
+            Param(
+                "CompatibilityReport", Kind.OBJECT, sets=(REPORT,), mandatory=(REPORT,), position=0
+            ),
+            Param("AsJob", Kind.SWITCH),
+            Param("Passthru", Kind.SWITCH),
+            report_set=True,
+        ),
+        move_vm,
+        pipeline_param="VM",
+    ),
+    Cmdlet(_host_move_spec("Compare-VM", report_set=False), compare_vm, pipeline_param="VM"),
+    Cmdlet(_storage_spec(), move_vm_storage, pipeline_param="VM"),
+)

@@ -1,0 +1,148 @@
+"""The simulated PowerShell engine: look up, bind and run each command of a pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from lab.pipeline import (
+    CommandCall,
+    InvocationContext,
+    LabError,
+    LabValue,
+    PipelineSink,
+    TerminatingError,
+)
+from lab.world import cmdlets_host, cmdlets_migration, cmdlets_misc, cmdlets_vm, errors
+from lab.world.binding import Bound, bind
+from lab.world.cmdlet import Cmdlet, Invocation
+from lab.world.model import Host
+
+if TYPE_CHECKING:
+    from lab.world.world import World
+
+REGISTRY: dict[str, Cmdlet] = {
+    c.spec.name.lower(): c
+    for c in (
+        *cmdlets_vm.COMMANDS,
+        *cmdlets_host.COMMANDS,
+        *cmdlets_migration.COMMANDS,
+        *cmdlets_misc.COMMANDS,
+    )
+}
+
+
+class _Downstream:
+    """Collects a command's output for the next command; other streams go to the client."""
+
+    def __init__(self, sink: PipelineSink) -> None:
+        self.sink = sink
+        self.items: list[LabValue] = []
+
+    def write_output(self, value: LabValue) -> None:
+        self.items.append(value)
+
+    def write_error(self, error: LabError) -> None:
+        self.sink.write_error(error)
+
+    def write_warning(self, message: str) -> None:
+        self.sink.write_warning(message)
+
+    def write_verbose(self, message: str) -> None:
+        self.sink.write_verbose(message)
+
+    def write_progress(
+        self,
+        activity: str,
+        status: str,
+        percent_complete: int,
+        seconds_remaining: int = -1,
+        activity_id: int = 0,
+    ) -> None:
+        self.sink.write_progress(activity, status, percent_complete, seconds_remaining, activity_id)
+
+
+class _ErrorAction(_Downstream):
+    """Applies -ErrorAction: Stop turns the first error terminating, Ignore drops errors."""
+
+    def __init__(self, sink: PipelineSink, action: str) -> None:
+        super().__init__(sink)
+        self.action = action.lower()
+
+    def write_output(self, value: LabValue) -> None:
+        self.sink.write_output(value)
+
+    def write_error(self, error: LabError) -> None:
+        if self.action == "stop":
+            raise TerminatingError(error)
+        if self.action not in ("silentlycontinue", "ignore"):
+            self.sink.write_error(error)
+
+
+def run_pipeline(
+    world: World, context: InvocationContext, commands: Sequence[CommandCall], sink: PipelineSink
+) -> None:
+    """Run `commands` as one pipeline on `context.host`, writing to `sink`.
+
+    Raises TerminatingError where PowerShell fails the pipeline: script text, unknown
+    commands, parameter binding errors, and cmdlet errors that are terminating on Windows.
+    """
+    host = world.host(context.host)
+    if host is None:
+        raise TerminatingError(errors.command_not_found(commands[0].name if commands else ""))
+    for call in commands:
+        world.record_call(context, call)
+    resolved = [_lookup(call) for call in commands]
+    pipe_input: list[LabValue] | None = None
+    for index, (call, cmdlet) in enumerate(zip(commands, resolved, strict=True)):
+        last = index == len(commands) - 1
+        downstream = _Downstream(sink) if not last else None
+        target: PipelineSink = downstream if downstream is not None else sink
+        fed = pipe_input is not None
+        bound = bind(cmdlet.spec, call.parameters, cmdlet.pipeline_param if fed else None)
+        action = bound.common.get("ErrorAction")
+        if isinstance(action, str):
+            target = _ErrorAction(target, action)
+        if pipe_input is None:
+            cmdlet.handler(Invocation(world, host, context, target, bound, cmdlet.spec))
+        else:
+            _run_with_input(world, host, context, target, cmdlet, bound, pipe_input)
+        pipe_input = downstream.items if downstream is not None else None
+
+
+def _lookup(call: CommandCall) -> Cmdlet:
+    if call.is_script:
+        raise TerminatingError(errors.script_not_supported(call.name))
+    cmdlet = REGISTRY.get(call.name.strip().lower())
+    if cmdlet is None:
+        raise TerminatingError(errors.command_not_found(call.name))
+    return cmdlet
+
+
+def _run_with_input(
+    world: World,
+    host: Host,
+    context: InvocationContext,
+    sink: PipelineSink,
+    cmdlet: Cmdlet,
+    bound: Bound,
+    items: list[LabValue],
+) -> None:
+    name = cmdlet.pipeline_param
+    for item in items:
+        if name is None or name in bound.values:
+            sink.write_error(
+                errors.binding_error(
+                    cmdlet.spec.name,
+                    cmdlet.spec.fqid_suffix,
+                    "InputObjectNotBound",
+                    "The input object cannot be bound to any parameters for the command either "
+                    "because the command does not take pipeline input or the input and its "
+                    "properties do not match any of the parameters that take pipeline input.",
+                )
+            )
+            continue
+        values = dict(bound.values)
+        values[name] = item
+        per_item = Bound(values, bound.parameter_set, bound.common)
+        cmdlet.handler(Invocation(world, host, context, sink, per_item, cmdlet.spec))

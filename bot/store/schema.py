@@ -8,11 +8,13 @@ checkpoint can roll back on power loss.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Migrations("hvbot_audit")
 DEFAULT_BUSY_TIMEOUT = 30.0
 
@@ -121,8 +123,11 @@ def migrate(conn: sqlite3.Connection) -> None:
     db = Database(conn, execute_plugins=False)
     conn.execute("BEGIN IMMEDIATE")
     try:
+        pending = [m.name for m in MIGRATIONS.pending(db)]
         MIGRATIONS.apply(db)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    if pending:
+        log.info("audit schema migrated", extra={"migrations": pending})

@@ -3,16 +3,21 @@ durable settings, and events that survive the writing process being killed."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlite_utils import Database
 from store_support import BOB, draft, new_request
 
@@ -20,7 +25,7 @@ from bot.store import SqliteAuditStore
 from bot.store.codec import GENESIS_HASH, event_hash
 from bot.store.rows import hashed_content
 from bot.store.schema import MIGRATIONS, connect
-from commands.workflow.records import State
+from commands.workflow.records import EventDraft, State
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -227,3 +232,59 @@ def test_committed_events_survive_sigkill(db_path: Path) -> None:
         report = store.verify()
     assert set(reported) <= set(seqs)
     assert report.ok and report.count == len(seqs)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.dictionaries(st.text(), json_values, max_size=5))
+def test_any_json_data_reads_back_and_verifies(data: dict[str, object]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, SqliteAuditStore(Path(tmp) / "a.db") as store:
+        rid = store.create(new_request(), draft("requested")).id
+        event = store.append(rid, EventDraft("note", BOB, data))
+        assert store.events(rid)[-1] == event
+        assert store.verify().ok
+
+
+def _open_and_create(path: str, index: int, start: Event) -> None:
+    start.wait()
+    with SqliteAuditStore(path) as store:
+        store.create(new_request(vm=f"VM{index}"), draft("requested"))
+
+
+def test_processes_opening_a_new_file_together_migrate_it_once(db_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    procs = [
+        context.Process(target=_open_and_create, args=(str(db_path), i, start)) for i in range(4)
+    ]
+    for proc in procs:
+        proc.start()
+    start.set()
+    for proc in procs:
+        proc.join(timeout=30)
+        assert proc.exitcode == 0
+    with SqliteAuditStore(db_path) as store:
+        assert sorted(r.vm or "" for r in store.search()) == ["VM0", "VM1", "VM2", "VM3"]
+        assert store.verify().count == 4
+    db = Database(connect(db_path), execute_plugins=False)
+    assert len(MIGRATIONS.applied(db)) == 2
+
+
+def test_the_hvbot_command_verifies_the_log(db_path: Path) -> None:
+    with SqliteAuditStore(db_path) as store:
+        _story(store, 1)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "audit", "verify", "--db", str(db_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("OK: 4 events, chain intact")

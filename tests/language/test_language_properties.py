@@ -1,0 +1,364 @@
+"""Properties: no input breaks the parser, rendering round-trips, nothing unsafe gets through."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import itertools
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from language_support import INVENTORY
+
+from commands.inventory import Host
+from commands.language import ParseError, parse, render
+from commands.language.tokens import DOUBLE_QUOTES, SINGLE_QUOTES
+from commands.requests import (
+    AuthType,
+    CancelRequest,
+    CheckRequest,
+    DelegationRequest,
+    DiagnoseRequest,
+    HelpRequest,
+    HistoryRequest,
+    HostNetworkAddRequest,
+    HostNetworkRemoveRequest,
+    HostSetRequest,
+    HostSetting,
+    HostShowRequest,
+    HostToggleRequest,
+    MigrateRequest,
+    Move,
+    PerformanceOption,
+    Request,
+    StatusRequest,
+    StorageRequest,
+    VhdMove,
+    VmCompatibilityRequest,
+)
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+FRAGMENTS = [
+    " ",
+    "  ",
+    "\u00a0",
+    "\t",
+    "\n",
+    "\u200b",
+    "to",
+    "TO",
+    "from",
+    "include-storage",
+    "storage-path",
+    "vm-path",
+    "reason",
+    "vhd",
+    "last",
+    "set",
+    "network",
+    "add",
+    "remove",
+    "priority",
+    "on",
+    "off",
+    "fix",
+    "compatibility",
+    "max-migrations",
+    "auth",
+    "kerberos",
+    "performance",
+    "smb",
+    "any-network",
+    "storage",
+    "check",
+    "status",
+    "cancel",
+    "history",
+    "diagnose",
+    "host",
+    "vm",
+    "delegation",
+    "help",
+    "/migrate",
+    "HV-SRV01",
+    "hv-srv02.lab.local",
+    "HV-SRV9",
+    "SRV-APP01",
+    "#42",
+    "42",
+    "0",
+    "99999999999999999999",
+    "&amp;",
+    "&lt;",
+    "&gt;",
+    "&",
+    "<",
+    ">",
+    "|",
+    '"',
+    "'",
+    "\u201c",
+    "\u201d",
+    "\u2018",
+    "\u2019",
+    "\u201e",
+    "\\",
+    "\\\\",
+    "C:\\",
+    "D:\\VMs\\a.vhdx",
+    "\\\\nas\\share",
+    "..",
+    ".",
+    "*",
+    "?",
+    "[",
+    "]",
+    "`",
+    ":",
+    "<http://hv-srv02.lab.local|hv-srv02.lab.local>",
+    "<http://x>",
+    "<mailto:a@b|a@b>",
+    "<@U123>",
+    "<#C1|c>",
+    "<!here>",
+    "<@",
+    "10.0.0.0/24",
+    "fd00::/64",
+    "10.0.0.1/24",
+    "/0",
+    "\x00",
+    "\x07",
+    "\u2028",
+    "\u2013",
+    "\ud7ff",
+    "\U0001f600",
+]
+
+text_soup = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), max_size=14).map(
+    "".join
+)
+spaced_soup = st.lists(st.sampled_from(FRAGMENTS), max_size=10).map(" ".join)
+
+WILDCARDS = set("*?[]")
+
+
+def _invariants(request: object) -> None:
+    """No VM name with a wildcard; every host from the inventory (recursively)."""
+    hosts = set(INVENTORY)
+    if isinstance(request, Host):
+        assert request in hosts
+        return
+    if not dataclasses.is_dataclass(request):
+        if isinstance(request, tuple):
+            for item in request:
+                _invariants(item)
+        return
+    for field in dataclasses.fields(request):
+        value = getattr(request, field.name)
+        if field.name == "vm" and value is not None:
+            assert isinstance(value, str) and value
+            assert not WILDCARDS & set(value)
+        _invariants(value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        request = parse(text, INVENTORY)
+    except ParseError as error:
+        assert "\n" not in error.line()
+        assert error.message and error.usage
+        return
+    _invariants(request)
+    assert parse(render(request), INVENTORY) == request
+
+
+@SETTINGS
+@given(text_soup)
+def test_any_text_parses_or_is_refused(text: str) -> None:
+    _check_text(text)
+
+
+@SETTINGS
+@given(spaced_soup)
+def test_keyword_soup_parses_or_is_refused(text: str) -> None:
+    _check_text(text)
+
+
+@SETTINGS
+@given(st.text())
+def test_unicode_text_parses_or_is_refused(text: str) -> None:
+    _check_text(text)
+
+
+# --- generated requests: render, then parse back to the very same request -----------------
+
+_NAME_CHARS = st.characters(
+    blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Zs"),
+    blacklist_characters="*?[]`<>\u200b\u2060\ufeff",
+)
+
+
+def _writable(value: str) -> bool:
+    # The parser can only produce values that fit in one quoted token of some family.
+    def blocked(family: frozenset[str]) -> bool:
+        return any(a in family and b == " " for a, b in itertools.pairwise(value))
+
+    return not (blocked(DOUBLE_QUOTES) and blocked(SINGLE_QUOTES))
+
+
+vm_names = (
+    st.text(st.one_of(_NAME_CHARS, st.just(" ")), min_size=1, max_size=100)
+    .filter(lambda n: n == n.strip())
+    .filter(_writable)
+)
+hosts = st.sampled_from(list(INVENTORY))
+_SEGMENT_CHARS = st.characters(
+    blacklist_categories=("Cc", "Cs", "Zl", "Zp"),
+    blacklist_characters='<>:"|?*\\/\u200b\u2060\ufeff',
+)
+segments = (
+    st.text(_SEGMENT_CHARS, min_size=1, max_size=12)
+    .map(lambda s: " ".join(s.split()))
+    .filter(lambda s: s not in ("", ".", "..") and s[-1] not in " .")
+    .filter(lambda s: s.split(".", 1)[0].rstrip(" ").upper() not in {"CON", "PRN", "AUX", "NUL"})
+    .filter(lambda s: not (len(s.split(".")[0]) == 4 and s[:3].upper() in ("COM", "LPT")))
+    .filter(lambda s: s[0] not in DOUBLE_QUOTES | SINGLE_QUOTES or _writable(s))
+)
+drives = st.sampled_from("CDEFZcd").map(lambda d: f"{d}:\\")
+roots = st.one_of(drives, st.tuples(segments, segments).map(lambda p: f"\\\\{p[0]}\\{p[1]}\\"))
+
+
+def _join(root: str, parts: list[str]) -> str:
+    # A drive root keeps its backslash; anything else is written without a trailing one.
+    return root + "\\".join(parts) if parts else (root if root.endswith(":\\") else root[:-1])
+
+
+paths = st.builds(_join, roots, st.lists(segments, max_size=5)).filter(
+    lambda p: len(p) <= 260 and _writable(p)
+)
+vhd_paths = st.builds(
+    lambda folder, name, ext: folder.rstrip("\\") + "\\" + name + ext,
+    paths,
+    segments,
+    st.sampled_from([".vhdx", ".vhd", ".VHDX"]),
+).filter(lambda p: len(p) <= 260)
+reasons = (
+    st.lists(st.text(_NAME_CHARS, min_size=1, max_size=10), min_size=1, max_size=8)
+    .map(" ".join)
+    .filter(lambda r: len(r) <= 500)
+)
+ids = st.integers(1, 2**63 - 1)
+subnets = st.one_of(
+    st.tuples(st.ip_addresses(v=4), st.integers(1, 32)),
+    st.tuples(st.ip_addresses(v=6), st.integers(1, 128)),
+).map(lambda p: ipaddress.ip_network(f"{p[0]}/{p[1]}", strict=False).with_prefixlen)
+
+
+@st.composite
+def moves(draw: st.DrawFn) -> Move:
+    destination = draw(hosts)
+    source = draw(st.none() | hosts.filter(lambda h: h != destination))
+    storage_path = draw(st.none() | paths)
+    vm_path = draw(st.none() | paths)
+    include = storage_path is not None or (vm_path is None and draw(st.booleans()))
+    return Move(
+        vm=draw(vm_names),
+        destination=destination,
+        source=source,
+        include_storage=include,
+        storage_path=storage_path,
+        vm_path=vm_path,
+        reason=draw(st.none() | reasons),
+    )
+
+
+@st.composite
+def storage_requests(draw: st.DrawFn) -> StorageRequest:
+    storage_path = draw(st.none() | paths)
+    vhds: list[VhdMove] = []
+    if storage_path is None:
+        for source, destination in draw(st.lists(st.tuples(vhd_paths, vhd_paths), max_size=3)):
+            ext = source.rsplit(".", 1)[1]
+            destination = destination.rsplit(".", 1)[0] + "." + ext
+            taken = {p.casefold() for v in vhds for p in (v.source, v.destination)}
+            if (
+                source.casefold() == destination.casefold()
+                or {
+                    source.casefold(),
+                    destination.casefold(),
+                }
+                & taken
+            ):
+                continue
+            vhds.append(VhdMove(source, destination))
+    vm_path = draw(paths if storage_path is None and not vhds else st.none() | paths)
+    return StorageRequest(
+        vm=draw(vm_names),
+        storage_path=storage_path,
+        vhds=tuple(vhds),
+        vm_path=vm_path,
+        reason=draw(st.none() | reasons),
+    )
+
+
+@st.composite
+def host_sets(draw: st.DrawFn) -> HostSetRequest:
+    setting = draw(st.sampled_from(list(HostSetting)))
+    value: int | bool | AuthType | PerformanceOption
+    if setting in (HostSetting.MAX_MIGRATIONS, HostSetting.MAX_STORAGE_MIGRATIONS):
+        value = draw(st.integers(1, 100))
+    elif setting is HostSetting.ANY_NETWORK:
+        value = draw(st.booleans())
+    elif setting is HostSetting.AUTH:
+        value = draw(st.sampled_from(list(AuthType)))
+    else:
+        value = draw(st.sampled_from(list(PerformanceOption)))
+    return HostSetRequest(draw(hosts), setting, value)
+
+
+@st.composite
+def delegations(draw: st.DrawFn) -> DelegationRequest:
+    first = draw(hosts)
+    second = draw(hosts.filter(lambda h: h != first))
+    return DelegationRequest(first, second, draw(st.booleans()))
+
+
+requests: st.SearchStrategy[Request] = st.one_of(
+    moves().map(MigrateRequest),
+    moves().map(CheckRequest),
+    storage_requests(),
+    st.builds(StatusRequest),
+    ids.map(lambda i: StatusRequest(request_id=i)),
+    vm_names.map(lambda v: StatusRequest(vm=v)),
+    ids.map(CancelRequest),
+    st.builds(
+        HistoryRequest,
+        vm=st.none() | vm_names,
+        host=st.none(),
+        last=st.none() | st.integers(1, 1000),
+    ),
+    st.builds(HistoryRequest, host=hosts, last=st.none() | st.integers(1, 1000)),
+    ids.map(lambda i: DiagnoseRequest(request_id=i)),
+    st.builds(DiagnoseRequest, vm=vm_names, destination=st.none() | hosts),
+    hosts.map(HostShowRequest),
+    st.builds(HostToggleRequest, host=hosts, enabled=st.booleans()),
+    host_sets(),
+    st.builds(
+        HostNetworkAddRequest,
+        host=hosts,
+        subnet=subnets.filter(lambda s: not s.endswith("/0")),
+        priority=st.none() | st.integers(1, 10000),
+    ),
+    st.builds(HostNetworkRemoveRequest, host=hosts, subnet=subnets),
+    st.builds(VmCompatibilityRequest, vm=vm_names, enabled=st.booleans()),
+    delegations(),
+    st.builds(HelpRequest, topic=st.none() | st.sampled_from(["migrate", "storage", "host"])),
+)
+
+
+@SETTINGS
+@given(requests)
+def test_rendered_request_parses_to_itself(request: Request) -> None:
+    text = render(request)
+    assert parse(text, INVENTORY) == request, text

@@ -217,9 +217,9 @@ _BY_HRESULT: dict[int, ErrorKind] = {
     0x800705AA: ErrorKind.NOT_ENOUGH_MEMORY,
     0x8007000E: ErrorKind.NOT_ENOUGH_MEMORY,
     0x80070070: ErrorKind.NOT_ENOUGH_DISK,
-    0x80070002: ErrorKind.PATH_MISSING,
     0x80070003: ErrorKind.PATH_MISSING,
     0x800704C7: ErrorKind.CANCELLED,
+    0x80072AF9: ErrorKind.DNS,
 }
 
 # Message fragments as Windows writes them (English locale), most specific first.
@@ -239,10 +239,10 @@ _BY_TEXT: tuple[tuple[re.Pattern[str], ErrorKind], ...] = tuple(
         (r"migration limit", ErrorKind.MIGRATION_LIMIT),
         (r"(not enough|insufficient) (system )?memory", ErrorKind.NOT_ENOUGH_MEMORY),
         (r"(not enough|insufficient) (disk )?space", ErrorKind.NOT_ENOUGH_DISK),
-        (r"\.iso\b", ErrorKind.LOCAL_ISO),
+        (r"\.iso\b|virtual dvd", ErrorKind.LOCAL_ISO),
         (r"migration (is )?(not enabled|disabled)", ErrorKind.MIGRATION_DISABLED),
         (
-            r"(does not exist|cannot find path|path not found|cannot find the path)",
+            r"(does not exist|cannot find path|path not found|cannot find the (path|file))",
             ErrorKind.PATH_MISSING,
         ),
         (r"parameter set cannot be resolved", ErrorKind.INVALID_PARAMETERS),

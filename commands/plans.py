@@ -109,12 +109,10 @@ def plan_move(move: Move, vm: VmInfo, source: Host) -> Plan:
     kind = move_kind(move)
     params = [Parameter("Name", move.vm), Parameter("DestinationHost", move.destination.fqdn)]
     if kind is PlanKind.SHARED_NOTHING:
-        # Without a path Hyper-V would pick the destination's defaults; the VM's own
-        # folder keeps the layout and shows approvers exactly where the files land.
-        params += [
-            Parameter("IncludeStorage"),
-            Parameter("DestinationStoragePath", move.storage_path or vm.path),
-        ]
+        # Without a path every file keeps its own path on the destination.
+        params.append(Parameter("IncludeStorage"))
+        if move.storage_path is not None:
+            params.append(Parameter("DestinationStoragePath", move.storage_path))
     elif kind is PlanKind.SPLIT_STORAGE:
         assert move.vm_path is not None
         params.append(Parameter("VirtualMachinePath", move.vm_path))

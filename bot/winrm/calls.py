@@ -10,8 +10,8 @@ VMMS_ADMIN_LOG = "Microsoft-Windows-Hyper-V-VMMS-Admin"
 VIRTUALIZATION_NAMESPACE = "root\\virtualization\\v2"
 MIGRATION_JOB_CLASS = "Msvm_MigrationJob"
 REQUESTED_STATE_TERMINATE = 4
-# Hyper-V job instance ids are GUIDs; anything else is refused before it reaches WQL.
-_INSTANCE_ID = re.compile(r"^[A-Za-z0-9{}:\-_.]+$")
+# Job instance ids and VM ids are GUIDs; anything else is refused before it reaches WQL.
+_WQL_SAFE = re.compile(r"^[A-Za-z0-9{}:\-_.]+$")
 
 
 def call(cmdlet: str, *parameters: tuple[str, ParameterValue]) -> Invocation:
@@ -19,23 +19,32 @@ def call(cmdlet: str, *parameters: tuple[str, ParameterValue]) -> Invocation:
     return Invocation(cmdlet, tuple(Parameter(n, v) for n, v in parameters))
 
 
-def migration_jobs() -> Invocation:
-    """Every Msvm_MigrationJob on the host (finished ones linger for about 5 minutes)."""
+def wql_literal(value: str) -> str:
+    """`value` as a WQL string literal; only GUID-like ids are accepted."""
+    if not _WQL_SAFE.match(value):
+        raise ValueError(f"not an id: {value!r}")
+    return f"'{value}'"
+
+
+def migration_jobs(vm_id: str) -> Invocation:
+    """The Msvm_MigrationJob instances of one VM (finished ones linger for about 5 minutes)."""
     return call(
         "Get-CimInstance",
         ("Namespace", VIRTUALIZATION_NAMESPACE),
         ("ClassName", MIGRATION_JOB_CLASS),
+        ("Filter", f"VirtualSystemName = {wql_literal(vm_id)}"),
     )
 
 
 def cancel_job(instance_id: str) -> Invocation:
     """RequestStateChange(4) on one migration job, selected by its InstanceID."""
-    if not _INSTANCE_ID.match(instance_id):
-        raise ValueError(f"not a job instance id: {instance_id!r}")
     return call(
         "Invoke-CimMethod",
         ("Namespace", VIRTUALIZATION_NAMESPACE),
-        ("Query", f"SELECT * FROM {MIGRATION_JOB_CLASS} WHERE InstanceID = '{instance_id}'"),
+        (
+            "Query",
+            f"SELECT * FROM {MIGRATION_JOB_CLASS} WHERE InstanceID = {wql_literal(instance_id)}",
+        ),
         ("MethodName", "RequestStateChange"),
         ("Arguments", {"RequestedState": REQUESTED_STATE_TERMINATE}),
     )

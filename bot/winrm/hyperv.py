@@ -129,13 +129,23 @@ class WinRMHyperV:
             disks=tuple(
                 HardDisk(
                     path=o.text(d, "Path"),
-                    size_bytes=o.number(d, "Size") or o.number(d, "FileSize"),
+                    size_bytes=self._disk_bytes(host, o.text(d, "Path")),
                     controller=o.text(d, "ControllerType"),
                 )
                 for d in disks
             ),
             dvd_paths=tuple(o.text(d, "Path") for d in dvds if o.text(d, "Path")),
         )
+
+    def _disk_bytes(self, host: Host, path: str) -> int:
+        """Bytes the disk file takes (what a storage move copies); 0 when Get-VHD cannot tell."""
+        if not path:
+            return 0
+        result = self.session(host).run([call("Get-VHD", ("Path", path))])
+        if result.failed or not result.output:
+            # Pass-through disks have no VHD file; the size is then unknown, not an error.
+            return 0
+        return o.number(result.output[0], "FileSize")
 
     # -- hosts ---------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell
 
 from bot.winrm import objects as o
-from bot.winrm.calls import cancel_job, migration_jobs
+from bot.winrm.calls import cancel_job, migration_jobs, wql_literal
 from bot.winrm.errors import records_error, shell_lost, transport_error
 from bot.winrm.session import HostSession, build_pipeline
 from commands.diagnosis import (
@@ -133,6 +133,12 @@ class Migration:
                 f"{invocation.cmdlet} is not a migration.",
                 fix="This is a bot defect: report it with the request id.",
             )
+        try:
+            wql_literal(vm_id)
+        except ValueError:
+            raise HyperVError(
+                ErrorKind.INVALID_PARAMETERS, "A VM id must be a GUID.", detail=vm_id
+            ) from None
         self._port = port
         self.source = source
         self.invocation = invocation
@@ -395,7 +401,7 @@ class Migration:
 
 
 def _jobs_for(session: HostSession, vm_id: str) -> list[_JobReading]:
-    result = session.run([migration_jobs()])
+    result = session.run([migration_jobs(vm_id)])
     if result.failed:
         raise records_error(result.errors, session.host.name, session.scrub)
     wanted = vm_id.casefold()

@@ -74,9 +74,11 @@ def test_storage_path_alone_implies_include_storage() -> None:
     assert plan.invocations[0].parameter("DestinationStoragePath") == "E:\\VMs"
 
 
-def test_include_storage_without_path_keeps_the_vm_folder() -> None:
+def test_include_storage_without_path_keeps_every_file_path() -> None:
     plan = plan_move(Move("SRV-APP01", SRV02, include_storage=True), VM, SRV01)
-    assert plan.invocations[0].parameter("DestinationStoragePath") == VM.path
+    assert plan.render() == (
+        "Move-VM -Name 'SRV-APP01' -DestinationHost 'hv-srv02.lab.local' -IncludeStorage"
+    )
 
 
 def test_config_here_disks_there_is_vm_path_plus_one_vhd_entry_per_disk() -> None:

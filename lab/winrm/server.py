@@ -33,6 +33,10 @@ class _Server(ThreadingHTTPServer):
     def verify_request(self, request: Any, client_address: Any) -> bool:
         return self.listener.reachable()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Failed TLS handshakes and dropped connections are the client's business.
+        log.debug("connection failed", exc_info=True, extra={"host": self.listener.host})
+
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = self.socket.accept()
         context = self.listener.tls_context

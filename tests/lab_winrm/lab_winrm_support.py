@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,16 +161,6 @@ def invoke(pool: RunspacePool, cmdlet: str, **params: object) -> PowerShell:
             ps.add_parameter(name, value)
     ps.invoke()
     return ps
-
-
-def wait_for(predicate: object, timeout: float = 5.0) -> bool:
-    """Poll `predicate` until true or timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 class Recorder:

@@ -90,6 +90,8 @@ def test_lab_replies_have_the_recorded_structure(lab: RunningLab) -> None:
         running = PowerShell(pool)
         running.add_cmdlet("Move-Slowly").add_parameter("Steps", 200)
         running.begin_invoke()
+        while not running.streams.progress:
+            running.poll_invoke(timeout=1)
         with pytest.raises(WSManFaultError):
             pool.shell.receive("stdout", timeout=1)
         running.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +18,7 @@ from commands.workflow.machine import (
     RULES,
     Step,
     WorkflowError,
+    decisive_event,
     lost_race_message,
     target_of,
 )
@@ -32,8 +33,9 @@ logger = logging.getLogger(__name__)
 class RaceLost(WorkflowError):
     """A conditional step found the record changed by someone else; `record` is how it stands."""
 
-    def __init__(self, record: RequestRecord, winner: AuditEvent | None) -> None:
-        super().__init__(lost_race_message(record, winner), winner=winner.actor if winner else None)
+    def __init__(self, record: RequestRecord, events: Sequence[AuditEvent]) -> None:
+        winner = decisive_event(events)
+        super().__init__(lost_race_message(record, events), winner=winner.actor if winner else None)
         self.record = record
 
 
@@ -75,7 +77,7 @@ class Deps:
             changes=changes,
         )
         if not result.applied:
-            raise RaceLost(result.record, result.winner)
+            raise RaceLost(result.record, self.store.events(record.id))
         return result.record
 
     def record(self, request_id: int) -> RequestRecord:

@@ -21,7 +21,7 @@ from which states, and how to tell a person that a step is not possible any more
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -145,9 +145,25 @@ def _refusal(record: RequestRecord, rule: Rule) -> str:
     return f"Request #{record.id} is {_STATE_WORDS[record.state]}; it cannot be {rule.verb} now."
 
 
-def lost_race_message(record: RequestRecord, winner: AuditEvent | None) -> str:
-    """What to tell a caller whose conditional change lost: the state reached and by whom."""
+def decisive_event(events: Sequence[AuditEvent]) -> AuditEvent | None:
+    """The last state change a person made (approve, reject, cancel...), skipping the bot's own
+    steps: who "won" a request that has since moved on to running or finished."""
+    return next(
+        (
+            e
+            for e in reversed(events)
+            if e.state_to is not None and e.state_to != e.state_from and who(e.actor) != "hvbot"
+        ),
+        None,
+    )
+
+
+def lost_race_message(record: RequestRecord, events: Sequence[AuditEvent]) -> str:
+    """What to tell a caller who found `record` moved on: its state and who moved it."""
     state = _STATE_WORDS[record.state]
-    if winner is None or winner.state_to != record.state or who(winner.actor) == "hvbot":
+    event = decisive_event(events)
+    if event is None:
         return f"Request #{record.id} is {state}."
-    return f"Request #{record.id} is {state} (by {who(winner.actor)})."
+    if event.state_to == record.state:
+        return f"Request #{record.id} is {state} (by {who(event.actor)})."
+    return f"Request #{record.id} is {state} ({event.kind} by {who(event.actor)})."

@@ -44,7 +44,7 @@ from commands.workflow.codec import (
 )
 from commands.workflow.context import Deps, RaceLost, error_data, error_text
 from commands.workflow.execution import Runner
-from commands.workflow.machine import Step, WorkflowError, lost_race_message, who
+from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.memory_store import utc_now
 from commands.workflow.notify import Notifier
 from commands.workflow.preflight import Preflight
@@ -187,12 +187,12 @@ class Workflow:
         record = deps.record(request_id)
         deps.approvers.check_may_cancel(record, actor)
         if seen is not None and record.state is not seen:
-            raise WorkflowError(lost_race_message(record, self._last_change(record)))
+            raise self._moved_on(record)
         if not self._runner.claim(request_id):
             # Being started or followed here: stopping is the runner's job.
             if not self._runner.request_cancel(request_id, actor):
                 record = deps.record(request_id)
-                raise WorkflowError(lost_race_message(record, self._last_change(record)))
+                raise self._moved_on(record)
             record = deps.record(request_id)
             deps.tell(record, f"{who(actor)} asked to cancel request #{record.id}; stopping it.")
             return record
@@ -350,7 +350,7 @@ class Workflow:
             self._expire(record)
             record = self._deps.record(request_id)
         if record.state is not State.AWAITING_APPROVAL:
-            raise WorkflowError(lost_race_message(record, self._last_change(record)))
+            raise self._moved_on(record)
         return record
 
     def _cancel_pending(self, record: RequestRecord, actor: Actor) -> RequestRecord:
@@ -461,11 +461,9 @@ class Workflow:
                 return record
         return None
 
-    def _last_change(self, record: RequestRecord) -> AuditEvent | None:
-        return next(
-            (e for e in reversed(self._deps.store.events(record.id)) if e.state_to is record.state),
-            None,
-        )
+    def _moved_on(self, record: RequestRecord) -> WorkflowError:
+        """The refusal for someone acting on a request that has moved on: who moved it."""
+        return RaceLost(record, self._deps.store.events(record.id))
 
 
 def _is_stale(record: RequestRecord, now: dt.datetime) -> bool:

@@ -84,6 +84,8 @@ def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             _fail(str(exc))
         except sqlite3.DatabaseError as exc:
             _fail(f"cannot read the audit database: {exc}")
+        except OSError as exc:
+            _fail(f"{exc.filename or 'output'}: {exc.strerror}")
         return 2
 
     return run
@@ -126,7 +128,7 @@ def parse_state(text: str) -> State:
 
 
 def _positive_int(text: str, what: str) -> int:
-    if not text.isdigit() or int(text) == 0:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
         raise AuditInputError(f"{what} must be a positive whole number, got {text!r}")
     return int(text)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
@@ -112,10 +113,31 @@ def connect(path: Path | str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sql
     conn = sqlite3.connect(
         str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
     )
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        _enable_wal(conn, busy_timeout)
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    # Switching a new file to WAL needs an exclusive lock, and SQLite reports BUSY at once
+    # (without its busy handler) when other processes open the same new file, so retry here.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+            continue
+        if mode != "wal":
+            raise sqlite3.OperationalError(f"cannot use WAL for the audit log (journal {mode})")
+        return
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -82,7 +82,11 @@ class SqliteAuditStore:
         self._clock = clock
         self._lock = threading.RLock()
         self._conn = connect(self.path, busy_timeout)
-        migrate(self._conn)
+        try:
+            migrate(self._conn)
+        except BaseException:
+            self._conn.close()
+            raise
         self._conn.row_factory = sqlite3.Row
 
     def close(self) -> None:
@@ -107,11 +111,13 @@ class SqliteAuditStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
+                # A failed COMMIT (disk full, I/O error) can leave the transaction open; the
+                # next BEGIN would then fail for every caller.
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def create(self, new: NewRequest, event: EventDraft) -> RequestRecord:
         """Record a new request in state `requested`, with its first event."""

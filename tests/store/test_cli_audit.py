@@ -87,6 +87,8 @@ def test_list_filters_and_json(capsys: pytest.CaptureFixture[str], filled: Path)
         (["list", "--limit", "0"], "--limit must be a positive whole number"),
         (["show", "99"], "no request with id 99"),
         (["show", "one"], "the request id must be a positive whole number"),
+        (["show", "²"], "the request id must be a positive whole number"),
+        (["export", "--format", "csv", "--output", "/nonexistent/x.csv"], "No such file"),
     ],
 )
 def test_bad_input_is_one_line_and_status_two(
@@ -102,6 +104,10 @@ def test_missing_database_and_bad_config(
 ) -> None:
     code, _, err = _audit(capsys, "verify", "--db", str(tmp_path / "none.db"))
     assert code == 2 and "no audit database at" in err
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("these are not the events you are looking for\n" * 100)
+    code, _, err = _audit(capsys, "list", "--db", str(not_sqlite))
+    assert code == 2 and err.count("\n") == 1 and "cannot read the audit database" in err
     bad = tmp_path / "hvbot.toml"
     bad.write_text("[audit]\ndatabase = 7\n")
     code, _, err = _audit(capsys, "verify", "--config", str(bad))

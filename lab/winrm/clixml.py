@@ -84,7 +84,7 @@ def _object(value: LabObject) -> PSObject:
 
 def error_record(error: LabError) -> ErrorRecord:
     """The ErrorRecord PowerShell would send for `error`."""
-    exception = NETException(Message=error.message, HResult=error.hresult)
+    exception = NETException(Message=error.message, HResult=_signed32(error.hresult))
     exception.PSObject.type_names = [
         error.exception_type,
         *(t for t in _EXCEPTION_BASE_TYPES if t != error.exception_type),
@@ -104,6 +104,14 @@ def error_record(error: LabError) -> ErrorRecord:
         TargetObject=error.target_name or None,
         FullyQualifiedErrorId=error.fully_qualified_error_id,
     )
+
+
+def _signed32(hresult: int | None) -> int | None:
+    """HRESULTs are often written unsigned (0x80070002); .NET's Exception.HResult is an Int32."""
+    if hresult is None:
+        return None
+    hresult &= 0xFFFFFFFF
+    return hresult - 2**32 if hresult >= 2**31 else hresult
 
 
 def from_clixml(value: Any) -> LabValue:

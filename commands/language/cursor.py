@@ -102,6 +102,8 @@ class Cursor:
     def unknown(self, token: Token, choices: Iterable[str], where: str) -> NoReturn:
         """Refuse an unexpected word, suggesting the closest of `choices`."""
         options = list(choices)
+        if token.quoted and token.text.casefold() in options:
+            self.fail(f"{token.text} is a keyword here: write it without quotes")
         match = difflib.get_close_matches(token.keyword() or token.text.casefold(), options, n=1)
         hint = f"did you mean {match[0]}? " if match else ""
         self.fail(f"unexpected {shown(token.text)} {where}; {hint}expected {', '.join(options)}")

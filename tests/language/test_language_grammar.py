@@ -116,6 +116,14 @@ CASES: list[tuple[str, Request]] = [
         "SRV-APP01 to HV-SRV02 storage-path D:\\[old]\\app",
         move(include_storage=True, storage_path="D:\\[old]\\app"),
     ),
+    (
+        "SRV-APP01 to HV-SRV02 storage-path \\\\<http://nas01.lab.local|nas01.lab.local>\\vms",
+        move(include_storage=True, storage_path="\\\\nas01.lab.local\\vms"),
+    ),
+    (
+        "<http://app.lab.local|app.lab.local> to HV-SRV02 reason see <https://wiki/x|wiki>",
+        move(vm="app.lab.local", reason="see wiki"),
+    ),
     # check: the same move, preflight only.
     ("check SRV-APP01 to HV-SRV02", CheckRequest(move().move)),
     ("CHECK SRV-APP01 to HV-SRV02 include-storage", CheckRequest(move(include_storage=True).move)),

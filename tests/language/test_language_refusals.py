@@ -64,6 +64,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ('"open to HV-SRV02', "unclosed quote", None),
     # options
     ("SRV-APP01 to HV-SRV02 include-storag", "did you mean include-storage?", "migrate"),
+    ('SRV-APP01 to HV-SRV02 "include-storage"', "without quotes", "migrate"),
     ("SRV-APP01 to HV-SRV02 --force", "unexpected '--force'", "migrate"),
     ("SRV-APP01 to HV-SRV02 include-storage include-storage", "given twice", "migrate"),
     ("SRV-APP01 to HV-SRV02 from HV-SRV01 from HV-SRV03", "given twice", "migrate"),

@@ -78,7 +78,8 @@ class FakeWorld:
                 LabError("Scripts are not allowed.", "ScriptsNotAllowed", "PermissionDenied")
             )
         if call.name == "Get-Echo":
-            sink.write_output({"host": context.host, "params": dict(params)})
+            named = {name: value for name, value in call.parameters if name is not None}
+            sink.write_output({"host": context.host, "params": named})
         elif call.name == "Get-VM":
             sink.write_output(
                 LabObject(
@@ -169,7 +170,7 @@ class Recorder:
     def __init__(self, client: WSMan) -> None:
         self.replies: list[tuple[str, str]] = []
         self._send = client.transport.send
-        client.transport.send = self.send
+        client.transport.send = self.send  # type: ignore[method-assign]
 
     def send(self, message: bytes, **kwargs: Any) -> bytes:
         request = message.decode()

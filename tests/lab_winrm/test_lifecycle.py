@@ -8,8 +8,9 @@ import uuid
 import pytest
 import requests
 from lab_winrm_support import FakeWorld, invoke, wsman
+from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import WSManFaultError
-from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.shell import WinRS
 
 from lab.running import RunningLab, start_lab

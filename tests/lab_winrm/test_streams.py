@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from lab_winrm_support import STATE_TYPE, VM_TYPE, FakeWorld, Recorder, invoke, wsman
-from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.complex_objects import PSInvocationState
+from pypsrp.powershell import PowerShell, RunspacePool
 
 from lab.pipeline import CommandCall
 from lab.running import RunningLab
@@ -64,8 +65,10 @@ def test_non_terminating_errors_go_to_the_error_stream(pool: RunspacePool) -> No
     assert error.fq_error == "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM"
     assert error.category == 5  # InvalidArgument
     assert (error.target_name, error.target_type, error.activity) == ("NOPE", "String", "Get-VM")
-    assert error.exception.types[0] == "Microsoft.HyperV.PowerShell.VirtualizationException"
-    assert error.exception.adapted_properties["Message"].startswith("Hyper-V was unable")
+    exception = error.exception
+    assert exception is not None
+    assert exception.types[0] == "Microsoft.HyperV.PowerShell.VirtualizationException"
+    assert exception.adapted_properties["Message"].startswith("Hyper-V was unable")
     assert [w.message for w in ps.streams.warning] == ["careful"]
     assert [v.message for v in ps.streams.verbose] == ["chatty"]
 

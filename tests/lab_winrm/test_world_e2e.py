@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 from lab_winrm_support import wsman
-from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.complex_objects import PSInvocationState
+from pypsrp.powershell import PowerShell, RunspacePool
 
 from lab.running import RunningLab, start_lab
 from lab.world import World, load_scenario
@@ -60,7 +61,7 @@ def test_an_unknown_vm_is_a_non_terminating_error(lab: RunningLab) -> None:
         assert ps.invoke() == []
     assert ps.had_errors is False
     [error] = ps.streams.error
-    assert error.fq_error.endswith("Microsoft.HyperV.PowerShell.Commands.GetVM")
+    assert str(error.fq_error).endswith("Microsoft.HyperV.PowerShell.Commands.GetVM")
 
 
 def test_move_vm_streams_progress_then_moves_the_vm(lab: RunningLab) -> None:

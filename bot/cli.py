@@ -9,7 +9,12 @@ from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)` and sets `func` on its parsers; imported here
 # (not at package import time) so that `hvbot --help` stays cheap and side-effect free.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("bot.cli_parse", "bot.cli_audit", "bot.cli_plan")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli_parse",
+    "bot.cli_audit",
+    "bot.cli_plan",
+    "bot.cli_lab",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,95 @@
+"""`hvbot lab`: run the simulated Hyper-V hosts in the foreground until Ctrl-C.
+
+Prints, for each host, its WinRM endpoint, then a ready `hvbot.toml` fragment and the
+environment variables holding the lab's credentials. The lab is imported lazily so the bot's
+production code paths never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+EXIT_SCENARIO_PROBLEM = 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `lab` to the `hvbot` parser."""
+    parser = subparsers.add_parser(
+        "lab",
+        help="run simulated Hyper-V hosts that speak WinRM, until Ctrl-C",
+        description="Run the lab's simulated Hyper-V hosts on 127.0.0.1 in the foreground.",
+    )
+    parser.add_argument(
+        "--scenario", metavar="FILE", help="scenario TOML (default: the packaged default lab)"
+    )
+    parser.add_argument("--auth", choices=("basic", "ntlm"), default="basic")
+    parser.add_argument("--https", action="store_true", help="TLS with a throw-away CA")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="first port (hosts get PORT, PORT+1, ...); default: any free ports",
+    )
+    parser.add_argument(
+        "--work-dir",
+        metavar="DIR",
+        help="where the CA and certificates go (kept after exit); default: a temporary directory",
+    )
+    parser.add_argument(
+        "--time-scale", type=float, metavar="X", help="real seconds per simulated second"
+    )
+    parser.set_defaults(func=run_lab)
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    """Start the lab, print how to connect, wait for Ctrl-C (or SIGTERM), stop cleanly."""
+    from lab.running import start_lab
+    from lab.world import ScenarioError, load_scenario
+
+    try:
+        world = load_scenario(args.scenario, time_scale=args.time_scale)
+    except ScenarioError as exc:
+        print(f"hvbot lab: {exc}", file=sys.stderr)
+        return EXIT_SCENARIO_PROBLEM
+    ports = (
+        {name: args.base_port + i for i, name in enumerate(world.host_names())}
+        if args.base_port
+        else None
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with start_lab(
+            world,
+            auth=args.auth,
+            https=args.https,
+            ports=ports,
+            work_dir=Path(args.work_dir) if args.work_dir else None,
+        ) as lab:
+            for endpoint in lab.endpoints.values():
+                print(f"{endpoint.name:<12} {endpoint.fqdn:<28} {endpoint.url}")
+            print("\n# hvbot.toml fragment\n" + lab.config_fragment())
+            print("# credentials of the lab (throw-away values)")
+            print(f"export HVBOT_WINRM_USER={shlex.quote(lab.username)}")
+            print(f"export HVBOT_WINRM_PASSWORD={shlex.quote(lab.password)}")
+            print("\nLab running; Ctrl-C to stop.", flush=True)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("Lab stopped.")
+    return 0

@@ -16,6 +16,7 @@ __all__ = [
     "SqliteAuditStore",
     "configured_secrets",
     "database_path",
+    "open_store",
 ]
 
 
@@ -38,3 +39,10 @@ def configured_secrets(config: Config, secrets: Secrets) -> tuple[str, ...]:
         config.directory.password_env,
     )
     return tuple(value for name in names if (value := secrets.get(name)))
+
+
+def open_store(config: Config, secrets: Secrets) -> SqliteAuditStore:
+    """The audit store the configuration names, redacting every configured secret."""
+    return SqliteAuditStore(
+        database_path(config), secret_values=configured_secrets(config, secrets)
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 from store_support import BOB, draft, new_request
 
 from bot.config import Secrets, parse_config
-from bot.store import SqliteAuditStore, configured_secrets
+from bot.store import SqliteAuditStore, configured_secrets, open_store
 from bot.store.scrub import REDACTED, Scrubber
 from commands.workflow.records import SYSTEM, State
 
@@ -19,9 +19,11 @@ SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"
 ALL = (WINRM_PASSWORD, LDAP_PASSWORD, BOT_TOKEN, APP_TOKEN, SIGNING_SECRET)
 
 
-def _secrets() -> tuple[str, ...]:
-    config = parse_config({"hosts": [{"name": "HV-SRV01", "fqdn": "hv-srv01.lab.local"}]})
-    environ = {
+HOSTS = {"hosts": [{"name": "HV-SRV01", "fqdn": "hv-srv01.lab.local"}]}
+
+
+def _environ() -> dict[str, str]:
+    return {
         "HVBOT_WINRM_PASSWORD": WINRM_PASSWORD,
         "HVBOT_LDAP_PASSWORD": LDAP_PASSWORD,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -29,7 +31,10 @@ def _secrets() -> tuple[str, ...]:
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "HVBOT_WINRM_USER": "LAB\\svc-hvbot",
     }
-    return configured_secrets(config, Secrets.from_environ(environ))
+
+
+def _secrets() -> tuple[str, ...]:
+    return configured_secrets(parse_config(HOSTS), Secrets.from_environ(_environ()))
 
 
 def test_configured_secrets_are_the_secret_values_only() -> None:
@@ -94,3 +99,14 @@ def test_scrubber_keeps_ordinary_values() -> None:
         "api_key": None,
         "items": [REDACTED],
     }
+
+
+def test_open_store_finds_the_file_beside_the_config_and_redacts(tmp_path: Path) -> None:
+    config = parse_config(
+        {**HOSTS, "audit": {"database": "logs/audit.db"}}, tmp_path / "hvbot.toml"
+    )
+    (tmp_path / "logs").mkdir()
+    with open_store(config, Secrets.from_environ(_environ())) as store:
+        event = store.append(None, draft("note", text=f"password is {WINRM_PASSWORD}"))
+    assert event.data == {"text": f"password is {REDACTED}"}
+    assert (tmp_path / "logs" / "audit.db").is_file()

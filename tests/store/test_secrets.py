@@ -81,14 +81,14 @@ def test_a_full_run_leaves_no_secret_in_the_database_files(db_path: Path) -> Non
         record = store.get(rid)
         files = {p.name: p.read_bytes() for p in db_path.parent.iterdir()}
 
-    assert record is not None and record.invocation is not None
-    assert record.invocation == {"cmdlet": "Move-VM", "credential": REDACTED}
-    assert events[-1].data == {"error": f"Access is denied ({REDACTED})"}
     assert "audit.db-wal" in files
     files["audit.db (closed)"] = db_path.read_bytes()
     for name, content in files.items():
         for secret in ALL:
             assert secret.encode() not in content, f"{secret!r} found in {name}"
+    assert record is not None
+    assert record.invocation == {"cmdlet": "Move-VM", "credential": REDACTED}
+    assert events[-1].data == {"error": f"Access is denied ({REDACTED})"}
 
 
 def test_scrubber_keeps_ordinary_values() -> None:

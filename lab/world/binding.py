@@ -116,6 +116,11 @@ class Bound:
         """True if switch `name` was given and not `-Name:$false`."""
         return bool(self.values.get(name, False))
 
+    @property
+    def what_if(self) -> bool:
+        """True when -WhatIf was given: ShouldProcess cmdlets then change nothing."""
+        return bool(self.common.get("WhatIf", False))
+
     def text(self, name: str) -> str | None:
         """A string parameter, or None when absent."""
         value = self.values.get(name)

@@ -33,7 +33,7 @@ def get_vm_host(inv: Invocation) -> None:
 
 def set_vm_host(inv: Invocation) -> None:
     """Set-VMHost: the migration settings of DESIGN §5 (and the default paths)."""
-    if inv.bound.flag("WhatIf"):
+    if inv.bound.what_if:
         return
     b = inv.bound
     host = inv.host
@@ -66,7 +66,7 @@ def objects_name(value: object) -> str:
 
 def _set_migration(enabled: bool) -> Callable[[Invocation], None]:
     def handler(inv: Invocation) -> None:
-        if inv.bound.flag("WhatIf"):
+        if inv.bound.what_if:
             return
         with inv.world.lock:
             inv.host.migration_enabled = enabled
@@ -114,7 +114,7 @@ def add_migration_network(inv: Invocation) -> None:
         if priority is None:
             priority = max((n.priority for n in inv.host.networks), default=0) + 1
         network = MigrationNetwork(canonical, priority)
-        if not inv.bound.flag("WhatIf"):
+        if not inv.bound.what_if:
             inv.host.networks.append(network)
         result = objects.migration_network(inv.host, network)
     if inv.bound.flag("Passthru"):
@@ -128,7 +128,7 @@ def remove_migration_network(inv: Invocation) -> None:
         doomed = [
             n for n in inv.host.networks if fnmatch.fnmatchcase(n.subnet.lower(), pattern.lower())
         ]
-        if not inv.bound.flag("WhatIf"):
+        if not inv.bound.what_if:
             inv.host.networks = [n for n in inv.host.networks if n not in doomed]
     if not doomed and not has_wildcards(pattern):
         _network_error(inv, f"No migration network was found for subnet '{pattern}'.", pattern)

@@ -258,7 +258,7 @@ def move_vm(inv: Invocation) -> None:
         if inv.world.fault(FaultKind.MIGRATION_LIMIT, destination.name, vm.name):
             _limit_failure(inv, vm, destination)
             continue
-        if inv.bound.flag("WhatIf"):
+        if inv.bound.what_if:
             continue
         plan = migration.MovePlan(
             vm, inv.host, destination, targets, inv.bound.flag("RetainVhdCopiesOnSource")
@@ -337,7 +337,7 @@ def move_vm_storage(inv: Invocation) -> None:
         raise _not_supported(inv, "Move-VMStorage -AsJob")
     for vm in inv.vms("Name", "VM"):
         targets = _targets(inv, vm, include_flag=False)
-        if targets is None or inv.bound.flag("WhatIf"):
+        if targets is None or inv.bound.what_if:
             continue
         with inv.world.lock:
             problems = compat.storage_problems(inv.world, inv.host, vm, targets, True)

@@ -258,8 +258,11 @@ def test_path(inv: Invocation) -> None:
     host = inv.host
     for path in inv.bound.texts("Path") or inv.bound.texts("LiteralPath"):
         with inv.world.lock:
-            folder = winpath.is_absolute(path) and host.has_folder(path)
-            leaf = winpath.is_absolute(path) and host.has_file(path)
+            if winpath.is_unc(path):
+                folder, leaf = inv.world.on_share(path)
+            else:
+                folder = winpath.is_absolute(path) and host.has_folder(path)
+                leaf = winpath.is_absolute(path) and host.has_file(path)
         inv.output({"Any": folder or leaf, "Container": folder, "Leaf": leaf}[kind])
 
 

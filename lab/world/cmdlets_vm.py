@@ -163,7 +163,7 @@ def set_processor(inv: Invocation) -> None:
     compat = inv.bound.get("CompatibilityForMigrationEnabled")
     count = inv.bound.integer("Count")
     for vm in inv.vms(name_param="VMName"):
-        if inv.bound.flag("WhatIf"):
+        if inv.bound.what_if:
             continue
         with inv.world.lock:
             changing = (isinstance(compat, bool) and compat != vm.compatibility_for_migration) or (

@@ -68,7 +68,9 @@ class StorageTargets:
 def single_destination(vm: VirtualMachine, folder: str | None) -> StorageTargets:
     """-IncludeStorage [-DestinationStoragePath]: everything into one folder, or same paths."""
     if folder is None:
-        return StorageTargets(vm.path, {winpath.normalize(d.path): d.path for d in vm.disks})
+        # Disks already on a share stay where they are; local ones keep their paths.
+        local = [d for d in vm.disks if not winpath.is_unc(d.path)]
+        return StorageTargets(vm.path, {winpath.normalize(d.path): d.path for d in local})
     return StorageTargets(
         folder,
         {
@@ -180,7 +182,8 @@ def compatibility_problems(
         problems.append(
             Problem(
                 f"The virtual machine '{vm.name}' cannot be moved because its configuration "
-                f"version {vm.version} is not supported by the destination host '{destination.name}' "
+                f"version {vm.version} is not supported by the destination host "
+                f"'{destination.name}' "
                 f"(supported: {', '.join(destination.supported_versions)}).",
                 MSG_VERSION,
                 vm_obj,

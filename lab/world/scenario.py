@@ -165,8 +165,9 @@ def parse_scenario(
         problems.append("hosts: host names must be unique")
     if not hosts:
         problems.append("hosts: a scenario needs at least one host")
+    shares: set[str] = set()
     for index, reader in enumerate(top.tables("vms")):
-        _vm(reader, by_name, index)
+        _vm(reader, by_name, index, shares)
     credentials = {}
     for reader in top.tables("users"):
         reader.unknown_keys({"name", "password"})
@@ -183,6 +184,7 @@ def parse_scenario(
         link_mbps=float(lab.number("link_mbps", 1000.0)),
         linger_seconds=float(lab.number("linger_seconds", 300.0)),
         faults=[f for f in faults if f is not None],
+        shared_files=shares,
     )
 
 
@@ -247,7 +249,7 @@ def _on_volume(r: _Reader, host: Host, path: str) -> None:
         r.problems.append(f"{r.where}: '{path}' is not on a volume of {host.name}")
 
 
-def _vm(r: _Reader, hosts: dict[str, Host], index: int) -> None:
+def _vm(r: _Reader, hosts: dict[str, Host], index: int, shares: set[str]) -> None:
     r.unknown_keys(_VM_KEYS)
     name = r.text("name") or ""
     host = hosts.get(str(r.text("host")).lower())
@@ -279,10 +281,13 @@ def _vm(r: _Reader, hosts: dict[str, Host], index: int) -> None:
         disk.unknown_keys({"path", "size_gb", "max_size_gb"})
         path = disk.text("path") or ""
         size = int(disk.number("size_gb", 20) * GIB)
-        _on_volume(disk, host, path)
         vm.disks.append(
             HardDisk(path, size, int(disk.number("max_size_gb", 0) * GIB), controller_location=i)
         )
+        if winpath.is_unc(path):
+            shares.add(path)
+            continue
+        _on_volume(disk, host, path)
         host.add_file(path, size)
     for iso in r.texts("dvd"):
         vm.dvds.append(DvdDrive(iso, controller_location=len(vm.disks)))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from lab.pipeline import CommandCall, InvocationContext, PipelineSink
+from lab.world import winpath
 from lab.world.faults import Fault, FaultKind
 from lab.world.model import CallRecord, Event, Host, JobState, MigrationJob, Performance
 from lab.world.shell import run_pipeline
@@ -38,6 +39,7 @@ class World:
         link_mbps: float = 1000.0,
         linger_seconds: float = 300.0,
         faults: Iterable[Fault] = (),
+        shared_files: Iterable[str] = (),
     ) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -49,6 +51,10 @@ class World:
         self.link_mbps = link_mbps
         self.linger_seconds = linger_seconds
         self.faults: list[Fault] = list(faults)
+        self.shared_files = {winpath.normalize(p) for p in shared_files}
+        self.shared_folders = {
+            winpath.normalize(folder) for p in shared_files for folder in winpath.ancestors(p)
+        }
         self.jobs: dict[str, MigrationJob] = {}
         self.call_log: list[CallRecord] = []
         self.peak_running: dict[str, int] = {}
@@ -86,6 +92,11 @@ class World:
                 _account(known) == wanted and secret == password
                 for known, secret in self.credentials.items()
             )
+
+    def on_share(self, path: str) -> tuple[bool, bool]:
+        """(is a folder, is a file) for a UNC `path` on the lab's file shares."""
+        key = winpath.normalize(path)
+        return key in self.shared_folders, key in self.shared_files
 
     # -- faults --------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ _CONDITION = re.compile(
     re.IGNORECASE,
 )
 _QUERY = re.compile(r"\s*select\s+\*\s+from\s+(\w+)(?:\s+where\s+(.+))?\s*$", re.IGNORECASE)
-_OPERATORS: Mapping[str, Callable[[object, object], bool]] = {
+_OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq,
     "!=": operator.ne,
     "<>": operator.ne,

@@ -1,0 +1,27 @@
+"""Fixtures for the lab world tests: a fresh default lab with a tiny time scale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from lab.pipeline import LabValue
+from lab.world import World, load_scenario
+
+from .support import RecordingSink, run_on
+
+Runner = Callable[..., RecordingSink]
+
+
+@pytest.fixture
+def world() -> World:
+    return load_scenario(time_scale=0.0005)
+
+
+@pytest.fixture
+def run(world: World) -> Runner:
+    def runner(host: str, cmdlet: str, *params: tuple[str | None, LabValue]) -> RecordingSink:
+        return run_on(world, host, (cmdlet, params))
+
+    return runner

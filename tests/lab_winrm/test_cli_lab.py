@@ -1,0 +1,68 @@
+"""`hvbot lab` runs the default lab in the foreground, prints how to connect, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from bot.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_hvbot_lab_prints_a_working_config_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "lab", "--time-scale", "0.01"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Lab running"):
+                break
+        output = "".join(lines)
+        fragment = output.split("# hvbot.toml fragment\n", 1)[1].split("# credentials", 1)[0]
+        config_file = tmp_path / "hvbot.toml"
+        config_file.write_text(fragment)
+        config = load_config(config_file)
+        user = re.search(r"export HVBOT_WINRM_USER=(.+)", output)
+        password = re.search(r"export HVBOT_WINRM_PASSWORD=(.+)", output)
+        assert user and password
+        host = next(h for h in config.hosts if h.name == "HV-SRV01")
+        assert host.address == "127.0.0.1" and host.port
+        assert tomllib.loads(fragment)["winrm"]["auth"] == config.winrm.auth == "basic"
+        client = WSMan(
+            host.address,
+            port=host.port,
+            ssl=config.winrm.ssl,
+            auth=config.winrm.auth,
+            username=user.group(1).strip("'"),
+            password=password.group(1).strip("'"),
+            encryption="never",
+        )
+        with RunspacePool(client) as pool:
+            ps = PowerShell(pool)
+            ps.add_cmdlet("Get-VM")
+            assert ps.invoke()
+        process.send_signal(signal.SIGINT)
+        remaining, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert "Lab stopped." in remaining

@@ -125,6 +125,10 @@ def _vhd(cursor: Cursor, earlier: list[VhdMove]) -> VhdMove:
     for move in earlier:
         if move.source.casefold() == source.casefold():
             cursor.fail(f"vhd {shown(source)} is listed twice; list each disk once")
+        if move.source.casefold() == destination.casefold():
+            cursor.fail(f"{shown(destination)} is where another disk lives now; pick a new file")
+        if move.destination.casefold() == source.casefold():
+            cursor.fail(f"{shown(source)} is the destination of another disk; list each disk once")
         if move.destination.casefold() == destination.casefold():
             cursor.fail(
                 f"two disks cannot both move to {shown(destination)}; give each its own file"

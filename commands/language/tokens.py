@@ -30,7 +30,7 @@ _LINK = re.compile(r"<((?:https?|ftp|mailto|tel):[^<>|\s]*)(?:\|([^<>\n]*))?>", 
 _MENTION = re.compile(r"<[@#!][^<>\s|]*(?:\|[^<>\n]*)?>")
 _SCHEME = re.compile(r"^(?:https?://|ftp://|mailto:|tel:)", re.IGNORECASE)
 # Dashes that keyboards substitute for a hyphen; keywords and host names never hold them.
-_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
+DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Token:
 
     def keyword(self) -> str | None:
         """The token as a keyword (case-folded, typographic dashes as hyphens); None if quoted."""
-        return None if self.quoted else self.text.translate(_DASHES).casefold()
+        return None if self.quoted else self.text.translate(DASHES).casefold()
 
     def is_keyword(self, *words: str) -> bool:
         """Whether the token is one of `words`, written without quotes."""

@@ -12,7 +12,7 @@ import unicodedata
 
 from commands.inventory import Host, Inventory
 from commands.language.errors import shown
-from commands.language.tokens import Token
+from commands.language.tokens import DASHES, Token
 
 MAX_VM_NAME = 100
 """Hyper-V refuses longer VM names."""
@@ -30,7 +30,6 @@ _RESERVED_NAMES = frozenset(
 )
 _DRIVE = re.compile(r"^[A-Za-z]:\\")
 _DIGITS = re.compile(r"^#?([0-9]+)$")
-_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
 VHD_EXTENSIONS = (".vhdx", ".vhd")
 
 
@@ -80,7 +79,7 @@ def host(token: Token, inventory: Inventory) -> Host:
         return found
     if not token.text.strip():
         raise Invalid(f"the host name is empty; known hosts: {known}")
-    closest = inventory.closest(token.text.translate(_DASHES))
+    closest = inventory.closest(token.text.translate(DASHES))
     hint = f"; did you mean {closest}?" if closest else "."
     raise Invalid(f"unknown host {shown(token.text)}{hint} Known hosts: {known}")
 
@@ -89,7 +88,7 @@ def lookup_host(token: Token, inventory: Inventory) -> Host | None:
     """The inventory host an unquoted, non-mention `token` names, else None (no refusal)."""
     if token.mention:
         return None
-    return inventory.find(token.text.translate(_DASHES))
+    return inventory.find(token.text.translate(DASHES))
 
 
 def windows_path(text: str, what: str) -> str:

@@ -98,6 +98,16 @@ CASES: list[tuple[str, str, str | None]] = [
         "cannot both move",
         "storage",
     ),
+    (
+        "storage SRV-APP01 vhd D:\\x.vhdx to E:\\x.vhdx vhd D:\\y.vhdx to D:\\x.vhdx",
+        "another disk lives now",
+        "storage",
+    ),
+    (
+        "storage SRV-APP01 vhd D:\\x.vhdx to E:\\x.vhdx vhd E:\\x.vhdx to F:\\x.vhdx",
+        "destination of another disk",
+        "storage",
+    ),
     # paths
     ("SRV-APP01 to HV-SRV02 storage-path VMs\\app", "not absolute", "migrate"),
     ("SRV-APP01 to HV-SRV02 storage-path D:", "not absolute", "migrate"),

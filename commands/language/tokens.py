@@ -66,10 +66,11 @@ def tokenize(text: str, usage: str) -> list[Token]:
     i = 0
     while i < len(units):
         unit = units[i]
+        family = None if unit.atom else _family(unit.text)
         if not unit.atom and unit.text.isspace():
             i += 1
-        elif not unit.atom and _family(unit.text):
-            i = _quoted(units, i, tokens, usage)
+        elif family is not None:
+            i = _quoted(units, i, family, tokens, usage)
         else:
             i = _bare(units, i, tokens)
     return tokens
@@ -129,9 +130,9 @@ def _closes(units: list[_Unit], i: int, family: frozenset[str]) -> bool:
     return after is None or (not after.atom and after.text.isspace())
 
 
-def _quoted(units: list[_Unit], start: int, tokens: list[Token], usage: str) -> int:
-    family = _family(units[start].text)
-    assert family is not None
+def _quoted(
+    units: list[_Unit], start: int, family: frozenset[str], tokens: list[Token], usage: str
+) -> int:
     parts: list[str] = []
     mention = False
     i = start + 1

@@ -189,7 +189,11 @@ class Workflow:
         if seen is not None and record.state is not seen:
             raise self._moved_on(record)
         if not self._runner.claim(request_id):
-            # Being started or followed here: stopping is the runner's job.
+            # Being started or followed here: stopping is the runner's job, unless the caller
+            # saw an earlier state (the record read above may predate the approval).
+            record = deps.record(request_id)
+            if seen is not None and record.state is not seen:
+                raise self._moved_on(record)
             if not self._runner.request_cancel(request_id, actor):
                 record = deps.record(request_id)
                 raise self._moved_on(record)

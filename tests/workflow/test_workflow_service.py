@@ -67,7 +67,7 @@ def test_the_invocation_is_recorded_before_it_is_sent() -> None:
     rig = make_rig()
     request_id = submitted(rig)
     seen_at_send: list[list[str]] = []
-    rig.world.on_start = lambda: seen_at_send.append(kinds(rig, request_id))
+    rig.world.on_start = lambda _vm: seen_at_send.append(kinds(rig, request_id))
     rig.workflow.approve(request_id, ALICE)
     rig.run(5)
     assert seen_at_send == [

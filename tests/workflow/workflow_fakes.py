@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -101,6 +102,15 @@ class ManualExecutor(Executor):
         return limit
 
 
+class SlowReadStore(MemoryAuditStore):
+    """Reads take a moment, so racing threads really interleave between read and write."""
+
+    def get(self, request_id: int) -> RequestRecord | None:
+        record = super().get(request_id)
+        time.sleep(0.001)
+        return record
+
+
 class FakeMigration:
     """A migration job on a fake host; ends when the test (or a cancel) says so."""
 
@@ -164,7 +174,7 @@ class FakeHyperV:
     crash_on_start: str | None = None
     clock: Callable[[], dt.datetime] = lambda: START
     unreachable: set[str] = field(default_factory=set)
-    on_start: Callable[[], None] | None = None
+    on_start: Callable[[str], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_vm(self, name: str, host: str) -> None:
@@ -235,9 +245,9 @@ class FakeHyperV:
     def start_migration(self, source: Host, invocation: Invocation, vm_id: str) -> FakeMigration:
         if self.crash_on_start == "before":
             raise Crash
-        if self.on_start is not None:
-            self.on_start()
         vm = str(invocation.parameter("Name"))
+        if self.on_start is not None:
+            self.on_start(vm)
         migration = FakeMigration(self, vm, self._destination(invocation), self.clock())
         with self.lock:
             self.starts.append((vm_id, invocation.render()))
@@ -386,6 +396,7 @@ def make_rig(
     allow_self_approval: bool = False,
     ttl_minutes: int = 60,
     poll_seconds: float = 0.0,
+    store: MemoryAuditStore | None = None,
 ) -> Rig:
     """Three VMs on HV-SRV01; approvers: UALICE and UREQ by id, UBOB by Slack user group,
     carol through nested AD groups (HV-Approvers > LAB\\Leads > carol)."""
@@ -407,7 +418,7 @@ def make_rig(
     )
     return Rig(
         clock=clock,
-        store=MemoryAuditStore(clock),
+        store=store or MemoryAuditStore(clock),
         world=world,
         preflight=FakePreflight(world),
         notifier=RecordingNotifier(),

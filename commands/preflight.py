@@ -1,0 +1,288 @@
+"""The preflight: every check that can be made before a move runs, and the exact plan.
+
+It asks the hosts (through the Hyper-V port) and changes nothing. The same checks run before
+the approval card is posted, for `/migrate check`, and again right before execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from commands.diagnosis import diagnose_incompatibility
+from commands.hyperv import ErrorKind, HostSettings, HyperVError, VmInfo
+from commands.inventory import Host, Inventory
+from commands.plans import (
+    Plan,
+    PlanError,
+    compare_invocation,
+    plan_host_change,
+    plan_move,
+    plan_storage,
+    plan_vm_compatibility,
+)
+from commands.ports import HyperVPort
+from commands.requests import (
+    CheckRequest,
+    HostNetworkAddRequest,
+    HostNetworkRemoveRequest,
+    HostSetRequest,
+    HostToggleRequest,
+    MigrateRequest,
+    Move,
+    Request,
+    StorageRequest,
+    VmCompatibilityRequest,
+)
+from commands.workflow.preflight import Finding, PreflightResult, Severity
+
+_GIB = 1024**3
+
+
+def _blocking(code: str, message: str, fix: str = "") -> Finding:
+    return Finding(Severity.BLOCKING, code, message, fix)
+
+
+def _warning(code: str, message: str, fix: str = "") -> Finding:
+    return Finding(Severity.WARNING, code, message, fix)
+
+
+def _gib(n: int) -> str:
+    return f"{n / _GIB:.1f} GiB"
+
+
+def _drive(path: str) -> str:
+    """The volume a path lives on: `D:` or `\\\\server\\share`."""
+    if path.startswith("\\\\"):
+        return "\\\\" + "\\".join(path[2:].split("\\")[:2])
+    return path[:2].upper()
+
+
+def _is_shared(path: str) -> bool:
+    """Whether every host can reach the file: an SMB share or a cluster shared volume."""
+    return path.startswith("\\\\") or path.casefold()[1:].startswith(":\\clusterstorage\\")
+
+
+class HostPreflight:
+    """The `Preflight` port implemented with the Hyper-V port and the plans."""
+
+    def __init__(self, hyperv: HyperVPort, inventory: Inventory) -> None:
+        self._hyperv = hyperv
+        self._inventory = inventory
+
+    def preflight(self, request: Request) -> PreflightResult:
+        """Check `request` against the hosts now; raises HyperVError when a host cannot answer."""
+        if isinstance(request, MigrateRequest | CheckRequest):
+            return self._move(request.move)
+        if isinstance(request, StorageRequest):
+            return self._storage(request)
+        if isinstance(
+            request,
+            HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest,
+        ):
+            settings = self._hyperv.host_settings(request.host)
+            findings = tuple(_host_change_findings(request, settings))
+            return _result(plan_host_change(request), findings)
+        if isinstance(request, VmCompatibilityRequest):
+            vm, host = self._locate(request.vm)
+            try:
+                plan = plan_vm_compatibility(request, vm, host)
+            except PlanError as exc:
+                return _refused(host, vm, "vm_state", str(exc), "Shut the VM down first.")
+            return _result(plan, (), vm)
+        raise TypeError(f"no preflight for {type(request).__name__}")
+
+    def _locate(self, vm_name: str) -> tuple[VmInfo, Host]:
+        vm = self._hyperv.find_vm(vm_name)
+        host = self._inventory.find(vm.host)
+        if host is None:
+            raise HyperVError(
+                ErrorKind.VM_NOT_FOUND, f"{vm_name} runs on a host outside the inventory."
+            )
+        return vm, host
+
+    def _move(self, move: Move) -> PreflightResult:
+        vm, source = self._locate(move.vm)
+        if move.source is not None and move.source.name != source.name:
+            return _refused(
+                source,
+                vm,
+                "source_mismatch",
+                f"{move.vm} runs on {source.name}, not on {move.source.name}.",
+                f"Use `from {source.name}` or leave `from` out.",
+            )
+        try:
+            plan = plan_move(move, vm, source)
+        except PlanError as exc:
+            return _refused(source, vm, "plan", str(exc))
+        dest = move.destination
+        src_settings = self._hyperv.host_settings(source)
+        dst_settings = self._hyperv.host_settings(dest)
+        findings = [
+            *_settings_findings(src_settings, dst_settings),
+            *self._vm_fits(vm, dest, dst_settings),
+        ]
+        moves_storage = move.include_storage or move.storage_path or move.vm_path
+        if moves_storage:
+            findings += self._space_and_paths(
+                dest, [p for p in (move.storage_path, move.vm_path) if p], vm
+            )
+        else:
+            local = [d.path for d in vm.disks if not _is_shared(d.path)]
+            if local:
+                findings.append(
+                    _blocking(
+                        "local_storage",
+                        f"{move.vm} has disks on local storage ({', '.join(local)}); "
+                        "a live move without storage needs shared storage.",
+                        "Add `include-storage` (shared-nothing migration).",
+                    )
+                )
+        # Compare-VM restates what the direct checks found, less readably: keep its other news.
+        known = {f.code for f in findings}
+        for item in self._hyperv.compare(source, compare_invocation(plan.invocations[0])):
+            diagnosis = diagnose_incompatibility(item)
+            if diagnosis.kind.value not in known:
+                known.add(diagnosis.kind.value)
+                findings.append(_blocking(diagnosis.kind.value, item.message, diagnosis.fix))
+        return _result(plan, tuple(findings), vm, dest)
+
+    def _storage(self, request: StorageRequest) -> PreflightResult:
+        vm, host = self._locate(request.vm)
+        try:
+            plan = plan_storage(request, vm, host)
+        except PlanError as exc:
+            return _refused(host, vm, "plan", str(exc))
+        targets = [p for p in (request.storage_path, request.vm_path) if p]
+        targets += [v.destination.rsplit("\\", 1)[0] for v in request.vhds]
+        findings = self._space_and_paths(host, targets, vm)
+        return _result(plan, tuple(findings), vm)
+
+    def _vm_fits(self, vm: VmInfo, dest: Host, settings: HostSettings) -> Iterable[Finding]:
+        if (
+            vm.state.casefold() == "running"
+            and settings.memory_free_bytes
+            and (settings.memory_free_bytes < vm.memory_bytes)
+        ):
+            yield _blocking(
+                ErrorKind.NOT_ENOUGH_MEMORY.value,
+                f"{dest.name} has {_gib(settings.memory_free_bytes)} free; "
+                f"{vm.name} uses {_gib(vm.memory_bytes)}.",
+                "Free memory on the destination or pick another host.",
+            )
+        versions = self._hyperv.supported_versions(dest)
+        if versions and vm.configuration_version not in versions:
+            yield _blocking(
+                ErrorKind.VERSION_UNSUPPORTED.value,
+                f"{dest.name} does not support configuration version "
+                f"{vm.configuration_version} (supports {', '.join(versions)}).",
+                "Pick a host with the same or a newer Windows Server version.",
+            )
+        switches = {s.casefold() for s in self._hyperv.switches(dest)}
+        for adapter in vm.adapters:
+            if adapter.switch_name and adapter.switch_name.casefold() not in switches:
+                yield _blocking(
+                    ErrorKind.SWITCH_MISSING.value,
+                    f"{dest.name} has no virtual switch '{adapter.switch_name}' "
+                    f"(adapter '{adapter.name}').",
+                    f"Create the switch '{adapter.switch_name}' on {dest.name}, "
+                    "or connect the adapter to a switch that exists there.",
+                )
+        for iso in vm.dvd_paths:
+            if iso and not _is_shared(iso):
+                yield _blocking(
+                    ErrorKind.LOCAL_ISO.value,
+                    f"{vm.name} has the ISO {iso} attached from a local path.",
+                    "Eject the ISO (Set-VMDvdDrive -Path $null) or attach it from a share.",
+                )
+
+    def _space_and_paths(self, host: Host, paths: list[str], vm: VmInfo) -> list[Finding]:
+        findings: list[Finding] = []
+        for path in dict.fromkeys(paths):
+            if not self._hyperv.path_exists(host, path):
+                findings.append(
+                    _blocking(
+                        ErrorKind.PATH_MISSING.value,
+                        f"{path} does not exist on {host.name}.",
+                        f"Create the folder on {host.name} or fix the path.",
+                    )
+                )
+        needed = sum(d.size_bytes for d in vm.disks)
+        volumes = {v.path.rstrip("\\").upper(): v for v in self._hyperv.volumes(host)}
+        for drive in dict.fromkeys(_drive(p) for p in paths):
+            volume = volumes.get(drive.upper())
+            if volume is not None and volume.free_bytes < needed:
+                findings.append(
+                    _blocking(
+                        ErrorKind.NOT_ENOUGH_DISK.value,
+                        f"{drive} on {host.name} has {_gib(volume.free_bytes)} free; "
+                        f"the disks of {vm.name} need {_gib(needed)}.",
+                        "Free space on the volume or choose another path.",
+                    )
+                )
+        return findings
+
+
+def _settings_findings(source: HostSettings, dest: HostSettings) -> Iterable[Finding]:
+    for settings in (source, dest):
+        if not settings.migration_enabled:
+            yield _blocking(
+                ErrorKind.MIGRATION_DISABLED.value,
+                f"Live migration is disabled on {settings.host}.",
+                f"/migrate host {settings.host} enable",
+            )
+    if source.authentication.casefold() != dest.authentication.casefold():
+        yield _warning(
+            "auth_mismatch",
+            f"{source.host} uses {source.authentication} and {dest.host} uses "
+            f"{dest.authentication} for migration authentication.",
+            "Set both hosts to Kerberos (/migrate host <host> set auth kerberos).",
+        )
+    elif source.authentication.casefold() == "credssp":
+        yield _warning(
+            "credssp",
+            "CredSSP only works when someone is signed in on the source host; "
+            "a move started by the bot may fail with 0x8009030E.",
+            "Use Kerberos with constrained delegation (/migrate delegation <host> <host>).",
+        )
+
+
+def _host_change_findings(
+    request: HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest,
+    settings: HostSettings,
+) -> Iterable[Finding]:
+    if isinstance(request, HostNetworkRemoveRequest):
+        subnets = {n.subnet for n in settings.networks}
+        if request.subnet not in subnets:
+            yield _blocking(
+                "network_absent",
+                f"{request.subnet} is not a migration network of {request.host.name}.",
+                f"/migrate host {request.host.name} shows the current networks.",
+            )
+    if isinstance(request, HostNetworkAddRequest) and any(
+        n.subnet == request.subnet for n in settings.networks
+    ):
+        yield _blocking(
+            "network_present",
+            f"{request.subnet} is already a migration network of {request.host.name}.",
+        )
+
+
+def _result(
+    plan: Plan,
+    findings: tuple[Finding, ...],
+    vm: VmInfo | None = None,
+    destination: Host | None = None,
+) -> PreflightResult:
+    return PreflightResult(
+        findings=findings,
+        invocations=plan.invocations,
+        host=plan.host,
+        destination=destination,
+        vm_id=vm.id if vm else None,
+    )
+
+
+def _refused(host: Host, vm: VmInfo, code: str, message: str, fix: str = "") -> PreflightResult:
+    return PreflightResult(
+        findings=(_blocking(code, message, fix),), invocations=(), host=host, vm_id=vm.id
+    )

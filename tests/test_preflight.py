@@ -1,0 +1,216 @@
+"""The preflight against an in-memory Hyper-V: each check blocks or warns as it should."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+import pytest
+
+from commands.hyperv import (
+    HardDisk,
+    HostEvent,
+    HostSettings,
+    Incompatibility,
+    NetworkAdapter,
+    VmInfo,
+    Volume,
+)
+from commands.inventory import Host, Inventory
+from commands.invocation import Invocation
+from commands.preflight import HostPreflight
+from commands.requests import (
+    CheckRequest,
+    HostNetworkRemoveRequest,
+    MigrateRequest,
+    Move,
+    StorageRequest,
+    VmCompatibilityRequest,
+)
+from commands.workflow.preflight import Severity
+
+SRV01 = Host("HV-SRV01", "hv-srv01.lab.local")
+SRV02 = Host("HV-SRV02", "hv-srv02.lab.local")
+GIB = 1024**3
+
+
+def settings(host: Host, **changes: object) -> HostSettings:
+    base = HostSettings(
+        host=host.name,
+        migration_enabled=True,
+        max_vm_migrations=2,
+        max_storage_migrations=2,
+        authentication="Kerberos",
+        performance="Compression",
+        use_any_network=False,
+        memory_free_bytes=64 * GIB,
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+class FakeHyperV:
+    """Answers like hosts would; only the reads the preflight makes."""
+
+    def __init__(self) -> None:
+        self.vm = VmInfo(
+            id="0b6c1f4e-0000-4000-8000-000000000001",
+            name="SRV-APP01",
+            host="HV-SRV01",
+            state="Running",
+            memory_bytes=4 * GIB,
+            processor_compatibility=False,
+            configuration_version="10.0",
+            path="D:\\Hyper-V\\SRV-APP01",
+            adapters=(NetworkAdapter("Network Adapter", "vSwitch-Prod"),),
+            disks=(HardDisk("D:\\Hyper-V\\SRV-APP01\\os.vhdx", 40 * GIB),),
+        )
+        self.settings = {SRV01.name: settings(SRV01), SRV02.name: settings(SRV02)}
+        self.switch_names = {SRV01.name: ("vSwitch-Prod",), SRV02.name: ("vSwitch-Prod",)}
+        self.paths = {"D:\\Hyper-V"}
+        self.free = 500 * GIB
+        self.incompatibilities: tuple[Incompatibility, ...] = ()
+        self.compared: list[Invocation] = []
+
+    def find_vm(self, vm: str) -> VmInfo:
+        return self.vm
+
+    def get_vm(self, host: Host, vm: str) -> VmInfo:
+        return self.vm
+
+    def host_settings(self, host: Host) -> HostSettings:
+        return self.settings[host.name]
+
+    def switches(self, host: Host) -> tuple[str, ...]:
+        return self.switch_names[host.name]
+
+    def volumes(self, host: Host) -> tuple[Volume, ...]:
+        return (Volume("D:\\", 1000 * GIB, self.free),)
+
+    def supported_versions(self, host: Host) -> tuple[str, ...]:
+        return ("9.0", "10.0")
+
+    def path_exists(self, host: Host, path: str) -> bool:
+        return path in self.paths
+
+    def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
+        return ()
+
+    def compare(self, source: Host, invocation: Invocation) -> tuple[Incompatibility, ...]:
+        self.compared.append(invocation)
+        return self.incompatibilities
+
+    def run(self, host: Host, invocations: Sequence[Invocation]) -> None:
+        raise AssertionError("the preflight must never change anything")
+
+
+@pytest.fixture
+def hyperv() -> FakeHyperV:
+    return FakeHyperV()
+
+
+def check(hyperv: FakeHyperV, **move: object) -> list[tuple[Severity, str]]:
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    options: dict[str, object] = {"include_storage": True, "storage_path": "D:\\Hyper-V"}
+    options.update(move)
+    result = preflight.preflight(CheckRequest(Move("SRV-APP01", SRV02, **options)))  # type: ignore[arg-type]
+    return [(f.severity, f.code) for f in result.findings]
+
+
+def test_a_clean_shared_nothing_move_has_no_findings_and_a_plan(hyperv: FakeHyperV) -> None:
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
+    result = preflight.preflight(MigrateRequest(move))
+    assert result.ok and result.findings == ()
+    assert result.host == SRV01 and result.destination == SRV02
+    assert result.invocations[0].render() == (
+        "Move-VM -Name 'SRV-APP01' -DestinationHost 'hv-srv02.lab.local' "
+        "-IncludeStorage -DestinationStoragePath 'D:\\Hyper-V'"
+    )
+    assert hyperv.compared[0].cmdlet == "Compare-VM"
+
+
+def test_missing_switch_blocks_once_even_when_compare_vm_repeats_it(hyperv: FakeHyperV) -> None:
+    hyperv.switch_names[SRV02.name] = ("External",)
+    hyperv.incompatibilities = (
+        Incompatibility(33012, "Could not find Ethernet switch 'vSwitch-Prod'.", "adapter"),
+    )
+    assert check(hyperv) == [(Severity.BLOCKING, "switch_missing")]
+
+
+def test_compare_vm_news_that_direct_checks_miss_is_kept(hyperv: FakeHyperV) -> None:
+    hyperv.incompatibilities = (
+        Incompatibility(
+            24004,
+            "The virtual machine cannot be moved because the hardware on the destination "
+            "computer is not compatible.",
+        ),
+    )
+    assert check(hyperv) == [(Severity.BLOCKING, "cpu_incompatible")]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("disabled", [(Severity.BLOCKING, "migration_disabled")]),
+        ("memory", [(Severity.BLOCKING, "not_enough_memory")]),
+        ("disk", [(Severity.BLOCKING, "not_enough_disk")]),
+        ("path", [(Severity.BLOCKING, "path_missing")]),
+        ("iso", [(Severity.BLOCKING, "local_iso")]),
+        ("version", [(Severity.BLOCKING, "version_unsupported")]),
+        ("credssp", [(Severity.WARNING, "auth_mismatch")]),
+    ],
+)
+def test_each_check(hyperv: FakeHyperV, change: str, expected: list[tuple[Severity, str]]) -> None:
+    if change == "disabled":
+        hyperv.settings[SRV02.name] = settings(SRV02, migration_enabled=False)
+    elif change == "memory":
+        hyperv.settings[SRV02.name] = settings(SRV02, memory_free_bytes=2 * GIB)
+    elif change == "disk":
+        hyperv.free = 10 * GIB
+    elif change == "path":
+        hyperv.paths = set()
+    elif change == "iso":
+        hyperv.vm = dataclasses.replace(hyperv.vm, dvd_paths=("C:\\ISO\\tools.iso",))
+    elif change == "version":
+        hyperv.vm = dataclasses.replace(hyperv.vm, configuration_version="11.0")
+    elif change == "credssp":
+        hyperv.settings[SRV02.name] = settings(SRV02, authentication="CredSSP")
+    assert check(hyperv) == expected
+
+
+def test_live_move_of_local_disks_needs_include_storage(hyperv: FakeHyperV) -> None:
+    assert check(hyperv, include_storage=False, storage_path=None) == [
+        (Severity.BLOCKING, "local_storage")
+    ]
+
+
+def test_source_given_but_vm_elsewhere_is_refused_without_a_plan(hyperv: FakeHyperV) -> None:
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    result = preflight.preflight(MigrateRequest(Move("SRV-APP01", SRV01, source=SRV02)))
+    assert not result.ok and result.invocations == ()
+    assert result.findings[0].code == "source_mismatch"
+    assert "runs on HV-SRV01" in result.findings[0].message
+
+
+def test_storage_move_checks_the_target_folder(hyperv: FakeHyperV) -> None:
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    result = preflight.preflight(StorageRequest("SRV-APP01", storage_path="E:\\VMs"))
+    assert result.host == SRV01
+    assert [f.code for f in result.findings] == ["path_missing"]
+    assert result.invocations[0].cmdlet == "Move-VMStorage"
+
+
+def test_compatibility_change_needs_the_vm_off(hyperv: FakeHyperV) -> None:
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    running = preflight.preflight(VmCompatibilityRequest("SRV-APP01", True))
+    assert not running.ok and running.findings[0].code == "vm_state"
+    hyperv.vm = dataclasses.replace(hyperv.vm, state="Off")
+    off = preflight.preflight(VmCompatibilityRequest("SRV-APP01", True))
+    assert off.ok and off.invocations[0].cmdlet == "Set-VMProcessor"
+
+
+def test_removing_an_absent_network_is_blocked(hyperv: FakeHyperV) -> None:
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    result = preflight.preflight(HostNetworkRemoveRequest(SRV01, "10.10.10.0/24"))
+    assert [f.code for f in result.blocking] == ["network_absent"]

@@ -77,36 +77,34 @@ class WinRMHyperV:
         _refuse_wildcards(vm)
         hosts = list(self.inventory)
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-            answers = list(pool.map(lambda h: self._vm_ids_on(h, vm), hosts))
-        found = [(h, ids) for h, ids in zip(hosts, answers, strict=True) if ids]
+            answers = list(pool.map(lambda h: self._machines(h, vm), hosts))
+        found = [(h, m) for h, machines in zip(hosts, answers, strict=True) for m in machines]
         if not found:
             raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(detail=f"vm={vm}")
-        if len(found) > 1 or len(found[0][1]) > 1:
+        if len(found) > 1:
             where = ", ".join(h.name for h, _ in found)
             raise KNOWLEDGE[ErrorKind.VM_AMBIGUOUS].error(
                 detail=f"vm={vm} hosts={where}",
                 summary=f"{vm} exists on more than one host: {where}.",
             )
-        return self.get_vm(found[0][0], vm)
+        return self._details(*found[0])
 
-    def _vm_ids_on(self, host: Host, vm: str) -> list[str]:
+    def _machines(self, host: Host, vm: str) -> list[Any]:
         # A host that does not answer must not hide the VM's real location: fail the search.
         output = self.query(host, call("Get-VM", ("Name", vm)), tolerate="InvalidParameter")
-        return [o.text(v, "Id") for v in output if o.text(v, "Name").casefold() == vm.casefold()]
+        return [m for m in output if o.text(m, "Name").casefold() == vm.casefold()]
 
     def get_vm(self, host: Host, vm: str) -> VmInfo:
         """The VM named exactly `vm` on `host`, with adapters, disks, DVD and processor."""
         _refuse_wildcards(vm)
-        machines = [
-            m
-            for m in self.query(host, call("Get-VM", ("Name", vm)), tolerate="InvalidParameter")
-            if o.text(m, "Name").casefold() == vm.casefold()
-        ]
+        machines = self._machines(host, vm)
         if not machines:
             raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(
                 detail=f"vm={vm}", host=host.name, summary=f"{host.name} has no VM named {vm}."
             )
-        machine = machines[0]
+        return self._details(host, machines[0])
+
+    def _details(self, host: Host, machine: Any) -> VmInfo:
         name = o.text(machine, "Name")
         adapters = self.query(host, call("Get-VMNetworkAdapter", ("VMName", name)))
         disks = self.query(host, call("Get-VMHardDiskDrive", ("VMName", name)))

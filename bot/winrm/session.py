@@ -236,6 +236,9 @@ class HostSession:
                     ps = build_pipeline(pool, invocations)
                     started = True
                     ps.invoke()
+                    # The pipeline is done; forget it client-side so a long-lived pool
+                    # does not accumulate every pipeline it ever ran.
+                    pool.pipelines.pop(ps.id, None)
                     return Result(list(ps.output), list(ps.streams.error), bool(ps.had_errors))
                 except HyperVError:
                     raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from workflow_fakes import ALICE, INVENTORY, PLACE, REQUESTER, Crash, Rig, kinds, make_rig, move
+from workflow_fakes import ALICE, PLACE, REQUESTER, Crash, Rig, host, kinds, make_rig, move
 
 from commands.requests import HostSetRequest, HostSetting
 from commands.workflow.records import SYSTEM, EventDraft, State
@@ -101,9 +101,7 @@ def test_stale_approvals_expire_and_unchecked_requests_are_checked_on_start() ->
 
 def test_a_setting_change_cut_short_ends_failed_with_an_unknown_outcome() -> None:
     rig = make_rig()
-    host = INVENTORY.find("HV-SRV02")
-    assert host is not None
-    request = HostSetRequest(host=host, setting=HostSetting.MAX_MIGRATIONS, value=3)
+    request = HostSetRequest(host=host("HV-SRV02"), setting=HostSetting.MAX_MIGRATIONS, value=3)
     request_id = rig.workflow.submit(request, REQUESTER, PLACE).id
     rig.run()
     rig.workflow.approve(request_id, ALICE)

@@ -7,11 +7,11 @@ from workflow_fakes import (
     ALICE,
     BOB,
     CAROL,
-    INVENTORY,
     MALLORY,
     PLACE,
     REQUESTER,
     Rig,
+    host,
     kinds,
     make_rig,
     move,
@@ -274,9 +274,7 @@ def test_a_card_button_that_saw_an_older_state_is_told_who_moved_it() -> None:
 
 def test_host_setting_changes_use_the_same_workflow() -> None:
     rig = make_rig()
-    host = INVENTORY.find("HV-SRV03")
-    assert host is not None
-    request = HostSetRequest(host=host, setting=HostSetting.MAX_MIGRATIONS, value=4)
+    request = HostSetRequest(host=host("HV-SRV03"), setting=HostSetting.MAX_MIGRATIONS, value=4)
     request_id = rig.workflow.submit(request, REQUESTER, PLACE).id
     rig.run()
     with pytest.raises(WorkflowError, match=rf"HV-SRV03 already has open request #{request_id}"):

@@ -428,11 +428,16 @@ def make_rig(
     )
 
 
+def host(name: str) -> Host:
+    """The inventory host called `name`."""
+    found = INVENTORY.find(name)
+    assert found is not None
+    return found
+
+
 def move(vm: str, destination: str = "HV-SRV02") -> MigrateRequest:
     """`/migrate <vm> to <destination>`."""
-    host = INVENTORY.find(destination)
-    assert host is not None
-    return MigrateRequest(Move(vm=vm, destination=host))
+    return MigrateRequest(Move(vm=vm, destination=host(destination)))
 
 
 def kinds(rig: Rig, request_id: int) -> list[str]:

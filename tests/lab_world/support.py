@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lab.pipeline import CommandCall, InvocationContext, LabError, LabValue
+from lab.pipeline import CommandCall, InvocationContext, LabEnum, LabError, LabObject, LabValue
 from lab.world import World
+from lab.world.model import Host
 
 Params = Sequence[tuple[str | None, LabValue]]
 
@@ -26,6 +27,12 @@ class RecordingSink:
     warnings: list[str] = field(default_factory=list)
     verbose: list[str] = field(default_factory=list)
     progress: list[Progress] = field(default_factory=list)
+
+    @property
+    def objects(self) -> list[LabObject]:
+        """The output, which must be objects only."""
+        assert all(isinstance(v, LabObject) for v in self.output), self.output
+        return [v for v in self.output if isinstance(v, LabObject)]
 
     def write_output(self, value: LabValue) -> None:
         self.output.append(value)
@@ -64,3 +71,16 @@ def run_on(
         sink,
     )
     return sink
+
+
+def enum_name(value: LabValue) -> str:
+    """The member name of an enum value."""
+    assert isinstance(value, LabEnum), value
+    return value.name
+
+
+def host_of(world: World, name: str) -> Host:
+    """The host called `name`, which must exist."""
+    host = world.host(name)
+    assert host is not None, name
+    return host

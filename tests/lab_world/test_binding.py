@@ -8,7 +8,7 @@ from lab.pipeline import CommandCall, InvocationContext, TerminatingError
 from lab.world import World
 
 from .conftest import Runner
-from .support import RecordingSink
+from .support import RecordingSink, enum_name, host_of
 
 SEED_INVALID = (
     ("Name", "SRV-APP01"),
@@ -37,13 +37,18 @@ def test_seed_example_mixing_both_move_vm_sets_fails_like_windows(
     assert error.exception_type == "System.Management.Automation.ParameterBindingException"
     assert world.jobs == {}
     assert world.host("HV-SRV01") is not None
-    assert world.host("HV-SRV01").find_vm("SRV-APP01") is not None  # type: ignore[union-attr]
+    assert host_of(world, "HV-SRV01").find_vm("SRV-APP01") is not None
 
 
 def test_virtual_machine_path_with_include_storage_is_also_ambiguous(run: Runner) -> None:
     error = terminating(
-        run, "HV-SRV01", "Move-VM", ("Name", "SRV-APP01"), ("DestinationHost", "HV-SRV02"),
-        ("VirtualMachinePath", "D:\\VMs"), ("IncludeStorage", None),
+        run,
+        "HV-SRV01",
+        "Move-VM",
+        ("Name", "SRV-APP01"),
+        ("DestinationHost", "HV-SRV02"),
+        ("VirtualMachinePath", "D:\\VMs"),
+        ("IncludeStorage", None),
     ).error
     assert error.fully_qualified_error_id.startswith("AmbiguousParameterSet,")
 
@@ -66,12 +71,16 @@ def test_missing_mandatory_parameter_in_remoting(run: Runner) -> None:
 
 def test_prefix_and_case_insensitive_names_bind(run: Runner) -> None:
     sink = run("HV-SRV01", "get-vm", ("na", "SRV-APP01"))
-    assert [o.properties["Name"] for o in sink.output] == ["SRV-APP01"]  # type: ignore[union-attr]
+    assert [o.properties["Name"] for o in sink.objects] == ["SRV-APP01"]
 
 
 def test_ambiguous_prefix_lists_candidates(run: Runner) -> None:
     error = terminating(
-        run, "HV-SRV01", "Move-VM", ("Name", "SRV-APP01"), ("DestinationHost", "HV-SRV02"),
+        run,
+        "HV-SRV01",
+        "Move-VM",
+        ("Name", "SRV-APP01"),
+        ("DestinationHost", "HV-SRV02"),
         ("V", "x"),
     ).error
     assert error.fully_qualified_error_id.startswith("AmbiguousParameter,")
@@ -93,7 +102,7 @@ def test_move_vm_has_no_vmname_alias(run: Runner) -> None:
 def test_positional_arguments_bind_by_position(run: Runner, world: World) -> None:
     sink = run("HV-SRV01", "Compare-VM", (None, "SRV-DB01"), (None, "HV-SRV02"))
     assert sink.errors == []
-    assert sink.output and sink.output[0].properties["Destination"] == "HV-SRV02"  # type: ignore[union-attr]
+    assert sink.output and sink.objects[0].properties["Destination"] == "HV-SRV02"
 
 
 def test_too_many_positional_arguments(run: Runner) -> None:
@@ -154,10 +163,15 @@ def test_error_action_silently_continue_drops_errors(run: Runner) -> None:
 
 
 def test_switch_with_explicit_false(run: Runner, world: World) -> None:
-    sink = run("HV-SRV01", "Compare-VM", ("Name", "SRV-APP01"), ("DestinationHost", "HV-SRV02"),
-               ("IncludeStorage", False))
-    report = sink.output[0]
-    assert report.properties["OperationType"].name == "MoveVirtualMachine"  # type: ignore[union-attr]
+    sink = run(
+        "HV-SRV01",
+        "Compare-VM",
+        ("Name", "SRV-APP01"),
+        ("DestinationHost", "HV-SRV02"),
+        ("IncludeStorage", False),
+    )
+    report = sink.objects[0]
+    assert enum_name(report.properties["OperationType"]) == "MoveVirtualMachine"
 
 
 def test_every_invocation_is_in_the_call_log(run: Runner, world: World) -> None:

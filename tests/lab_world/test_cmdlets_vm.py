@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from lab.pipeline import LabEnum, LabObject
+from collections.abc import Sequence
+
+from lab.pipeline import LabEnum, LabObject, LabValue
 from lab.world import World
 
 from .conftest import Runner
 from .support import run_on
 
 
-def objs(values: list[object]) -> list[LabObject]:
+def objs(values: Sequence[LabValue]) -> list[LabObject]:
     assert all(isinstance(v, LabObject) for v in values)
     return [v for v in values if isinstance(v, LabObject)]
 
@@ -82,8 +84,9 @@ def test_hard_disks_of_srv_app01(run: Runner) -> None:
 
 
 def test_piping_get_vm_into_device_cmdlets(world: World) -> None:
-    sink = run_on(world, "HV-SRV01", ("Get-VM", [("Name", "SRV-APP01")]),
-                  ("Get-VMHardDiskDrive", []))
+    sink = run_on(
+        world, "HV-SRV01", ("Get-VM", [("Name", "SRV-APP01")]), ("Get-VMHardDiskDrive", [])
+    )
     assert len(sink.output) == 2
     cpu = run_on(world, "HV-SRV01", ("Get-VM", [("Name", "SRV-DB01")]), ("Get-VMProcessor", []))
     assert objs(cpu.output)[0].properties["CompatibilityForMigrationEnabled"] is True
@@ -97,16 +100,23 @@ def test_dvd_drive_shows_the_iso(run: Runner) -> None:
 
 
 def test_get_vhd_sizes(run: Runner) -> None:
-    (vhd,) = objs(run("HV-SRV01", "Get-VHD", ("Path", "D:\\Hyper-V\\Virtual Hard Disks\\"
-                                                      "SRV-APP01-Data.vhdx")).output)
+    (vhd,) = objs(
+        run(
+            "HV-SRV01", "Get-VHD", ("Path", "D:\\Hyper-V\\Virtual Hard Disks\\SRV-APP01-Data.vhdx")
+        ).output
+    )
     assert vhd.properties["FileSize"] == 36 * 1024**3
     assert vhd.properties["Size"] == 200 * 1024**3
     assert run("HV-SRV01", "Get-VHD", ("Path", "D:\\nope.vhdx")).errors
 
 
 def test_set_vm_processor_needs_the_vm_off(run: Runner) -> None:
-    refused = run("HV-SRV01", "Set-VMProcessor", ("VMName", "SRV-APP01"),
-                  ("CompatibilityForMigrationEnabled", True))
+    refused = run(
+        "HV-SRV01",
+        "Set-VMProcessor",
+        ("VMName", "SRV-APP01"),
+        ("CompatibilityForMigrationEnabled", True),
+    )
     (error,) = refused.errors
     assert error.message == (
         "The operation cannot be performed while the virtual machine is in its current state."
@@ -119,7 +129,12 @@ def test_set_vm_processor_needs_the_vm_off(run: Runner) -> None:
 
 
 def test_set_vm_processor_on_an_off_vm(run: Runner) -> None:
-    sink = run("HV-SRV01", "Set-VMProcessor", ("VMName", "SRV-TEST01"),
-               ("CompatibilityForMigrationEnabled", True), ("Passthru", None))
+    sink = run(
+        "HV-SRV01",
+        "Set-VMProcessor",
+        ("VMName", "SRV-TEST01"),
+        ("CompatibilityForMigrationEnabled", True),
+        ("Passthru", None),
+    )
     assert sink.errors == []
     assert objs(sink.output)[0].properties["CompatibilityForMigrationEnabled"] is True

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from lab.pipeline import InvocationContext, LabError, LabObject
+from lab.pipeline import InvocationContext, LabError, LabObject, LabValue
 from lab.world import Fault, FaultKind, World
 from lab.world.model import GIB, JobState
 
 from .conftest import Runner
-from .support import RecordingSink, run_on
+from .support import RecordingSink, host_of, run_on
 
 APP01 = "SRV-APP01"
 # SRV-DB01 keeps its disk on an SMB share: a plain live migration works for it.
@@ -22,8 +22,13 @@ OS_DISK = "D:\\Hyper-V\\Virtual Hard Disks\\SRV-APP01-OS.vhdx"
 DATA_DISK = "D:\\Hyper-V\\Virtual Hard Disks\\SRV-APP01-Data.vhdx"
 
 
-def move(run: Runner, vm: str = LIVE, dest: str = "HV-SRV02.lab.local", *extra: object,
-         source: str = "HV-SRV01") -> RecordingSink:
+def move(
+    run: Runner,
+    vm: str = LIVE,
+    dest: str = "HV-SRV02.lab.local",
+    *extra: object,
+    source: str = "HV-SRV01",
+) -> RecordingSink:
     return run(source, "Move-VM", ("Name", vm), ("DestinationHost", dest), *extra)
 
 
@@ -33,8 +38,7 @@ def event_ids(world: World, host: str) -> list[int]:
     return [e.event_id for e in found.events]
 
 
-def test_live_migration_moves_the_vm_and_reports_rising_progress(run: Runner,
-                                                                 world: World) -> None:
+def test_live_migration_moves_the_vm_and_reports_rising_progress(run: Runner, world: World) -> None:
     sink = move(run, LIVE, "HV-SRV02.lab.local", ("Passthru", None))
     assert sink.errors == []
     percents = [p.percent for p in sink.progress]
@@ -44,7 +48,7 @@ def test_live_migration_moves_the_vm_and_reports_rising_progress(run: Runner,
     assert run("HV-SRV01", "Get-VM", ("Name", LIVE)).errors
     assert len(run("HV-SRV02", "Get-VM", ("Name", LIVE)).output) == 1
     assert event_ids(world, "HV-SRV01") == [20413, 20415]
-    assert "blackout time of" in world.host("HV-SRV01").events[-1].message  # type: ignore[union-attr]
+    assert "blackout time of" in host_of(world, "HV-SRV01").events[-1].message
     assert len(world.calls("Move-VM")) == 1
 
 
@@ -56,40 +60,57 @@ def test_memory_follows_the_vm(run: Runner, world: World) -> None:
     assert (src.memory_free, dst.memory_free) == (before[0] + 16 * GIB, before[1] - 16 * GIB)
 
 
-def test_shared_nothing_with_destination_storage_path_moves_files(run: Runner,
-                                                                  world: World) -> None:
+def test_shared_nothing_with_destination_storage_path_moves_files(
+    run: Runner, world: World
+) -> None:
     src, dst = world.host("HV-SRV01"), world.host("HV-SRV02")
     assert src is not None and dst is not None
     free_src, free_dst = src.volumes["D"].free, dst.volumes["D"].free
-    sink = move(run, APP01, "HV-SRV02", ("IncludeStorage", None),
-                ("DestinationStoragePath", "D:\\Hyper-V\\Virtual Machines"))
+    sink = move(
+        run,
+        APP01,
+        "HV-SRV02",
+        ("IncludeStorage", None),
+        ("DestinationStoragePath", "D:\\Hyper-V\\Virtual Machines"),
+    )
     assert sink.errors == []
-    disks = run("HV-SRV02", "Get-VMHardDiskDrive", ("VMName", APP01)).output
-    assert [d.properties["Path"] for d in disks] == [  # type: ignore[union-attr]
+    disks = run("HV-SRV02", "Get-VMHardDiskDrive", ("VMName", APP01)).objects
+    assert [d.properties["Path"] for d in disks] == [
         "D:\\Hyper-V\\Virtual Machines\\SRV-APP01-OS.vhdx",
         "D:\\Hyper-V\\Virtual Machines\\SRV-APP01-Data.vhdx",
     ]
     assert src.volumes["D"].free == free_src + 60 * GIB
     assert dst.volumes["D"].free == free_dst - 60 * GIB
     assert run("HV-SRV01", "Test-Path", ("Path", OS_DISK)).output == [False]
-    assert run("HV-SRV02", "Test-Path", ("Path", "D:\\Hyper-V\\Virtual Machines\\"
-                                                 "SRV-APP01-OS.vhdx")).output == [True]
+    assert run(
+        "HV-SRV02", "Test-Path", ("Path", "D:\\Hyper-V\\Virtual Machines\\SRV-APP01-OS.vhdx")
+    ).output == [True]
 
 
 def test_config_here_disks_there_with_vhds(run: Runner) -> None:
     sink = move(
-        run, APP01, "HV-SRV02",
+        run,
+        APP01,
+        "HV-SRV02",
         ("VirtualMachinePath", "D:\\Hyper-V\\Virtual Machines\\SRV-APP01"),
-        ("Vhds", [
-            {"SourceFilePath": OS_DISK, "DestinationFilePath": "E:\\VHD\\SRV-APP01-OS.vhdx"},
-            {"SourceFilePath": DATA_DISK, "DestinationFilePath": "E:\\VHD\\SRV-APP01-Data.vhdx"},
-        ]),
+        (
+            "Vhds",
+            [
+                {"SourceFilePath": OS_DISK, "DestinationFilePath": "E:\\VHD\\SRV-APP01-OS.vhdx"},
+                {
+                    "SourceFilePath": DATA_DISK,
+                    "DestinationFilePath": "E:\\VHD\\SRV-APP01-Data.vhdx",
+                },
+            ],
+        ),
     )
     assert sink.errors == []
-    vm = run("HV-SRV02", "Get-VM", ("Name", APP01)).output[0]
-    assert vm.properties["Path"] == "D:\\Hyper-V\\Virtual Machines\\SRV-APP01"  # type: ignore[union-attr]
-    paths = [d.properties["Path"] for d in  # type: ignore[union-attr]
-             run("HV-SRV02", "Get-VMHardDiskDrive", ("VMName", APP01)).output]
+    vm = run("HV-SRV02", "Get-VM", ("Name", APP01)).objects[0]
+    assert vm.properties["Path"] == "D:\\Hyper-V\\Virtual Machines\\SRV-APP01"
+    paths = [
+        d.properties["Path"]
+        for d in run("HV-SRV02", "Get-VMHardDiskDrive", ("VMName", APP01)).objects
+    ]
     assert paths == ["E:\\VHD\\SRV-APP01-OS.vhdx", "E:\\VHD\\SRV-APP01-Data.vhdx"]
 
 
@@ -97,8 +118,13 @@ def test_vhds_entry_for_a_disk_the_vm_does_not_have(run: Runner) -> None:
     from lab.pipeline import TerminatingError
 
     with pytest.raises(TerminatingError) as caught:
-        move(run, APP01, "HV-SRV02", ("VirtualMachinePath", "D:\\VMs"),
-             ("Vhds", [{"SourceFilePath": "D:\\other.vhdx", "DestinationFilePath": "E:\\x"}]))
+        move(
+            run,
+            APP01,
+            "HV-SRV02",
+            ("VirtualMachinePath", "D:\\VMs"),
+            ("Vhds", [{"SourceFilePath": "D:\\other.vhdx", "DestinationFilePath": "E:\\x"}]),
+        )
     assert "is not attached to virtual machine 'SRV-APP01'" in caught.value.error.message
 
 
@@ -113,20 +139,35 @@ def test_move_vm_storage_between_volumes(run: Runner, world: World) -> None:
     host = world.host("HV-SRV01")
     assert host is not None
     d_free, e_free = host.volumes["D"].free, host.volumes["E"].free
-    sink = run("HV-SRV01", "Move-VMStorage", ("VMName", APP01),
-               ("DestinationStoragePath", "E:\\Hyper-V\\SRV-APP01"))
+    sink = run(
+        "HV-SRV01",
+        "Move-VMStorage",
+        ("VMName", APP01),
+        ("DestinationStoragePath", "E:\\Hyper-V\\SRV-APP01"),
+    )
     assert sink.errors == [] and sink.progress[-1].percent == 100
-    assert (host.volumes["D"].free, host.volumes["E"].free) == (d_free + 60 * GIB,
-                                                                e_free - 60 * GIB)
+    assert (host.volumes["D"].free, host.volumes["E"].free) == (
+        d_free + 60 * GIB,
+        e_free - 60 * GIB,
+    )
     assert host.has_file("E:\\Hyper-V\\SRV-APP01\\SRV-APP01-Data.vhdx")
 
 
 def test_move_vm_storage_with_vhds(run: Runner, world: World) -> None:
-    sink = run("HV-SRV01", "Move-VMStorage", ("VMName", APP01), ("Vhds", [
-        {"SourceFilePath": DATA_DISK, "DestinationFilePath": "E:\\Data\\SRV-APP01-Data.vhdx"}]))
+    sink = run(
+        "HV-SRV01",
+        "Move-VMStorage",
+        ("VMName", APP01),
+        (
+            "Vhds",
+            [{"SourceFilePath": DATA_DISK, "DestinationFilePath": "E:\\Data\\SRV-APP01-Data.vhdx"}],
+        ),
+    )
     assert sink.errors == []
-    paths = [d.properties["Path"] for d in  # type: ignore[union-attr]
-             run("HV-SRV01", "Get-VMHardDiskDrive", ("VMName", APP01)).output]
+    paths = [
+        d.properties["Path"]
+        for d in run("HV-SRV01", "Get-VMHardDiskDrive", ("VMName", APP01)).objects
+    ]
     assert paths == [OS_DISK, "E:\\Data\\SRV-APP01-Data.vhdx"]
 
 
@@ -147,36 +188,66 @@ def test_migration_job_is_visible_while_running_then_lingers_and_vanishes(
 ) -> None:
     world.time_scale = 0.01  # SRV-DB01 live: ~0.6 s real
     world.linger_seconds = 20  # 0.2 s real
-    thread = threading.Thread(target=run_on, args=(world, "HV-SRV01", ("Move-VM", [
-        ("Name", LIVE), ("DestinationHost", "HV-SRV02")])))
+    thread = threading.Thread(
+        target=run_on,
+        args=(world, "HV-SRV01", ("Move-VM", [("Name", LIVE), ("DestinationHost", "HV-SRV02")])),
+    )
     thread.start()
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[LabValue, LabValue]] = []
     deadline = time.monotonic() + 5
     while thread.is_alive() and time.monotonic() < deadline:
-        jobs = run_on(world, "HV-SRV01", ("Get-CimInstance", [
-            ("Namespace", "root\\virtualization\\v2"), ("ClassName", "Msvm_MigrationJob"),
-            ("Filter", f"VirtualSystemName='{LIVE_ID}'")])).output
-        for job in jobs:
-            assert isinstance(job, LabObject)
-            seen.append((int(job.properties["JobState"]), int(job.properties["PercentComplete"])))  # type: ignore[call-overload]
+        jobs = run_on(
+            world,
+            "HV-SRV01",
+            (
+                "Get-CimInstance",
+                [
+                    ("Namespace", "root\\virtualization\\v2"),
+                    ("ClassName", "Msvm_MigrationJob"),
+                    ("Filter", f"VirtualSystemName='{LIVE_ID}'"),
+                ],
+            ),
+        ).objects
+        seen.extend((job.properties["JobState"], job.properties["PercentComplete"]) for job in jobs)
         time.sleep(0.02)
     thread.join()
-    running = [p for s, p in seen if s == JobState.Running]
+    running = [int(str(p)) for s, p in seen if s == JobState.Running]
     assert running and running == sorted(running) and max(running) > min(running)
-    after = run_on(world, "HV-SRV02", ("Get-CimInstance", [
-        ("Namespace", "root/virtualization/v2"), ("ClassName", "Msvm_MigrationJob")])).output
+    after = run_on(
+        world,
+        "HV-SRV02",
+        (
+            "Get-CimInstance",
+            [("Namespace", "root/virtualization/v2"), ("ClassName", "Msvm_MigrationJob")],
+        ),
+    ).objects
     (job,) = after
-    assert job.properties["JobState"] == 7 and job.properties["PercentComplete"] == 100  # type: ignore[union-attr]
-    assert job.type_names[0] == (  # type: ignore[union-attr]
-        "Microsoft.Management.Infrastructure.CimInstance#root/virtualization/v2/Msvm_MigrationJob")
+    assert job.properties["JobState"] == 7 and job.properties["PercentComplete"] == 100
+    assert job.type_names[0] == (
+        "Microsoft.Management.Infrastructure.CimInstance#root/virtualization/v2/Msvm_MigrationJob"
+    )
     time.sleep(0.3)
-    assert run_on(world, "HV-SRV02", ("Get-CimInstance", [
-        ("Namespace", "root/virtualization/v2"), ("ClassName", "Msvm_MigrationJob")])).output == []
+    assert (
+        run_on(
+            world,
+            "HV-SRV02",
+            (
+                "Get-CimInstance",
+                [("Namespace", "root/virtualization/v2"), ("ClassName", "Msvm_MigrationJob")],
+            ),
+        ).output
+        == []
+    )
 
 
-def _start_move(world: World, vm: str, dest: str, source: str = "HV-SRV01",
-                stop: threading.Event | None = None,
-                storage: bool = False) -> tuple[threading.Thread, RecordingSink]:
+def _start_move(
+    world: World,
+    vm: str,
+    dest: str,
+    source: str = "HV-SRV01",
+    stop: threading.Event | None = None,
+    storage: bool = False,
+) -> tuple[threading.Thread, RecordingSink]:
     sink = RecordingSink()
     context = InvocationContext(source, "LAB\\hvadmin")
     if stop is not None:
@@ -209,21 +280,39 @@ def test_cancel_through_request_state_change(world: World) -> None:
     world.time_scale = 0.05  # ~2 s: plenty of time to cancel
     thread, sink = _start_move(world, LIVE, "HV-SRV02")
     instance = _wait_for_job(world)
-    result = run_on(world, "HV-SRV01", ("Invoke-CimMethod", [
-        ("Query", f"SELECT * FROM Msvm_MigrationJob WHERE InstanceID='{instance}'"),
-        ("Namespace", "root\\virtualization\\v2"),
-        ("MethodName", "RequestStateChange"), ("Arguments", {"RequestedState": 4})])).output
+    result = run_on(
+        world,
+        "HV-SRV01",
+        (
+            "Invoke-CimMethod",
+            [
+                ("Query", f"SELECT * FROM Msvm_MigrationJob WHERE InstanceID='{instance}'"),
+                ("Namespace", "root\\virtualization\\v2"),
+                ("MethodName", "RequestStateChange"),
+                ("Arguments", {"RequestedState": 4}),
+            ],
+        ),
+    ).objects
     thread.join(5)
-    assert [r.properties["ReturnValue"] for r in result] == [0]  # type: ignore[union-attr]
+    assert [r.properties["ReturnValue"] for r in result] == [0]
     (error,) = sink.errors
     assert "0x800704C7" in error.message
     assert world.jobs[instance].state is JobState.Terminated
-    assert world.host("HV-SRV01").find_vm(LIVE) is not None  # type: ignore[union-attr]
+    assert host_of(world, "HV-SRV01").find_vm(LIVE) is not None
     assert event_ids(world, "HV-SRV01") == [20413, 21502]
-    again = run_on(world, "HV-SRV01", ("Invoke-CimMethod", [
-        ("InputObject", {"InstanceID": instance}), ("MethodName", "RequestStateChange"),
-        ("Arguments", {"RequestedState": 4})])).output
-    assert [r.properties["ReturnValue"] for r in again] == [4097]  # type: ignore[union-attr]
+    again = run_on(
+        world,
+        "HV-SRV01",
+        (
+            "Invoke-CimMethod",
+            [
+                ("InputObject", {"InstanceID": instance}),
+                ("MethodName", "RequestStateChange"),
+                ("Arguments", {"RequestedState": 4}),
+            ],
+        ),
+    ).objects
+    assert [r.properties["ReturnValue"] for r in again] == [4097]
 
 
 def test_stopping_the_pipeline_cancels_the_migration(world: World) -> None:
@@ -235,7 +324,7 @@ def test_stopping_the_pipeline_cancels_the_migration(world: World) -> None:
     thread.join(5)
     assert world.jobs[instance].state is JobState.Terminated
     assert sink.errors == []
-    assert world.host("HV-SRV01").find_vm(LIVE) is not None  # type: ignore[union-attr]
+    assert host_of(world, "HV-SRV01").find_vm(LIVE) is not None
 
 
 def test_migration_survives_the_caller_going_away(world: World) -> None:
@@ -245,16 +334,22 @@ def test_migration_survives_the_caller_going_away(world: World) -> None:
 
     world.time_scale = 0.005
     with pytest.raises(ConnectionResetError):
-        world.run_pipeline(InvocationContext("HV-SRV01", "u"), [
-            __import__("lab.pipeline", fromlist=["CommandCall"]).CommandCall(
-                "Move-VM", (("Name", LIVE), ("DestinationHost", "HV-SRV02")))], GoneSink())
+        world.run_pipeline(
+            InvocationContext("HV-SRV01", "u"),
+            [
+                __import__("lab.pipeline", fromlist=["CommandCall"]).CommandCall(
+                    "Move-VM", (("Name", LIVE), ("DestinationHost", "HV-SRV02"))
+                )
+            ],
+            GoneSink(),
+        )
     assert world.wait_idle(5)
-    assert world.host("HV-SRV02").find_vm(LIVE) is not None  # type: ignore[union-attr]
+    assert host_of(world, "HV-SRV02").find_vm(LIVE) is not None
     assert event_ids(world, "HV-SRV01")[-1] == 20415
 
 
 def test_limit_queues_extra_migrations(world: World) -> None:
-    world.time_scale = 0.005
+    world.time_scale = 0.001
     src = world.host("HV-SRV01")
     assert src is not None
     src.max_vm_migrations = 1
@@ -262,8 +357,9 @@ def test_limit_queues_extra_migrations(world: World) -> None:
         vm = src.find_vm(name)
         assert vm is not None
         vm.compatibility_for_migration = True
-    threads = [_start_move(world, vm, "HV-SRV02", storage=True)
-               for vm in (APP01, "SRV-DB01", "SRV-TEST01")]
+    threads = [
+        _start_move(world, vm, "HV-SRV02", storage=True) for vm in (APP01, "SRV-DB01", "SRV-TEST01")
+    ]
     for thread, sink in threads:
         thread.join(10)
         assert sink.errors == []
@@ -273,21 +369,24 @@ def test_limit_queues_extra_migrations(world: World) -> None:
 
 
 def test_concurrent_migrations_within_the_limit_overlap(world: World) -> None:
-    world.time_scale = 0.01
-    world.host("HV-SRV02").find_vm("SRV-WEB01").dvds.clear()  # type: ignore[union-attr]
-    threads = [_start_move(world, APP01, "HV-SRV02", storage=True),
-               _start_move(world, "SRV-WEB01", "HV-SRV01", source="HV-SRV02", storage=True)]
+    world.time_scale = 0.002
+    web = host_of(world, "HV-SRV02").find_vm("SRV-WEB01")
+    assert web is not None
+    web.dvds.clear()
+    threads = [
+        _start_move(world, APP01, "HV-SRV02", storage=True),
+        _start_move(world, "SRV-WEB01", "HV-SRV01", source="HV-SRV02", storage=True),
+    ]
     for thread, sink in threads:
         thread.join(10)
         assert sink.errors == [], sink.errors
     assert world.peak_running["HV-SRV02"] == 2
-    assert world.host("HV-SRV01").find_vm("SRV-WEB01") is not None  # type: ignore[union-attr]
+    assert host_of(world, "HV-SRV01").find_vm("SRV-WEB01") is not None
 
 
 def test_finished_job_reports_error_fields(world: World) -> None:
     world.inject(Fault(FaultKind.FAIL_AT_PERCENT, host="HV-SRV02", percent=30))
-    sink = run_on(world, "HV-SRV01", ("Move-VM", [("Name", LIVE),
-                                                  ("DestinationHost", "HV-SRV02")]))
+    sink = run_on(world, "HV-SRV01", ("Move-VM", [("Name", LIVE), ("DestinationHost", "HV-SRV02")]))
     (error,) = sink.errors
     assert isinstance(error, LabError) and error.hresult == 0x8007274C
     job = next(iter(world.jobs.values()))

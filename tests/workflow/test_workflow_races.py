@@ -38,7 +38,7 @@ def checked(rig: Rig, vm: str = "SRV-APP01", destination: str = "HV-SRV02") -> i
 @pytest.fixture
 def rig() -> Iterator[Rig]:
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hvbot-workflow")
-    rig = make_rig(executor=executor, poll_seconds=0.005, store=SlowReadStore())
+    rig = make_rig(executor=executor, poll_seconds=0.005, store=SlowReadStore)
     yield rig
     rig.workflow.shutdown()
     for migration in rig.world.migrations:

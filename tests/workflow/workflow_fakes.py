@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from commands.hyperv import (
     CancelMethod,
@@ -31,8 +31,9 @@ from commands.requests import HostSetRequest, MigrateRequest, Move, Request, Sto
 from commands.workflow.approvals import ApprovalPolicy, Approvers, MemoryDirectory
 from commands.workflow.memory_store import MemoryAuditStore
 from commands.workflow.preflight import Finding, PreflightResult, Severity
-from commands.workflow.records import Actor, Place, RequestRecord
+from commands.workflow.records import Actor, AuditEvent, Place, RequestRecord
 from commands.workflow.service import Workflow
+from commands.workflow.store import AuditStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -102,10 +103,17 @@ class ManualExecutor(Executor):
         return limit
 
 
+class InspectableStore(AuditStore, Protocol):
+    """A store whose whole log a test can read (both the memory and the SQLite store)."""
+
+    def all_events(self) -> Sequence[AuditEvent]: ...
+
+
 class SlowReadStore(MemoryAuditStore):
     """Reads take a moment, so racing threads really interleave between read and write."""
 
     def get(self, request_id: int) -> RequestRecord | None:
+        """The record, a millisecond late."""
         record = super().get(request_id)
         time.sleep(0.001)
         return record
@@ -353,7 +361,7 @@ class Rig:
     """Everything a workflow test needs, wired like `bot/` would."""
 
     clock: FakeClock
-    store: MemoryAuditStore
+    store: InspectableStore
     world: FakeHyperV
     preflight: FakePreflight
     notifier: RecordingNotifier
@@ -396,7 +404,7 @@ def make_rig(
     allow_self_approval: bool = False,
     ttl_minutes: int = 60,
     poll_seconds: float = 0.0,
-    store: MemoryAuditStore | None = None,
+    store: Callable[[FakeClock], InspectableStore] = MemoryAuditStore,
 ) -> Rig:
     """Three VMs on HV-SRV01; approvers: UALICE and UREQ by id, UBOB by Slack user group,
     carol through nested AD groups (HV-Approvers > LAB\\Leads > carol)."""
@@ -418,7 +426,7 @@ def make_rig(
     )
     return Rig(
         clock=clock,
-        store=store or MemoryAuditStore(clock),
+        store=store(clock),
         world=world,
         preflight=FakePreflight(world),
         notifier=RecordingNotifier(),

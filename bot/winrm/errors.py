@@ -61,7 +61,7 @@ def transport_kind(exc: BaseException) -> ErrorKind:
         return ErrorKind.AUTHENTICATION if exc.code in (401, 403) else ErrorKind.WSMAN_FAULT
     if isinstance(exc, WSManFaultError):
         return ErrorKind.TIMEOUT if exc.code == WSMAN_OPERATION_TIMEOUT else ErrorKind.WSMAN_FAULT
-    if isinstance(exc, requests.exceptions.SSLError) or _caused_by(exc, ssl.SSLError):
+    if _tls_rejected(exc):
         return ErrorKind.TLS
     if isinstance(exc, requests.exceptions.Timeout | TimeoutError | socket.timeout):
         return ErrorKind.TIMEOUT
@@ -74,7 +74,7 @@ def is_transient(exc: BaseException) -> bool:
     """Whether retrying on a fresh pool may help: connection drops, timeouts, lost shells."""
     if isinstance(exc, WSManFaultError):
         return exc.code in (WSMAN_INVALID_SELECTORS, WSMAN_SHELL_NOT_FOUND)
-    if isinstance(exc, requests.exceptions.SSLError):
+    if _tls_rejected(exc):
         return False
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return not _caused_by(exc, socket.gaierror)
@@ -87,6 +87,16 @@ def shell_lost(exc: BaseException) -> bool:
         WSMAN_INVALID_SELECTORS,
         WSMAN_SHELL_NOT_FOUND,
     )
+
+
+def _tls_rejected(exc: BaseException) -> bool:
+    """A TLS failure that is about trust (certificate, name, protocol), not a dropped link.
+
+    An EOF in the middle of the handshake is the host going away, not a bad certificate.
+    """
+    if _caused_by(exc, ssl.SSLEOFError) or _caused_by(exc, ssl.SSLZeroReturnError):
+        return False
+    return isinstance(exc, requests.exceptions.SSLError) or _caused_by(exc, ssl.SSLError)
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -237,3 +237,9 @@ def test_objects_read_adapted_then_extended_properties() -> None:
     assert stamp == dt.datetime(2026, 11, 25, 21, 3, 4, 123456, tzinfo=dt.UTC)
     assert o.timestamp("2026-11-25T21:03:04Z") == dt.datetime(2026, 11, 25, 21, 3, 4, tzinfo=dt.UTC)
     assert o.items(None) == [] and o.items("x") == ["x"]
+
+
+def test_a_dropped_handshake_is_not_a_certificate_problem() -> None:
+    eof = requests.exceptions.SSLError(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
+    assert transport_error(eof, "HV-SRV01", SCRUB).kind is ErrorKind.HOST_UNREACHABLE
+    assert is_transient(eof)

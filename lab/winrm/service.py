@@ -2,8 +2,9 @@
 
 Supported: Create, Command, Send, Receive (waits, then the OperationTimeout fault), Signal
 (Terminate, PowerShell ctrl_c, WinRS ctrl_c), Delete, Get (a shell's state, as pypsrp's
-`is_alive` asks, and the `config` resource), Enumerate of shells. Disconnect, Reconnect and
-Connect answer ActionNotSupported.
+`is_alive` asks, and the `config` resource), Disconnect, Reconnect, Connect (of a pool by a new
+client, and of its commands) and Enumerate (of shells, and of one shell's commands). Other
+actions answer ActionNotSupported.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from xml.etree import ElementTree as ET
 from lab.pipeline import CommandRunner
 from lab.winrm import envelopes as env
 from lab.winrm.envelopes import Request, q
-from lab.winrm.shells import Shell, ShellClosedError, UnknownCommandError
+from lab.winrm.shells import (
+    NotDisconnectedError,
+    Shell,
+    ShellClosedError,
+    UnknownCommandError,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +69,9 @@ class WSManService:
             "Delete": self._delete,
             "Get": self._get,
             "Enumerate": self._enumerate,
+            "Disconnect": self._disconnect,
+            "Reconnect": self._reconnect,
+            "Connect": self._connect,
         }.get(request.verb)
         if handler is None:
             raise env.unsupported_action(request.action)
@@ -128,7 +137,7 @@ class WSManService:
             ("ProfileLoaded", "Yes"),
             ("Encoding", "UTF8"),
             ("BufferMode", "Block"),
-            ("State", "Connected"),
+            ("State", "Disconnected" if shell.disconnected else "Connected"),
             ("ShellRunTime", f"P0DT{elapsed // 3600}H{elapsed // 60 % 60}M{elapsed % 60}S"),
             ("ShellInactivity", "P0DT0H0M0S"),
         ]
@@ -229,15 +238,64 @@ class WSManService:
         )
 
     def _enumerate(self, request: Request, user: str, client_ip: str) -> bytes:
+        if request.resource_uri.endswith("/shell/Command"):
+            selector = request.body.find("n:Enumerate/w:Filter/w:SelectorSet/w:Selector", env.NS)
+            shell_id = (selector.text or "").strip().upper() if selector is not None else ""
+            with self._lock:
+                shell = self._shells.get(shell_id)
+            if shell is None:
+                raise env.unknown_shell()
+            items = [
+                _command_element(command_id, running) for command_id, running in shell.commands()
+            ]
+        else:
+            with self._lock:
+                shells = list(self._shells.values())
+            items = [self._shell_element(s, details=True) for s in shells]
         response = ET.Element(q("n", "EnumerateResponse"))
         ET.SubElement(response, q("n", "EnumerationContext"))
-        items = ET.SubElement(response, q("w", "Items"))
-        with self._lock:
-            shells = list(self._shells.values())
-        for shell in shells:
-            items.append(self._shell_element(shell, details=True))
+        if items:
+            ET.SubElement(response, q("w", "Items")).extend(items)
         ET.SubElement(response, q("w", "EndOfSequence"))
         return env.reply(request, f"{env.ENUMERATION}/EnumerateResponse", response)
+
+    def _disconnect(self, request: Request, user: str, client_ip: str) -> bytes:
+        self._shell(request).disconnect()
+        return env.reply(request, f"{env.SHELL}/DisconnectResponse")
+
+    def _reconnect(self, request: Request, user: str, client_ip: str) -> bytes:
+        _guard(self._shell(request).reconnect)
+        return env.reply(request, f"{env.SHELL}/ReconnectResponse")
+
+    def _connect(self, request: Request, user: str, client_ip: str) -> bytes:
+        shell = self._shell(request)
+        connect = request.body.find("rsp:Connect", env.NS)
+        if connect is None:
+            raise env.invalid_request("The Connect element is missing.")
+        response = ET.Element(q("rsp", "ConnectResponse"))
+        command_id = connect.attrib.get("CommandId")
+        if command_id is not None:
+            if not _guard(lambda: shell.has_command(command_id)):
+                raise env.unknown_command()
+            return env.reply(request, f"{env.SHELL}/ConnectResponse", response)
+        xml = connect.find("{http://schemas.microsoft.com/powershell}connectXml")
+        if xml is None:
+            raise env.invalid_request("The connectXml element is missing.")
+        reply = _guard(lambda: shell.connect(_b64(xml.text)))
+        ET.SubElement(response, q("rsp", "InputStreams")).text = "stdin pr"
+        ET.SubElement(response, q("rsp", "OutputStreams")).text = "stdout"
+        ET.SubElement(
+            response, "{http://schemas.microsoft.com/powershell}connectResponseXml"
+        ).text = base64.b64encode(reply).decode()
+        return env.reply(request, f"{env.SHELL}/ConnectResponse", response)
+
+
+def _command_element(command_id: str, running: bool) -> ET.Element:
+    element = ET.Element(q("rsp", "Command"))
+    ET.SubElement(element, q("rsp", "CommandId")).text = command_id
+    ET.SubElement(element, q("rsp", "CommandLine"))
+    ET.SubElement(element, q("rsp", "CommandState")).text = "Running" if running else "Done"
+    return element
 
 
 def _b64(text: str | None) -> bytes:
@@ -258,3 +316,5 @@ def _guard(call: Callable[[], T]) -> T:
         raise env.unknown_command() from exc
     except ShellClosedError as exc:
         raise env.unknown_shell() from exc
+    except NotDisconnectedError as exc:
+        raise env.invalid_request("The shell is not disconnected.") from exc

@@ -26,7 +26,13 @@ from psrpcore._events import (
     SetMinRunspacesEvent,
 )
 from psrpcore._payload import PSRPPayload, StreamType
-from psrpcore.types import ErrorRecord, PipelineState, PSInvocationState
+from psrpcore.types import (
+    ErrorRecord,
+    PipelineState,
+    PSInvocationState,
+    PSRPMessageType,
+    RunspacePoolState,
+)
 
 from lab.pipeline import (
     CommandCall,
@@ -45,10 +51,15 @@ _FRAGMENT_BYTES = 32 * 1024
 # Room kept in a Receive reply for the envelope around the base64 streams.
 _ENVELOPE_OVERHEAD = 2048
 _STOP_GRACE_SECONDS = 2.0
+_CONNECT_REPLY_TYPES = (PSRPMessageType.SessionCapability, PSRPMessageType.RunspacePoolInitData)
 
 
 class UnknownCommandError(KeyError):
     """A Receive/Send/Signal names a command id this shell does not have."""
+
+
+class NotDisconnectedError(RuntimeError):
+    """Reconnect or Connect to a shell that is not disconnected."""
 
 
 class ShellClosedError(RuntimeError):
@@ -188,10 +199,69 @@ class Shell:
             run.request_stop()
 
     @property
-    def command_ids(self) -> list[str]:
-        """Ids of the commands this shell still knows."""
+    def disconnected(self) -> bool:
+        """True between a Disconnect and the next Reconnect or Connect."""
         with self._cond:
-            return [str(key).upper() for key in self._runs]
+            return bool(self._pool.state == RunspacePoolState.Disconnected)
+
+    def commands(self) -> list[tuple[str, bool]]:
+        """(command id, still running) for each command with something left to deliver.
+
+        A finished command whose output was all received is left out (a guess: Windows
+        drops such commands from the enumeration once the client has seen their end).
+        """
+        with self._cond:
+            return [
+                (str(key).upper(), not run.finished)
+                for key, run in self._runs.items()
+                if not run.finished or self._outbox.get(key)
+            ]
+
+    def has_command(self, command_id: str) -> bool:
+        """True if the shell knows `command_id`."""
+        with self._cond:
+            return _uuid(command_id) in self._runs
+
+    def disconnect(self) -> None:
+        """Disconnect: the pool and its commands live on; output piles up until a connect."""
+        with self._cond:
+            if self._pool.state == RunspacePoolState.Opened:
+                self._pool.begin_disconnect()
+                self._pool.disconnect()
+
+    def reconnect(self) -> None:
+        """Reconnect by the client that disconnected (same session): nothing to renegotiate."""
+        with self._cond:
+            if self._pool.state != RunspacePoolState.Disconnected:
+                raise NotDisconnectedError(self.shell_id)
+            # psrpcore has no call for this case: the PSRP state simply resumes.
+            self._pool.state = RunspacePoolState.Opened
+
+    def connect(self, data: bytes) -> bytes:
+        """Connect by a new client: run the PSRP connect handshake, return connectResponseXml.
+
+        Windows answers with SessionCapability and RunspacePoolInitData and sends the pool's
+        Opened state in the next Receive (see the recordings); ApplicationPrivateData is not
+        sent again.
+        """
+        with self._cond:
+            if self._pool.state != RunspacePoolState.Disconnected:
+                raise NotDisconnectedError(self.shell_id)
+            self._pool.connect()
+            self._pool.prepare_message(self._pool.our_capability)
+            self._pool.receive_data(PSRPPayload(data, StreamType.default, None))
+            while (event := self._pool.next_event()) is not None:
+                self._handle_event(event)
+            # psrpcore queued all of its answer at once; split it the way Windows does.
+            queued = self._pool._send_buffer
+            later = [m for m in queued if m.message_type == PSRPMessageType.RunspacePoolState]
+            queued[:] = [m for m in queued if m.message_type in _CONNECT_REPLY_TYPES]
+            reply = b""
+            while (payload := self._pool.data_to_send()) is not None:
+                reply += payload.data
+            queued.extend(later)
+            self._flush()
+            return reply
 
 
 class PipelineRun:
@@ -217,9 +287,12 @@ class PipelineRun:
         )
 
     def start(self) -> None:
-        """Mark the pipeline Running and start the runner thread (called with the lock held)."""
-        self._pipeline.start()
-        self._shell._flush()
+        """Mark the pipeline Running and start the runner thread (called with the lock held).
+
+        psrpcore's `start()` would also send a PipelineState Running message, which Windows
+        never sends (see the recordings), so only the state changes.
+        """
+        self._pipeline.state = PSInvocationState.Running
         self._thread.start()
 
     def request_stop(self) -> None:

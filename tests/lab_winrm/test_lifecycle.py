@@ -135,3 +135,42 @@ def test_unreachable_hosts_drop_connections(lab: RunningLab, world: FakeWorld) -
     world.unreachable.clear()
     with RunspacePool(wsman(lab)) as pool:
         assert invoke(pool, "Get-VM").output
+
+
+def test_disconnect_then_reconnect_from_the_same_client(lab: RunningLab) -> None:
+    pool = RunspacePool(wsman(lab))
+    pool.open()
+    pool.disconnect()
+    assert pool.shell._get_shell()["State"] == "Disconnected"
+    pool.connect()
+    assert pool.shell._get_shell()["State"] == "Connected"
+    assert invoke(pool, "Get-VM").output
+    pool.close()
+
+
+def test_a_new_client_takes_over_a_disconnected_command(lab: RunningLab, world: FakeWorld) -> None:
+    first = RunspacePool(wsman(lab))
+    first.open()
+    assert invoke(first, "Get-VM").output  # finished and fully received: not offered again
+    ps = PowerShell(first)
+    ps.add_cmdlet("Move-Slowly").add_parameter("Steps", 8)
+    ps.begin_invoke()
+    first.disconnect()
+
+    [pool] = RunspacePool.get_runspace_pools(wsman(lab))
+    assert pool.id.upper() == str(first.id).upper()
+    pool.connect()
+    [command] = pool.create_disconnected_power_shells()
+    assert command.connect() == ["moved"]
+    assert command.state == PSInvocationState.COMPLETED
+    assert [p.percent_complete for p in command.streams.progress][-1] == 100
+    assert invoke(pool, "Get-VM").output
+    pool.close()
+
+
+def test_connect_needs_a_disconnected_pool(lab: RunningLab) -> None:
+    with RunspacePool(wsman(lab)) as pool:
+        [same] = RunspacePool.get_runspace_pools(wsman(lab))
+        assert same.id.upper() == str(pool.id).upper()
+        with pytest.raises(WSManFaultError):
+            same.connect()

@@ -222,6 +222,23 @@ def _check_state(inv: Invocation, vm: VirtualMachine) -> bool:
     return False
 
 
+def _busy(inv: Invocation, vm: VirtualMachine) -> bool:
+    """A VM that is already migrating cannot start another move (writes the error)."""
+    with inv.world.lock:
+        busy = any(j.vm_id == vm.id.upper() and not j.finished for j in inv.world.jobs.values())
+    if busy:
+        inv.error(
+            inv.hyperv_error(
+                f"The operation cannot be performed on virtual machine '{vm.name}' because a "
+                "migration of it is already in progress.",
+                reason="InvalidOperation",
+                category="ResourceBusy",
+                target=vm.name,
+            )
+        )
+    return busy
+
+
 def _report_target(inv: Invocation) -> tuple[list[VirtualMachine], str]:
     report = inv.bound.get("CompatibilityReport")
     props = (
@@ -245,7 +262,18 @@ def move_vm(inv: Invocation) -> None:
         vms = inv.vms("Name", "VM")
         name, destination = _destination(inv)
     for vm in vms:
-        if not _check_state(inv, vm):
+        if not _check_state(inv, vm) or _busy(inv, vm):
+            continue
+        if destination is inv.host:
+            inv.error(
+                inv.hyperv_error(
+                    f"The destination host '{name}' is the host the virtual machine '{vm.name}' "
+                    "runs on. Use Move-VMStorage to move its storage.",
+                    reason="InvalidParameter",
+                    category="InvalidArgument",
+                    target=name,
+                )
+            )
             continue
         targets = (
             _targets(inv, vm, include_flag=True) if inv.bound.parameter_set != REPORT else None
@@ -337,7 +365,7 @@ def move_vm_storage(inv: Invocation) -> None:
         raise _not_supported(inv, "Move-VMStorage -AsJob")
     for vm in inv.vms("Name", "VM"):
         targets = _targets(inv, vm, include_flag=False)
-        if targets is None or inv.bound.what_if:
+        if targets is None or inv.bound.what_if or _busy(inv, vm):
             continue
         with inv.world.lock:
             problems = compat.storage_problems(inv.world, inv.host, vm, targets, True)

@@ -136,11 +136,12 @@ def get_cim_instance(inv: Invocation) -> None:
 def invoke_cim_method(inv: Invocation) -> None:
     """Invoke-CimMethod ... -MethodName RequestStateChange -Arguments @{RequestedState=4}."""
     method = (inv.bound.text("MethodName") or "").lower()
+    if inv.bound.parameter_set == CLASS:
+        # Static methods: the lab's classes have none the bot needs.
+        inv.error(_cim_error(inv, 0x8004100C, "Not supported ", "NotImplemented", method))
+        return
     given = inv.bound.get("InputObject")
     targets = [given] if given is not None else (_select(inv) or [])
-    if inv.bound.has("ClassName") and not inv.bound.has("InputObject"):
-        targets = []
-        inv.error(_cim_error(inv, 0x8004100C, "Not supported ", "NotImplemented", method))
     arguments = inv.bound.get("Arguments")
     args = (
         {str(k).lower(): v for k, v in arguments.items()} if isinstance(arguments, Mapping) else {}

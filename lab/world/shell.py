@@ -103,11 +103,41 @@ def run_pipeline(
         action = bound.common.get("ErrorAction")
         if isinstance(action, str):
             target = _ErrorAction(target, action)
-        if pipe_input is None:
-            cmdlet.handler(Invocation(world, host, context, target, bound, cmdlet.spec))
-        else:
-            _run_with_input(world, host, context, target, cmdlet, bound, pipe_input)
+        for where in _hosts(world, host, bound, target, cmdlet):
+            if pipe_input is None:
+                cmdlet.handler(Invocation(world, where, context, target, bound, cmdlet.spec))
+            else:
+                _run_with_input(world, where, context, target, cmdlet, bound, pipe_input)
         pipe_input = downstream.items if downstream is not None else None
+
+
+def _hosts(
+    world: World, local: Host, bound: Bound, sink: PipelineSink, cmdlet: Cmdlet
+) -> list[Host]:
+    """The hosts -ComputerName names (the session's host when absent or local)."""
+    given = bound.get("ComputerName")
+    names = given if isinstance(given, list) else [given] if isinstance(given, str) else []
+    if not names:
+        return [local]
+    found: list[Host] = []
+    for name in (str(n) for n in names):
+        other = local if name.lower() in (".", "localhost") else world.host(name)
+        if other is not None and world.is_reachable(other.name):
+            found.append(other)
+            continue
+        sink.write_error(
+            errors.hyperv_error(
+                cmdlet.spec.name,
+                cmdlet.spec.fqid_suffix,
+                f"The operation on computer '{name}' failed: The WinRM client cannot process "
+                "the request because the server name cannot be resolved.",
+                reason="InvalidParameter",
+                category="InvalidArgument",
+                target=name,
+                target_type="String",
+            )
+        )
+    return found
 
 
 def _lookup(call: CommandCall) -> Cmdlet:

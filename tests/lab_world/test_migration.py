@@ -7,9 +7,16 @@ import time
 
 import pytest
 
-from lab.pipeline import InvocationContext, LabError, LabObject, LabValue
+from lab.pipeline import (
+    CommandCall,
+    InvocationContext,
+    LabError,
+    LabObject,
+    LabValue,
+    TerminatingError,
+)
 from lab.world import Fault, FaultKind, World
-from lab.world.model import GIB, JobState
+from lab.world.model import GIB, JobState, Performance
 
 from .conftest import Runner
 from .support import RecordingSink, host_of, run_on
@@ -115,8 +122,6 @@ def test_config_here_disks_there_with_vhds(run: Runner) -> None:
 
 
 def test_vhds_entry_for_a_disk_the_vm_does_not_have(run: Runner) -> None:
-    from lab.pipeline import TerminatingError
-
     with pytest.raises(TerminatingError) as caught:
         move(
             run,
@@ -129,8 +134,6 @@ def test_vhds_entry_for_a_disk_the_vm_does_not_have(run: Runner) -> None:
 
 
 def test_destination_storage_path_needs_include_storage(run: Runner) -> None:
-    from lab.pipeline import TerminatingError
-
     with pytest.raises(TerminatingError):
         move(run, APP01, "HV-SRV02", ("DestinationStoragePath", "D:\\VMs"))
 
@@ -172,8 +175,6 @@ def test_move_vm_storage_with_vhds(run: Runner, world: World) -> None:
 
 
 def test_compression_beats_tcpip_on_a_slow_link_and_smb_is_fastest(world: World) -> None:
-    from lab.world.model import Performance
-
     src, dst = world.host("HV-SRV01"), world.host("HV-SRV02")
     assert src is not None and dst is not None
     rates = {}
@@ -254,8 +255,6 @@ def _start_move(
         context.stop_requested = stop
 
     def body() -> None:
-        from lab.pipeline import CommandCall
-
         params = (("Name", vm), ("DestinationHost", dest))
         extra = (("IncludeStorage", None),) if storage else ()
         world.run_pipeline(context, [CommandCall("Move-VM", params + extra)], sink)
@@ -336,11 +335,7 @@ def test_migration_survives_the_caller_going_away(world: World) -> None:
     with pytest.raises(ConnectionResetError):
         world.run_pipeline(
             InvocationContext("HV-SRV01", "u"),
-            [
-                __import__("lab.pipeline", fromlist=["CommandCall"]).CommandCall(
-                    "Move-VM", (("Name", LIVE), ("DestinationHost", "HV-SRV02"))
-                )
-            ],
+            [CommandCall("Move-VM", (("Name", LIVE), ("DestinationHost", "HV-SRV02")))],
             GoneSink(),
         )
     assert world.wait_idle(5)

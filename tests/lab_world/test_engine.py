@@ -1,0 +1,112 @@
+"""Engine behaviour around the cmdlets: -ComputerName, pipelines, busy VMs, odd requests."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from lab.pipeline import CommandCall, InvocationContext, TerminatingError
+from lab.world import World
+
+from .conftest import Runner
+from .support import RecordingSink, host_of, run_on
+
+
+def test_computer_name_runs_the_cmdlet_on_that_host(run: Runner) -> None:
+    sink = run("HV-SRV01", "Get-VM", ("ComputerName", ["HV-SRV03.lab.local", "HV-NOPE"]))
+    assert [o.properties["Name"] for o in sink.objects] == ["SRV-DC01"]
+    (error,) = sink.errors
+    assert "'HV-NOPE'" in error.message
+    local = run("HV-SRV01", "Get-VMHost", ("ComputerName", "localhost"))
+    assert local.objects[0].properties["Name"] == "HV-SRV01"
+
+
+def test_piping_into_a_cmdlet_without_pipeline_input(world: World) -> None:
+    sink = run_on(world, "HV-SRV01", ("Get-VM", [("Name", "SRV-APP01")]), ("Get-VMHost", []))
+    assert sink.output == []
+    assert sink.errors[0].fully_qualified_error_id.startswith("InputObjectNotBound,")
+
+
+def test_empty_upstream_runs_nothing_downstream(world: World) -> None:
+    sink = run_on(world, "HV-SRV01", ("Get-VM", [("Name", "ZZ*")]), ("Get-VMProcessor", []))
+    assert sink.output == [] and sink.errors == []
+
+
+def test_second_move_of_a_migrating_vm_is_refused(world: World) -> None:
+    world.time_scale = 0.02
+    first = RecordingSink()
+    params = (("Name", "SRV-DB01"), ("DestinationHost", "HV-SRV02"))
+    context = InvocationContext("HV-SRV01", "u")
+    thread = threading.Thread(
+        target=world.run_pipeline, args=(context, [CommandCall("Move-VM", params)], first)
+    )
+    thread.start()
+    while not world.jobs:
+        thread.join(0.002)
+    second = run_on(world, "HV-SRV01", ("Move-VM", list(params)))
+    thread.join(5)
+    assert first.errors == []
+    assert "already in progress" in second.errors[0].message
+    assert len(world.jobs) == 1
+
+
+def test_destination_equal_to_source(run: Runner) -> None:
+    sink = run("HV-SRV01", "Move-VM", ("Name", "SRV-DB01"), ("DestinationHost", "hv-srv01"))
+    assert "Use Move-VMStorage" in sink.errors[0].message
+
+
+def test_move_vm_from_a_compatibility_report(run: Runner, world: World) -> None:
+    report = run("HV-SRV01", "Compare-VM", ("Name", "SRV-DB01"), ("DestinationHost", "HV-SRV02"))
+    sink = run("HV-SRV01", "Move-VM", ("CompatibilityReport", report.objects[0]))
+    assert sink.errors == []
+    assert host_of(world, "HV-SRV02").find_vm("SRV-DB01") is not None
+
+
+def test_move_vm_whatif_moves_nothing(run: Runner, world: World) -> None:
+    sink = run(
+        "HV-SRV01",
+        "Move-VM",
+        ("Name", "SRV-DB01"),
+        ("DestinationHost", "HV-SRV02"),
+        ("WhatIf", None),
+    )
+    assert sink.errors == [] and world.jobs == {}
+
+
+def test_as_job_is_not_simulated(run: Runner) -> None:
+    with pytest.raises(TerminatingError, match="does not simulate"):
+        run(
+            "HV-SRV01",
+            "Move-VM",
+            ("Name", "SRV-DB01"),
+            ("DestinationHost", "HV-SRV02"),
+            ("AsJob", None),
+        )
+
+
+def test_invoke_cim_method_on_a_class_is_not_supported(run: Runner) -> None:
+    sink = run(
+        "HV-SRV01",
+        "Invoke-CimMethod",
+        ("ClassName", "Msvm_MigrationJob"),
+        ("MethodName", "RequestStateChange"),
+    )
+    assert sink.errors[0].fully_qualified_error_id.startswith("HRESULT 0x8004100c,")
+
+
+def test_management_os_adapters_are_not_listed(run: Runner) -> None:
+    assert run("HV-SRV01", "Get-VMNetworkAdapter", ("ManagementOS", None)).output == []
+
+
+def test_powered_off_vm_moves_without_memory_or_cpu_checks(run: Runner, world: World) -> None:
+    sink = run(
+        "HV-SRV01",
+        "Move-VM",
+        ("Name", "SRV-TEST01"),
+        ("DestinationHost", "HV-SRV02"),
+        ("IncludeStorage", None),
+    )
+    assert sink.errors == []
+    vm = host_of(world, "HV-SRV02").find_vm("SRV-TEST01")
+    assert vm is not None and vm.memory_assigned == 0

@@ -284,15 +284,9 @@ class Runner:
         try:
             outcome = flight.handle.wait(deps.poll_seconds)
             progress = None if outcome else flight.handle.poll()
-        except HyperVError as exc:
-            flight.failures += 1
-            if flight.failures == 1:
-                deps.store.append(request_id, EventDraft("contact_lost", SYSTEM, error_data(exc)))
-                deps.tell(
-                    deps.record(request_id), f"Lost contact with the host: {exc.summary} Retrying."
-                )
-            self._stopping.wait(min(flight.failures, _MAX_POLL_BACKOFF) * deps.poll_seconds)
-            deps.run_task(self._follow, request_id)
+        except Exception as exc:
+            # The move goes on whether or not this poll worked: keep following, slower.
+            self._lost_contact(flight, exc)
             return
         flight.failures = 0
         if outcome is not None:
@@ -301,6 +295,22 @@ class Runner:
         if progress is not None:
             deps.tell_progress(deps.record(request_id), progress)
         deps.run_task(self._follow, request_id)
+
+    def _lost_contact(self, flight: _Flight, exc: Exception) -> None:
+        deps = self._deps
+        flight.failures += 1
+        if flight.failures == 1:
+            if isinstance(exc, HyperVError):
+                data, summary = error_data(exc), exc.summary
+            else:
+                logger.exception("polling failed", extra={"request_id": flight.request_id})
+                data, summary = {"error": {"kind": "internal"}}, "Internal error."
+            deps.store.append(flight.request_id, EventDraft("contact_lost", SYSTEM, data))
+            deps.tell(
+                deps.record(flight.request_id), f"Lost contact with the host: {summary} Retrying."
+            )
+        self._stopping.wait(min(flight.failures, _MAX_POLL_BACKOFF) * deps.poll_seconds)
+        deps.run_task(self._follow, flight.request_id)
 
     def _finish(self, request_id: int, outcome: MigrationOutcome) -> None:
         deps = self._deps

@@ -247,6 +247,16 @@ class Workflow:
             (r for r in self.open_requests() if r.vm and r.vm.casefold() == vm.casefold()), None
         )
 
+    def status(self, request_id: int | None = None, vm: str | None = None) -> list[RequestRecord]:
+        """`/migrate status [<id>|<vm>]`: one request; the VM's open request, else its latest;
+        or, with neither, every open request."""
+        if request_id is not None:
+            return [self.get(request_id)]
+        if vm is not None:
+            found = self.open_for_vm(vm)
+            return [found] if found else list(self._deps.store.search(vm=vm, limit=1))
+        return list(self.open_requests())
+
     def queue_position(self, request_id: int) -> int | None:
         """1-based place of an approved request waiting for a host slot; None otherwise."""
         return self._slots.position(request_id)

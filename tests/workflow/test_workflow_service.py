@@ -312,3 +312,27 @@ def test_unknown_requests_are_refused_with_their_id() -> None:
     rig = make_rig()
     with pytest.raises(WorkflowError, match="no request #99"):
         rig.workflow.approve(99, ALICE)
+
+
+def test_following_survives_a_host_that_stops_answering_for_a_while() -> None:
+    rig = make_rig()
+    request_id = submitted(rig)
+    rig.workflow.approve(request_id, ALICE)
+    rig.world.poll_failures = 3
+    rig.run(20)
+    assert rig.workflow.get(request_id).state is State.RUNNING
+    assert kinds(rig, request_id).count("contact_lost") == 1
+    rig.world.migrations[0].finish()
+    rig.run()
+    assert rig.workflow.get(request_id).state is State.SUCCEEDED
+
+
+def test_status_answers_for_an_id_a_vm_or_everything_open() -> None:
+    rig = make_rig()
+    first = submitted(rig)
+    second = submitted(rig, "SRV-APP02")
+    rig.workflow.reject(second, ALICE)
+    assert [r.id for r in rig.workflow.status()] == [first]
+    assert [r.id for r in rig.workflow.status(vm="srv-app02")] == [second]
+    assert [r.id for r in rig.workflow.status(request_id=second)] == [second]
+    assert rig.workflow.status(vm="SRV-NONE") == []

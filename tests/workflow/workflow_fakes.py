@@ -153,6 +153,9 @@ class FakeMigration:
         self.ended.set()
 
     def poll(self) -> MigrationProgress:
+        if self.world.poll_failures:
+            self.world.poll_failures -= 1
+            raise HyperVError(ErrorKind.TIMEOUT, "The host did not answer in time.")
         self.percent = min(99, self.percent + 10)
         state = JobState.COMPLETED if self.outcome else JobState.RUNNING
         return MigrationProgress(state, self.percent, 1.0, cancellable=True)
@@ -180,6 +183,7 @@ class FakeHyperV:
     runs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     migrations: list[FakeMigration] = field(default_factory=list)
     crash_on_start: str | None = None
+    poll_failures: int = 0
     clock: Callable[[], dt.datetime] = lambda: START
     unreachable: set[str] = field(default_factory=set)
     on_start: Callable[[str], None] | None = None

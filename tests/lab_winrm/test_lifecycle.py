@@ -161,7 +161,7 @@ def test_a_new_client_takes_over_a_disconnected_command(lab: RunningLab, world: 
     assert pool.id.upper() == str(first.id).upper()
     pool.connect()
     [command] = pool.create_disconnected_power_shells()
-    assert command.connect() == ["moved"]
+    assert command.connect() == ["moved"]  # type: ignore[no-untyped-call]
     assert command.state == PSInvocationState.COMPLETED
     assert [p.percent_complete for p in command.streams.progress][-1] == 100
     assert invoke(pool, "Get-VM").output

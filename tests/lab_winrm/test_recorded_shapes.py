@@ -110,3 +110,31 @@ def test_shape_notices_a_missing_element() -> None:
     real = ET.fromstring("<a><b x='1'/><c/></a>")
     assert shape(real) == shape(ET.fromstring("<a><b x='2'/><b x='3'/><c/></a>"))
     assert shape(real) != shape(ET.fromstring("<a><b x='1'/></a>"))
+
+
+def test_lab_disconnected_operations_have_the_recorded_structure(lab: RunningLab) -> None:
+    first_client = wsman(lab)
+    first = Recorder(first_client)
+    pool = RunspacePool(first_client)
+    pool.open()
+    pool.disconnect()
+    pool.connect()
+    running = PowerShell(pool)
+    running.add_cmdlet("Move-Slowly").add_parameter("Steps", 4)
+    running.begin_invoke()
+    pool.disconnect()
+    second_client = wsman(lab)
+    second = Recorder(second_client)
+    [taken] = RunspacePool.get_runspace_pools(second_client)
+    taken.connect()
+    [command] = taken.create_disconnected_power_shells()
+    command.connect()
+    taken.close()
+
+    real = recorded_shapes()
+    seen = set()
+    for request, response in first.replies + second.replies:
+        kind = _kind(request, response)
+        seen.add(kind)
+        assert shape(ET.fromstring(response)) in real[kind], f"unlike any recorded: {response}"
+    assert {"Disconnect", "Reconnect", "Enumerate", "Connect"} <= seen

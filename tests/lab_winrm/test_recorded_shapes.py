@@ -128,7 +128,7 @@ def test_lab_disconnected_operations_have_the_recorded_structure(lab: RunningLab
     [taken] = RunspacePool.get_runspace_pools(second_client)
     taken.connect()
     [command] = taken.create_disconnected_power_shells()
-    command.connect()
+    command.connect()  # type: ignore[no-untyped-call]
     taken.close()
 
     real = recorded_shapes()

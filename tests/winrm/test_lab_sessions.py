@@ -1,0 +1,129 @@
+"""Sessions against the lab: reuse, a host dropping the pool mid-poll, 20 threads, secrets."""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+
+import pytest
+from winrm_lab import PASSWORD_ENV, USER_ENV, Lab, toml_for
+
+from bot.config import Secrets, parse_config
+from bot.winrm.session import ConnectionSettings, Sessions
+from commands.hyperv import ErrorKind, HyperVError, JobState
+from commands.inventory import Host
+from commands.plans import plan_move
+from commands.requests import Move
+
+
+def _drop_shell(lab: Lab, host: str, shell_id: str) -> None:
+    """What a WinRM restart or an idle timeout does to our pool on the host."""
+    listener = next(x for x in lab.running._listeners if x.host == host)
+    with listener.service._lock:
+        shell = listener.service._shells.pop(shell_id)
+    shell.close()
+
+
+def test_one_pool_per_host_reused(lab: Lab) -> None:
+    host = lab.host("HV-SRV01")
+    for _ in range(5):
+        lab.port.switches(host)
+    session = lab.port.session(host)
+    assert session.opened == 1
+    assert session is lab.port.session(lab.host("hv-srv01.lab.local"))
+
+
+def test_host_dropping_the_pool_mid_poll(lab: Lab) -> None:
+    lab.world.time_scale = 0.008
+    source = lab.host("HV-SRV01")
+    vm = lab.port.get_vm(source, "SRV-APP01")
+    plan = plan_move(Move("SRV-APP01", lab.host("HV-SRV02"), include_storage=True), vm, source)
+    handle = lab.port.start_migration(source, plan.invocations[0], vm.id)
+    first = handle.poll()
+    session = lab.port.session(source)
+    pool = session._pool
+    assert pool is not None and session.opened == 1
+
+    _drop_shell(lab, "HV-SRV01", pool.id)
+
+    after = handle.poll()
+    assert session.opened == 2
+    assert after.state in (JobState.RUNNING, JobState.COMPLETED)
+    assert after.percent >= first.percent
+    outcome = handle.wait(30)
+    assert outcome is not None and outcome.succeeded
+    assert len(lab.world.calls("Move-VM")) == 1
+
+
+def test_twenty_threads_share_one_host_session(lab: Lab) -> None:
+    host = lab.host("HV-SRV02")
+    errors: list[BaseException] = []
+    results: list[tuple[str, ...]] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                results.append(lab.port.switches(host))
+                assert lab.port.host_settings(host).max_vm_migrations == 2
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert len(results) == 100
+    assert set(results) == {("vSwitch-Backup", "vSwitch-Prod")}
+    assert lab.port.session(host).opened == 1
+
+
+def test_only_inventory_hosts_are_contacted(lab: Lab) -> None:
+    stranger = Host("EVIL-SRV", "evil.example.com")
+    with pytest.raises(HyperVError) as caught:
+        lab.port.switches(stranger)
+    assert caught.value.kind is ErrorKind.HOST_UNREACHABLE
+    # Same short name, other FQDN: still refused.
+    with pytest.raises(HyperVError):
+        lab.port.switches(Host("HV-SRV01", "hv-srv01.evil.example.com"))
+
+
+def test_missing_credentials_name_the_variables_not_values(lab: Lab) -> None:
+    settings = ConnectionSettings.from_config(lab.config, Secrets.from_environ({}))
+    with pytest.raises(HyperVError) as caught:
+        Sessions(settings).get(lab.host("HV-SRV01")).run([])
+    assert caught.value.kind is ErrorKind.AUTHENTICATION
+    assert USER_ENV in caught.value.summary and PASSWORD_ENV in caught.value.summary
+
+
+def test_tls_validation_against_another_ca_fails_as_tls(lab: Lab) -> None:
+    text = toml_for(lab.running).replace(
+        str(lab.running.ca_file), "/etc/ssl/certs/ca-certificates.crt"
+    )
+    config = parse_config(tomllib.loads(text))
+    settings = ConnectionSettings.from_config(config, lab.secrets)
+    with pytest.raises(HyperVError) as caught:
+        Sessions(settings).get(lab.host("HV-SRV01")).run([])
+    assert caught.value.kind is ErrorKind.TLS
+
+
+def test_no_secret_in_any_log_line_or_error(
+    lab: Lab, captured_logs: pytest.LogCaptureFixture
+) -> None:
+    from lab.world import Fault, FaultKind
+
+    lab.port.find_vm("SRV-APP01")
+    lab.world.inject(Fault(FaultKind.BAD_CREDENTIALS, "HV-SRV03"))
+    port = lab.new_port()
+    try:
+        with pytest.raises(HyperVError) as caught:
+            port.switches(lab.host("HV-SRV03"))
+    finally:
+        port.close()
+    texts = [r.getMessage() for r in captured_logs.records]
+    texts += [str(v) for r in captured_logs.records for v in r.__dict__.values()]
+    texts += [str(caught.value), caught.value.detail, caught.value.cause, caught.value.fix]
+    assert texts and not [t for t in texts if lab.password in t]
+    # Sanity: the capture really saw the traffic (pypsrp logs every message at debug level).
+    assert any(r.name.startswith("pypsrp") for r in captured_logs.records)

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from psrpcore import ServerPipeline, ServerRunspacePool
@@ -351,37 +351,39 @@ class PipelineRun:
         self.finished = True
         self._shell._flush()
 
-    def _write(self, write: str, *args: object, **kwargs: object) -> None:
+    def _write(self, emit: Callable[[ServerPipeline], None]) -> None:
         with self._lock:
             # Output written after a stop or after the client closed the pipeline is dropped,
             # as PowerShell drops it once the pipeline is no longer Running.
             if self.finished or self._pipeline.state != PSInvocationState.Running:
                 return
-            getattr(self._pipeline, write)(*args, **kwargs)
+            emit(self._pipeline)
             self._shell._flush()
 
     def write_output(self, value: LabValue) -> None:
         """PipelineSink: one output object."""
-        self._write("write_output", clixml.to_clixml(value))
+        converted = clixml.to_clixml(value)
+        self._write(lambda pipeline: pipeline.write_output(converted))
 
     def write_error(self, error: LabError) -> None:
         """PipelineSink: a non-terminating error record."""
         record = clixml.error_record(error)
         self._write(
-            "write_error",
-            record.Exception,
-            category_info=record.CategoryInfo,
-            target_object=record.TargetObject,
-            fully_qualified_error_id=record.FullyQualifiedErrorId,
+            lambda pipeline: pipeline.write_error(
+                record.Exception,
+                category_info=record.CategoryInfo,
+                target_object=record.TargetObject,
+                fully_qualified_error_id=record.FullyQualifiedErrorId,
+            )
         )
 
     def write_warning(self, message: str) -> None:
         """PipelineSink: a warning record."""
-        self._write("write_warning", message)
+        self._write(lambda pipeline: pipeline.write_warning(message))
 
     def write_verbose(self, message: str) -> None:
         """PipelineSink: a verbose record."""
-        self._write("write_verbose", message)
+        self._write(lambda pipeline: pipeline.write_verbose(message))
 
     def write_progress(
         self,
@@ -393,12 +395,13 @@ class PipelineRun:
     ) -> None:
         """PipelineSink: a progress record."""
         self._write(
-            "write_progress",
-            activity,
-            activity_id,
-            status,
-            percent_complete=percent_complete,
-            seconds_remaining=seconds_remaining,
+            lambda pipeline: pipeline.write_progress(
+                activity,
+                activity_id,
+                status,
+                percent_complete=percent_complete,
+                seconds_remaining=seconds_remaining,
+            )
         )
 
 

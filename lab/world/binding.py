@@ -58,6 +58,7 @@ class Param:
     enum_type: EnumType | None = None
     from_pipeline: bool = False
     minimum: int | None = None
+    object_type: str | None = None
 
     def in_set(self, set_name: str) -> bool:
         """True if the parameter belongs to `set_name`."""
@@ -74,6 +75,8 @@ class CmdletSpec:
     sets: tuple[str, ...] = (ALL_SETS,)
     default_set: str = ALL_SETS
     should_process: bool = False
+    # Tie-break after the default set when several sets still fit (see lab/world/NOTES.md).
+    fallback_sets: tuple[str, ...] = ()
 
     def param(self, name: str) -> Param:
         """The parameter with canonical name `name`."""
@@ -297,8 +300,9 @@ def _choose_set(
     ]
     if len(satisfied) == 1:
         return satisfied[0]
-    if spec.default_set in (satisfied or candidates):
-        return spec.default_set
+    for preferred in (spec.default_set, *spec.fallback_sets):
+        if preferred in (satisfied or candidates):
+            return preferred
     raise _ambiguous(binder)
 
 
@@ -340,6 +344,8 @@ def _convert(param: Param, value: LabValue) -> LabValue:
         if not all(isinstance(v, Mapping) for v in items):
             raise ValueError("Only hashtables are accepted.")
         return [dict(v) for v in items if isinstance(v, Mapping)]
+    if param.object_type is not None and not isinstance(value, LabObject | Mapping):
+        raise ValueError(f"Only {param.object_type} objects are accepted.")
     return value
 
 
@@ -391,7 +397,7 @@ def _enum(enum_type: EnumType, value: LabValue) -> LabEnum:
 def _type_name(param: Param) -> str:
     if param.kind is Kind.ENUM and param.enum_type is not None:
         return param.enum_type.name
-    return param.kind.value
+    return param.object_type or param.kind.value
 
 
 def _show(value: LabValue) -> str:

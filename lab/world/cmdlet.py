@@ -9,13 +9,27 @@ from typing import TYPE_CHECKING
 
 from lab.pipeline import InvocationContext, LabError, LabObject, LabValue, PipelineSink
 from lab.world import errors
-from lab.world.binding import Bound, CmdletSpec
+from lab.world.binding import Bound, CmdletSpec, Kind, Param
 from lab.world.model import Host, VirtualMachine
 
 if TYPE_CHECKING:
     from lab.world.world import World
 
 WILDCARD_CHARACTERS = frozenset("*?[")
+VIRTUAL_MACHINE = "Microsoft.HyperV.PowerShell.VirtualMachine"
+
+
+def vm_param(sets: tuple[str, ...]) -> Param:
+    """-VM <VirtualMachine>: mandatory in `sets`, position 0, filled by pipeline input."""
+    return Param(
+        "VM",
+        Kind.OBJECT,
+        sets=sets,
+        mandatory=sets,
+        position=0,
+        from_pipeline=True,
+        object_type=VIRTUAL_MACHINE,
+    )
 
 
 @dataclass

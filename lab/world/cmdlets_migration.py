@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from lab.pipeline import LabError, LabObject, TerminatingError
 from lab.world import compat, migration, objects, winpath
 from lab.world.binding import CmdletSpec, Kind, Param
-from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid
+from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid, vm_param
 from lab.world.compat import Problem, StorageTargets
 from lab.world.faults import FaultKind
 from lab.world.model import Host, JobState, MigrationJob, VirtualMachine, VMState
@@ -57,7 +57,7 @@ def _host_move_spec(name: str, *extra: Param, report_set: bool) -> CmdletSpec:
         fqid_suffix=hyperv_fqid(name.replace("-", "")),
         params=(
             Param("Name", Kind.STRING, sets=BY_NAME, mandatory=BY_NAME, position=0),
-            Param("VM", Kind.OBJECT, sets=BY_VM, mandatory=BY_VM, position=0, from_pipeline=True),
+            vm_param(BY_VM),
             Param("DestinationHost", Kind.STRING, sets=four, mandatory=four, position=1),
             Param("DestinationCredential", Kind.OBJECT, sets=four),
             Param("IncludeStorage", Kind.SWITCH, sets=SINGLE),
@@ -66,6 +66,7 @@ def _host_move_spec(name: str, *extra: Param, report_set: bool) -> CmdletSpec:
         ),
         sets=four + ((REPORT,) if report_set else ()),
         default_set=NAME_SINGLE,
+        fallback_sets=(VM_SINGLE,),
         should_process=True,
     )
 
@@ -407,13 +408,14 @@ def _storage_spec() -> CmdletSpec:
                 position=0,
                 aliases=("VMName",),
             ),
-            Param("VM", Kind.OBJECT, sets=BY_VM, mandatory=BY_VM, position=0, from_pipeline=True),
+            vm_param(BY_VM),
             *_target_params(1),
             Param("AllowUnverifiedPaths", Kind.SWITCH, sets=four),
             Param("AsJob", Kind.SWITCH),
         ),
         sets=four,
         default_set=NAME_SINGLE,
+        fallback_sets=(VM_SINGLE,),
         should_process=True,
     )
 
@@ -423,7 +425,12 @@ COMMANDS = (
         _host_move_spec(
             "Move-VM",
             Param(
-                "CompatibilityReport", Kind.OBJECT, sets=(REPORT,), mandatory=(REPORT,), position=0
+                "CompatibilityReport",
+                Kind.OBJECT,
+                sets=(REPORT,),
+                mandatory=(REPORT,),
+                position=0,
+                object_type="Microsoft.HyperV.PowerShell.VMCompatibilityReport",
             ),
             Param("AsJob", Kind.SWITCH),
             Param("Passthru", Kind.SWITCH),

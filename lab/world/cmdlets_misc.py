@@ -153,8 +153,9 @@ def invoke_cim_method(inv: Invocation) -> None:
             else (target if isinstance(target, Mapping) else {})
         )
         instance_id = str(props.get("InstanceID", "")).upper()
-        with inv.world.lock:
-            job = inv.world.jobs.get(instance_id)
+        job = next(
+            (j for j in inv.world.visible_jobs(inv.host) if j.instance_id == instance_id), None
+        )
         if job is None:
             inv.error(_cim_error(inv, 0x80041002, "Not found ", "ObjectNotFound", instance_id))
             continue
@@ -332,6 +333,7 @@ COMMANDS = (
                     mandatory=(INSTANCE,),
                     position=0,
                     aliases=("CimInstance",),
+                    object_type="Microsoft.Management.Infrastructure.CimInstance",
                     from_pipeline=True,
                 ),
                 Param("Query", Kind.STRING, sets=(QUERY,), mandatory=(QUERY,), position=0),

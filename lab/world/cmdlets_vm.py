@@ -7,7 +7,7 @@ from collections.abc import Callable
 from lab.pipeline import LabObject
 from lab.world import objects, winpath
 from lab.world.binding import CmdletSpec, Kind, Param
-from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid
+from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid, vm_param
 from lab.world.model import Host, VirtualMachine, VMState
 
 COMPUTER = Param("ComputerName", Kind.STRINGS)
@@ -22,9 +22,7 @@ def _vm_spec(name: str, *extra: Param, should_process: bool = False) -> CmdletSp
         fqid_suffix=hyperv_fqid(name.replace("-", "")),
         params=(
             Param("VMName", Kind.STRINGS, sets=(BY_NAME,), mandatory=(BY_NAME,), position=0),
-            Param(
-                "VM", Kind.OBJECT, sets=(BY_VM,), mandatory=(BY_VM,), position=0, from_pipeline=True
-            ),
+            vm_param((BY_VM,)),
             Param("ComputerName", Kind.STRINGS, sets=(BY_NAME,)),
             Param("Credential", Kind.OBJECT, sets=(BY_NAME,)),
             *extra,
@@ -116,9 +114,7 @@ GET_NETWORK_ADAPTER = Cmdlet(
         fqid_suffix=hyperv_fqid("GetVMNetworkAdapter"),
         params=(
             Param("VMName", Kind.STRINGS, sets=(BY_NAME,), mandatory=(BY_NAME,), position=0),
-            Param(
-                "VM", Kind.OBJECT, sets=(BY_VM,), mandatory=(BY_VM,), position=0, from_pipeline=True
-            ),
+            vm_param((BY_VM,)),
             Param("All", Kind.SWITCH, sets=("All",), mandatory=("All",)),
             Param("ManagementOS", Kind.SWITCH, sets=("ManagementOS",), mandatory=("ManagementOS",)),
             Param("Name", Kind.STRING, aliases=("VMNetworkAdapterName",)),

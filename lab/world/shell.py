@@ -32,15 +32,14 @@ REGISTRY: dict[str, Cmdlet] = {
 }
 
 
-class _Downstream:
-    """Collects a command's output for the next command; other streams go to the client."""
+class _Forward:
+    """Passes every stream on to another sink."""
 
     def __init__(self, sink: PipelineSink) -> None:
         self.sink = sink
-        self.items: list[LabValue] = []
 
     def write_output(self, value: LabValue) -> None:
-        self.items.append(value)
+        self.sink.write_output(value)
 
     def write_error(self, error: LabError) -> None:
         self.sink.write_error(error)
@@ -62,15 +61,23 @@ class _Downstream:
         self.sink.write_progress(activity, status, percent_complete, seconds_remaining, activity_id)
 
 
-class _ErrorAction(_Downstream):
+class _Downstream(_Forward):
+    """Collects a command's output for the next command; other streams go to the client."""
+
+    def __init__(self, sink: PipelineSink) -> None:
+        super().__init__(sink)
+        self.items: list[LabValue] = []
+
+    def write_output(self, value: LabValue) -> None:
+        self.items.append(value)
+
+
+class _ErrorAction(_Forward):
     """Applies -ErrorAction: Stop turns the first error terminating, Ignore drops errors."""
 
     def __init__(self, sink: PipelineSink, action: str) -> None:
         super().__init__(sink)
         self.action = action.lower()
-
-    def write_output(self, value: LabValue) -> None:
-        self.sink.write_output(value)
 
     def write_error(self, error: LabError) -> None:
         if self.action == "stop":

@@ -110,3 +110,15 @@ def test_powered_off_vm_moves_without_memory_or_cpu_checks(run: Runner, world: W
     assert sink.errors == []
     vm = host_of(world, "HV-SRV02").find_vm("SRV-TEST01")
     assert vm is not None and vm.memory_assigned == 0
+
+
+def test_vm_parameter_takes_vm_objects_not_names(run: Runner, world: World) -> None:
+    with pytest.raises(TerminatingError) as caught:
+        run("HV-SRV01", "Get-VMProcessor", ("VM", "SRV-APP01"))
+    assert caught.value.error.fully_qualified_error_id.startswith("CannotConvertArgumentNoMessage,")
+    assert "Microsoft.HyperV.PowerShell.VirtualMachine" in caught.value.error.message
+    # A deserialized VirtualMachine reaches the lab as a property bag.
+    vm = {"Name": "SRV-DB01", "Id": "0b8e4d21-7c3a-4f6e-8d1b-2e3f4a5b6c72"}
+    sink = run("HV-SRV01", "Move-VM", ("VM", vm), ("DestinationHost", "HV-SRV02"))
+    assert sink.errors == []
+    assert host_of(world, "HV-SRV02").find_vm("SRV-DB01") is not None

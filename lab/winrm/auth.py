@@ -98,13 +98,18 @@ class _NtlmStore:
             self._write()
 
     def _write(self) -> None:
+        if not self._registered:
+            if self._path is not None:
+                self._path.unlink(missing_ok=True)
+                self._path = None
+                os.environ.pop("NTLM_USER_FILE", None)
+            return
         if self._path is None:
             handle, name = tempfile.mkstemp(prefix="hvbot-lab-ntlm-", suffix=".txt")
             os.close(handle)
             self._path = Path(name)
         lines = [line for group in self._registered.values() for line in group]
         self._path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self._path.chmod(0o600)
         os.environ["NTLM_USER_FILE"] = str(self._path)
 
 

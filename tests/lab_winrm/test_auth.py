@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,3 +106,13 @@ def test_the_lab_cleans_up_its_certificates(world: FakeWorld) -> None:
 def test_credentials_come_from_the_world(world: FakeWorld) -> None:
     with start_lab(world) as running:
         assert (running.username, running.password) == (USER, PASSWORD)
+
+
+def test_the_ntlm_user_file_lives_as_long_as_the_labs(world: FakeWorld) -> None:
+    with start_lab(world, auth="ntlm") as running:
+        path = Path(os.environ["NTLM_USER_FILE"])
+        assert f":{USER.split(chr(92))[1]}:{PASSWORD}" in path.read_text()
+        with RunspacePool(wsman(running)) as pool:
+            assert invoke(pool, "Get-VM").output
+    assert "NTLM_USER_FILE" not in os.environ
+    assert not path.exists()

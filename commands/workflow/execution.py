@@ -54,12 +54,13 @@ class Runner:
         self._flights: dict[int, _Flight] = {}
         self._stopping = threading.Event()
 
-    def claim(self, request_id: int) -> bool:
-        """Marks a request as handled by this process; False if it already is."""
+    def claim(self, request_id: int, *, cancel_by: Actor | None = None) -> bool:
+        """Marks a request as handled by this process; False if it already is. A cancel claims
+        with `cancel_by`, so a second cancel meanwhile learns who asked first."""
         with self._lock:
             if request_id in self._flights:
                 return False
-            self._flights[request_id] = _Flight(request_id)
+            self._flights[request_id] = _Flight(request_id, cancel_by=cancel_by)
             return True
 
     def in_flight(self, request_id: int) -> bool:

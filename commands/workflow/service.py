@@ -188,8 +188,8 @@ class Workflow:
         deps.approvers.check_may_cancel(record, actor)
         if seen is not None and record.state is not seen:
             raise self._moved_on(record)
-        if not self._runner.claim(request_id):
-            # Being started or followed here: stopping is the runner's job, unless the caller
+        if not self._runner.claim(request_id, cancel_by=actor):
+            # Being started, followed or cancelled here: stopping is the runner's job, unless the caller
             # saw an earlier state (the record read above may predate the approval).
             record = deps.record(request_id)
             if seen is not None and record.state is not seen:
@@ -202,8 +202,15 @@ class Workflow:
             return record
         try:
             record = self._cancel_pending(record, actor)
-        finally:
+        except WorkflowError:
             self._runner.release(request_id)
+            # An approval that won meanwhile may have found the request held by this cancel
+            # and skipped it: queue it again so it still starts.
+            fresh = deps.record(request_id)
+            if fresh.state is State.APPROVED:
+                self._enqueue(fresh)
+            raise
+        self._runner.release(request_id)
         self._released(request_id)
         deps.tell(record, f"Request #{record.id} cancelled by {who(actor)}.")
         return record

@@ -1,1 +1,13 @@
-"""The migration workflow: requests, their states, approvals, queueing and execution."""
+"""The migration workflow: requests, their states, approvals, queueing and execution.
+
+- `service.Workflow`: the API the Slack layer and the CLI call (submit, approve, reject,
+  cancel, status, remember_messages, expire_stale, recover, shutdown).
+- `machine`: the state machine's transition table and `WorkflowError`.
+- `approvals`: approver policy and the `ApproverDirectory` port.
+- `preflight`: the `Preflight` port and when an approval becomes void.
+- `notify`: the `Notifier` port.
+- `scheduler`: per-host slots and the queue; `execution`: starting and following runs;
+  `recovery`: what a new process does with what an old one left open.
+- `records`/`store`: the audit store contract; `memory_store`: an in-memory implementation.
+- `codec`: typed requests and invocations to and from stored JSON.
+"""

@@ -65,7 +65,7 @@ def subject_of(request: Request) -> Subject:
             | HostNetworkRemoveRequest()
         ):
             return Subject(HOST_CHANGE, None, request.host, None, None)
-    raise WorkflowError(f"`{type(request).__name__}` changes nothing and needs no approval.")
+    raise WorkflowError(f"`{type(request).__name__}` does not go through the approval workflow.")
 
 
 def encode_request(request: Request) -> dict[str, Any]:

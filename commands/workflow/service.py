@@ -189,8 +189,8 @@ class Workflow:
         if seen is not None and record.state is not seen:
             raise self._moved_on(record)
         if not self._runner.claim(request_id, cancel_by=actor):
-            # Being started, followed or cancelled here: stopping is the runner's job, unless the caller
-            # saw an earlier state (the record read above may predate the approval).
+            # Being started, followed or cancelled here: stopping is the runner's job, unless
+            # the caller saw an earlier state (the record read above may predate the approval).
             record = deps.record(request_id)
             if seen is not None and record.state is not seen:
                 raise self._moved_on(record)

@@ -1,0 +1,152 @@
+"""Retry policy with fake pools: transient errors are retried only when nothing can repeat."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+import requests
+from pypsrp.exceptions import WSManFaultError
+
+from bot.config import Config, HostConfig, Secrets, WinRMConfig
+from bot.winrm import migration, session
+from bot.winrm.errors import WSMAN_INVALID_SELECTORS
+from bot.winrm.hyperv import WinRMHyperV
+from bot.winrm.session import ConnectionSettings, HostSession, Sessions
+from commands.hyperv import ErrorKind, HyperVError
+from commands.invocation import Invocation, Parameter
+
+CONFIG = Config(
+    hosts=(HostConfig("HV-SRV01", "hv-srv01.lab.local"),),
+    winrm=WinRMConfig(auth="basic", ssl=True),
+)
+SECRETS = Secrets.from_environ({"HVBOT_WINRM_USER": "bot", "HVBOT_WINRM_PASSWORD": "pw-123456"})
+HOST = CONFIG.inventory.find("HV-SRV01")
+assert HOST is not None
+MOVE = Invocation("Move-VM", (Parameter("Name", "SRV-APP01"), Parameter("DestinationHost", "x")))
+
+
+class FakePool:
+    opened = 0
+
+    def __init__(self, connection: Any) -> None:
+        self.pipelines: dict[str, Any] = {}
+        self.id = "POOL"
+
+    def open(self) -> None:
+        FakePool.opened += 1
+
+    def close(self) -> None:
+        pass
+
+
+class FakePipeline:
+    """A pipeline whose invocations fail with the queued exceptions, then succeed."""
+
+    failures: ClassVar[list[BaseException]] = []
+    invoked = 0
+
+    def __init__(self) -> None:
+        self.id = "PS"
+        self.output = ["ok"]
+        self.had_errors = False
+        self.streams = type("Streams", (), {"error": []})()
+
+    def invoke(self) -> None:
+        FakePipeline.invoked += 1
+        if FakePipeline.failures:
+            raise FakePipeline.failures.pop(0)
+
+    def begin_invoke(self) -> None:
+        self.invoke()
+
+
+@pytest.fixture(autouse=True)
+def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    FakePool.opened = 0
+    FakePipeline.invoked = 0
+    FakePipeline.failures = []
+    monkeypatch.setattr(session, "RunspacePool", FakePool)
+    monkeypatch.setattr(session, "build_pipeline", lambda pool, invocations: FakePipeline())
+    monkeypatch.setattr(migration, "build_pipeline", lambda pool, invocations: FakePipeline())
+
+
+def _session() -> HostSession:
+    assert HOST is not None
+    settings = ConnectionSettings.from_config(CONFIG, SECRETS)
+    return HostSession(HOST, settings, retries=2, backoff=0.0, sleep=lambda _: None)
+
+
+def _reset() -> requests.exceptions.ConnectionError:
+    return requests.exceptions.ConnectionError(ConnectionResetError(104, "reset by peer"))
+
+
+def test_idempotent_reads_are_retried_on_a_fresh_pool() -> None:
+    FakePipeline.failures = [_reset(), _reset()]
+    result = _session().run([Invocation("Get-VMHost")])
+    assert result.output == ["ok"]
+    assert FakePipeline.invoked == 3 and FakePool.opened == 3
+
+
+def test_retries_are_bounded() -> None:
+    FakePipeline.failures = [_reset(), _reset(), _reset(), _reset()]
+    with pytest.raises(HyperVError) as caught:
+        _session().run([Invocation("Get-VMHost")])
+    assert caught.value.kind is ErrorKind.HOST_UNREACHABLE
+    assert FakePipeline.invoked == 3
+
+
+def test_a_change_is_not_repeated_after_an_ambiguous_failure() -> None:
+    FakePipeline.failures = [_reset()]
+    with pytest.raises(HyperVError):
+        _session().run([Invocation("Set-VMHost")], idempotent=False)
+    assert FakePipeline.invoked == 1
+
+
+def test_a_change_is_resent_when_the_host_had_lost_our_shell() -> None:
+    FakePipeline.failures = [WSManFaultError(WSMAN_INVALID_SELECTORS, "", "gone", "", "", "")]
+    assert _session().run([Invocation("Set-VMHost")], idempotent=False).output == ["ok"]
+    assert FakePipeline.invoked == 2
+
+
+def test_non_transient_errors_are_not_retried() -> None:
+    FakePipeline.failures = [requests.exceptions.SSLError("certificate verify failed")]
+    with pytest.raises(HyperVError) as caught:
+        _session().run([Invocation("Get-VMHost")])
+    assert caught.value.kind is ErrorKind.TLS
+    assert FakePipeline.invoked == 1
+
+
+def test_a_move_that_may_have_started_is_followed_not_resent() -> None:
+    FakePipeline.failures = [requests.exceptions.ReadTimeout("read timed out")]
+    port = WinRMHyperV(Sessions(ConnectionSettings.from_config(CONFIG, SECRETS)))
+    jobs: list[str] = []
+    port.sessions.get = lambda host: _JobsSession(jobs)  # type: ignore[method-assign]
+    assert HOST is not None
+    handle = port.start_migration(HOST, MOVE, "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61")
+    assert FakePipeline.invoked == 1
+    assert handle.vm_id == "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61"
+
+
+def test_a_move_refused_before_it_ran_is_reported() -> None:
+    FakePipeline.failures = [WSManFaultError(WSMAN_INVALID_SELECTORS, "", "gone", "", "", "")]
+    port = WinRMHyperV(Sessions(ConnectionSettings.from_config(CONFIG, SECRETS)))
+    port.sessions.get = lambda host: _JobsSession([])  # type: ignore[method-assign]
+    assert HOST is not None
+    with pytest.raises(HyperVError) as caught:
+        port.start_migration(HOST, MOVE, "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61")
+    assert caught.value.kind is ErrorKind.WSMAN_FAULT
+    assert FakePipeline.invoked == 1
+
+
+class _JobsSession:
+    """The shared session seen by the migration: no job yet."""
+
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+        self.host = HOST
+        self.scrub = str
+
+    def run(self, invocations: list[Invocation], idempotent: bool = True) -> session.Result:
+        self.calls.append(invocations[0].cmdlet)
+        return session.Result([], [], False)

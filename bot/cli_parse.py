@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 
-from bot.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from bot.cli_common import EXIT_REFUSED, config_option, load_cli_config, print_problems
+from bot.config import Config, ConfigError
 from commands.language import ParseError, help_text, parse, summary, to_dict
 from commands.requests import HelpRequest
 
-EXIT_REFUSED = 2
 EXIT_CONFIG_PROBLEMS = 1
 
 
@@ -27,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="parse /migrate text and print the request",
         description="Parse TEXT as the arguments of /migrate, exactly as the bot would.",
     )
-    _config_option(parser)
+    config_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("text", nargs="*", metavar="TEXT", help="the /migrate text (after --)")
     parser.set_defaults(func=run_parse)
@@ -37,39 +35,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="validate hvbot.toml and summarise it",
         description="Print every problem in the configuration (exit 1), or a summary (exit 0).",
     )
-    _config_option(check)
+    config_option(check)
     check.set_defaults(func=run_check_config)
-
-
-def _config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", metavar="FILE", help="hvbot.toml (default: $HVBOT_CONFIG, then ./hvbot.toml)"
-    )
-
-
-def _load(option: str | None) -> Config:
-    path = Path(option or os.environ.get("HVBOT_CONFIG") or DEFAULT_CONFIG_PATH)
-    if option is None and not path.exists():
-        raise ConfigError(
-            [
-                f"{path}: no configuration found; pass --config FILE "
-                "(e.g. --config examples/hvbot.toml), set HVBOT_CONFIG, or create ./hvbot.toml"
-            ]
-        )
-    return load_config(path)
-
-
-def _print_problems(problems: list[str]) -> None:
-    for problem in problems:
-        print(problem, file=sys.stderr)
 
 
 def run_parse(args: argparse.Namespace) -> int:
     """Parse the text against the configured inventory and print the request."""
     try:
-        config = _load(args.config)
+        config = load_cli_config(args.config)
     except ConfigError as error:
-        _print_problems(error.problems)
+        print_problems(error.problems)
         return EXIT_REFUSED
     try:
         request = parse(" ".join(args.text), config.inventory)
@@ -88,9 +63,9 @@ def run_parse(args: argparse.Namespace) -> int:
 def run_check_config(args: argparse.Namespace) -> int:
     """Validate the configuration: every problem (exit 1), or a short summary (exit 0)."""
     try:
-        config = _load(args.config)
+        config = load_cli_config(args.config)
     except ConfigError as error:
-        _print_problems(error.problems)
+        print_problems(error.problems)
         return EXIT_CONFIG_PROBLEMS
     print(config_summary(config))
     return 0

@@ -12,7 +12,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.cli_parse import EXIT_REFUSED, _config_option, _load, _print_problems
+from bot.cli_common import EXIT_REFUSED, config_option, load_cli_config, print_problems
 from bot.config import Config, ConfigError, Secrets
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Parse TEXT as /migrate would, find the VM and its disks on the live "
         "hosts, and print the exact PowerShell that would run (nothing is changed).",
     )
-    _config_option(plan)
+    config_option(plan)
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.add_argument("text", nargs="*", metavar="TEXT", help="the /migrate text (after --)")
     plan.set_defaults(func=run_plan)
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Connect to every host of the inventory over WinRM and print "
         "reachability, authentication and live migration settings.",
     )
-    _config_option(hosts)
+    config_option(hosts)
     hosts.set_defaults(func=run_hosts)
 
 
@@ -149,9 +149,9 @@ def print_error(error: HyperVError) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     """Parse, resolve against the hosts, print the plan."""
     try:
-        config = _load(args.config)
+        config = load_cli_config(args.config)
     except ConfigError as error:
-        _print_problems(error.problems)
+        print_problems(error.problems)
         return EXIT_REFUSED
     try:
         request = parse(" ".join(args.text), config.inventory)
@@ -222,9 +222,9 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
 def run_hosts(args: argparse.Namespace) -> int:
     """Ask every inventory host for its migration settings, in parallel; print a table."""
     try:
-        config = _load(args.config)
+        config = load_cli_config(args.config)
     except ConfigError as error:
-        _print_problems(error.problems)
+        print_problems(error.problems)
         return EXIT_REFUSED
     port = connect(config)
     hosts = list(config.inventory)

@@ -1,0 +1,99 @@
+"""The composition root: the one place where configuration, adapters and the core meet.
+
+`build_services` wires the WinRM Hyper-V adapter, the SQLite audit store, the preflight and
+the workflow, with the workflow's own executor (never a chat framework's listener threads).
+The Slack app, the CLI drivers and the demo all start from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bot.config import Config, Secrets
+from bot.store import SqliteAuditStore, open_store
+from bot.winrm.hyperv import WinRMHyperV
+from bot.winrm.session import ConnectionSettings, Sessions
+from commands.preflight import HostPreflight
+from commands.workflow.approvals import (
+    ApprovalPolicy,
+    ApproverDirectory,
+    Approvers,
+    MemoryDirectory,
+)
+from commands.workflow.notify import Notifier
+from commands.workflow.service import Workflow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a front end (Slack, CLI, demo) needs, wired together."""
+
+    config: Config
+    hyperv: WinRMHyperV
+    store: SqliteAuditStore
+    preflight: HostPreflight
+    workflow: Workflow
+    executor: ThreadPoolExecutor
+
+    def close(self) -> None:
+        """Stop following migrations (they stay recorded as running), then release resources."""
+        self.workflow.shutdown()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.hyperv.close()
+        self.store.close()
+
+
+def approval_policy(config: Config) -> ApprovalPolicy:
+    """The `[approvals]` section as the core's policy."""
+    section = config.approvals
+    return ApprovalPolicy(
+        users=frozenset(section.users),
+        usergroups=section.usergroups,
+        ad_groups=section.ad_groups,
+        allow_self_approval=section.allow_self_approval,
+        required_critical=section.required_critical,
+        ttl=dt.timedelta(minutes=section.ttl_minutes),
+    )
+
+
+def build_services(
+    config: Config,
+    secrets: Secrets,
+    notifier: Notifier,
+    *,
+    directory: ApproverDirectory | None = None,
+) -> Services:
+    """Wire the bot. `directory` answers group questions for approvals; without one, only
+    `[approvals] users` can approve (Slack user groups and AD groups need their adapters)."""
+    if directory is None:
+        if config.approvals.usergroups or config.approvals.ad_groups:
+            log.warning(
+                "approver groups are configured but no directory is wired; "
+                "only approvals.users can approve"
+            )
+        directory = MemoryDirectory()
+    hyperv = WinRMHyperV(
+        Sessions(ConnectionSettings.from_config(config, secrets)),
+        poll_interval=config.executor.poll_seconds,
+    )
+    store = open_store(config, secrets)
+    preflight = HostPreflight(hyperv, config.inventory)
+    executor = ThreadPoolExecutor(
+        max_workers=config.executor.workers, thread_name_prefix="hvbot-work"
+    )
+    workflow = Workflow(
+        store=store,
+        hyperv=hyperv,
+        preflight=preflight,
+        approvers=Approvers(approval_policy(config), directory),
+        notifier=notifier,
+        inventory=config.inventory,
+        executor=executor,
+        poll_seconds=config.executor.poll_seconds,
+    )
+    return Services(config, hyperv, store, preflight, workflow, executor)

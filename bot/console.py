@@ -1,0 +1,116 @@
+"""A terminal front end: the workflow's notifications and approval cards as readable text.
+
+Used by the CLI drivers and the demo; the Slack app renders the same facts as Block Kit.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+from commands.hyperv import JobState, MigrationOutcome, MigrationProgress
+from commands.workflow.records import AuditEvent, RequestRecord
+
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+
+
+def findings_of(events: Sequence[AuditEvent]) -> list[Mapping[str, Any]]:
+    """The preflight findings recorded by the latest check of a request."""
+    for event in reversed(events):
+        findings = event.data.get("findings")
+        if isinstance(findings, list):
+            return [f for f in findings if isinstance(f, Mapping)]
+    return []
+
+
+def card_lines(record: RequestRecord, events: Sequence[AuditEvent]) -> list[str]:
+    """The approval card as text: what, where, why, findings, and the exact PowerShell."""
+    invocation = record.invocation or {}
+    lines = [f"Request #{record.id} — {record.kind.replace('_', ' ')} of {record.vm or '-'}"]
+    route = record.source_host or "?"
+    if record.destination_host:
+        route += f" → {record.destination_host}"
+    lines.append(f"  hosts:     {route}")
+    lines.append(f"  requested: @{record.requester.slack_user_id}")
+    if record.reason:
+        lines.append(f"  reason:    {record.reason}")
+    lines.append(f"  approvals: {len(record.approvals)} of {record.required_approvals} needed")
+    for finding in findings_of(events):
+        fix = f" Fix: {finding['fix']}" if finding.get("fix") else ""
+        lines.append(f"  {finding.get('severity', '?')}: {finding.get('message', '')}{fix}")
+    host = invocation.get("host") or record.source_host
+    lines.append(f"  will run on {host}:")
+    lines += [f"    PS> {text}" for text in invocation.get("rendered", [])]
+    return lines
+
+
+def outcome_lines(outcome: MigrationOutcome) -> list[str]:
+    """How a migration ended, with cause and fix when it failed."""
+    if outcome.succeeded:
+        blackout = (
+            f", blackout {outcome.blackout_seconds:g} s"
+            if outcome.blackout_seconds is not None
+            else ""
+        )
+        return [f"succeeded in {outcome.duration_seconds:.1f} s{blackout}"]
+    error = outcome.error
+    if error is None:
+        return [f"failed after {outcome.duration_seconds:.1f} s"]
+    lines = [f"failed after {outcome.duration_seconds:.1f} s: {error.summary}"]
+    if error.cause:
+        lines.append(f"  cause: {error.cause}")
+    if error.fix:
+        lines.append(f"  fix:   {error.fix}")
+    return lines
+
+
+class ConsoleNotifier:
+    """Prints what the workflow reports, one line per fact; progress only when it moves."""
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        prefix: str = "hvbot",
+        names: Callable[[str], str] | None = None,
+    ) -> None:
+        self._stream = stream or sys.stdout
+        self._prefix = prefix
+        self._names = names or (lambda user: f"@{user}")
+        self._lock = threading.Lock()
+        self._last: dict[int, tuple[JobState, int]] = {}
+
+    def say(self, text: str) -> None:
+        """Print one line (or several) as the bot."""
+        text = _MENTION.sub(lambda m: self._names(m.group(1)), text)
+        with self._lock:
+            for line in text.splitlines() or [""]:
+                print(f"{self._prefix}: {line}", file=self._stream, flush=True)
+
+    def request_updated(self, record: RequestRecord, message: str) -> None:
+        """Print the workflow's message."""
+        self.say(message)
+
+    def progress(self, record: RequestRecord, progress: MigrationProgress) -> None:
+        """Print a reading when the state changes or the percentage moves by 10 points."""
+        bucket = (progress.state, progress.percent // 10)
+        with self._lock:
+            if self._last.get(record.id) == bucket:
+                return
+            self._last[record.id] = bucket
+        transferred = ""
+        if progress.bytes_total:
+            done = (progress.bytes_transferred or 0) / 1024**3
+            transferred = f", {done:.1f} of {progress.bytes_total / 1024**3:.1f} GiB"
+        self.say(
+            f"#{record.id} {record.vm}: {progress.state.name.lower()} {progress.percent}% "
+            f"after {progress.elapsed_seconds:.1f} s{transferred}"
+        )
+
+    def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
+        """Print the final state and, for migrations, the outcome."""
+        lines = outcome_lines(outcome) if outcome else [record.state.value]
+        self.say(f"#{record.id} {record.vm or record.source_host}: " + "\n".join(lines))

@@ -224,20 +224,23 @@ def _check_state(inv: Invocation, vm: VirtualMachine) -> bool:
 
 
 def _busy(inv: Invocation, vm: VirtualMachine) -> bool:
-    """A VM that is already migrating cannot start another move (writes the error)."""
-    with inv.world.lock:
-        busy = any(j.vm_id == vm.id.upper() and not j.finished for j in inv.world.jobs.values())
-    if busy:
-        inv.error(
-            inv.hyperv_error(
-                f"The operation cannot be performed on virtual machine '{vm.name}' because a "
-                "migration of it is already in progress.",
-                reason="InvalidOperation",
-                category="ResourceBusy",
-                target=vm.name,
-            )
+    """True (and the error written) if `vm` is already migrating."""
+    if not migration.is_migrating(inv.world, vm):
+        return False
+    _busy_error(inv, vm)
+    return True
+
+
+def _busy_error(inv: Invocation, vm: VirtualMachine) -> None:
+    inv.error(
+        inv.hyperv_error(
+            f"The operation cannot be performed on virtual machine '{vm.name}' because a "
+            "migration of it is already in progress.",
+            reason="InvalidOperation",
+            category="ResourceBusy",
+            target=vm.name,
         )
-    return busy
+    )
 
 
 def _report_target(inv: Invocation) -> tuple[list[VirtualMachine], str]:
@@ -293,6 +296,9 @@ def move_vm(inv: Invocation) -> None:
             vm, inv.host, destination, targets, inv.bound.flag("RetainVhdCopiesOnSource")
         )
         job = migration.start(inv.world, plan)
+        if job is None:
+            _busy_error(inv, vm)
+            continue
         if _wait(
             inv, job, f"Moving virtual machine '{vm.name}' to '{destination.name}'"
         ) and inv.bound.flag("Passthru"):
@@ -391,7 +397,11 @@ def move_vm_storage(inv: Invocation) -> None:
         plan = migration.MovePlan(
             vm, inv.host, inv.host, targets, inv.bound.flag("RetainVhdCopiesOnSource")
         )
-        _wait(inv, migration.start(inv.world, plan), f"Moving storage of '{vm.name}'")
+        job = migration.start(inv.world, plan)
+        if job is None:
+            _busy_error(inv, vm)
+            continue
+        _wait(inv, job, f"Moving storage of '{vm.name}'")
 
 
 def _storage_spec() -> CmdletSpec:

@@ -95,11 +95,11 @@ def get_network_adapter(inv: Invocation) -> None:
     if inv.bound.flag("ManagementOS"):
         return
     wanted = inv.bound.text("Name")
-    machines = (
-        sorted(inv.host.vms.values(), key=lambda v: v.name.lower())
-        if inv.bound.flag("All")
-        else inv.vms(name_param="VMName")
-    )
+    if inv.bound.flag("All"):
+        with inv.world.lock:
+            machines = sorted(inv.host.vms.values(), key=lambda v: v.name.lower())
+    else:
+        machines = inv.vms(name_param="VMName")
     for vm in machines:
         with inv.world.lock:
             adapters = _adapters(inv.host, vm)

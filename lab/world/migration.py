@@ -79,8 +79,12 @@ def blackout_seconds(world: World, plan: MovePlan) -> float:
     return round(0.05 + plan.vm.memory_assigned * 0.008 / rate, 2)
 
 
-def start(world: World, plan: MovePlan) -> MigrationJob:
-    """Register a job for `plan` and run it in a background thread."""
+def start(world: World, plan: MovePlan) -> MigrationJob | None:
+    """Register a job for `plan` and run it in a background thread.
+
+    None if the VM already has a job that has not finished: the check and the registration
+    happen under one lock, so two concurrent Move-VM calls never both start.
+    """
     job = MigrationJob(
         instance_id=str(uuid.uuid4()).upper(),
         vm_id=plan.vm.id.upper(),
@@ -91,6 +95,8 @@ def start(world: World, plan: MovePlan) -> MigrationJob:
         start_time=dt.datetime.now(dt.UTC),
     )
     with world.lock:
+        if is_migrating(world, plan.vm):
+            return None
         world.jobs[job.instance_id] = job
     world.start_thread(
         threading.Thread(
@@ -98,6 +104,12 @@ def start(world: World, plan: MovePlan) -> MigrationJob:
         )
     )
     return job
+
+
+def is_migrating(world: World, vm: VirtualMachine) -> bool:
+    """True while a job of `vm` has not finished."""
+    with world.lock:
+        return any(j.vm_id == vm.id.upper() and not j.finished for j in world.jobs.values())
 
 
 def request_cancel(world: World, job: MigrationJob) -> int:

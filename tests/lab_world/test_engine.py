@@ -122,3 +122,25 @@ def test_vm_parameter_takes_vm_objects_not_names(run: Runner, world: World) -> N
     sink = run("HV-SRV01", "Move-VM", ("VM", vm), ("DestinationHost", "HV-SRV02"))
     assert sink.errors == []
     assert host_of(world, "HV-SRV02").find_vm("SRV-DB01") is not None
+
+
+def test_simultaneous_moves_of_one_vm_start_one_migration(world: World) -> None:
+    world.time_scale = 0.002
+    barrier = threading.Barrier(4)
+    sinks = [RecordingSink() for _ in range(4)]
+    params = (("Name", "SRV-DB01"), ("DestinationHost", "HV-SRV02"))
+
+    def move(sink: RecordingSink) -> None:
+        barrier.wait()
+        world.run_pipeline(
+            InvocationContext("HV-SRV01", "u"), [CommandCall("Move-VM", params)], sink
+        )
+
+    threads = [threading.Thread(target=move, args=(s,)) for s in sinks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(world.jobs) == 1
+    assert sorted(len(s.errors) for s in sinks) == [0, 1, 1, 1]
+    assert len(world.calls("Move-VM")) == 4

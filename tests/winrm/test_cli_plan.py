@@ -99,7 +99,7 @@ def test_hosts_table(lab: Lab, config_file: Path, capsys: pytest.CaptureFixture[
     lab.world.inject(Fault(FaultKind.UNREACHABLE, "HV-SRV03"))
     code, out, _ = _run(capsys, "hosts", "--config", str(config_file))
     assert code == 1
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
-    assert rows["HV-SRV02"][1:4] == ["yes", "basic", "refused"]
-    assert rows["HV-SRV03"][1] == "no"
+    cells = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert cells["HV-SRV02"][1:4] == ["yes", "basic", "refused"]
+    assert cells["HV-SRV03"][1] == "no"
     assert lab.password not in out

@@ -22,7 +22,9 @@ from commands.requests import (
 
 def test_every_host_setting_change_of_the_seed(lab: Lab) -> None:
     host = lab.host("HV-SRV02")
-    changes = [
+    changes: list[
+        HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest
+    ] = [
         HostToggleRequest(host, False),
         HostSetRequest(host, HostSetting.MAX_MIGRATIONS, 5),
         HostSetRequest(host, HostSetting.MAX_STORAGE_MIGRATIONS, 3),

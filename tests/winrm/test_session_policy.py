@@ -121,7 +121,7 @@ def test_a_move_that_may_have_started_is_followed_not_resent() -> None:
     FakePipeline.failures = [requests.exceptions.ReadTimeout("read timed out")]
     port = WinRMHyperV(Sessions(ConnectionSettings.from_config(CONFIG, SECRETS)))
     jobs: list[str] = []
-    port.sessions.get = lambda host: _JobsSession(jobs)  # type: ignore[method-assign]
+    port.sessions.get = lambda host: _JobsSession(jobs)  # type: ignore[method-assign, assignment, return-value]
     assert HOST is not None
     handle = port.start_migration(HOST, MOVE, "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61")
     assert FakePipeline.invoked == 1
@@ -131,7 +131,7 @@ def test_a_move_that_may_have_started_is_followed_not_resent() -> None:
 def test_a_move_refused_before_it_ran_is_reported() -> None:
     FakePipeline.failures = [WSManFaultError(WSMAN_INVALID_SELECTORS, "", "gone", "", "", "")]
     port = WinRMHyperV(Sessions(ConnectionSettings.from_config(CONFIG, SECRETS)))
-    port.sessions.get = lambda host: _JobsSession([])  # type: ignore[method-assign]
+    port.sessions.get = lambda host: _JobsSession([])  # type: ignore[method-assign, assignment, return-value]
     assert HOST is not None
     with pytest.raises(HyperVError) as caught:
         port.start_migration(HOST, MOVE, "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61")

@@ -117,9 +117,10 @@ def main() -> int:
 
         vm = port.find_vm("SRV-APP01")
         source = config.inventory.find(vm.host)
-        destination = next(h for h in config.inventory if h != source)
+        destination = config.inventory.find("HV-SRV02")
+        assert destination is not None
         assert source is not None
-        plan = plan_move(Move(vm.name, destination), vm, source)
+        plan = plan_move(Move(vm.name, destination, include_storage=True), vm, source)
         handle = port.start_migration(source, plan.invocations[0], vm.id)
         polls = _time(handle.poll, args.polls)
         progress = handle.poll()

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_lab(args: argparse.Namespace) -> int:
-    """Start the lab, print how to connect, wait for Ctrl-C (or SIGTERM), stop cleanly."""
+    """Start the lab, print how to connect, wait for Ctrl-C (SIGINT) or SIGTERM, stop cleanly."""
     from lab.running import start_lab
     from lab.world import ScenarioError, load_scenario
 
@@ -68,7 +68,8 @@ def run_lab(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    # Set SIGINT explicitly too: a shell starts background jobs with SIGINT ignored.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with start_lab(
             world,
@@ -84,12 +85,10 @@ def run_lab(args: argparse.Namespace) -> int:
             print(f"export HVBOT_WINRM_USER={shlex.quote(lab.username)}")
             print(f"export HVBOT_WINRM_PASSWORD={shlex.quote(lab.password)}")
             print("\nLab running; Ctrl-C to stop.", flush=True)
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
+            while not stop.wait(0.5):
                 pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("Lab stopped.")
     return 0

@@ -12,7 +12,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.cli_common import EXIT_REFUSED, config_option, load_cli_config, print_problems
+from bot.cli_common import (
+    EXIT_FAILED,
+    EXIT_REFUSED,
+    config_option,
+    load_cli_config,
+    print_problems,
+)
 from bot.config import Config, ConfigError, Secrets
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
@@ -39,8 +45,6 @@ from commands.requests import (
     StorageRequest,
     VmCompatibilityRequest,
 )
-
-EXIT_HOST_FAILED = 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -166,7 +170,7 @@ def run_plan(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     except HyperVError as error:
         print_error(error)
-        return EXIT_HOST_FAILED
+        return EXIT_FAILED
     finally:
         port.close()
     print(render_json(request, resolved) if args.json else render_text(resolved))
@@ -242,4 +246,4 @@ def run_hosts(args: argparse.Namespace) -> int:
         port.close()
     rows = [host_row(h, config.winrm.auth, a) for h, a in zip(hosts, answers, strict=True)]
     print(format_table(rows))
-    return 0 if all(not isinstance(a, HyperVError) for a in answers) else EXIT_HOST_FAILED
+    return 0 if all(not isinstance(a, HyperVError) for a in answers) else EXIT_FAILED

@@ -45,6 +45,7 @@ def test_second_move_of_a_migrating_vm_is_refused(world: World) -> None:
     while not world.jobs:
         thread.join(0.002)
     second = run_on(world, "HV-SRV01", ("Move-VM", list(params)))
+    context.stop_requested.set()
     thread.join(5)
     assert first.errors == []
     assert "already in progress" in second.errors[0].message

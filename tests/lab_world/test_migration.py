@@ -187,8 +187,8 @@ def test_compression_beats_tcpip_on_a_slow_link_and_smb_is_fastest(world: World)
 def test_migration_job_is_visible_while_running_then_lingers_and_vanishes(
     world: World,
 ) -> None:
-    world.time_scale = 0.01  # SRV-DB01 live: ~0.6 s real
-    world.linger_seconds = 20  # 0.2 s real
+    world.time_scale = 0.004  # SRV-DB01 live: ~0.3 s real
+    world.linger_seconds = 25  # 0.1 s real
     thread = threading.Thread(
         target=run_on,
         args=(world, "HV-SRV01", ("Move-VM", [("Name", LIVE), ("DestinationHost", "HV-SRV02")])),
@@ -210,7 +210,7 @@ def test_migration_job_is_visible_while_running_then_lingers_and_vanishes(
             ),
         ).objects
         seen.extend((job.properties["JobState"], job.properties["PercentComplete"]) for job in jobs)
-        time.sleep(0.02)
+        time.sleep(0.01)
     thread.join()
     running = [int(str(p)) for s, p in seen if s == JobState.Running]
     assert running and running == sorted(running) and max(running) > min(running)
@@ -227,7 +227,7 @@ def test_migration_job_is_visible_while_running_then_lingers_and_vanishes(
     assert job.type_names[0] == (
         "Microsoft.Management.Infrastructure.CimInstance#root/virtualization/v2/Msvm_MigrationJob"
     )
-    time.sleep(0.3)
+    time.sleep(0.15)
     assert (
         run_on(
             world,

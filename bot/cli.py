@@ -14,6 +14,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "bot.cli_audit",
     "bot.cli_plan",
     "bot.cli_lab",
+    "bot.cli_workflow",
 )
 
 

@@ -1,0 +1,34 @@
+"""A lab in the test process and the bot as real `hvbot` subprocesses talking to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import BotRig
+
+from lab.running import start_lab
+from lab.world import load_scenario
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[BotRig]:
+    world = load_scenario(None, time_scale=0.005)
+    with start_lab(world) as lab:
+        config = tmp_path / "hvbot.toml"
+        config.write_text(
+            lab.config_fragment()
+            + '\n[approvals]\nusers = ["UBOB"]\n'
+            + "\n[executor]\npoll_seconds = 0.1\n"
+            + f'\n[audit]\ndatabase = "{tmp_path / "audit.db"}"\n',
+            encoding="utf-8",
+        )
+        env = {
+            **os.environ,
+            "HVBOT_WINRM_USER": lab.username,
+            "HVBOT_WINRM_PASSWORD": lab.password,
+        }
+        yield BotRig(world, lab, config, env)
+        world.wait_idle()

@@ -193,6 +193,15 @@ def unknown_command() -> WSManFault:
     )
 
 
+def internal_error(reason: str) -> WSManFault:
+    """The lab could not process a request it accepted (the code, E_FAIL, is a guess)."""
+    return WSManFault(
+        code=0x80004005,
+        subcode="w:InternalError",
+        reason=f"The WS-Management service cannot process the request. {reason} ",
+    )
+
+
 def unsupported_action(action: str) -> WSManFault:
     """0x80338126 (ERROR_WSMAN_ACTION_NOT_SUPPORTED): an action the lab does not implement."""
     return WSManFault(

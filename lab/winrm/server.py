@@ -201,3 +201,7 @@ class HostListener:
             return 200, self.service.handle(request, user, client_ip)
         except env.WSManFault as fault:
             return 500, fault.envelope(request, "127.0.0.1")
+        except Exception as exc:
+            # Say so to the client (a WSMan fault) instead of dropping its connection.
+            log.exception("lab request failed", extra={"host": self.host, "action": request.verb})
+            return 500, env.internal_error(str(exc)).envelope(request, "127.0.0.1")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from lab_winrm_support import STATE_TYPE, VM_TYPE, FakeWorld, Recorder, invoke, wsman
 from pypsrp.complex_objects import PSInvocationState
+from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 
 from lab.pipeline import CommandCall
@@ -39,12 +40,23 @@ def test_enums_carry_value_type_and_name(pool: RunspacePool) -> None:
 
 
 def test_parameters_arrive_as_plain_values(pool: RunspacePool, world: FakeWorld) -> None:
-    invoke(pool, "Get-Echo", Force=True, Names=["a", "b"], Vhds={"SourceFilePath": "C:\\x"}, N=3)
+    vhds = [{"SourceFilePath": "C:\\a.vhdx", "DestinationFilePath": "D:\\a.vhdx"}]
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Get-Echo").add_argument("positional").add_parameter("Force")
+    ps.add_parameters({"Names": ["a", "b"], "Vhds": vhds, "N": 3, "On": False})
+    ps.invoke()
     host, user, call = world.calls[-1]
     assert (host, user) == ("HV-A", "LAB\\tester")
     assert call == CommandCall(
         "Get-Echo",
-        [("Force", None), ("Names", ["a", "b"]), ("Vhds", {"SourceFilePath": "C:\\x"}), ("N", 3)],
+        [
+            (None, "positional"),
+            ("Force", None),
+            ("Names", ["a", "b"]),
+            ("Vhds", vhds),
+            ("N", 3),
+            ("On", False),
+        ],
     )
 
 
@@ -130,3 +142,12 @@ def test_large_output_is_split_over_replies_under_max_envelope_size(lab: Running
     receives = [len(reply) for request, reply in recorder.replies if "/Receive<" in request]
     assert len(receives) >= 4
     assert max(receives) <= 51200
+
+
+def test_a_payload_the_server_cannot_read_gets_a_fault(pool: RunspacePool) -> None:
+    ps = PowerShell(pool)
+    # pypsrp writes every int as <I32>, which cannot hold 2**40.
+    ps.add_cmdlet("Get-Echo").add_parameter("Big", 2**40)
+    with pytest.raises(WSManFaultError):
+        ps.invoke()
+    assert invoke(pool, "Get-VM").output

@@ -227,6 +227,8 @@ class HostSession:
         the host had lost our shell (so the command never ran); otherwise they are raised
         classified, at once.
         """
+        if not invocations:
+            raise ValueError("a pipeline needs at least one invocation")
         attempt = 0
         while True:
             with self.lock:

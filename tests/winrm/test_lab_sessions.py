@@ -92,7 +92,7 @@ def test_only_inventory_hosts_are_contacted(lab: Lab) -> None:
 def test_missing_credentials_name_the_variables_not_values(lab: Lab) -> None:
     settings = ConnectionSettings.from_config(lab.config, Secrets.from_environ({}))
     with pytest.raises(HyperVError) as caught:
-        Sessions(settings).get(lab.host("HV-SRV01")).run([])
+        Sessions(settings).get(lab.host("HV-SRV01")).open()
     assert caught.value.kind is ErrorKind.AUTHENTICATION
     assert USER_ENV in caught.value.summary and PASSWORD_ENV in caught.value.summary
 
@@ -104,7 +104,7 @@ def test_tls_validation_against_another_ca_fails_as_tls(lab: Lab) -> None:
     config = parse_config(tomllib.loads(text))
     settings = ConnectionSettings.from_config(config, lab.secrets)
     with pytest.raises(HyperVError) as caught:
-        Sessions(settings).get(lab.host("HV-SRV01")).run([])
+        Sessions(settings).get(lab.host("HV-SRV01")).open()
     assert caught.value.kind is ErrorKind.TLS
 
 

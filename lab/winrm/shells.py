@@ -31,6 +31,7 @@ from psrpcore.types import (
     PipelineState,
     PSInvocationState,
     PSRPMessageType,
+    PSVersion,
     RunspacePoolState,
 )
 
@@ -51,6 +52,9 @@ _FRAGMENT_BYTES = 32 * 1024
 # Room kept in a Receive reply for the envelope around the base64 streams.
 _ENVELOPE_OVERHEAD = 2048
 _STOP_GRACE_SECONDS = 2.0
+# PowerShell 5.1 as shipped with Windows Server 2022 (build 20348); the patch level is a guess.
+_PS_VERSION = "5.1.20348.2652"
+_BUILD_VERSION = "10.0.20348.2652"
 _CONNECT_REPLY_TYPES = (PSRPMessageType.SessionCapability, PSRPMessageType.RunspacePoolInitData)
 
 
@@ -96,7 +100,7 @@ class Shell:
             64, min(_FRAGMENT_BYTES, (max_envelope_size - _ENVELOPE_OVERHEAD) * 3 // 4)
         )
         self._cond = threading.Condition()
-        self._pool = ServerRunspacePool()
+        self._pool = ServerRunspacePool(application_private_data=_private_data())
         self._outbox: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
         self._runs: dict[uuid.UUID, PipelineRun] = {}
         self._closed = False
@@ -403,6 +407,22 @@ class PipelineRun:
                 seconds_remaining=seconds_remaining,
             )
         )
+
+
+def _private_data() -> dict[str, object]:
+    """What Windows Server 2022's PowerShell 5.1 tells a client about itself when a pool opens."""
+    return {
+        "PSVersionTable": {
+            "PSVersion": PSVersion(_PS_VERSION),
+            "PSEdition": "Desktop",
+            "PSCompatibleVersions": [
+                PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", _PS_VERSION)
+            ],
+            "CLRVersion": PSVersion("4.0.30319.42000"),
+            "BuildVersion": PSVersion(_BUILD_VERSION),
+            "WSManStackVersion": PSVersion("3.0"),
+        }
+    }
 
 
 def _uuid(command_id: str) -> uuid.UUID:

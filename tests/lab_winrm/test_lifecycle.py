@@ -174,3 +174,13 @@ def test_connect_needs_a_disconnected_pool(lab: RunningLab) -> None:
         assert same.id.upper() == str(pool.id).upper()
         with pytest.raises(WSManFaultError):
             same.connect()
+
+
+def test_the_pool_reports_windows_powershell_5_1(lab: RunningLab) -> None:
+    with RunspacePool(wsman(lab)) as pool:
+        private_data = pool.application_private_data
+    assert private_data is not None
+    table = private_data.data["PSVersionTable"]
+    assert table["PSVersion"].startswith("5.1.20348.")
+    assert table["PSEdition"] == "Desktop"
+    assert table["PSRemotingProtocolVersion"] == "2.3"

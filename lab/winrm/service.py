@@ -89,10 +89,14 @@ class WSManService:
         for shell in shells:
             shell.close()
 
-    def _shell(self, request: Request) -> Shell:
+    def _shell(self, request: Request, user: str, shell_id: str | None = None) -> Shell:
+        """The caller's shell named by the ShellId selector (or `shell_id`).
+
+        Another user's shell is treated as unknown (a guess at Windows' answer).
+        """
         with self._lock:
-            shell = self._shells.get(request.shell_id or "")
-        if shell is None:
+            shell = self._shells.get(shell_id or request.shell_id or "")
+        if shell is None or shell.owner != user:
             raise env.unknown_shell()
         return shell
 
@@ -148,7 +152,7 @@ class WSManService:
         return element
 
     def _command(self, request: Request, user: str, client_ip: str) -> bytes:
-        shell = self._shell(request)
+        shell = self._shell(request, user)
         line = request.body.find("rsp:CommandLine", env.NS)
         if line is None:
             raise env.invalid_request("The CommandLine element is missing.")
@@ -160,14 +164,14 @@ class WSManService:
         return env.reply(request, f"{env.SHELL}/CommandResponse", response)
 
     def _send(self, request: Request, user: str, client_ip: str) -> bytes:
-        shell = self._shell(request)
+        shell = self._shell(request, user)
         for stream in request.body.findall("rsp:Send/rsp:Stream", env.NS):
             command_id = stream.attrib.get("CommandId")
             _feed(shell, _b64(stream.text), command_id.upper() if command_id else None)
         return env.reply(request, f"{env.SHELL}/SendResponse", ET.Element(q("rsp", "SendResponse")))
 
     def _receive(self, request: Request, user: str, client_ip: str) -> bytes:
-        shell = self._shell(request)
+        shell = self._shell(request, user)
         desired = request.body.find("rsp:Receive/rsp:DesiredStream", env.NS)
         command_id = desired.attrib.get("CommandId") if desired is not None else None
         # Base64 grows data by 4/3; the reply must stay under the client's MaxEnvelopeSize.
@@ -195,7 +199,7 @@ class WSManService:
         return env.reply(request, f"{env.SHELL}/ReceiveResponse", response)
 
     def _signal(self, request: Request, user: str, client_ip: str) -> bytes:
-        shell = self._shell(request)
+        shell = self._shell(request, user)
         signal = request.body.find("rsp:Signal", env.NS)
         code_element = request.body.find("rsp:Signal/rsp:Code", env.NS)
         if signal is None or code_element is None:
@@ -216,10 +220,9 @@ class WSManService:
         )
 
     def _delete(self, request: Request, user: str, client_ip: str) -> bytes:
+        shell = self._shell(request, user)
         with self._lock:
-            shell = self._shells.pop(request.shell_id or "", None)
-        if shell is None:
-            raise env.unknown_shell()
+            self._shells.pop(shell.shell_id, None)
         shell.close()
         return env.reply(request, f"{env.TRANSFER}/DeleteResponse")
 
@@ -229,7 +232,7 @@ class WSManService:
             ET.SubElement(config, q("cfg", "MaxEnvelopeSizekb")).text = str(_MAX_ENVELOPE_KB)
             ET.SubElement(config, q("cfg", "MaxTimeoutms")).text = str(int(self._max_wait * 1000))
             return env.reply(request, f"{env.TRANSFER}/GetResponse", config, activity_id=False)
-        shell = self._shell(request)
+        shell = self._shell(request, user)
         return env.reply(
             request,
             f"{env.TRANSFER}/GetResponse",
@@ -241,16 +244,13 @@ class WSManService:
         if request.resource_uri.endswith("/shell/Command"):
             selector = request.body.find("n:Enumerate/w:Filter/w:SelectorSet/w:Selector", env.NS)
             shell_id = (selector.text or "").strip().upper() if selector is not None else ""
-            with self._lock:
-                shell = self._shells.get(shell_id)
-            if shell is None:
-                raise env.unknown_shell()
+            shell = self._shell(request, user, shell_id)
             items = [
                 _command_element(command_id, running) for command_id, running in shell.commands()
             ]
         else:
             with self._lock:
-                shells = list(self._shells.values())
+                shells = [s for s in self._shells.values() if s.owner == user]
             items = [self._shell_element(s, details=True) for s in shells]
         response = ET.Element(q("n", "EnumerateResponse"))
         ET.SubElement(response, q("n", "EnumerationContext"))
@@ -260,15 +260,15 @@ class WSManService:
         return env.reply(request, f"{env.ENUMERATION}/EnumerateResponse", response)
 
     def _disconnect(self, request: Request, user: str, client_ip: str) -> bytes:
-        self._shell(request).disconnect()
+        self._shell(request, user).disconnect()
         return env.reply(request, f"{env.SHELL}/DisconnectResponse")
 
     def _reconnect(self, request: Request, user: str, client_ip: str) -> bytes:
-        _guard(self._shell(request).reconnect)
+        _guard(self._shell(request, user).reconnect)
         return env.reply(request, f"{env.SHELL}/ReconnectResponse")
 
     def _connect(self, request: Request, user: str, client_ip: str) -> bytes:
-        shell = self._shell(request)
+        shell = self._shell(request, user)
         connect = request.body.find("rsp:Connect", env.NS)
         if connect is None:
             raise env.invalid_request("The Connect element is missing.")

@@ -116,3 +116,13 @@ def test_the_ntlm_user_file_lives_as_long_as_the_labs(world: FakeWorld) -> None:
             assert invoke(pool, "Get-VM").output
     assert "NTLM_USER_FILE" not in os.environ
     assert not path.exists()
+
+
+def test_users_see_only_their_own_shells() -> None:
+    other, other_password = "LAB\\other", "0ther-Pass!"
+    world = FakeWorld(credentials={USER: PASSWORD, other: other_password})
+    with start_lab(world) as running, RunspacePool(wsman(running)) as mine:
+        [seen] = RunspacePool.get_runspace_pools(wsman(running))
+        assert seen.id.upper() == str(mine.id).upper()
+        stranger = wsman(running, username=other, password=other_password)
+        assert RunspacePool.get_runspace_pools(stranger) == []

@@ -32,6 +32,10 @@ REGISTRY: dict[str, Cmdlet] = {
 }
 
 
+# System.Management.Automation.ActionPreference, for -ErrorAction given as a number.
+ACTION_PREFERENCE = {0: "SilentlyContinue", 1: "Stop", 2: "Continue", 3: "Inquire", 4: "Ignore"}
+
+
 class _Forward:
     """Passes every stream on to another sink."""
 
@@ -108,6 +112,8 @@ def run_pipeline(
         fed = pipe_input is not None
         bound = bind(cmdlet.spec, call.parameters, cmdlet.pipeline_param if fed else None)
         action = bound.common.get("ErrorAction")
+        if isinstance(action, int) and not isinstance(action, bool):
+            action = ACTION_PREFERENCE.get(action, "Continue")
         if isinstance(action, str):
             target = _ErrorAction(target, action)
         for where in _hosts(world, host, bound, target, cmdlet):

@@ -157,6 +157,12 @@ def test_error_action_stop_makes_errors_terminating(run: Runner) -> None:
     assert error.error.fully_qualified_error_id.startswith("InvalidParameter,")
 
 
+def test_error_action_as_an_action_preference_number(run: Runner) -> None:
+    with pytest.raises(TerminatingError):
+        run("HV-SRV01", "Get-VM", ("Name", "NOPE"), ("ErrorAction", 1))
+    assert run("HV-SRV01", "Get-VM", ("Name", "NOPE"), ("ErrorAction", 0)).errors == []
+
+
 def test_error_action_silently_continue_drops_errors(run: Runner) -> None:
     sink = run("HV-SRV01", "Get-VM", ("Name", "NOPE"), ("ea", "SilentlyContinue"))
     assert sink.errors == [] and sink.output == []

@@ -192,6 +192,12 @@ KNOWLEDGE: dict[ErrorKind, Diagnosis] = {
             "Nothing to fix; start it again when ready.",
         ),
         Diagnosis(
+            ErrorKind.NOT_STARTED,
+            "The move never started: the hosts show no trace of it.",
+            "The bot stopped between recording the request and sending it to the host.",
+            "Nothing changed on the hosts; ask for the move again.",
+        ),
+        Diagnosis(
             ErrorKind.INVALID_PARAMETERS,
             "PowerShell rejected the parameters of the command.",
             "The parameters do not form a valid parameter set for this cmdlet.",

@@ -51,6 +51,7 @@ class ErrorKind(StrEnum):
     MIGRATION_DISABLED = "migration_disabled"
     VM_STATE = "vm_state"
     CANCELLED = "cancelled"
+    NOT_STARTED = "not_started"
     INVALID_PARAMETERS = "invalid_parameters"
     REMOTE_ERROR = "remote_error"
 

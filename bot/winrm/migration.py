@@ -39,6 +39,7 @@ from commands.hyperv import (
     JobState,
     MigrationOutcome,
     MigrationProgress,
+    VmInfo,
 )
 from commands.inventory import Host
 from commands.invocation import Invocation
@@ -379,21 +380,34 @@ class Migration:
     def _outcome_from_location(
         self, duration: float, events: tuple[HostEvent, ...]
     ) -> MigrationOutcome:
-        """No job and no event left: where the VM now runs is the last witness."""
-        if self.destination is not None and self.vm_name:
-            try:
-                moved = (
-                    self._port.get_vm(self.destination, self.vm_name).id.casefold() == self._vm_id
-                )
-            except HyperVError:
-                moved = False
-            if moved:
+        """No job and no event left: where the VM and its files are is the last witness."""
+        if self.destination is not None:
+            if self._vm_on(self.destination) is not None:
                 return MigrationOutcome(True, duration, None, events=events)
-        error = KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(
-            summary="The migration left no job, no event and no VM on the destination.",
-            host=self.source.name,
-        )
+            stayed = self._vm_on(self.source) is not None
+        else:
+            vm = self._vm_on(self.source)
+            if vm is not None and _files_in_place(vm, self.invocation):
+                return MigrationOutcome(True, duration, None, events=events)
+            stayed = vm is not None
+        if stayed:
+            error = KNOWLEDGE[ErrorKind.NOT_STARTED].error(host=self.source.name)
+        else:
+            error = KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(
+                summary="The migration left no job and no event, and the VM is on neither host.",
+                host=self.source.name,
+            )
         return MigrationOutcome(False, duration, error=error, events=events)
+
+    def _vm_on(self, host: Host) -> VmInfo | None:
+        """The VM (this id) on `host`, or None; a host that cannot answer proves nothing."""
+        try:
+            vm = self._port.get_vm(host, self.vm_name)
+        except HyperVError as exc:
+            if exc.kind is not ErrorKind.VM_NOT_FOUND:
+                raise
+            return None
+        return vm if vm.id.casefold() == self._vm_id else None
 
     def _cancelled(self, duration: float, events: tuple[HostEvent, ...]) -> MigrationOutcome:
         error = KNOWLEDGE[ErrorKind.CANCELLED].error(host=self.source.name)
@@ -435,6 +449,20 @@ def _reading(job: Any) -> _JobReading:
 
 def _param(invocation: Invocation, name: str) -> Any:
     return invocation.parameter(name) if invocation.has(name) else None
+
+
+def _files_in_place(vm: VmInfo, invocation: Invocation) -> bool:
+    """Whether a storage move's targets already hold the VM's files (it ran to its end)."""
+    disks = {d.path.casefold() for d in vm.disks}
+    folder = _param(invocation, "DestinationStoragePath")
+    if isinstance(folder, str):
+        prefix = folder.rstrip("\\").casefold() + "\\"
+        return bool(disks) and all(d.startswith(prefix) for d in disks)
+    tables = _param(invocation, "Vhds")
+    config = _param(invocation, "VirtualMachinePath")
+    wanted = [str(t["DestinationFilePath"]).casefold() for t in tables or ()]
+    config_ok = not isinstance(config, str) or vm.path.casefold() == config.casefold()
+    return config_ok and all(w in disks for w in wanted) and bool(wanted or config)
 
 
 def _blackout(events: tuple[HostEvent, ...]) -> float | None:

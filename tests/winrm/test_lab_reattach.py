@@ -14,9 +14,9 @@ from winrm_lab import Lab
 
 from commands.hyperv import ErrorKind, JobState
 from commands.invocation import Invocation
-from commands.plans import plan_move
+from commands.plans import plan_move, plan_storage
 from commands.ports import MigrationHandle
-from commands.requests import Move
+from commands.requests import Move, StorageRequest
 from lab.world import Fault, FaultKind
 
 CHILD = str(Path(__file__).with_name("crash_child.py"))
@@ -128,3 +128,30 @@ def test_reattach_ignores_a_finished_job_of_an_earlier_migration(lab: Lab) -> No
     # No job, no event since then: only the VM's location speaks (it is on the destination).
     assert outcome is not None and outcome.succeeded and outcome.events == ()
     assert outcome.blackout_seconds is None
+
+
+def test_reattach_to_a_move_that_was_never_sent(lab: Lab) -> None:
+    source = lab.host("HV-SRV01")
+    vm = lab.port.get_vm(source, "SRV-APP01")
+    plan = plan_move(Move("SRV-APP01", lab.host("HV-SRV02"), include_storage=True), vm, source)
+    handle = lab.port.reattach_migration(
+        source, vm.id, dt.datetime.now(dt.UTC), plan.invocations[0]
+    )
+    outcome = handle.wait(5)
+    assert outcome is not None and not outcome.succeeded
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.NOT_STARTED
+    assert lab.world.calls("Move-VM") == []
+
+
+def test_reattach_to_a_finished_storage_move_checks_the_files(lab: Lab) -> None:
+    source = lab.host("HV-SRV01")
+    vm = lab.port.get_vm(source, "SRV-APP01")
+    plan = plan_storage(StorageRequest("SRV-APP01", storage_path="E:\\Moved"), vm, source)
+    first = lab.port.start_migration(source, plan.invocations[0], vm.id)
+    assert first.wait(30) is not None
+    with lab.world.lock:
+        lab.world.jobs.clear()
+    handle = lab.port.reattach_migration(source, vm.id, first.started_at, plan.invocations[0])
+    outcome = handle.wait(5)
+    assert outcome is not None and outcome.succeeded
+    assert len(lab.world.calls("Move-VMStorage")) == 1

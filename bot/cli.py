@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "bot.cli_plan",
     "bot.cli_lab",
     "bot.cli_workflow",
+    "bot.cli_demo",
 )
 
 

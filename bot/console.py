@@ -34,7 +34,7 @@ def card_lines(record: RequestRecord, events: Sequence[AuditEvent]) -> list[str]
     if record.destination_host:
         route += f" → {record.destination_host}"
     lines.append(f"  hosts:     {route}")
-    lines.append(f"  requested: @{record.requester.slack_user_id}")
+    lines.append(f"  requested: <@{record.requester.slack_user_id}>")
     if record.reason:
         lines.append(f"  reason:    {record.reason}")
     lines.append(f"  approvals: {len(record.approvals)} of {record.required_approvals} needed")

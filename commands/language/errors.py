@@ -16,7 +16,7 @@ class ParseError(Exception):
 
     def line(self) -> str:
         """The refusal as one line: the reason, then the usage."""
-        return f"{self.message} Usage: {self.usage}"
+        return f"{self.message.rstrip('.')}. Usage: {self.usage}"
 
 
 def _one_line(text: str) -> str:

@@ -1,0 +1,36 @@
+"""`hvbot demo`: the built-in lab and a full migration story, printed as a transcript."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `demo` to `hvbot`."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="run a full migration story on the built-in lab",
+        description="Start three simulated Hyper-V hosts on loopback and play a migration "
+        "story through the real bot: preflight, approval, progress, failure, audit.",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.02,
+        metavar="X",
+        help="real seconds per simulated second (default 0.02: a 5-minute move takes 6 s)",
+    )
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # The lab is demo-only code: imported here, never on the bot's production paths.
+    from bot.demo import run_demo
+    from bot.logs import configure
+
+    configure("text", "ERROR")
+    if not 0 < args.time_scale <= 1:
+        print("--time-scale must be between 0 and 1", file=sys.stderr)
+        return 2
+    return run_demo(sys.stdout, time_scale=args.time_scale)

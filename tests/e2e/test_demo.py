@@ -1,0 +1,26 @@
+"""`hvbot demo` tells its whole story, and every step behaves as the story says."""
+
+from __future__ import annotations
+
+import io
+
+from bot.demo import run_demo
+
+
+def test_demo_story() -> None:
+    out = io.StringIO()
+    assert run_demo(out, time_scale=0.005) == 0
+    text = out.getvalue()
+    assert "HV-SRV03 has no virtual switch 'vSwitch-Backup'" in text
+    assert "-Vhds @(@{SourceFilePath" in text
+    assert "AmbiguousParameterSet,Microsoft.HyperV.PowerShell.Commands.MoveVM" in text
+    assert "contains '*', which Get-VM treats as a wildcard" in text
+    assert "did you mean HV-SRV03?" in text
+    assert "You cannot approve your own request #1." in text
+    assert "approval 1 of 2 from @bob" in text
+    assert "#1 SRV-APP01: succeeded in" in text
+    assert "0x8009030E" in text
+    assert "#3 SRV-DB01: failed after" in text and "fix:" in text
+    assert "Traceback" not in text
+    assert "Lab-Passw0rd!" not in text
+    assert "hash chain: 19 events, intact" in text

@@ -129,6 +129,11 @@ class Bound:
         value = self.values.get(name)
         return value if isinstance(value, str) else None
 
+    def member(self, name: str) -> str | None:
+        """The member name of an enum parameter, or None when absent."""
+        value = self.values.get(name)
+        return value.name if isinstance(value, LabEnum) else None
+
     def integer(self, name: str) -> int | None:
         """An integer parameter, or None when absent."""
         value = self.values.get(name)

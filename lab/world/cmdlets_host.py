@@ -42,12 +42,10 @@ def set_vm_host(inv: Invocation) -> None:
             host.max_vm_migrations = n
         if (n := b.integer("MaximumStorageMigrations")) is not None:
             host.max_storage_migrations = n
-        auth = b.get("VirtualMachineMigrationAuthenticationType")
-        if auth is not None:
-            host.auth_type = AuthType[objects_name(auth)]
-        perf = b.get("VirtualMachineMigrationPerformanceOption")
-        if perf is not None:
-            host.performance = Performance[objects_name(perf)]
+        if (auth := b.member("VirtualMachineMigrationAuthenticationType")) is not None:
+            host.auth_type = AuthType[auth]
+        if (perf := b.member("VirtualMachineMigrationPerformanceOption")) is not None:
+            host.performance = Performance[perf]
         if isinstance(flag := b.get("UseAnyNetworkForMigration"), bool):
             host.use_any_network = flag
         if (path := b.text("VirtualMachinePath")) is not None:
@@ -57,11 +55,6 @@ def set_vm_host(inv: Invocation) -> None:
         result = objects.vm_host(host)
     if b.flag("Passthru"):
         inv.output(result)
-
-
-def objects_name(value: object) -> str:
-    """The member name of a bound LabEnum."""
-    return str(getattr(value, "name", value))
 
 
 def _set_migration(enabled: bool) -> Callable[[Invocation], None]:
@@ -137,13 +130,13 @@ def remove_migration_network(inv: Invocation) -> None:
 def get_switch(inv: Invocation) -> None:
     """Get-VMSwitch [[-Name] <String[]>] [-SwitchType]."""
     names = inv.bound.texts("Name") or ["*"]
-    kind = inv.bound.get("SwitchType")
+    kind = inv.bound.member("SwitchType")
     with inv.world.lock:
         switches = list(inv.host.switches)
     for name in names:
         hits = [s for s in switches if fnmatch.fnmatchcase(s.name.lower(), name.lower())]
         if kind is not None:
-            hits = [s for s in hits if s.switch_type.name == objects_name(kind)]
+            hits = [s for s in hits if s.switch_type.name == kind]
         if not hits and not has_wildcards(name):
             inv.error(
                 inv.hyperv_error(

@@ -50,7 +50,8 @@ def _target_params(destination_position: int | None) -> tuple[Param, ...]:
     )
 
 
-def _host_move_spec(name: str, *extra: Param, report_set: bool) -> CmdletSpec:
+def _host_move_spec(name: str, *extra: Param, moves: bool) -> CmdletSpec:
+    """Move-VM (`moves`: a CompatibilityReport set, -WhatIf/-Confirm) or Compare-VM."""
     four = SINGLE + MULTI
     return CmdletSpec(
         name=name,
@@ -64,10 +65,10 @@ def _host_move_spec(name: str, *extra: Param, report_set: bool) -> CmdletSpec:
             *_target_params(None),
             *extra,
         ),
-        sets=four + ((REPORT,) if report_set else ()),
+        sets=four + ((REPORT,) if moves else ()),
         default_set=NAME_SINGLE,
         fallback_sets=(VM_SINGLE,),
-        should_process=True,
+        should_process=moves,
     )
 
 
@@ -444,11 +445,11 @@ COMMANDS = (
             ),
             Param("AsJob", Kind.SWITCH),
             Param("Passthru", Kind.SWITCH),
-            report_set=True,
+            moves=True,
         ),
         move_vm,
         pipeline_param="VM",
     ),
-    Cmdlet(_host_move_spec("Compare-VM", report_set=False), compare_vm, pipeline_param="VM"),
+    Cmdlet(_host_move_spec("Compare-VM", moves=False), compare_vm, pipeline_param="VM"),
     Cmdlet(_storage_spec(), move_vm_storage, pipeline_param="VM"),
 )

@@ -256,7 +256,7 @@ def _utc(value: LabValue) -> dt.datetime | None:
 
 def test_path(inv: Invocation) -> None:
     """Test-Path [-Path|-LiteralPath] [-PathType Any|Container|Leaf]: True or False per path."""
-    kind = getattr(inv.bound.get("PathType"), "name", "Any")
+    kind = inv.bound.member("PathType") or "Any"
     host = inv.host
     for path in inv.bound.texts("Path") or inv.bound.texts("LiteralPath"):
         with inv.world.lock:

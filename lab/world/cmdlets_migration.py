@@ -324,13 +324,16 @@ def _wait(inv: Invocation, job: MigrationJob, activity: str) -> bool:
 
     Stopping the pipeline cancels the migration, as stopping Move-VM does on Windows.
     """
-    world, last, stopping = inv.world, -1, False
+    world, last, stopping, queued = inv.world, -1, False, False
     while True:
         with world.changed:
             if not job.finished:
                 world.changed.wait(0.05)
             percent, state, finished = job.percent, job.state, job.finished
             text, hresult, elapsed = job.error_description, job.hresult, job.elapsed
+        if state is JobState.New and not queued:
+            inv.sink.write_progress(activity, "Queued: waiting for a free migration slot", 0)
+            queued = True
         if (state is JobState.Running and percent != last) or state is JobState.Completed:
             remaining = int(elapsed * (100 - percent) / percent) if percent else -1
             inv.sink.write_progress(activity, f"{percent}% complete", percent, remaining)

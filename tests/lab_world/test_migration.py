@@ -359,6 +359,10 @@ def test_limit_queues_extra_migrations(world: World) -> None:
         thread.join(10)
         assert sink.errors == []
     assert world.peak_running["HV-SRV01"] == 1
+    waited = [
+        p.status for _, sink in threads for p in sink.progress if p.status.startswith("Queued")
+    ]
+    assert waited
     assert 21501 in event_ids(world, "HV-SRV01")
     assert event_ids(world, "HV-SRV01").count(20415) == 3
 

@@ -211,6 +211,11 @@ class _Binder:
         return converted
 
 
+def parameter_name(spec: CmdletSpec, given: str) -> str:
+    """The canonical name PowerShell binds `given` to (prefixes, aliases, any case)."""
+    return _Binder(spec).resolve(given)[0]
+
+
 def bind(
     spec: CmdletSpec,
     parameters: Sequence[tuple[str | None, LabValue]],

@@ -13,11 +13,31 @@ from lab.world.binding import (
 )
 from lab.world.shell import REGISTRY
 
-BRIEF = """Get-VM Get-VMHost Set-VMHost Enable-VMMigration Disable-VMMigration
-Get-VMMigrationNetwork Add-VMMigrationNetwork Remove-VMMigrationNetwork Get-VMSwitch
-Get-VMNetworkAdapter Get-VMHardDiskDrive Get-VMDvdDrive Get-VMProcessor Set-VMProcessor
-Get-VMHostSupportedVersion Compare-VM Move-VM Move-VMStorage Get-CimInstance Invoke-CimMethod
-Get-WinEvent Test-Path Get-Volume""".split()
+BRIEF = [
+    "Get-VM",
+    "Get-VMHost",
+    "Set-VMHost",
+    "Enable-VMMigration",
+    "Disable-VMMigration",
+    "Get-VMMigrationNetwork",
+    "Add-VMMigrationNetwork",
+    "Remove-VMMigrationNetwork",
+    "Get-VMSwitch",
+    "Get-VMNetworkAdapter",
+    "Get-VMHardDiskDrive",
+    "Get-VMDvdDrive",
+    "Get-VMProcessor",
+    "Set-VMProcessor",
+    "Get-VMHostSupportedVersion",
+    "Compare-VM",
+    "Move-VM",
+    "Move-VMStorage",
+    "Get-CimInstance",
+    "Invoke-CimMethod",
+    "Get-WinEvent",
+    "Test-Path",
+    "Get-Volume",
+]
 
 
 def _names(spec: CmdletSpec) -> list[str]:

@@ -60,6 +60,7 @@ def test_failure_events_come_with_the_outcome(lab: Lab) -> None:
 
 
 def test_local_iso_is_classified(lab: Lab) -> None:
+    lab.world.inject(Fault(FaultKind.ISO_LOCAL, "HV-SRV01"))
     outcome = _migrate(lab, "SRV-WEB01", source_name="HV-SRV02", to="HV-SRV01")
     _assert_classified(outcome.error, ErrorKind.LOCAL_ISO, lab)
 

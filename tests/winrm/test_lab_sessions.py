@@ -6,14 +6,17 @@ import threading
 import tomllib
 
 import pytest
-from winrm_lab import PASSWORD_ENV, USER_ENV, Lab, toml_for
+from winrm_lab import PASSWORD_ENV, TIME_SCALE, USER_ENV, Lab, scenario, toml_for
 
 from bot.config import Secrets, parse_config
+from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
 from commands.hyperv import ErrorKind, HyperVError, JobState
 from commands.inventory import Host
 from commands.plans import plan_move
 from commands.requests import Move
+from lab.running import start_lab
+from lab.world import parse_scenario
 
 
 def _drop_shell(lab: Lab, host: str, shell_id: str) -> None:
@@ -127,3 +130,16 @@ def test_no_secret_in_any_log_line_or_error(
     assert texts and not [t for t in texts if lab.password in t]
     # Sanity: the capture really saw the traffic (pypsrp logs every message at debug level).
     assert any(r.name.startswith("pypsrp") for r in captured_logs.records)
+
+
+def test_ntlm_with_message_encryption_over_http() -> None:
+    world = parse_scenario(scenario(), "ntlm", time_scale=TIME_SCALE)
+    with start_lab(world, auth="ntlm", https=False) as running:
+        config = parse_config(tomllib.loads(toml_for(running)))
+        assert (config.winrm.auth, config.winrm.ssl) == ("ntlm", False)
+        secrets = Secrets.from_environ({USER_ENV: running.username, PASSWORD_ENV: running.password})
+        port = WinRMHyperV(Sessions(ConnectionSettings.from_config(config, secrets)))
+        try:
+            assert port.find_vm("SRV-APP01").host == "HV-SRV01"
+        finally:
+            port.close()

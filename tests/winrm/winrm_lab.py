@@ -54,10 +54,10 @@ class Lab:
 def toml_for(running: Any) -> str:
     lines = [
         "[winrm]",
-        'auth = "basic"',
-        "ssl = true",
+        f'auth = "{running.auth}"',
+        f"ssl = {'true' if running.ca_file else 'false'}",
         "cert_validation = true",
-        f'ca_file = "{running.ca_file}"',
+        *([f'ca_file = "{running.ca_file}"'] if running.ca_file else []),
         f'username_env = "{USER_ENV}"',
         f'password_env = "{PASSWORD_ENV}"',
         "operation_timeout = 2",

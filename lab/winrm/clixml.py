@@ -13,9 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psrpcore.types import (
+    CommandOrigin,
+    CommandTypes,
     ErrorCategory,
     ErrorCategoryInfo,
     ErrorRecord,
+    InvocationInfo,
     NETException,
     PSDateTime,
     PSDict,
@@ -26,6 +29,8 @@ from psrpcore.types import (
     PSNoteProperty,
     PSObject,
     PSString,
+    SessionStateEntryVisibility,
+    add_note_property,
 )
 from psrpcore.types._base import PSObjectMeta
 from psrpcore.types._enum import PSEnumBase, PSEnumMeta
@@ -92,7 +97,7 @@ def error_record(error: LabError) -> ErrorRecord:
     category = (
         ErrorCategory[error.category] if error.category in ErrorCategory.__members__ else None
     )
-    return ErrorRecord(
+    record = ErrorRecord(
         Exception=exception,
         CategoryInfo=ErrorCategoryInfo(
             Category=category if category is not None else ErrorCategory.NotSpecified,
@@ -103,6 +108,38 @@ def error_record(error: LabError) -> ErrorRecord:
         ),
         TargetObject=error.target_name or None,
         FullyQualifiedErrorId=error.fully_qualified_error_id,
+        InvocationInfo=_invocation_info(error.command_name) if error.command_name else None,
+    )
+    # pypsrp asks for AddInvocationInfo, so Windows sends the cmdlet's InvocationInfo along.
+    record.serialize_extended_info = record.InvocationInfo is not None
+    return record
+
+
+def _invocation_info(command_name: str) -> InvocationInfo:
+    """How a cmdlet invoked on its own from a remote pipeline looks to PowerShell."""
+    command = PSObject()
+    add_note_property(command, "CommandType", CommandTypes.Cmdlet)
+    add_note_property(command, "Definition", command_name)
+    add_note_property(command, "Name", command_name)
+    add_note_property(command, "Visibility", SessionStateEntryVisibility.Public)
+    return InvocationInfo(
+        BoundParameters=PSDict(),
+        CommandOrigin=CommandOrigin.Runspace,
+        DisplayScriptPosition=None,
+        ExpectingInput=False,
+        HistoryId=1,
+        InvocationName=command_name,
+        Line="",
+        MyCommand=command,
+        OffsetInLine=0,
+        PipelineLength=1,
+        PipelinePosition=1,
+        PositionMessage="",
+        PSCommandPath=None,
+        PSScriptRoot="",
+        ScriptLineNumber=0,
+        ScriptName="",
+        UnboundArguments=PSList(),
     )
 
 

@@ -378,6 +378,7 @@ class PipelineRun:
                 category_info=record.CategoryInfo,
                 target_object=record.TargetObject,
                 fully_qualified_error_id=record.FullyQualifiedErrorId,
+                invocation_info=record.InvocationInfo,
             )
         )
 

@@ -77,6 +77,7 @@ def test_non_terminating_errors_go_to_the_error_stream(pool: RunspacePool) -> No
     assert error.fq_error == "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM"
     assert error.category == 5  # InvalidArgument
     assert (error.target_name, error.target_type, error.activity) == ("NOPE", "String", "Get-VM")
+    assert (error.command_name, error.invocation_name) == ("Get-VM", "Get-VM")
     exception = error.exception
     assert exception is not None
     assert exception.types[0] == "Microsoft.HyperV.PowerShell.VirtualizationException"

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import fnmatch
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lab.pipeline import InvocationContext, LabError, LabObject, LabValue, PipelineSink
+from lab.pipeline import (
+    InvocationContext,
+    LabError,
+    LabObject,
+    LabValue,
+    PipelineSink,
+    TerminatingError,
+)
 from lab.world import errors
 from lab.world.binding import Bound, CmdletSpec, Kind, Param
 from lab.world.model import Host, VirtualMachine
@@ -32,6 +41,63 @@ def vm_param(sets: tuple[str, ...]) -> Param:
     )
 
 
+class Outbox:
+    """A cmdlet's writes, held until the engine flushes them outside the world lock.
+
+    Cmdlets often build output while holding the world lock; the client's sink takes locks of
+    its own. Writing only from `flush` keeps the two lock orders from ever crossing.
+    """
+
+    def __init__(self, sink: PipelineSink, error_action: str = "continue") -> None:
+        self._sink = sink
+        self._error_action = error_action
+        self._pending: deque[Callable[[], None]] = deque()
+        self._lock = threading.Lock()
+
+    def _add(self, write: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending.append(write)
+
+    def write_output(self, value: LabValue) -> None:
+        self._add(lambda: self._sink.write_output(value))
+
+    def write_error(self, error: LabError) -> None:
+        """Hold the error, or apply -ErrorAction: Stop terminates, SilentlyContinue drops."""
+        if self._error_action == "stop":
+            raise TerminatingError(error)
+        if self._error_action not in ("silentlycontinue", "ignore"):
+            self._add(lambda: self._sink.write_error(error))
+
+    def write_warning(self, message: str) -> None:
+        self._add(lambda: self._sink.write_warning(message))
+
+    def write_verbose(self, message: str) -> None:
+        self._add(lambda: self._sink.write_verbose(message))
+
+    def write_progress(
+        self,
+        activity: str,
+        status: str,
+        percent_complete: int,
+        seconds_remaining: int = -1,
+        activity_id: int = 0,
+    ) -> None:
+        self._add(
+            lambda: self._sink.write_progress(
+                activity, status, percent_complete, seconds_remaining, activity_id
+            )
+        )
+
+    def flush(self) -> None:
+        """Pass every held write to the real sink, in order (never under the world lock)."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                write = self._pending.popleft()
+            write()
+
+
 @dataclass
 class Invocation:
     """One run of one cmdlet: the world, the host it runs on, its bound parameters."""
@@ -39,9 +105,13 @@ class Invocation:
     world: World
     host: Host
     context: InvocationContext
-    sink: PipelineSink
+    sink: Outbox
     bound: Bound
     spec: CmdletSpec
+
+    def flush(self) -> None:
+        """Deliver what the cmdlet wrote so far (call without holding the world lock)."""
+        self.sink.flush()
 
     def output(self, value: LabValue) -> None:
         """Write one object to the output stream."""

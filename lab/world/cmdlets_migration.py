@@ -338,6 +338,7 @@ def _wait(inv: Invocation, job: MigrationJob, activity: str) -> bool:
             remaining = int(elapsed * (100 - percent) / percent) if percent else -1
             inv.sink.write_progress(activity, f"{percent}% complete", percent, remaining)
             last = percent
+        inv.flush()
         if finished:
             break
         if not stopping and inv.context.stop_requested.is_set():

@@ -15,7 +15,7 @@ from lab.pipeline import (
 )
 from lab.world import cmdlets_host, cmdlets_migration, cmdlets_misc, cmdlets_vm, errors
 from lab.world.binding import Bound, bind
-from lab.world.cmdlet import Cmdlet, Invocation
+from lab.world.cmdlet import Cmdlet, Invocation, Outbox
 from lab.world.model import Host
 
 if TYPE_CHECKING:
@@ -33,17 +33,19 @@ REGISTRY: dict[str, Cmdlet] = {
 
 
 # System.Management.Automation.ActionPreference, for -ErrorAction given as a number.
+# Stop makes the first error terminating; SilentlyContinue and Ignore drop errors.
 ACTION_PREFERENCE = {0: "SilentlyContinue", 1: "Stop", 2: "Continue", 3: "Inquire", 4: "Ignore"}
 
 
-class _Forward:
-    """Passes every stream on to another sink."""
+class _Downstream:
+    """Collects a command's output for the next command; other streams go to the client."""
 
     def __init__(self, sink: PipelineSink) -> None:
         self.sink = sink
+        self.items: list[LabValue] = []
 
     def write_output(self, value: LabValue) -> None:
-        self.sink.write_output(value)
+        self.items.append(value)
 
     def write_error(self, error: LabError) -> None:
         self.sink.write_error(error)
@@ -63,31 +65,6 @@ class _Forward:
         activity_id: int = 0,
     ) -> None:
         self.sink.write_progress(activity, status, percent_complete, seconds_remaining, activity_id)
-
-
-class _Downstream(_Forward):
-    """Collects a command's output for the next command; other streams go to the client."""
-
-    def __init__(self, sink: PipelineSink) -> None:
-        super().__init__(sink)
-        self.items: list[LabValue] = []
-
-    def write_output(self, value: LabValue) -> None:
-        self.items.append(value)
-
-
-class _ErrorAction(_Forward):
-    """Applies -ErrorAction: Stop turns the first error terminating, Ignore drops errors."""
-
-    def __init__(self, sink: PipelineSink, action: str) -> None:
-        super().__init__(sink)
-        self.action = action.lower()
-
-    def write_error(self, error: LabError) -> None:
-        if self.action == "stop":
-            raise TerminatingError(error)
-        if self.action not in ("silentlycontinue", "ignore"):
-            self.sink.write_error(error)
 
 
 def run_pipeline(
@@ -111,16 +88,16 @@ def run_pipeline(
         target: PipelineSink = downstream if downstream is not None else sink
         fed = pipe_input is not None
         bound = bind(cmdlet.spec, call.parameters, cmdlet.pipeline_param if fed else None)
-        action = bound.common.get("ErrorAction")
+        action = bound.common.get("ErrorAction", "Continue")
         if isinstance(action, int) and not isinstance(action, bool):
             action = ACTION_PREFERENCE.get(action, "Continue")
-        if isinstance(action, str):
-            target = _ErrorAction(target, action)
+        errors_go = str(action).lower()
         for where in _hosts(world, host, bound, target, cmdlet):
+            outbox = Outbox(target, errors_go)
             if pipe_input is None:
-                cmdlet.handler(Invocation(world, where, context, target, bound, cmdlet.spec))
+                _invoke(cmdlet, Invocation(world, where, context, outbox, bound, cmdlet.spec))
             else:
-                _run_with_input(world, where, context, target, cmdlet, bound, pipe_input)
+                _run_with_input(world, where, context, outbox, cmdlet, bound, pipe_input)
         pipe_input = downstream.items if downstream is not None else None
 
 
@@ -166,7 +143,7 @@ def _run_with_input(
     world: World,
     host: Host,
     context: InvocationContext,
-    sink: PipelineSink,
+    outbox: Outbox,
     cmdlet: Cmdlet,
     bound: Bound,
     items: list[LabValue],
@@ -174,7 +151,7 @@ def _run_with_input(
     name = cmdlet.pipeline_param
     for item in items:
         if name is None or name in bound.values:
-            sink.write_error(
+            outbox.write_error(
                 errors.binding_error(
                     cmdlet.spec.name,
                     cmdlet.spec.fqid_suffix,
@@ -188,4 +165,13 @@ def _run_with_input(
         values = dict(bound.values)
         values[name] = item
         per_item = Bound(values, bound.parameter_set, bound.common)
-        cmdlet.handler(Invocation(world, host, context, sink, per_item, cmdlet.spec))
+        _invoke(cmdlet, Invocation(world, host, context, outbox, per_item, cmdlet.spec))
+    outbox.flush()
+
+
+def _invoke(cmdlet: Cmdlet, invocation: Invocation) -> None:
+    """Run one cmdlet, then deliver its writes, also when it ends with a terminating error."""
+    try:
+        cmdlet.handler(invocation)
+    finally:
+        invocation.flush()

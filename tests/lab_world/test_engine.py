@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
-from lab.pipeline import CommandCall, InvocationContext, TerminatingError
+from lab.pipeline import CommandCall, InvocationContext, LabError, LabValue, TerminatingError
 from lab.world import World
 
 from .conftest import Runner
@@ -145,3 +146,61 @@ def test_simultaneous_moves_of_one_vm_start_one_migration(world: World) -> None:
     assert len(world.jobs) == 1
     assert sorted(len(s.errors) for s in sinks) == [0, 1, 1, 1]
     assert len(world.calls("Move-VM")) == 4
+
+
+class LockProbeSink(RecordingSink):
+    """Fails a write made while the calling thread holds the world lock (lock-order guard)."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+        self.blocked = 0
+
+    def _probe(self) -> None:
+        got: list[bool] = []
+
+        def grab() -> None:
+            ok = self.world.lock.acquire(timeout=2)
+            got.append(ok)
+            if ok:
+                self.world.lock.release()
+
+        other = threading.Thread(target=grab)
+        other.start()
+        other.join()
+        self.blocked += not got[0]
+
+    def write_output(self, value: LabValue) -> None:
+        self._probe()
+        super().write_output(value)
+
+    def write_error(self, error: LabError) -> None:
+        self._probe()
+        super().write_error(error)
+
+    def write_progress(self, *args: Any, **kwargs: Any) -> None:
+        self._probe()
+        super().write_progress(*args, **kwargs)
+
+
+def test_no_write_reaches_the_client_under_the_world_lock(world: World) -> None:
+    sink = LockProbeSink(world)
+    context = InvocationContext("HV-SRV01", "u")
+    for call in (
+        CommandCall("Get-VM"),
+        CommandCall("Get-VMHost"),
+        CommandCall("Get-VM", (("Name", "NOPE"),)),
+        CommandCall("Move-VM", (("Name", "SRV-DB01"), ("DestinationHost", "HV-SRV03"))),
+        CommandCall(
+            "Move-VM",
+            (
+                ("Name", "SRV-APP01"),
+                ("DestinationHost", "HV-SRV02"),
+                ("IncludeStorage", None),
+                ("Passthru", None),
+            ),
+        ),
+    ):
+        world.run_pipeline(context, [call], sink)
+    assert sink.output and sink.errors and sink.progress
+    assert sink.blocked == 0

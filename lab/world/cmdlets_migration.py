@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lab.pipeline import LabError, LabObject, TerminatingError
+from lab.pipeline import LabEnum, LabError, LabObject, LabValue, TerminatingError
 from lab.world import compat, migration, objects, winpath
 from lab.world.binding import CmdletSpec, Kind, Param
 from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid, vm_param
@@ -244,16 +244,25 @@ def _busy_error(inv: Invocation, vm: VirtualMachine) -> None:
     )
 
 
-def _report_target(inv: Invocation) -> tuple[list[VirtualMachine], str]:
+def _report(inv: Invocation) -> Mapping[str, LabValue]:
     report = inv.bound.get("CompatibilityReport")
-    props = (
-        report.properties
-        if isinstance(report, LabObject)
-        else (report if isinstance(report, Mapping) else {})
-    )
-    dest = props.get("Destination")
+    if isinstance(report, LabObject):
+        return report.properties
+    return report if isinstance(report, Mapping) else {}
+
+
+def _report_target(inv: Invocation) -> tuple[list[VirtualMachine], str]:
+    props = _report(inv)
     vms = [vm for vm in [inv.vm_from_object(props.get("VM"))] if vm]
-    return vms, str(dest or "")
+    return vms, str(props.get("Destination") or "")
+
+
+def _report_targets(inv: Invocation, vm: VirtualMachine) -> StorageTargets | None:
+    """A report of a move with storage moves the disks to the same paths on the destination."""
+    operation = _report(inv).get("OperationType")
+    name = operation.name if isinstance(operation, LabEnum) else str(operation)
+    with_storage = name in ("MoveVirtualMachineAndStorage", "2")
+    return compat.single_destination(vm, None) if with_storage else None
 
 
 def move_vm(inv: Invocation) -> None:
@@ -281,7 +290,9 @@ def move_vm(inv: Invocation) -> None:
             )
             continue
         targets = (
-            _targets(inv, vm, include_flag=True) if inv.bound.parameter_set != REPORT else None
+            _report_targets(inv, vm)
+            if inv.bound.parameter_set == REPORT
+            else _targets(inv, vm, include_flag=True)
         )
         problems, connection = _problems(inv, vm, name, destination, targets)
         if problems or destination is None:

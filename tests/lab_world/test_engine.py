@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from lab.pipeline import CommandCall, InvocationContext, LabError, LabValue, TerminatingError
+from lab.pipeline import (
+    CommandCall,
+    InvocationContext,
+    LabError,
+    LabObject,
+    LabValue,
+    TerminatingError,
+)
 from lab.world import World
 
 from .conftest import Runner
@@ -63,6 +70,26 @@ def test_move_vm_from_a_compatibility_report(run: Runner, world: World) -> None:
     sink = run("HV-SRV01", "Move-VM", ("CompatibilityReport", report.objects[0]))
     assert sink.errors == []
     assert host_of(world, "HV-SRV02").find_vm("SRV-DB01") is not None
+
+
+def test_a_report_with_storage_moves_the_disks(run: Runner, world: World) -> None:
+    report = run(
+        "HV-SRV01",
+        "Compare-VM",
+        ("Name", "SRV-APP01"),
+        ("DestinationHost", "HV-SRV02"),
+        ("IncludeStorage", None),
+    )
+    assert report.objects[0].properties["Incompatibilities"] == []
+    # As a client sends it back: a property bag whose enum became its name.
+    sent = dict(report.objects[0].properties)
+    vm = sent["VM"]
+    assert isinstance(vm, LabObject)
+    sent["OperationType"] = "MoveVirtualMachineAndStorage"
+    sent["VM"] = dict(vm.properties)
+    sink = run("HV-SRV01", "Move-VM", ("CompatibilityReport", sent))
+    assert sink.errors == []
+    assert host_of(world, "HV-SRV02").has_file("D:\\Hyper-V\\Virtual Hard Disks\\SRV-APP01-OS.vhdx")
 
 
 def test_move_vm_whatif_moves_nothing(run: Runner, world: World) -> None:

@@ -23,7 +23,6 @@ from commands.hyperv import ErrorKind, HyperVError, Incompatibility
 
 WSMAN_OPERATION_TIMEOUT = 0x80338029
 WSMAN_INVALID_SELECTORS = 0x8033805B
-WSMAN_SHELL_NOT_FOUND = 0x80338082
 
 _ASSIGNMENT = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|token|credential|apikey|api_key)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
@@ -73,7 +72,7 @@ def transport_kind(exc: BaseException) -> ErrorKind:
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying on a fresh pool may help: connection drops, timeouts, lost shells."""
     if isinstance(exc, WSManFaultError):
-        return exc.code in (WSMAN_INVALID_SELECTORS, WSMAN_SHELL_NOT_FOUND)
+        return shell_lost(exc)
     if _tls_rejected(exc):
         return False
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
@@ -83,10 +82,8 @@ def is_transient(exc: BaseException) -> bool:
 
 def shell_lost(exc: BaseException) -> bool:
     """Whether the host no longer knows our shell (so a command sent to it never ran)."""
-    return isinstance(exc, WSManFaultError) and exc.code in (
-        WSMAN_INVALID_SELECTORS,
-        WSMAN_SHELL_NOT_FOUND,
-    )
+    # pypsrp keeps the fault code untyped.
+    return isinstance(exc, WSManFaultError) and bool(exc.code == WSMAN_INVALID_SELECTORS)
 
 
 def _tls_rejected(exc: BaseException) -> bool:

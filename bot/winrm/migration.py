@@ -128,12 +128,7 @@ class Migration:
         ignore_jobs: frozenset[str] = frozenset(),
         pipeline: _Pipeline | None = None,
     ) -> None:
-        if invocation.cmdlet not in MIGRATION_CMDLETS:
-            raise HyperVError(
-                ErrorKind.INVALID_PARAMETERS,
-                f"{invocation.cmdlet} is not a migration.",
-                fix="This is a bot defect: report it with the request id.",
-            )
+        _require_migration(invocation)
         try:
             wql_literal(vm_id)
         except ValueError:
@@ -161,10 +156,7 @@ class Migration:
         cls, port: WinRMHyperV, source: Host, invocation: Invocation, vm_id: str
     ) -> Migration:
         """Send the move to `source` on a new pool and start following it."""
-        if invocation.cmdlet not in MIGRATION_CMDLETS:
-            raise HyperVError(
-                ErrorKind.INVALID_PARAMETERS, f"{invocation.cmdlet} is not a migration."
-            )
+        _require_migration(invocation)
         shared = port.session(source)
         before = frozenset(r.instance_id for r in _jobs_for(shared, vm_id))
         session = port.sessions.dedicated(source)
@@ -445,6 +437,13 @@ def _reading(job: Any) -> _JobReading:
             cancellable=o.flag(job, "Cancellable"),
         ),
     )
+
+
+def _require_migration(invocation: Invocation) -> None:
+    if invocation.cmdlet not in MIGRATION_CMDLETS:
+        raise KNOWLEDGE[ErrorKind.INVALID_PARAMETERS].error(
+            summary=f"{invocation.cmdlet} is not a migration."
+        )
 
 
 def _param(invocation: Invocation, name: str) -> Any:

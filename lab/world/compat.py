@@ -148,6 +148,13 @@ def connection_problems(
                 off is destination,
             )
         ]
+    if not _network_path(source, destination):
+        return fail(
+            "no migration network is accepted by both hosts (see Get-VMMigrationNetwork and "
+            "UseAnyNetworkForMigration): No connection could be made because the target "
+            "machine actively refused it",
+            E_REFUSED,
+        )
     delegated = destination.name.lower() in {p.lower() for p in source.delegation_to}
     missing = world.fault(
         FaultKind.KERBEROS_DELEGATION_MISSING, source.name, vm.name
@@ -164,6 +171,17 @@ def connection_problems(
             E_CREDENTIALS_NOT_RECOGNIZED,
         )
     return []
+
+
+def _network_path(source: Host, destination: Host) -> bool:
+    """True if the hosts' migration network settings leave a network both accept."""
+    if not (source.use_any_network or source.networks):
+        return False
+    if not (destination.use_any_network or destination.networks):
+        return False
+    if source.use_any_network or destination.use_any_network:
+        return True
+    return bool({n.subnet for n in source.networks} & {n.subnet for n in destination.networks})
 
 
 def compatibility_problems(

@@ -206,3 +206,14 @@ def test_fail_at_percent(world: World, run: Runner) -> None:
     assert "(0x8007274C)" in only_error(sink)
     assert events(world, "HV-SRV01") == [20413, 21502]
     assert host_of(world, "HV-SRV01").find_vm(LIVE) is not None
+
+
+def test_no_common_migration_network(world: World, run: Runner) -> None:
+    run("HV-SRV02", "Remove-VMMigrationNetwork", ("Subnet", "10.10.10.0/24"))
+    message = only_error(move(run))
+    assert "no migration network is accepted by both hosts" in message
+    assert "(0x8007274D)" in message
+    run("HV-SRV02", "Add-VMMigrationNetwork", ("Subnet", "10.99.0.0/24"))
+    assert "(0x8007274D)" in only_error(move(run))
+    run("HV-SRV02", "Set-VMHost", ("UseAnyNetworkForMigration", True))
+    assert move(run).errors == []

@@ -224,7 +224,7 @@ def compatibility_problems(
             )
     needed = vm.memory_assigned
     if needed and (
-        needed > destination.memory_free
+        needed > destination.memory_free - world.incoming_memory(destination)
         or world.fault(FaultKind.NOT_ENOUGH_MEMORY, destination.name, vm.name)
     ):
         problems.append(

@@ -174,6 +174,18 @@ class World:
                 and host.name in (j.source, j.destination)
             )
 
+    def incoming_memory(self, destination: Host) -> int:
+        """Memory that live migrations still under way will take on `destination`."""
+        with self.lock:
+            total = 0
+            for job in self.jobs.values():
+                source = self.hosts.get(job.source.lower())
+                if job.finished or job.storage_only or job.destination != destination.name:
+                    continue
+                vm = source.vms.get(job.vm_id.lower()) if source else None
+                total += vm.memory_assigned if vm else 0
+            return total
+
     def visible_jobs(self, host: Host) -> list[MigrationJob]:
         """Jobs WMI on `host` still shows; finished ones vanish after the linger time."""
         with self.lock:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from lab.pipeline import LabObject
+from lab.pipeline import CommandCall, InvocationContext, LabObject
 from lab.world import Fault, FaultKind, World
 
 from .conftest import Runner
@@ -217,3 +219,33 @@ def test_no_common_migration_network(world: World, run: Runner) -> None:
     assert "(0x8007274D)" in only_error(move(run))
     run("HV-SRV02", "Set-VMHost", ("UseAnyNetworkForMigration", True))
     assert move(run).errors == []
+
+
+def test_memory_promised_to_a_running_migration_counts(world: World) -> None:
+    world.time_scale = 0.01
+    dest = world.host("HV-SRV02")
+    assert dest is not None
+    dest.memory_total = dest.memory_reserved + 20 * 1024**3 + 4 * 1024**3  # WEB01 uses 4
+    first = RecordingSink()
+    context = InvocationContext("HV-SRV01", "u")
+    params = (("Name", LIVE), ("DestinationHost", "HV-SRV02"))  # 16 GB
+    thread = threading.Thread(
+        target=world.run_pipeline, args=(context, [CommandCall("Move-VM", params)], first)
+    )
+    thread.start()
+    while not world.jobs:
+        thread.join(0.002)
+    second = RecordingSink()
+    world.run_pipeline(
+        InvocationContext("HV-SRV01", "u"),
+        [
+            CommandCall(
+                "Move-VM",
+                (("Name", "SRV-APP01"), ("DestinationHost", "HV-SRV02"), ("IncludeStorage", None)),
+            )
+        ],
+        second,
+    )
+    context.stop_requested.set()
+    thread.join(5)
+    assert "(0x8007000E)" in only_error(second)

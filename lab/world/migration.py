@@ -97,6 +97,7 @@ def start(world: World, plan: MovePlan) -> MigrationJob | None:
     with world.lock:
         if is_migrating(world, plan.vm):
             return None
+        job.sequence = max((j.sequence for j in world.jobs.values()), default=0) + 1
         world.jobs[job.instance_id] = job
     world.start_thread(
         threading.Thread(
@@ -126,8 +127,17 @@ def _limit(host: Host, plan: MovePlan) -> int:
     return host.max_storage_migrations if plan.storage_only else host.max_vm_migrations
 
 
-def _must_wait(world: World, plan: MovePlan) -> bool:
-    return any(
+def _must_wait(world: World, plan: MovePlan, job: MigrationJob) -> bool:
+    """Over the limit on either host, or an older queued job of the same kind shares a host."""
+    hosts = {plan.source.name, plan.destination.name}
+    older = any(
+        j.state is JobState.New
+        and j.sequence < job.sequence
+        and j.storage_only == plan.storage_only
+        and hosts & {j.source, j.destination}
+        for j in world.jobs.values()
+    )
+    return older or any(
         world.active_jobs(h, storage_only=plan.storage_only) >= _limit(h, plan)
         for h in {plan.source.name: plan.source, plan.destination.name: plan.destination}.values()
     )
@@ -140,7 +150,7 @@ def _vmid(plan: MovePlan) -> str:
 def _run(world: World, job: MigrationJob, plan: MovePlan) -> None:
     with world.changed:
         queued = False
-        while _must_wait(world, plan):
+        while _must_wait(world, plan, job):
             if not queued and not plan.storage_only:
                 world.log_event(
                     plan.source,

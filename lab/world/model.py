@@ -250,6 +250,7 @@ class MigrationJob:
     destination: str
     storage_only: bool
     start_time: dt.datetime
+    sequence: int = 0
     state: JobState = JobState.New
     percent: int = 0
     elapsed: float = 0.0

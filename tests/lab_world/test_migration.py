@@ -392,3 +392,22 @@ def test_finished_job_reports_error_fields(world: World) -> None:
     assert job.state is JobState.Exception and job.percent == 30
     assert job.error_code == 32768 and "0x8007274C" in job.error_description
     assert max(p.percent for p in sink.progress) <= 30
+
+
+def test_queued_migrations_start_in_arrival_order(world: World) -> None:
+    world.time_scale = 0.001
+    source = host_of(world, "HV-SRV01")
+    source.max_vm_migrations = 1
+    for machine in source.vms.values():
+        machine.compatibility_for_migration = True
+    order = ["SRV-TEST01", "SRV-DB01", APP01]
+    started = []
+    for count, vm in enumerate(order, start=1):
+        started.append(_start_move(world, vm, "HV-SRV02", storage=True))
+        while len(world.jobs) < count:
+            time.sleep(0.001)
+    for thread, sink in started:
+        thread.join(10)
+        assert sink.errors == []
+    begun = [e.message for e in source.events if e.event_id == 20413]
+    assert [next(vm for vm in order if f"'{vm}'" in m) for m in begun] == order

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from bot.cli_common import EXIT_REFUSED, config_option, load_cli_config, print_problems
+from bot.cli_common import config_option, guarded, load_cli_config, print_problems
 from bot.config import Config, ConfigError
-from commands.language import ParseError, help_text, parse, summary, to_dict
+from commands.language import help_text, parse, summary, to_dict
 from commands.requests import HelpRequest
 
 EXIT_CONFIG_PROBLEMS = 1
@@ -28,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     config_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("text", nargs="*", metavar="TEXT", help="the /migrate text (after --)")
-    parser.set_defaults(func=run_parse)
+    parser.set_defaults(func=guarded(run_parse))
 
     check = subparsers.add_parser(
         "check-config",
@@ -39,18 +38,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.set_defaults(func=run_check_config)
 
 
-def run_parse(args: argparse.Namespace) -> int:
+def run_parse(args: argparse.Namespace, config: Config) -> int:
     """Parse the text against the configured inventory and print the request."""
-    try:
-        config = load_cli_config(args.config)
-    except ConfigError as error:
-        print_problems(error.problems)
-        return EXIT_REFUSED
-    try:
-        request = parse(" ".join(args.text), config.inventory)
-    except ParseError as refusal:
-        print(refusal.line(), file=sys.stderr)
-        return EXIT_REFUSED
+    request = parse(" ".join(args.text), config.inventory)
     if args.json:
         print(json.dumps(to_dict(request), ensure_ascii=False))
     elif isinstance(request, HelpRequest):

@@ -8,43 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-from bot.cli_common import (
-    EXIT_FAILED,
-    EXIT_REFUSED,
-    config_option,
-    load_cli_config,
-    print_problems,
-)
-from bot.config import Config, ConfigError, Secrets
+from bot.cli_common import EXIT_FAILED, EXIT_OK, config_option, guarded
+from bot.config import Config, Secrets
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
-from commands.hyperv import ErrorKind, HostSettings, HyperVError, VmInfo
+from commands.hyperv import ErrorKind, HostSettings, HyperVError
 from commands.inventory import Host
-from commands.language import ParseError, parse, to_dict
-from commands.plans import (
-    Plan,
-    PlanError,
-    compare_invocation,
-    plan_host_change,
-    plan_move,
-    plan_storage,
-    plan_vm_compatibility,
-)
-from commands.requests import (
-    CheckRequest,
-    HostNetworkAddRequest,
-    HostNetworkRemoveRequest,
-    HostSetRequest,
-    HostToggleRequest,
-    MigrateRequest,
-    Request,
-    StorageRequest,
-    VmCompatibilityRequest,
-)
+from commands.language import parse, to_dict
+from commands.plans import compare_invocation
+from commands.preflight import ResolvedPlan, resolve_plan
+from commands.requests import CheckRequest, Request
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     config_option(plan)
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.add_argument("text", nargs="*", metavar="TEXT", help="the /migrate text (after --)")
-    plan.set_defaults(func=run_plan)
+    plan.set_defaults(func=guarded(run_plan))
 
     hosts = subparsers.add_parser(
         "hosts",
@@ -67,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "reachability, authentication and live migration settings.",
     )
     config_option(hosts)
-    hosts.set_defaults(func=run_hosts)
+    hosts.set_defaults(func=guarded(run_hosts))
 
 
 def connect(config: Config) -> WinRMHyperV:
@@ -76,44 +51,7 @@ def connect(config: Config) -> WinRMHyperV:
     return WinRMHyperV(Sessions(settings))
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """A plan, the VM it was resolved against (if any) and the preflight call (for checks)."""
-
-    plan: Plan
-    vm: VmInfo | None = None
-    check: bool = False
-
-
-def resolve(port: WinRMHyperV, request: Request) -> Resolved:
-    """Turn a request into its plan, reading the VM (host, disks) where the plan needs it."""
-    if isinstance(request, MigrateRequest | CheckRequest):
-        move = request.move
-        vm = port.get_vm(move.source, move.vm) if move.source else port.find_vm(move.vm)
-        plan = plan_move(move, vm, _host_of(port, vm))
-        return Resolved(plan, vm, check=isinstance(request, CheckRequest))
-    if isinstance(request, StorageRequest):
-        vm = port.find_vm(request.vm)
-        return Resolved(plan_storage(request, vm, _host_of(port, vm)), vm)
-    if isinstance(request, VmCompatibilityRequest):
-        vm = port.find_vm(request.vm)
-        return Resolved(plan_vm_compatibility(request, vm, _host_of(port, vm)), vm)
-    if isinstance(
-        request,
-        HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest,
-    ):
-        return Resolved(plan_host_change(request))
-    raise PlanError("This request runs nothing on a host; try `hvbot parse` to see it.")
-
-
-def _host_of(port: WinRMHyperV, vm: VmInfo) -> Host:
-    host = port.inventory.find(vm.host)
-    if host is None:
-        raise PlanError(f"{vm.name} runs on {vm.host}, which is not in the inventory.")
-    return host
-
-
-def render_text(resolved: Resolved) -> str:
+def render_text(resolved: ResolvedPlan, check: bool) -> str:
     """The plan as commented, readable PowerShell."""
     plan = resolved.plan
     lines = [f"# {plan.title}", f"# runs on {plan.host.name} ({plan.host.fqdn})"]
@@ -123,7 +61,7 @@ def render_text(resolved: Resolved) -> str:
             f"# VM {vm.name} [{vm.id}] {vm.state}, {len(vm.disks)} disk(s), "
             f"configuration version {vm.configuration_version}"
         )
-    if resolved.check:
+    if check:
         lines.append("# check only: the preflight runs Compare-VM, nothing moves")
         lines += [compare_invocation(i).render() for i in plan.invocations]
     else:
@@ -131,50 +69,29 @@ def render_text(resolved: Resolved) -> str:
     return "\n".join(lines)
 
 
-def render_json(request: Request, resolved: Resolved) -> str:
+def render_json(request: Request, resolved: ResolvedPlan) -> str:
     """The request, the plan and (for checks) the Compare-VM call as one JSON object."""
     data: dict[str, object] = {"request": to_dict(request), "plan": resolved.plan.to_json()}
     if resolved.vm is not None:
         data["vm"] = {"id": resolved.vm.id, "name": resolved.vm.name, "host": resolved.vm.host}
-    if resolved.check:
+    if isinstance(request, CheckRequest):
         data["check"] = [compare_invocation(i).to_json() for i in resolved.plan.invocations]
     return json.dumps(data, ensure_ascii=False)
 
 
-def print_error(error: HyperVError) -> None:
-    """A classified host error on stderr: summary, cause and fix (never remote text)."""
-    where = f"{error.host}: " if error.host else ""
-    print(f"{where}{error.summary}", file=sys.stderr)
-    for label, text in (("cause", error.cause), ("fix", error.fix)):
-        if text:
-            print(f"  {label}: {text}", file=sys.stderr)
-
-
-def run_plan(args: argparse.Namespace) -> int:
+def run_plan(args: argparse.Namespace, config: Config) -> int:
     """Parse, resolve against the hosts, print the plan."""
-    try:
-        config = load_cli_config(args.config)
-    except ConfigError as error:
-        print_problems(error.problems)
-        return EXIT_REFUSED
-    try:
-        request = parse(" ".join(args.text), config.inventory)
-    except ParseError as refusal:
-        print(refusal.line(), file=sys.stderr)
-        return EXIT_REFUSED
+    request = parse(" ".join(args.text), config.inventory)
     port = connect(config)
     try:
-        resolved = resolve(port, request)
-    except PlanError as refusal:
-        print(str(refusal), file=sys.stderr)
-        return EXIT_REFUSED
-    except HyperVError as error:
-        print_error(error)
-        return EXIT_FAILED
+        resolved = resolve_plan(port, config.inventory, request)
     finally:
         port.close()
-    print(render_json(request, resolved) if args.json else render_text(resolved))
-    return 0
+    if args.json:
+        print(render_json(request, resolved))
+    else:
+        print(render_text(resolved, isinstance(request, CheckRequest)))
+    return EXIT_OK
 
 
 HOST_COLUMNS = (
@@ -223,13 +140,8 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
     )
 
 
-def run_hosts(args: argparse.Namespace) -> int:
+def run_hosts(args: argparse.Namespace, config: Config) -> int:
     """Ask every inventory host for its migration settings, in parallel; print a table."""
-    try:
-        config = load_cli_config(args.config)
-    except ConfigError as error:
-        print_problems(error.problems)
-        return EXIT_REFUSED
     port = connect(config)
     hosts = list(config.inventory)
 

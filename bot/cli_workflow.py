@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from bot.app import Services, build_services
-from bot.cli_common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    config_option,
-    load_cli_config,
-    print_problems,
-)
-from bot.config import Config, ConfigError, Secrets
-from bot.console import ConsoleNotifier, card_lines
-from bot.logs import configure, new_reference
-from commands.hyperv import HyperVError
-from commands.language import ParseError, parse
+from bot.cli_common import EXIT_FAILED, EXIT_OK, config_option, guarded
+from bot.config import Config, Secrets
+from bot.console import ConsoleNotifier, card_lines, preflight_lines
+from commands.language import parse
 from commands.requests import CheckRequest
-from commands.workflow.machine import WorkflowError
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
 
-log = logging.getLogger(__name__)
 _SETTLED = TERMINAL_STATES | {State.AWAITING_APPROVAL}
 
 
@@ -40,7 +27,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add `request`, `approve`, `reject`, `cancel` and `recover` to `hvbot`."""
     common = argparse.ArgumentParser(add_help=False)
     config_option(common)
-    common.add_argument("--log-format", choices=("json", "text"), default="text")
 
     request = subparsers.add_parser(
         "request",
@@ -52,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _actor_options(request)
     request.add_argument("--channel", default="CLI", help="where the request is reported")
     request.add_argument("text", nargs="+", metavar="TEXT", help="the /migrate text (after --)")
-    request.set_defaults(func=_guard(_request))
+    request.set_defaults(func=guarded(_request))
 
     for name, helptext in (
         ("approve", "approve a request and run it here until it ends"),
@@ -64,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub.add_argument("id", type=int, metavar="ID", help="the request id")
         if name == "reject":
             sub.add_argument("--reason", help="why (optional)")
-        sub.set_defaults(func=_guard(_decide))
+        sub.set_defaults(func=guarded(_decide))
 
     recover = subparsers.add_parser(
         "recover",
@@ -73,57 +59,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Re-attach to running migrations, re-check or re-queue open requests, "
         "expire stale approvals, and follow everything to its end.",
     )
-    recover.set_defaults(func=_guard(_recover))
+    recover.set_defaults(func=guarded(_recover))
 
 
 def _actor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="user", required=True, metavar="USER", help="Slack user id")
-
-
-def _guard(
-    action: Callable[[argparse.Namespace, Config], int],
-) -> Callable[[argparse.Namespace], int]:
-    """Turn every expected failure into one line on stderr; anything else gets a reference."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            config = load_cli_config(args.config)
-        except ConfigError as exc:
-            print_problems(exc.problems)
-            return EXIT_REFUSED
-        secrets = Secrets.from_environ()
-        configure(args.log_format, "WARNING", secret_values=_secret_values(config, secrets))
-        try:
-            return action(args, config)
-        except (ParseError, WorkflowError) as exc:
-            print(exc.line() if isinstance(exc, ParseError) else str(exc), file=sys.stderr)
-            return EXIT_REFUSED
-        except HyperVError as exc:
-            print(_error_text(exc), file=sys.stderr)
-            return EXIT_FAILED
-        except Exception:
-            reference = new_reference()
-            log.exception("internal error", extra={"reference": reference})
-            print(
-                f"internal error (reference {reference}); details are in the log", file=sys.stderr
-            )
-            return EXIT_FAILED
-
-    return run
-
-
-def _secret_values(config: Config, secrets: Secrets) -> list[str]:
-    names = (config.winrm.password_env, config.directory.password_env, config.slack.bot_token_env)
-    return [v for name in names if (v := secrets.get(name))]
-
-
-def _error_text(error: HyperVError) -> str:
-    parts = [error.summary]
-    if error.cause:
-        parts.append(f"Cause: {error.cause}")
-    if error.fix:
-        parts.append(f"Fix: {error.fix}")
-    return " ".join(parts)
 
 
 @contextlib.contextmanager
@@ -148,11 +88,7 @@ def _request(args: argparse.Namespace, config: Config) -> int:
     with _services(config) as services:
         if isinstance(request, CheckRequest):
             result = services.preflight.preflight(request)
-            for finding in result.findings:
-                fix = f" Fix: {finding.fix}" if finding.fix else ""
-                print(f"{finding.severity.value}: {finding.message}{fix}")
-            for invocation in result.invocations:
-                print(f"would run on {result.host}: {invocation.render()}")
+            print("\n".join(preflight_lines(result)))
             return EXIT_OK if result.ok else EXIT_FAILED
         record = services.workflow.submit(request, Actor(args.user), Place(args.channel))
         record = _wait(services, record.id, _SETTLED)

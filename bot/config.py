@@ -433,3 +433,15 @@ class Secrets:
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Secrets:
         """Capture the environment (tests pass their own mapping)."""
         return cls(dict(os.environ if environ is None else environ))
+
+
+def configured_secrets(config: Config, secrets: Secrets) -> tuple[str, ...]:
+    """The values of every secret the configuration names, to mask in logs and the audit log."""
+    names = (
+        config.slack.bot_token_env,
+        config.slack.app_token_env,
+        config.slack.signing_secret_env,
+        config.winrm.password_env,
+        config.directory.password_env,
+    )
+    return tuple(value for name in names if (value := secrets.get(name)))

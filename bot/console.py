@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from commands.hyperv import JobState, MigrationOutcome, MigrationProgress
+from commands.workflow.preflight import PreflightResult
 from commands.workflow.records import AuditEvent, RequestRecord
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
@@ -44,6 +45,19 @@ def card_lines(record: RequestRecord, events: Sequence[AuditEvent]) -> list[str]
     host = invocation.get("host") or record.source_host
     lines.append(f"  will run on {host}:")
     lines += [f"    PS> {text}" for text in invocation.get("rendered", [])]
+    return lines
+
+
+def preflight_lines(result: PreflightResult) -> list[str]:
+    """A preflight as text: each finding with its fix, the verdict, and what would run."""
+    lines: list[str] = []
+    for finding in result.findings:
+        lines.append(f"{finding.severity.value}: {finding.message}")
+        if finding.fix:
+            lines.append(f"  fix: {finding.fix}")
+    lines.append(f"preflight: {'ready to go' if result.ok else 'would be refused'}")
+    for invocation in result.invocations:
+        lines += [f"would run on {result.host}:", f"  PS> {invocation.render()}"]
     return lines
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.app import Services, build_services
 from bot.config import Config, Secrets, parse_config
-from bot.console import ConsoleNotifier, card_lines
+from bot.console import ConsoleNotifier, card_lines, preflight_lines
 from bot.winrm.errors import record_text
 from commands.hyperv import HyperVError
 from commands.invocation import Invocation, Parameter
@@ -64,13 +64,7 @@ class Demo:
             request = parse(text, services.config.inventory)
             if isinstance(request, CheckRequest):
                 result = services.preflight.preflight(request)
-                for finding in result.findings or ():
-                    fix = f"\n  fix: {finding.fix}" if finding.fix else ""
-                    self.notifier.say(f"{finding.severity.value}: {finding.message}{fix}")
-                verdict = "ready to go" if result.ok else "would be refused"
-                self.notifier.say(f"preflight: {verdict}")
-                for invocation in result.invocations:
-                    self.notifier.say(f"would run on {result.host}:\n  PS> {invocation.render()}")
+                self.notifier.say("\n".join(preflight_lines(result)))
                 return None
             record = services.workflow.submit(request, Actor(user), _CHANNEL)
         except ParseError as refusal:

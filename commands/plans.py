@@ -33,7 +33,15 @@ from commands.requests import (
 
 
 class PlanError(ValueError):
-    """The request cannot become a valid invocation; the message is safe to show."""
+    """The request cannot become a valid invocation; the message is safe to show.
+
+    `code` names the reason for the audit log and tests; `fix` says what would work.
+    """
+
+    def __init__(self, message: str, *, code: str = "plan", fix: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.fix = fix
 
 
 class PlanKind(StrEnum):
@@ -190,7 +198,9 @@ def plan_vm_compatibility(request: VmCompatibilityRequest, vm: VmInfo, host: Hos
     if vm.state.casefold() != "off":
         raise PlanError(
             f"{request.vm} is {vm.state}: processor compatibility can only change "
-            "while the VM is turned off."
+            "while the VM is turned off.",
+            code="vm_state",
+            fix="Shut the VM down first.",
         )
     invocation = Invocation(
         "Set-VMProcessor",

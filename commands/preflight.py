@@ -7,9 +7,10 @@ the approval card is posted, for `/migrate check`, and again right before execut
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from commands.diagnosis import diagnose_incompatibility
-from commands.hyperv import ErrorKind, HostSettings, HyperVError, VmInfo
+from commands.hyperv import ErrorKind, HostSettings, VmInfo
 from commands.inventory import Host, Inventory
 from commands.plans import (
     Plan,
@@ -62,6 +63,49 @@ def _is_shared(path: str) -> bool:
     return path.startswith("\\\\") or path.casefold()[1:].startswith(":\\clusterstorage\\")
 
 
+@dataclass(frozen=True)
+class ResolvedPlan:
+    """A request's plan and the VM it was resolved against (None for host settings)."""
+
+    plan: Plan
+    vm: VmInfo | None = None
+
+
+HostChange = HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest
+
+
+def resolve_plan(hyperv: HyperVPort, inventory: Inventory, request: Request) -> ResolvedPlan:
+    """The exact plan of a changing request, reading from the hosts what it needs: where the
+    VM runs, its disks. Raises PlanError (refused) or HyperVError (a host could not answer)."""
+    if isinstance(request, HostChange):
+        return ResolvedPlan(plan_host_change(request))
+    if isinstance(request, MigrateRequest | CheckRequest):
+        move = request.move
+        vm, source = _locate(hyperv, inventory, move.vm)
+        if move.source is not None and move.source.name != source.name:
+            raise PlanError(
+                f"{move.vm} runs on {source.name}, not on {move.source.name}.",
+                code="source_mismatch",
+                fix=f"Use `from {source.name}` or leave `from` out.",
+            )
+        return ResolvedPlan(plan_move(move, vm, source), vm)
+    if isinstance(request, StorageRequest):
+        vm, host = _locate(hyperv, inventory, request.vm)
+        return ResolvedPlan(plan_storage(request, vm, host), vm)
+    if isinstance(request, VmCompatibilityRequest):
+        vm, host = _locate(hyperv, inventory, request.vm)
+        return ResolvedPlan(plan_vm_compatibility(request, vm, host), vm)
+    raise PlanError(f"/migrate {type(request).__name__} runs nothing on a host.")
+
+
+def _locate(hyperv: HyperVPort, inventory: Inventory, vm_name: str) -> tuple[VmInfo, Host]:
+    vm = hyperv.find_vm(vm_name)
+    host = inventory.find(vm.host)
+    if host is None:
+        raise PlanError(f"{vm_name} runs on {vm.host}, which is not in the inventory.")
+    return vm, host
+
+
 class HostPreflight:
     """The `Preflight` port implemented with the Hyper-V port and the plans."""
 
@@ -71,51 +115,39 @@ class HostPreflight:
 
     def preflight(self, request: Request) -> PreflightResult:
         """Check `request` against the hosts now; raises HyperVError when a host cannot answer."""
+        try:
+            resolved = resolve_plan(self._hyperv, self._inventory, request)
+        except PlanError as refused:
+            return PreflightResult(
+                findings=(_blocking(refused.code, str(refused), refused.fix),),
+                invocations=(),
+                host=None,
+            )
+        plan, vm = resolved.plan, resolved.vm
+        findings: tuple[Finding, ...] = ()
+        destination = None
         if isinstance(request, MigrateRequest | CheckRequest):
-            return self._move(request.move)
-        if isinstance(request, StorageRequest):
-            return self._storage(request)
-        if isinstance(
-            request,
-            HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest,
-        ):
+            destination = request.move.destination
+            findings = self._move(request.move, plan, vm)
+        elif isinstance(request, StorageRequest) and vm is not None:
+            targets = [p for p in (request.storage_path, request.vm_path) if p]
+            targets += [v.destination.rsplit("\\", 1)[0] for v in request.vhds]
+            findings = tuple(self._space_and_paths(plan.host, targets, vm))
+        elif isinstance(request, HostChange):
             settings = self._hyperv.host_settings(request.host)
             findings = tuple(_host_change_findings(request, settings))
-            return _result(plan_host_change(request), findings)
-        if isinstance(request, VmCompatibilityRequest):
-            vm, host = self._locate(request.vm)
-            try:
-                plan = plan_vm_compatibility(request, vm, host)
-            except PlanError as exc:
-                return _refused(host, vm, "vm_state", str(exc), "Shut the VM down first.")
-            return _result(plan, (), vm)
-        raise TypeError(f"no preflight for {type(request).__name__}")
+        return PreflightResult(
+            findings=findings,
+            invocations=plan.invocations,
+            host=plan.host,
+            destination=destination,
+            vm_id=vm.id if vm else None,
+        )
 
-    def _locate(self, vm_name: str) -> tuple[VmInfo, Host]:
-        vm = self._hyperv.find_vm(vm_name)
-        host = self._inventory.find(vm.host)
-        if host is None:
-            raise HyperVError(
-                ErrorKind.VM_NOT_FOUND, f"{vm_name} runs on a host outside the inventory."
-            )
-        return vm, host
-
-    def _move(self, move: Move) -> PreflightResult:
-        vm, source = self._locate(move.vm)
-        if move.source is not None and move.source.name != source.name:
-            return _refused(
-                source,
-                vm,
-                "source_mismatch",
-                f"{move.vm} runs on {source.name}, not on {move.source.name}.",
-                f"Use `from {source.name}` or leave `from` out.",
-            )
-        try:
-            plan = plan_move(move, vm, source)
-        except PlanError as exc:
-            return _refused(source, vm, "plan", str(exc))
+    def _move(self, move: Move, plan: Plan, vm: VmInfo | None) -> tuple[Finding, ...]:
+        assert vm is not None
         dest = move.destination
-        src_settings = self._hyperv.host_settings(source)
+        src_settings = self._hyperv.host_settings(plan.host)
         dst_settings = self._hyperv.host_settings(dest)
         findings = [
             *_settings_findings(src_settings, dst_settings),
@@ -139,23 +171,12 @@ class HostPreflight:
                 )
         # Compare-VM restates what the direct checks found, less readably: keep its other news.
         known = {f.code for f in findings}
-        for item in self._hyperv.compare(source, compare_invocation(plan.invocations[0])):
+        for item in self._hyperv.compare(plan.host, compare_invocation(plan.invocations[0])):
             diagnosis = diagnose_incompatibility(item)
             if diagnosis.kind.value not in known:
                 known.add(diagnosis.kind.value)
                 findings.append(_blocking(diagnosis.kind.value, item.message, diagnosis.fix))
-        return _result(plan, tuple(findings), vm, dest)
-
-    def _storage(self, request: StorageRequest) -> PreflightResult:
-        vm, host = self._locate(request.vm)
-        try:
-            plan = plan_storage(request, vm, host)
-        except PlanError as exc:
-            return _refused(host, vm, "plan", str(exc))
-        targets = [p for p in (request.storage_path, request.vm_path) if p]
-        targets += [v.destination.rsplit("\\", 1)[0] for v in request.vhds]
-        findings = self._space_and_paths(host, targets, vm)
-        return _result(plan, tuple(findings), vm)
+        return tuple(findings)
 
     def _vm_fits(self, vm: VmInfo, dest: Host, settings: HostSettings) -> Iterable[Finding]:
         if (
@@ -246,10 +267,7 @@ def _settings_findings(source: HostSettings, dest: HostSettings) -> Iterable[Fin
         )
 
 
-def _host_change_findings(
-    request: HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest,
-    settings: HostSettings,
-) -> Iterable[Finding]:
+def _host_change_findings(request: HostChange, settings: HostSettings) -> Iterable[Finding]:
     if isinstance(request, HostNetworkRemoveRequest):
         subnets = {n.subnet for n in settings.networks}
         if request.subnet not in subnets:
@@ -265,24 +283,3 @@ def _host_change_findings(
             "network_present",
             f"{request.subnet} is already a migration network of {request.host.name}.",
         )
-
-
-def _result(
-    plan: Plan,
-    findings: tuple[Finding, ...],
-    vm: VmInfo | None = None,
-    destination: Host | None = None,
-) -> PreflightResult:
-    return PreflightResult(
-        findings=findings,
-        invocations=plan.invocations,
-        host=plan.host,
-        destination=destination,
-        vm_id=vm.id if vm else None,
-    )
-
-
-def _refused(host: Host, vm: VmInfo, code: str, message: str, fix: str = "") -> PreflightResult:
-    return PreflightResult(
-        findings=(_blocking(code, message, fix),), invocations=(), host=host, vm_id=vm.id
-    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.config import Config, Secrets
+from bot.config import Config, Secrets, configured_secrets
 from bot.store.chain import BrokenLink, ChainReport
 from bot.store.sqlite_store import CHANGEABLE_FIELDS, RequestNotFound, SqliteAuditStore
 
@@ -27,18 +27,6 @@ def database_path(config: Config) -> Path:
     if path.is_absolute() or config.source is None:
         return path
     return config.source.parent / path
-
-
-def configured_secrets(config: Config, secrets: Secrets) -> tuple[str, ...]:
-    """The values of every secret the configuration names, for the store to redact."""
-    names = (
-        config.slack.bot_token_env,
-        config.slack.app_token_env,
-        config.slack.signing_secret_env,
-        config.winrm.password_env,
-        config.directory.password_env,
-    )
-    return tuple(value for name in names if (value := secrets.get(name)))
 
 
 def open_store(config: Config, secrets: Secrets) -> SqliteAuditStore:

@@ -206,10 +206,11 @@ class World:
 
     def start_thread(self, target: threading.Thread) -> None:
         """Start and remember a background thread (for `wait_idle`)."""
+        # Started under the lock: `wait_idle` must never see (and join) an unstarted thread.
         with self.lock:
             self._threads = [t for t in self._threads if t.is_alive()]
+            target.start()
             self._threads.append(target)
-        target.start()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every migration thread ended; True if they all did in time."""

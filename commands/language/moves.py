@@ -10,6 +10,7 @@ from commands.requests import CheckRequest, MigrateRequest, Move, StorageRequest
 
 MOVE_OPTIONS = ("from", "include-storage", "storage-path", "vm-path", "reason")
 STORAGE_OPTIONS = ("to", "vhd", "vm-path", "reason")
+_TO_OR_VHD = "give either 'to <path>' for all disks or 'vhd <src> to <dst>', not both"
 
 
 def parse_migrate(cursor: Cursor) -> MigrateRequest:
@@ -83,17 +84,13 @@ def parse_storage(cursor: Cursor) -> StorageRequest:
         word = token.keyword()
         if word == "to":
             if vhds:
-                cursor.fail(
-                    "give either 'to <path>' for all disks or 'vhd <src> to <dst>', not both"
-                )
+                cursor.fail(_TO_OR_VHD)
             if storage_path is not None:
                 cursor.fail("'to <path>' is given twice; give it once")
             storage_path = cursor.path("to")
         elif word == "vhd":
             if storage_path is not None:
-                cursor.fail(
-                    "give either 'to <path>' for all disks or 'vhd <src> to <dst>', not both"
-                )
+                cursor.fail(_TO_OR_VHD)
             vhds.append(_vhd(cursor, vhds))
         elif word == "vm-path":
             if vm_path is not None:

@@ -13,13 +13,10 @@ MAX_HISTORY = 1000
 
 def parse_status(cursor: Cursor) -> StatusRequest:
     """`status`, `status #42` or `status <vm>` (a VM named only digits is quoted)."""
-    token = cursor.peek()
-    if token is None:
+    if cursor.at_end():
         return StatusRequest()
-    request_id = cursor.check(values.request_id, token)
+    request_id = _whole_request_id(cursor)
     if request_id is not None:
-        cursor.take("a request id")
-        cursor.end(f"request #{request_id}")
         return StatusRequest(request_id=request_id)
     vm = cursor.vm()
     cursor.end(f"the VM name {shown(vm)}")
@@ -63,13 +60,10 @@ def parse_history(cursor: Cursor) -> HistoryRequest:
 
 def parse_diagnose(cursor: Cursor) -> DiagnoseRequest:
     """`diagnose #42` or `diagnose <vm> [to <host>]`."""
-    token = cursor.peek()
-    if token is None:
+    if cursor.at_end():
         cursor.fail("diagnose needs a request id such as #42 or a VM name")
-    request_id = cursor.check(values.request_id, token)
+    request_id = _whole_request_id(cursor)
     if request_id is not None:
-        cursor.take("a request id")
-        cursor.end(f"request #{request_id}")
         return DiagnoseRequest(request_id=request_id)
     vm = cursor.vm()
     destination: Host | None = None
@@ -77,3 +71,14 @@ def parse_diagnose(cursor: Cursor) -> DiagnoseRequest:
         destination = cursor.host("the destination host after 'to'")
     cursor.end(f"the VM name {shown(vm)}" if destination is None else f"to {destination.name}")
     return DiagnoseRequest(vm=vm, destination=destination)
+
+
+def _whole_request_id(cursor: Cursor) -> int | None:
+    # Where an id or a VM may stand, an id-shaped next token is the id and ends the command;
+    # anything else is left for the VM name.
+    token = cursor.peek()
+    request_id = None if token is None else cursor.check(values.request_id, token)
+    if request_id is not None:
+        cursor.take("a request id")
+        cursor.end(f"request #{request_id}")
+    return request_id

@@ -12,15 +12,19 @@ from commands.requests import HelpRequest, Request
 
 @dataclass(frozen=True)
 class Subcommand:
-    """One form of `/migrate`. `word` is None for the bare `/migrate <vm> to <host>` form."""
+    """One form of `/migrate`: `name` is its first word, except the bare move (`migrate`)."""
 
     name: str
-    word: str | None
     usage: str
     summary: str
     help: str
     examples: tuple[str, ...]
     parse: Callable[[Cursor], Request]
+
+    @property
+    def word(self) -> str | None:
+        """The first word that picks this subcommand; None for the bare `<vm> to <host>` move."""
+        return None if self.name == BARE_NAME else self.name
 
 
 def _parse_help(cursor: Cursor) -> HelpRequest:
@@ -35,6 +39,10 @@ def _parse_help(cursor: Cursor) -> HelpRequest:
     return HelpRequest(topic=topic)
 
 
+BARE_NAME = "migrate"
+_MOVE_OPTIONS_USAGE = (
+    "[from <host>] [include-storage] [storage-path <path>] [vm-path <path>] [reason <text>]"
+)
 _MOVE_OPTIONS_HELP = (
     "Options, in any order after `to <host>`: `from <host>` (refuse unless the VM is there), "
     "`include-storage` (move the disks too), `storage-path <path>` (put configuration and disks "
@@ -46,10 +54,8 @@ _MOVE_OPTIONS_HELP = (
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
-        name="migrate",
-        word=None,
-        usage="/migrate <vm> to <host> [from <host>] [include-storage] [storage-path <path>] "
-        "[vm-path <path>] [reason <text>]",
+        name=BARE_NAME,
+        usage=f"/migrate <vm> to <host> {_MOVE_OPTIONS_USAGE}",
         summary="Live-migrate a running VM to another host, after preflight and approval.",
         help="Checks that the move can work, asks an approver, then runs Move-VM on the "
         "source host and reports progress in the thread. " + _MOVE_OPTIONS_HELP,
@@ -61,9 +67,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="check",
-        word="check",
-        usage="/migrate check <vm> to <host> [from <host>] [include-storage] "
-        "[storage-path <path>] [vm-path <path>] [reason <text>]",
+        usage=f"/migrate check <vm> to <host> {_MOVE_OPTIONS_USAGE}",
         summary="Preflight a move only: no approval, changes nothing.",
         help="Runs every preflight check of the move (Compare-VM, versions, switches, "
         "delegation, free space) and reports; nothing is changed. " + _MOVE_OPTIONS_HELP,
@@ -72,7 +76,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="storage",
-        word="storage",
         usage="/migrate storage <vm> to <path> | storage <vm> vhd <src> to <dst> "
         "[vhd <src> to <dst> ...] [vm-path <path>] [reason <text>]",
         summary="Move a VM's storage on its current host (Move-VMStorage).",
@@ -87,7 +90,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="status",
-        word="status",
         usage="/migrate status [#<id>|<vm>]",
         summary="Show what is running, or one request by id or VM.",
         help="Without an argument lists open requests. `#42` (or `42`) picks a request; "
@@ -97,7 +99,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="cancel",
-        word="cancel",
         usage="/migrate cancel #<id>",
         summary="Cancel a pending or running request.",
         help="Withdraws a request awaiting approval, or stops a running migration "
@@ -107,7 +108,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="history",
-        word="history",
         usage="/migrate history [<vm>|<host>] [last <n>]",
         summary="Past requests from the audit log.",
         help="Filters by VM or host (an unquoted inventory host name means the host; quote it "
@@ -117,7 +117,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="diagnose",
-        word="diagnose",
         usage="/migrate diagnose #<id> | diagnose <vm> [to <host>]",
         summary="Run the troubleshooting checks and explain causes and fixes.",
         help="For a failed request, explains the failure; for a VM (and optionally a "
@@ -128,7 +127,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="host",
-        word="host",
         usage="/migrate host <host> [enable | disable | set <setting> <value> "
         "| network add <cidr> [priority <n>] | network remove <cidr>]",
         summary="Show or change a host's live migration settings.",
@@ -146,7 +144,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="vm",
-        word="vm",
         usage="/migrate vm <vm> compatibility on|off",
         summary="Processor compatibility mode for moves between different CPUs.",
         help="Sets Set-VMProcessor -CompatibilityForMigrationEnabled; the VM must be off.",
@@ -155,7 +152,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="delegation",
-        word="delegation",
         usage="/migrate delegation <host> <host> [fix]",
         summary="Check Kerberos constrained delegation between two hosts, both ways.",
         help="Checks both computer objects in Active Directory (delegation flags, "
@@ -169,7 +165,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         name="help",
-        word="help",
         usage="/migrate help [<topic>]",
         summary="This help, or the help of one subcommand.",
         help="Topics are the subcommand names; `migrate` is the move itself.",
@@ -181,5 +176,5 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
 BY_WORD: dict[str, Subcommand] = {s.word: s for s in SUBCOMMANDS if s.word is not None}
 BY_NAME: dict[str, Subcommand] = {s.name: s for s in SUBCOMMANDS}
 TOPICS: tuple[str, ...] = tuple(BY_NAME)
-BARE = BY_NAME["migrate"]
+BARE = BY_NAME[BARE_NAME]
 GENERAL_USAGE = "/migrate <vm> to <host> [options] — or /migrate help"

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_lab_world.py [--runs 2000]
 
-Calls `World.run_pipeline` directly with an in-memory sink on the default lab, for a few
+Calls `World.run_pipeline` directly with an in-memory `CollectingSink` on the default lab, for a few
 representative invocations, and prints the median and 95th percentile per call. The live
 migration row measures a whole Move-VM at time scale 1e-6 (engine overhead: thread, job,
 progress, events), moving SRV-DB01 back and forth between HV-SRV01 and HV-SRV02.
@@ -20,34 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lab.pipeline import CommandCall, InvocationContext, LabError, LabValue, TerminatingError
+from lab.pipeline import (
+    CollectingSink,
+    CommandCall,
+    InvocationContext,
+    LabValue,
+    TerminatingError,
+)
 from lab.world import World, load_scenario
-
-
-class NullSink:
-    """Discards everything."""
-
-    def write_output(self, value: LabValue) -> None:
-        """Drop output."""
-
-    def write_error(self, error: LabError) -> None:
-        """Drop errors."""
-
-    def write_warning(self, message: str) -> None:
-        """Drop warnings."""
-
-    def write_verbose(self, message: str) -> None:
-        """Drop verbose records."""
-
-    def write_progress(
-        self,
-        activity: str,
-        status: str,
-        percent_complete: int,
-        seconds_remaining: int = -1,
-        activity_id: int = 0,
-    ) -> None:
-        """Drop progress."""
 
 
 def _timed(runs: int, call: Callable[[int], None]) -> list[float]:
@@ -66,7 +46,7 @@ def _pipeline(
 
     def call(_: int) -> None:
         with contextlib.suppress(TerminatingError):
-            world.run_pipeline(context, [CommandCall(name, params)], NullSink())
+            world.run_pipeline(context, [CommandCall(name, params)], CollectingSink())
 
     return call
 
@@ -79,7 +59,7 @@ def _ping_pong(world: World) -> Callable[[int], None]:
         world.run_pipeline(
             InvocationContext(source, "LAB\\hvadmin"),
             [CommandCall("Move-VM", (("Name", "SRV-DB01"), ("DestinationHost", destination)))],
-            NullSink(),
+            CollectingSink(),
         )
 
     return call

@@ -83,6 +83,17 @@ class CommandCall:
     is_script: bool = False
 
 
+@dataclass(frozen=True)
+class Progress:
+    """A PowerShell ProgressRecord; `seconds_remaining` -1 means unknown."""
+
+    activity: str
+    status: str
+    percent: int
+    seconds_remaining: int = -1
+    activity_id: int = 0
+
+
 class PipelineSink(Protocol):
     """Where a running command writes its streams."""
 
@@ -94,14 +105,56 @@ class PipelineSink(Protocol):
 
     def write_verbose(self, message: str) -> None: ...
 
-    def write_progress(
-        self,
-        activity: str,
-        status: str,
-        percent_complete: int,
-        seconds_remaining: int = -1,
-        activity_id: int = 0,
-    ) -> None: ...
+    def write_progress(self, progress: Progress) -> None: ...
+
+
+class CollectingSink:
+    """A `PipelineSink` that keeps every stream in memory, in the order written.
+
+    With `forward`, only the output is kept and the other streams go on to `forward`: that is
+    how one command's output becomes the next command's input while its errors, warnings and
+    progress still reach the client.
+    """
+
+    def __init__(self, forward: PipelineSink | None = None) -> None:
+        self.forward = forward
+        self.output: list[LabValue] = []
+        self.errors: list[LabError] = []
+        self.warnings: list[str] = []
+        self.verbose: list[str] = []
+        self.progress: list[Progress] = []
+
+    def write_output(self, value: LabValue) -> None:
+        """Keep one output object."""
+        self.output.append(value)
+
+    def write_error(self, error: LabError) -> None:
+        """Keep (or forward) a non-terminating error."""
+        if self.forward is not None:
+            self.forward.write_error(error)
+        else:
+            self.errors.append(error)
+
+    def write_warning(self, message: str) -> None:
+        """Keep (or forward) a warning."""
+        if self.forward is not None:
+            self.forward.write_warning(message)
+        else:
+            self.warnings.append(message)
+
+    def write_verbose(self, message: str) -> None:
+        """Keep (or forward) a verbose message."""
+        if self.forward is not None:
+            self.forward.write_verbose(message)
+        else:
+            self.verbose.append(message)
+
+    def write_progress(self, progress: Progress) -> None:
+        """Keep (or forward) a progress record."""
+        if self.forward is not None:
+            self.forward.write_progress(progress)
+        else:
+            self.progress.append(progress)
 
 
 @dataclass

@@ -41,6 +41,7 @@ from lab.pipeline import (
     InvocationContext,
     LabError,
     LabValue,
+    Progress,
     TerminatingError,
 )
 from lab.winrm import clixml
@@ -390,22 +391,15 @@ class PipelineRun:
         """PipelineSink: a verbose record."""
         self._write(lambda pipeline: pipeline.write_verbose(message))
 
-    def write_progress(
-        self,
-        activity: str,
-        status: str,
-        percent_complete: int,
-        seconds_remaining: int = -1,
-        activity_id: int = 0,
-    ) -> None:
+    def write_progress(self, progress: Progress) -> None:
         """PipelineSink: a progress record."""
         self._write(
             lambda pipeline: pipeline.write_progress(
-                activity,
-                activity_id,
-                status,
-                percent_complete=percent_complete,
-                seconds_remaining=seconds_remaining,
+                progress.activity,
+                progress.activity_id,
+                progress.status,
+                percent_complete=progress.percent,
+                seconds_remaining=progress.seconds_remaining,
             )
         )
 

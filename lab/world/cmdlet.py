@@ -15,6 +15,7 @@ from lab.pipeline import (
     LabObject,
     LabValue,
     PipelineSink,
+    Progress,
     TerminatingError,
 )
 from lab.world import errors
@@ -74,19 +75,8 @@ class Outbox:
     def write_verbose(self, message: str) -> None:
         self._add(lambda: self._sink.write_verbose(message))
 
-    def write_progress(
-        self,
-        activity: str,
-        status: str,
-        percent_complete: int,
-        seconds_remaining: int = -1,
-        activity_id: int = 0,
-    ) -> None:
-        self._add(
-            lambda: self._sink.write_progress(
-                activity, status, percent_complete, seconds_remaining, activity_id
-            )
-        )
+    def write_progress(self, progress: Progress) -> None:
+        self._add(lambda: self._sink.write_progress(progress))
 
     def flush(self) -> None:
         """Pass every held write to the real sink, in order (never under the world lock)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lab.pipeline import LabEnum, LabError, LabObject, LabValue, TerminatingError
+from lab.pipeline import LabEnum, LabError, LabObject, LabValue, Progress, TerminatingError
 from lab.world import compat, migration, objects, winpath
 from lab.world.binding import CmdletSpec, Kind, Param
 from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid, vm_param
@@ -343,11 +343,13 @@ def _wait(inv: Invocation, job: MigrationJob, activity: str) -> bool:
             percent, state, finished = job.percent, job.state, job.finished
             text, hresult, elapsed = job.error_description, job.hresult, job.elapsed
         if state is JobState.New and not queued:
-            inv.sink.write_progress(activity, "Queued: waiting for a free migration slot", 0)
+            inv.sink.write_progress(
+                Progress(activity, "Queued: waiting for a free migration slot", 0)
+            )
             queued = True
         if (state is JobState.Running and percent != last) or state is JobState.Completed:
             remaining = int(elapsed * (100 - percent) / percent) if percent else -1
-            inv.sink.write_progress(activity, f"{percent}% complete", percent, remaining)
+            inv.sink.write_progress(Progress(activity, f"{percent}% complete", percent, remaining))
             last = percent
         inv.flush()
         if finished:

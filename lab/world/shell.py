@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lab.pipeline import (
+    CollectingSink,
     CommandCall,
     InvocationContext,
-    LabError,
     LabValue,
     PipelineSink,
     TerminatingError,
@@ -37,36 +37,6 @@ REGISTRY: dict[str, Cmdlet] = {
 ACTION_PREFERENCE = {0: "SilentlyContinue", 1: "Stop", 2: "Continue", 3: "Inquire", 4: "Ignore"}
 
 
-class _Downstream:
-    """Collects a command's output for the next command; other streams go to the client."""
-
-    def __init__(self, sink: PipelineSink) -> None:
-        self.sink = sink
-        self.items: list[LabValue] = []
-
-    def write_output(self, value: LabValue) -> None:
-        self.items.append(value)
-
-    def write_error(self, error: LabError) -> None:
-        self.sink.write_error(error)
-
-    def write_warning(self, message: str) -> None:
-        self.sink.write_warning(message)
-
-    def write_verbose(self, message: str) -> None:
-        self.sink.write_verbose(message)
-
-    def write_progress(
-        self,
-        activity: str,
-        status: str,
-        percent_complete: int,
-        seconds_remaining: int = -1,
-        activity_id: int = 0,
-    ) -> None:
-        self.sink.write_progress(activity, status, percent_complete, seconds_remaining, activity_id)
-
-
 def run_pipeline(
     world: World, context: InvocationContext, commands: Sequence[CommandCall], sink: PipelineSink
 ) -> None:
@@ -84,7 +54,7 @@ def run_pipeline(
     pipe_input: list[LabValue] | None = None
     for index, (call, cmdlet) in enumerate(zip(commands, resolved, strict=True)):
         last = index == len(commands) - 1
-        downstream = _Downstream(sink) if not last else None
+        downstream = CollectingSink(forward=sink) if not last else None
         target: PipelineSink = downstream if downstream is not None else sink
         fed = pipe_input is not None
         bound = bind(cmdlet.spec, call.parameters, cmdlet.pipeline_param if fed else None)
@@ -98,7 +68,7 @@ def run_pipeline(
                 _invoke(cmdlet, Invocation(world, where, context, outbox, bound, cmdlet.spec))
             else:
                 _run_with_input(world, where, context, outbox, cmdlet, bound, pipe_input)
-        pipe_input = downstream.items if downstream is not None else None
+        pipe_input = downstream.output if downstream is not None else None
 
 
 def _hosts(

@@ -18,6 +18,7 @@ from lab.pipeline import (
     LabError,
     LabObject,
     PipelineSink,
+    Progress,
     TerminatingError,
 )
 from lab.running import RunningLab
@@ -139,7 +140,9 @@ class FakeWorld:
                 self.stopped.set()
                 return
             percent = (step + 1) * 100 // steps
-            sink.write_progress("Moving SRV-APP01", f"{percent}% done", percent, steps - step - 1)
+            sink.write_progress(
+                Progress("Moving SRV-APP01", f"{percent}% done", percent, steps - step - 1)
+            )
         self.finished.set()
         sink.write_output("moved")
 

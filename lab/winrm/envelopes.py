@@ -86,22 +86,19 @@ def parse_request(data: bytes) -> Request:
         element = header.find(path, NS)
         return (element.text or "").strip() if element is not None else ""
 
-    selectors = {
-        el.attrib.get("Name", ""): (el.text or "").strip()
-        for el in header.findall("w:SelectorSet/w:Selector", NS)
-    }
-    options = {
-        el.attrib.get("Name", ""): (el.text or "").strip()
-        for el in header.findall("w:OptionSet/w:Option", NS)
-    }
+    def named(path: str) -> dict[str, str]:
+        return {
+            el.attrib.get("Name", ""): (el.text or "").strip() for el in header.findall(path, NS)
+        }
+
     size = text("w:MaxEnvelopeSize")
     timeout = _DURATION.match(text("w:OperationTimeout"))
     return Request(
         action=text("a:Action"),
         message_id=text("a:MessageID"),
         resource_uri=text("w:ResourceURI"),
-        selectors=selectors,
-        options=options,
+        selectors=named("w:SelectorSet/w:Selector"),
+        options=named("w:OptionSet/w:Option"),
         max_envelope_size=int(size) if size.isdigit() else DEFAULT_MAX_ENVELOPE,
         operation_timeout=float(timeout.group("seconds")) if timeout else 60.0,
         body=body,
@@ -168,28 +165,31 @@ def operation_timeout() -> WSManFault:
     )
 
 
-def unknown_shell() -> WSManFault:
-    """0x8033805B: the ShellId selector names no shell (closed, or never created)."""
+def _invalid_selectors(reason: str) -> WSManFault:
+    """0x8033805B: a selector names something the service does not have."""
     return WSManFault(
         code=0x8033805B,
         subcode="w:InvalidSelectors",
-        reason="The WS-Management service cannot process the request because the request "
-        "contained invalid selectors for the resource. ",
+        reason=reason,
         sender=True,
         fault_detail="http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors",
     )
 
 
+def unknown_shell() -> WSManFault:
+    """The ShellId selector names no shell (closed, or never created)."""
+    return _invalid_selectors(
+        "The WS-Management service cannot process the request because the request "
+        "contained invalid selectors for the resource. "
+    )
+
+
 def unknown_command() -> WSManFault:
-    """0x8033805B with the Windows Remote Shell message for a command id that does not exist."""
-    return WSManFault(
-        code=0x8033805B,
-        subcode="w:InvalidSelectors",
-        reason="The Windows Remote Shell received a request to perform an operation on a "
+    """The Windows Remote Shell message for a command id that does not exist."""
+    return _invalid_selectors(
+        "The Windows Remote Shell received a request to perform an operation on a "
         "command identifier that does not exist. Either the command has completed execution "
-        "or the client specified an invalid command identifier. ",
-        sender=True,
-        fault_detail="http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors",
+        "or the client specified an invalid command identifier. "
     )
 
 

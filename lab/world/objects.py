@@ -133,76 +133,85 @@ def switch(host: Host, sw: VirtualSwitch) -> LabObject:
     )
 
 
+def _vm_part(
+    type_name: str, host: Host, machine: VirtualMachine, properties: dict[str, LabValue]
+) -> LabObject:
+    """A device or setting of `machine`: its own properties, then VMName, VMId, ComputerName."""
+    return hyperv_object(
+        type_name,
+        {**properties, "VMName": machine.name, "VMId": machine.id, "ComputerName": host.name},
+    )
+
+
 def network_adapter(host: Host, machine: VirtualMachine, nic: NetworkAdapter) -> LabObject:
     """Get-VMNetworkAdapter's VMNetworkAdapter."""
-    return hyperv_object(
+    return _vm_part(
         "VMNetworkAdapter",
+        host,
+        machine,
         {
             "Name": nic.name,
-            "VMName": machine.name,
-            "VMId": machine.id,
             "SwitchName": nic.switch_name or None,
             "MacAddress": nic.mac,
             "IsManagementOs": False,
-            "ComputerName": host.name,
         },
     )
 
 
-def _drive_name(kind: str, controller_type: str, number: int, location: int) -> str:
-    return f"{kind} on {controller_type} controller number {number} at location {location}"
+def _drive(
+    type_name: str,
+    host: Host,
+    machine: VirtualMachine,
+    controller: tuple[str, int, int],
+    properties: dict[str, LabValue],
+) -> LabObject:
+    """A drive of `machine` on `controller` (type, number, location), named like Hyper-V does."""
+    kind, number, location = controller
+    label = "Hard Drive" if type_name == "HardDiskDrive" else "DVD Drive"
+    return _vm_part(
+        type_name,
+        host,
+        machine,
+        {
+            "Name": f"{label} on {kind} controller number {number} at location {location}",
+            **properties,
+            "ControllerType": CONTROLLER_TYPE.value(kind),
+            "ControllerNumber": number,
+            "ControllerLocation": location,
+        },
+    )
 
 
 def hard_disk(host: Host, machine: VirtualMachine, disk: HardDisk) -> LabObject:
     """Get-VMHardDiskDrive's HardDiskDrive."""
-    return hyperv_object(
-        "HardDiskDrive",
-        {
-            "Name": _drive_name(
-                "Hard Drive", disk.controller_type, disk.controller_number, disk.controller_location
-            ),
-            "Path": disk.path,
-            "VMName": machine.name,
-            "VMId": machine.id,
-            "ControllerType": CONTROLLER_TYPE.value(disk.controller_type),
-            "ControllerNumber": disk.controller_number,
-            "ControllerLocation": disk.controller_location,
-            "ComputerName": host.name,
-        },
-    )
+    controller = (disk.controller_type, disk.controller_number, disk.controller_location)
+    return _drive("HardDiskDrive", host, machine, controller, {"Path": disk.path})
 
 
 def dvd_drive(host: Host, machine: VirtualMachine, dvd: DvdDrive) -> LabObject:
-    """Get-VMDvdDrive's DvdDrive."""
-    return hyperv_object(
+    """Get-VMDvdDrive's DvdDrive (the lab puts every DVD drive on a SCSI controller)."""
+    return _drive(
         "DvdDrive",
+        host,
+        machine,
+        ("SCSI", dvd.controller_number, dvd.controller_location),
         {
-            "Name": _drive_name(
-                "DVD Drive", "SCSI", dvd.controller_number, dvd.controller_location
-            ),
             "Path": dvd.path or None,
             "DvdMediaType": DVD_MEDIA.value("ISO" if dvd.path else "None"),
-            "VMName": machine.name,
-            "VMId": machine.id,
-            "ControllerType": CONTROLLER_TYPE.value("SCSI"),
-            "ControllerNumber": dvd.controller_number,
-            "ControllerLocation": dvd.controller_location,
-            "ComputerName": host.name,
         },
     )
 
 
 def processor(host: Host, machine: VirtualMachine) -> LabObject:
     """Get-VMProcessor's VMProcessor."""
-    return hyperv_object(
+    return _vm_part(
         "VMProcessor",
+        host,
+        machine,
         {
             "Count": machine.processor_count,
             "CompatibilityForMigrationEnabled": machine.compatibility_for_migration,
             "CompatibilityForOlderOperatingSystemsEnabled": False,
-            "VMName": machine.name,
-            "VMId": machine.id,
-            "ComputerName": host.name,
         },
     )
 

@@ -1,6 +1,9 @@
 """`hvbot audit`: read, export and verify the audit log (list, show, export, verify).
 
 Bad input gives one line on stderr and exit status 2; a broken hash chain gives exit 1.
+The database is opened read-only when its schema is current, so an auditor needs read access
+only. A reader that stops early (`hvbot audit export | head`) ends the command quietly with
+status 141, as a process killed by SIGPIPE would.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import argparse
 import csv
 import datetime as dt
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -23,6 +27,7 @@ from commands.workflow.records import Actor, AuditEvent, RequestRecord, State
 
 _AGE = re.compile(r"^(\d+)\s*([mhdw])$", re.IGNORECASE)
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+EXIT_BROKEN_PIPE = 128 + 13
 _EXPORT_COLUMNS = (
     "seq",
     "at",
@@ -77,7 +82,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
-            return action(args)
+            code = action(args)
+            # Flush here, where a reader that went away can still be told apart.
+            sys.stdout.flush()
+            return code
+        except BrokenPipeError:
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
         except ConfigError as exc:
             _fail("; ".join(exc.problems))
         except AuditInputError as exc:
@@ -91,6 +102,16 @@ def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
     return run
 
 
+def _silence_stdout() -> None:
+    # The interpreter flushes stdout again at exit; pointing it at /dev/null keeps that flush
+    # from raising a second BrokenPipeError with a traceback.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
 def _fail(message: str) -> None:
     print(f"hvbot audit: {message}", file=sys.stderr)
 
@@ -99,7 +120,7 @@ def _open(args: argparse.Namespace) -> SqliteAuditStore:
     path = Path(args.db) if args.db else database_path(load_config(args.config))
     if not path.is_file():
         raise AuditInputError(f"no audit database at {path}")
-    return SqliteAuditStore(path)
+    return SqliteAuditStore.for_reading(path)
 
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:

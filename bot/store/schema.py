@@ -123,6 +123,52 @@ def connect(path: Path | str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sql
     return conn
 
 
+def connect_readonly(
+    path: Path | str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> sqlite3.Connection:
+    """Open `path` for reading only: an auditor may have no write access to it or its folder.
+
+    A WAL reader needs the `-shm` index. When the bot is not running that file is gone, and a
+    reader who cannot create it falls back to opening the file as immutable, which is exact
+    only while no `-wal` holds changes not yet in the main file: that case is refused.
+    """
+    uri = Path(path).resolve().as_uri()
+    conn = _open_uri(f"{uri}?mode=ro", busy_timeout)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            raise
+    wal = Path(f"{path}-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise sqlite3.OperationalError(
+            f"{wal} holds changes that only a reader with write access to its folder can read"
+        )
+    return _open_uri(f"{uri}?mode=ro&immutable=1", busy_timeout)
+
+
+def _open_uri(uri: str, busy_timeout: float) -> sqlite3.Connection:
+    return sqlite3.connect(
+        uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+
+
+class SchemaOutdated(sqlite3.DatabaseError):
+    """A read-only reader found migrations not yet applied (only a writer can apply them)."""
+
+
+def require_current(conn: sqlite3.Connection) -> None:
+    """Refuse a database whose schema lacks migrations (checking only reads)."""
+    pending = MIGRATIONS.pending(Database(conn, execute_plugins=False))
+    if pending:
+        names = ", ".join(m.name for m in pending)
+        raise SchemaOutdated(
+            f"the audit schema lacks migrations {names}; open it with write access"
+        )
+
+
 def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
     # Switching a new file to WAL needs an exclusive lock, and SQLite reports BUSY at once
     # (without its busy handler) when other processes open the same new file, so retry here.

@@ -27,7 +27,14 @@ from bot.store.codec import (
     utc_text,
 )
 from bot.store.rows import event_from_row, record_from_row
-from bot.store.schema import DEFAULT_BUSY_TIMEOUT, connect, migrate
+from bot.store.schema import (
+    DEFAULT_BUSY_TIMEOUT,
+    SchemaOutdated,
+    connect,
+    connect_readonly,
+    migrate,
+    require_current,
+)
 from bot.store.scrub import Scrubber
 from commands.workflow.records import (
     TERMINAL_STATES,
@@ -67,6 +74,8 @@ class SqliteAuditStore:
 
     `secret_values` are the configured secrets; they are redacted wherever they would be
     written, as are secret-looking keys and Slack tokens. `clock` returns the current time.
+    A `read_only` store never writes to the file (SQLite refuses its writes) and refuses a
+    schema that lacks migrations (`SchemaOutdated`).
     """
 
     def __init__(
@@ -76,18 +85,32 @@ class SqliteAuditStore:
         secret_values: Iterable[str] = (),
         clock: Callable[[], dt.datetime] = _utc_now,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         self._scrub = Scrubber(secret_values)
         self._clock = clock
         self._lock = threading.RLock()
-        self._conn = connect(self.path, busy_timeout)
+        self._conn = (connect_readonly if read_only else connect)(self.path, busy_timeout)
         try:
-            migrate(self._conn)
+            if read_only:
+                require_current(self._conn)
+            else:
+                migrate(self._conn)
         except BaseException:
             self._conn.close()
             raise
         self._conn.row_factory = sqlite3.Row
+
+    @classmethod
+    def for_reading(cls, path: Path | str) -> SqliteAuditStore:
+        """The store opened read-only when its schema is current, so that an auditor with
+        read access only can use it; an older schema is upgraded first (needs write access)."""
+        try:
+            return cls(path, read_only=True)
+        except SchemaOutdated:
+            return cls(path)
 
     def close(self) -> None:
         """Close the connection (every committed event is already on disk)."""
@@ -287,7 +310,7 @@ class SqliteAuditStore:
     def export_rows(self) -> Iterator[dict[str, Any]]:
         """Every event row (hashes included) in chain order, read lazily on a connection of
         its own so that a long export does not hold up writers in this process."""
-        conn = connect(self.path)
+        conn = connect_readonly(self.path)
         try:
             cursor = conn.execute("SELECT * FROM events ORDER BY seq")
             names = [d[0] for d in cursor.description]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.inventory import Host
-from commands.language import values
+from commands.language import hints, values
 from commands.language.cursor import Cursor
 from commands.language.errors import shown
 from commands.requests import (
@@ -36,6 +36,12 @@ HostRequest = (
 
 def parse_host(cursor: Cursor) -> HostRequest:
     """`host <host>` and its actions: enable, disable, set, network add/remove."""
+    ahead = cursor.ahead()
+    if len(ahead) > 1 and ahead[0].is_keyword(*HOST_ACTIONS):
+        named = cursor.names_host(ahead[1])
+        if named is not None:
+            words = " ".join(t.text for t in [ahead[0], *ahead[2:]])
+            cursor.fail(f"name the host first: host {named.name} {words}")
     host = cursor.host()
     action = cursor.peek()
     if action is None:
@@ -56,6 +62,9 @@ def _parse_set(cursor: Cursor, host: Host) -> HostSetRequest:
     settings = [s.value for s in HostSetting]
     token = cursor.take(f"the setting after set ({', '.join(settings)})")
     word = token.keyword()
+    name, equals, value_text = (word or "").partition("=")
+    if equals and name in settings:
+        cursor.fail(f"write a space, not '=': set {name} {value_text or '<value>'}")
     if word not in settings:
         cursor.unknown(token, settings, "after set")
     setting = HostSetting(word)
@@ -80,19 +89,25 @@ def _parse_set(cursor: Cursor, host: Host) -> HostSetRequest:
 def _parse_network(cursor: Cursor, host: Host) -> HostNetworkAddRequest | HostNetworkRemoveRequest:
     token = cursor.take("add or remove after network")
     if token.is_keyword("add"):
-        subnet = cursor.check(values.subnet, cursor.take("the subnet after add, e.g. 10.0.1.0/24"))
+        subnet = _subnet(cursor, "add")
         priority = None
         if cursor.take_if("priority"):
             priority = cursor.number("priority", MAX_PRIORITY)
         cursor.end(f"network add {subnet}" if priority is None else f"priority {priority}")
         return HostNetworkAddRequest(host=host, subnet=subnet, priority=priority)
     if token.is_keyword("remove"):
-        subnet = cursor.check(
-            values.subnet, cursor.take("the subnet after remove, e.g. 10.0.1.0/24")
-        )
+        subnet = _subnet(cursor, "remove")
         cursor.end(f"network remove {subnet}")
         return HostNetworkRemoveRequest(host=host, subnet=subnet)
     cursor.unknown(token, ("add", "remove"), "after network")
+
+
+def _subnet(cursor: Cursor, action: str) -> str:
+    token = cursor.take(f"the subnet after {action}, e.g. 10.0.1.0/24")
+    joined = hints.joined_subnet(token, cursor.peek())
+    if joined is not None:
+        cursor.fail(f"write the subnet as one word, without a space: {action} {joined}")
+    return cursor.check(values.subnet, token)
 
 
 def parse_vm(cursor: Cursor) -> VmCompatibilityRequest:
@@ -107,6 +122,14 @@ def parse_vm(cursor: Cursor) -> VmCompatibilityRequest:
 def parse_delegation(cursor: Cursor) -> DelegationRequest:
     """`delegation <host> <host> [fix]`: the pair, checked (or fixed) both ways."""
     first = cursor.host("the first host")
+    joiner = cursor.peek()
+    if joiner is not None and joiner.is_keyword("to", "and", "&", "<->", "-"):
+        after = cursor.ahead()[1:2]
+        second_name = after[0].text if after else "<host>"
+        cursor.fail(
+            f"name the two hosts one after the other, without {shown(joiner.text)}: "
+            f"delegation {first.name} {second_name}"
+        )
     second = cursor.host("the second host")
     if first == second:
         cursor.fail(f"delegation needs two different hosts, not {first.name} twice")

@@ -35,6 +35,16 @@ class Cursor:
         """The next token without consuming it."""
         return None if self.at_end() else self._tokens[self._position]
 
+    def ahead(self) -> list[Token]:
+        """Every token not consumed yet, without consuming them (for hints in refusals)."""
+        return self._tokens[self._position :]
+
+    def names_host(self, token: Token | None) -> Host | None:
+        """The inventory host an unquoted `token` names, else None (never refuses)."""
+        if token is None or token.quoted:
+            return None
+        return values.lookup_host(token, self.inventory)
+
     def take(self, missing: str) -> Token:
         """The next token; refuses with "missing `missing`" at the end of the text."""
         token = self.peek()
@@ -59,7 +69,7 @@ class Cursor:
 
     def rest(self) -> list[Token]:
         """Consume and return every remaining token."""
-        tokens = self._tokens[self._position :]
+        tokens = self.ahead()
         self._position = len(self._tokens)
         return tokens
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.inventory import Host
-from commands.language import values
+from commands.language import hints, values
 from commands.language.cursor import Cursor
 from commands.language.errors import shown
 from commands.requests import CheckRequest, MigrateRequest, Move, StorageRequest, VhdMove
@@ -26,7 +26,8 @@ def parse_check(cursor: Cursor) -> CheckRequest:
 def parse_move(cursor: Cursor) -> Move:
     """The VM, its destination and the move options, in any order after `to <host>`."""
     vm = cursor.vm()
-    cursor.expect("to", f"'to <host>' after the VM name {shown(vm)}")
+    if cursor.take_if("to") is None:
+        hints.refuse_missing_to(cursor, vm)
     destination = cursor.host("the destination host after 'to'")
     source: Host | None = None
     include_storage = False
@@ -34,22 +35,28 @@ def parse_move(cursor: Cursor) -> Move:
     vm_path: str | None = None
     reason: str | None = None
     seen: set[str] = set()
+    last_path: tuple[str, str] | None = None
     while not cursor.at_end():
         token = cursor.take("an option")
         word = token.keyword()
         if word is None or word not in MOVE_OPTIONS:
+            if last_path is not None:
+                hints.refuse_unquoted_path(cursor, *last_path, token, MOVE_OPTIONS)
             cursor.unknown(token, MOVE_OPTIONS, f"after 'to {destination.name}'")
         if word in seen:
             cursor.fail(f"{word} is given twice; give it once")
         seen.add(word)
+        last_path = None
         if word == "from":
             source = cursor.host("the source host after 'from'")
         elif word == "include-storage":
             include_storage = True
         elif word == "storage-path":
             storage_path = cursor.path("storage-path")
+            last_path = (word, storage_path)
         elif word == "vm-path":
             vm_path = cursor.path("vm-path")
+            last_path = (word, vm_path)
         else:
             reason = cursor.reason()
     if source == destination:
@@ -79,15 +86,20 @@ def parse_storage(cursor: Cursor) -> StorageRequest:
     vhds: list[VhdMove] = []
     vm_path: str | None = None
     reason: str | None = None
+    last_path: tuple[str, str] | None = None
     while not cursor.at_end():
         token = cursor.take("an option")
         word = token.keyword()
+        if word not in STORAGE_OPTIONS and last_path is not None:
+            hints.refuse_unquoted_path(cursor, *last_path, token, STORAGE_OPTIONS)
+        last_path = None
         if word == "to":
             if vhds:
                 cursor.fail(_TO_OR_VHD)
             if storage_path is not None:
                 cursor.fail("'to <path>' is given twice; give it once")
             storage_path = cursor.path("to")
+            last_path = (word, storage_path)
         elif word == "vhd":
             if storage_path is not None:
                 cursor.fail(_TO_OR_VHD)
@@ -96,8 +108,14 @@ def parse_storage(cursor: Cursor) -> StorageRequest:
             if vm_path is not None:
                 cursor.fail("vm-path is given twice; give it once")
             vm_path = cursor.path("vm-path")
+            last_path = (word, vm_path)
         elif word == "reason":
             reason = cursor.reason()
+        elif hints.looks_like_path(token) and storage_path is None and not vhds:
+            cursor.fail(
+                f"missing 'to' before {shown(token.text)}: "
+                f"write storage {hints.written(vm)} to {token.text}"
+            )
         else:
             cursor.unknown(token, STORAGE_OPTIONS, f"in a storage move of {shown(vm)}")
     if storage_path is None and not vhds and vm_path is None:

@@ -35,12 +35,18 @@ def parse(text: str, inventory: Inventory) -> Request:
     return request
 
 
+# What other tools take for help; `?` would otherwise be refused as a wildcard VM name.
+_HELP_FLAGS = frozenset(("?", "-?", "/?", "-h", "/h"))
+
+
 def _refuse_misspelt_subcommand(tokens: list[Token]) -> None:
     # `/migrate stauts` would otherwise read as "move VM stauts" and complain about a missing
     # `to`; without any `to` in the text, a near-miss of a subcommand is the likelier story.
     first = tokens[0].keyword()
     if first is None or any(t.is_keyword("to") for t in tokens):
         return
+    if first in _HELP_FLAGS:
+        raise ParseError(f"{shown(tokens[0].text)} is not a subcommand; write help", GENERAL_USAGE)
     match = difflib.get_close_matches(first, list(BY_WORD), n=1, cutoff=0.75)
     if match:
         raise ParseError(

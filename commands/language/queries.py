@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.inventory import Host
-from commands.language import values
+from commands.language import hints, values
 from commands.language.cursor import Cursor
 from commands.language.errors import shown
 from commands.requests import CancelRequest, DiagnoseRequest, HistoryRequest, StatusRequest
@@ -19,7 +19,7 @@ def parse_status(cursor: Cursor) -> StatusRequest:
     if request_id is not None:
         return StatusRequest(request_id=request_id)
     vm = cursor.vm()
-    cursor.end(f"the VM name {shown(vm)}")
+    _end_after_vm(cursor, vm, "status")
     return StatusRequest(vm=vm)
 
 
@@ -48,6 +48,9 @@ def parse_history(cursor: Cursor) -> HistoryRequest:
             last = cursor.number("last", MAX_HISTORY)
             continue
         if vm is not None or host is not None:
+            extra = cursor.ahead()[0].text.lstrip("#")
+            if extra.isascii() and extra.isdigit() and 1 <= int(extra) <= MAX_HISTORY:
+                cursor.fail(f"to show the last {int(extra)} entries, write last {int(extra)}")
             cursor.end("the VM or host name")
         token = cursor.take("a VM or host")
         found = None if token.quoted else values.lookup_host(token, cursor.inventory)
@@ -66,11 +69,35 @@ def parse_diagnose(cursor: Cursor) -> DiagnoseRequest:
     if request_id is not None:
         return DiagnoseRequest(request_id=request_id)
     vm = cursor.vm()
-    destination: Host | None = None
-    if cursor.take_if("to"):
-        destination = cursor.host("the destination host after 'to'")
-    cursor.end(f"the VM name {shown(vm)}" if destination is None else f"to {destination.name}")
+    if not cursor.take_if("to"):
+        host = cursor.names_host(cursor.peek())
+        if host is not None:
+            cursor.fail(
+                f"missing 'to' before {shown(cursor.ahead()[0].text)}: "
+                f"write diagnose {hints.written(vm)} to {host.name}"
+            )
+        _end_after_vm(cursor, vm, "diagnose")
+        return DiagnoseRequest(vm=vm)
+    destination = cursor.host("the destination host after 'to'")
+    cursor.end(f"to {destination.name}")
     return DiagnoseRequest(vm=vm, destination=destination)
+
+
+def _end_after_vm(cursor: Cursor, vm: str, form: str) -> None:
+    # `status My VM`: the likeliest story for words after a VM name is a name with spaces
+    # (for diagnose, the words up to a later `to`).
+    ahead = cursor.ahead()
+    if not ahead:
+        return
+    cut = next((i for i, t in enumerate(ahead) if t.is_keyword("to")), len(ahead))
+    name = " ".join([vm, *(t.text for t in ahead[:cut])])
+    rest = "".join(f" {t.text}" for t in ahead[cut:])
+    if cut > 0:
+        cursor.fail(
+            f"unexpected {shown(ahead[0].text)} after the VM name {shown(vm)}; "
+            f'a VM name with spaces needs quotes: {form} "{name}"{rest}'
+        )
+    cursor.end(f"the VM name {shown(vm)}")
 
 
 def _whole_request_id(cursor: Cursor) -> int | None:

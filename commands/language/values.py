@@ -51,6 +51,12 @@ def vm_name(token: Token) -> str:
         raise Invalid(f"{shown(name)} is a Slack mention, not a VM; give the VM's name")
     if not name:
         raise Invalid("the VM name is empty; give the VM's name as Hyper-V shows it")
+    inner = name[1:-1]
+    if len(name) > 2 and name[0] == name[-1] in "*`" and not set(inner) & set(_VM_FORBIDDEN):
+        raise Invalid(
+            f"VM name {shown(name)} carries Slack formatting; write {shown(inner)} "
+            f"without the {name[0]}"
+        )
     bad = next((c for c in name if c in _VM_FORBIDDEN), None)
     if bad in ("<", ">"):
         raise Invalid(f"VM name {shown(name)} looks like a Slack link or mention; give the name")

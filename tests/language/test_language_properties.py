@@ -133,6 +133,24 @@ FRAGMENTS = [
     "\u2013",
     "\ud7ff",
     "\U0001f600",
+    # What the refusal hints look for.
+    "Move-VM",
+    "Move-VMStorage",
+    "-Name",
+    "-DestinationHost",
+    "-IncludeStorage",
+    "-DestinationStoragePath",
+    "migrate",
+    "move",
+    "->",
+    "and",
+    "max-migrations=",
+    "auth=kerberos",
+    "/24",
+    "255.255.255.0",
+    "*SRV*",
+    "`x`",
+    "-h",
 ]
 
 text_soup = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), max_size=14).map(

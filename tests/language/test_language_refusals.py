@@ -53,7 +53,11 @@ CASES: list[tuple[str, str, str | None]] = [
     ("diagnose SRV-APP01 to HV-SRV7", "unknown host", "diagnose"),
     # missing pieces and structure
     ("SRV-APP01", "missing 'to <host>'", "migrate"),
-    ("SRV-APP01 HV-SRV02", "expected 'to <host>'", "migrate"),
+    (
+        "SRV-APP01 HV-SRV02",
+        "missing 'to' before 'HV-SRV02': write SRV-APP01 to HV-SRV02",
+        "migrate",
+    ),
     ("SRV-APP01 to", "missing the destination host", "migrate"),
     ("check SRV-APP01", "missing 'to <host>'", "check"),
     ("check", "missing the VM name", "check"),
@@ -205,8 +209,86 @@ CASES: list[tuple[str, str, str | None]] = [
     ("help storage now", "unexpected 'now'", "help"),
 ]
 
+# The slips of a command typed in a hurry: the refusal says what to write instead.
+HINTS: list[tuple[str, str, str | None]] = [
+    ("SRV-APP01 ot HV-SRV02", "write 'to' instead of 'ot': SRV-APP01 to HV-SRV02", "migrate"),
+    ("SRV-APP01 -> hv-srv02", "write 'to' instead of '->': SRV-APP01 to HV-SRV02", "migrate"),
+    (
+        "/migrate SRV-APP01 hv-srv02.lab.local.",
+        "missing 'to' before 'hv-srv02.lab.local.': write SRV-APP01 to HV-SRV02",
+        "migrate",
+    ),
+    ("check SRV-APP01 HV-SRV02", "write SRV-APP01 to HV-SRV02", "check"),
+    ("SRV-APP01 elsewhere", "expected 'to <host>' after the VM name", "migrate"),
+    ("My App VM to HV-SRV02", 'needs quotes: write "My App VM" to HV-SRV02', "migrate"),
+    ("My App VM to", 'needs quotes: write "My App VM" to <host>', "migrate"),
+    ("migrate SRV-APP01 to HV-SRV02", "drop 'migrate'", "migrate"),
+    ("Move SRV-APP01 to HV-SRV02", "write SRV-APP01 to HV-SRV02", "migrate"),
+    (
+        "Move-VM -Name SRV-APP01 -DestinationHost hv-srv02 -IncludeStorage",
+        "'Move-VM' is PowerShell; hvbot runs it for you: "
+        "write /migrate SRV-APP01 to HV-SRV02 include-storage",
+        "migrate",
+    ),
+    (
+        'Move-VM "My VM" HV-SRV02 -DestinationStoragePath D:\\VMs',
+        'write /migrate "My VM" to HV-SRV02 storage-path D:\\VMs',
+        "migrate",
+    ),
+    ("Move-VM", "write /migrate <vm> to <host>", "migrate"),
+    (
+        "Move-VMStorage SRV-APP01 -DestinationStoragePath E:\\VMs",
+        "write /migrate storage SRV-APP01 to E:\\VMs",
+        "migrate",
+    ),
+    (
+        "SRV-APP01 to HV-SRV02 storage-path D:\\My VMs\\app reason x",
+        "after storage-path 'D:\\My'; a path with spaces needs quotes: "
+        'storage-path "D:\\My VMs\\app"',
+        "migrate",
+    ),
+    ("SRV-APP01 to HV-SRV02 vm-path D:\\My VMs", 'vm-path "D:\\My VMs"', "migrate"),
+    ("SRV-APP01 to HV-SRV02 vm-path D:\\x reasn y", "did you mean reason?", "migrate"),
+    (
+        "storage SRV-APP01 to D:\\VMs\\Virtual Hard Disks",
+        'to "D:\\VMs\\Virtual Hard Disks"',
+        "storage",
+    ),
+    (
+        "storage SRV-APP01 D:\\VMs",
+        "missing 'to' before 'D:\\VMs': write storage SRV-APP01 to D:\\VMs",
+        "storage",
+    ),
+    ("storage SRV-APP01 \\\\nas\\vms", "write storage SRV-APP01 to \\\\nas\\vms", "storage"),
+    ("status My App VM", 'needs quotes: status "My App VM"', "status"),
+    ("diagnose My VM to HV-SRV02", 'needs quotes: diagnose "My VM" to HV-SRV02', "diagnose"),
+    ("diagnose SRV-APP01 HV-SRV02", "write diagnose SRV-APP01 to HV-SRV02", "diagnose"),
+    ("history SRV-APP01 5", "write last 5", "history"),
+    ("history HV-SRV01 #20", "write last 20", "history"),
+    ("history SRV-APP01 0", "unexpected '0'", "history"),
+    ("host enable HV-SRV01", "name the host first: host HV-SRV01 enable", "host"),
+    ("host set hv-srv01 auth kerberos", "host HV-SRV01 set auth kerberos", "host"),
+    ("host HV-SRV01 set max-migrations=4", "a space, not '=': set max-migrations 4", "host"),
+    ("host HV-SRV01 set auth=", "set auth <value>", "host"),
+    ("host HV-SRV01 network add 10.0.50.0 /24", "without a space: add 10.0.50.0/24", "host"),
+    (
+        "host HV-SRV01 network remove 10.0.50.0 255.255.255.0",
+        "remove 10.0.50.0/255.255.255.0",
+        "host",
+    ),
+    ("delegation HV-SRV01 to HV-SRV02", "without 'to': delegation HV-SRV01 HV-SRV02", "delegation"),
+    ("delegation HV-SRV01 and", "delegation HV-SRV01 <host>", "delegation"),
+    ("*SRV-APP01* to HV-SRV02", "Slack formatting; write 'SRV-APP01' without the *", "migrate"),
+    ("`SRV-APP01` to HV-SRV02", "without the `", "migrate"),
+    ("`SRV*` to HV-SRV02", "wildcard", "migrate"),
+    ("?", "not a subcommand; write help", None),
+    ("-h", "not a subcommand; write help", None),
+]
 
-@pytest.mark.parametrize(("text", "fragment", "form"), CASES, ids=[c[0][:60] for c in CASES])
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "form"), CASES + HINTS, ids=[c[0][:60] for c in CASES + HINTS]
+)
 def test_refusal(text: str, fragment: str, form: str | None) -> None:
     error = refusal(text)
     assert fragment in error.message

@@ -1,0 +1,124 @@
+"""Refusals that guess what the user meant: the common slips of a command typed in a hurry.
+
+Each function is called where the grammar already knows the text is wrong; it only picks the
+most helpful one-line refusal (and never accepts anything the grammar refuses).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import NoReturn
+
+from commands.language.cursor import Cursor
+from commands.language.errors import shown
+from commands.language.tokens import Token
+
+# `Move-VM`, `Move-VMStorage`, `Get-VM`…: a PowerShell line pasted instead of a command.
+_CMDLET = re.compile(r"^[a-z]+-vm[a-z]*$", re.IGNORECASE)
+# Words people put before the VM although `/migrate` already says it.
+_VERBS = ("migrate", "move", "mv", "live-migrate")
+_DRIVE_OR_UNC = re.compile(r"^(?:[a-z]:[\\/]|\\\\)", re.IGNORECASE)
+_NETMASK = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
+
+
+def written(text: str) -> str:
+    """`text` as the user should type it: quoted when it holds a space."""
+    return f'"{text}"' if " " in text else text
+
+
+def looks_like_path(token: Token) -> bool:
+    """Whether `token` starts like an absolute Windows path (`D:\\`, `D:/` or `\\\\server`)."""
+    return _DRIVE_OR_UNC.match(token.text) is not None
+
+
+def refuse_missing_to(cursor: Cursor, vm: str) -> NoReturn:
+    """Refuse `<vm> <something>` where `to <host>` should follow, saying what to write."""
+    ahead = cursor.ahead()
+    if _CMDLET.match(vm):
+        _refuse_powershell(cursor, vm, ahead)
+    if not ahead:
+        cursor.fail(f"missing 'to <host>' after the VM name {shown(vm)}")
+    first = ahead[0]
+    later_to = next((i for i, t in enumerate(ahead) if t.is_keyword("to")), None)
+    if later_to is not None and later_to > 0:
+        destination = ahead[later_to + 1].text if later_to + 1 < len(ahead) else "<host>"
+        if later_to == 1 and vm.casefold() in _VERBS:
+            cursor.fail(
+                f"drop {shown(vm)}, /migrate already says it: write {written(first.text)} "
+                f"to {destination}"
+            )
+        name = " ".join([vm, *(t.text for t in ahead[:later_to])])
+        cursor.fail(f'a VM name with spaces needs quotes: write "{name}" to {destination}')
+    host = cursor.names_host(first)
+    if host is not None:
+        cursor.fail(f"missing 'to' before {shown(first.text)}: write {written(vm)} to {host.name}")
+    host = cursor.names_host(ahead[1] if len(ahead) > 1 else None)
+    if host is not None:
+        cursor.fail(f"write 'to' instead of {shown(first.text)}: {written(vm)} to {host.name}")
+    cursor.fail(f"expected 'to <host>' after the VM name {shown(vm)}, not {shown(first.text)}")
+
+
+def _refuse_powershell(cursor: Cursor, cmdlet: str, ahead: list[Token]) -> NoReturn:
+    named: dict[str, str] = {}
+    positional: list[str] = []
+    flags: set[str] = set()
+    i = 0
+    while i < len(ahead):
+        word = ahead[i].text
+        value = ahead[i + 1].text if i + 1 < len(ahead) else None
+        if word.startswith("-") and value is not None and not value.startswith("-"):
+            named[word[1:].casefold()] = value
+            i += 2
+            continue
+        if word.startswith("-"):
+            flags.add(word[1:].casefold())
+        else:
+            positional.append(word)
+        i += 1
+    vm = named.get("name") or named.get("vmname") or (positional[0] if positional else None)
+    vm_text = "<vm>" if vm is None else written(vm)
+    storage_path = named.get("destinationstoragepath")
+    if cmdlet.casefold() == "move-vmstorage":
+        example = f"/migrate storage {vm_text} to {written(storage_path or '<path>')}"
+    else:
+        host = named.get("destinationhost") or (positional[1] if len(positional) > 1 else None)
+        known = cursor.names_host(None if host is None else Token(host))
+        example = f"/migrate {vm_text} to {known.name if known else host or '<host>'}"
+        if storage_path is not None:
+            example += f" storage-path {written(storage_path)}"
+        elif "includestorage" in flags:
+            example += " include-storage"
+    cursor.fail(f"{shown(cmdlet)} is PowerShell; hvbot runs it for you: write {example}")
+
+
+def refuse_unquoted_path(
+    cursor: Cursor, option: str, path: str, token: Token, options: tuple[str, ...]
+) -> None:
+    """Refuse a stray word after a path value as the rest of a path with spaces.
+
+    Returns (refusing nothing) when the word is a near-miss of one of `options`: the caller's
+    "did you mean" refusal fits better. The suggested quoted path runs up to the next option.
+    """
+    if difflib.get_close_matches(token.keyword() or "", options, n=1):
+        return
+    words = [token.text]
+    for following in cursor.ahead():
+        if following.keyword() in options:
+            break
+        words.append(following.text)
+    cursor.fail(
+        f"unexpected {shown(token.text)} after {option} {shown(path)}; "
+        f'a path with spaces needs quotes: {option} "{" ".join([path, *words])}"'
+    )
+
+
+def joined_subnet(token: Token, following: Token | None) -> str | None:
+    """`10.0.1.0` followed by `/24` or `255.255.255.0`: the subnet written as one word."""
+    if "/" in token.text or following is None:
+        return None
+    if following.text.startswith("/"):
+        return token.text + following.text
+    if _NETMASK.match(following.text):
+        return f"{token.text}/{following.text}"
+    return None

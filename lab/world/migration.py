@@ -123,24 +123,29 @@ def request_cancel(world: World, job: MigrationJob) -> int:
         return 0
 
 
-def _limit(host: Host, plan: MovePlan) -> int:
-    return host.max_storage_migrations if plan.storage_only else host.max_vm_migrations
+def must_wait(world: World, job: MigrationJob) -> bool:
+    """True while `job` may not start (call with the world lock held).
 
-
-def _must_wait(world: World, plan: MovePlan, job: MigrationJob) -> bool:
-    """Over the limit on either host, or an older queued job of the same kind shares a host."""
-    hosts = {plan.source.name, plan.destination.name}
+    It waits while either host runs as many migrations of its kind as its limit allows, and
+    while an older queued job of the same kind shares a host with it: queued migrations start
+    in arrival order.
+    """
+    hosts = {job.source, job.destination}
     older = any(
         j.state is JobState.New
         and j.sequence < job.sequence
-        and j.storage_only == plan.storage_only
+        and j.storage_only == job.storage_only
         and hosts & {j.source, j.destination}
         for j in world.jobs.values()
     )
-    return older or any(
-        world.active_jobs(h, storage_only=plan.storage_only) >= _limit(h, plan)
-        for h in {plan.source.name: plan.source, plan.destination.name: plan.destination}.values()
-    )
+    if older:
+        return True
+    for name in hosts:
+        host = world.hosts[name.lower()]
+        limit = host.max_storage_migrations if job.storage_only else host.max_vm_migrations
+        if world.active_jobs(host, storage_only=job.storage_only) >= limit:
+            return True
+    return False
 
 
 def _vmid(plan: MovePlan) -> str:
@@ -150,7 +155,7 @@ def _vmid(plan: MovePlan) -> str:
 def _run(world: World, job: MigrationJob, plan: MovePlan) -> None:
     with world.changed:
         queued = False
-        while _must_wait(world, plan, job):
+        while must_wait(world, job):
             if not queued and not plan.storage_only:
                 world.log_event(
                     plan.source,

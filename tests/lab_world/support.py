@@ -1,7 +1,9 @@
-"""Helpers for the lab world tests: a sink that records every stream, a pipeline runner."""
+"""Helpers for the lab world tests: a recording sink, a pipeline runner, moves in threads."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 
 from lab.pipeline import (
@@ -13,7 +15,7 @@ from lab.pipeline import (
     LabValue,
 )
 from lab.world import World
-from lab.world.model import Host
+from lab.world.model import Host, JobState
 
 Params = Sequence[tuple[str | None, LabValue]]
 
@@ -42,6 +44,42 @@ def run_on(
         sink,
     )
     return sink
+
+
+def start_move(
+    world: World,
+    vm: str,
+    dest: str,
+    source: str = "HV-SRV01",
+    stop: threading.Event | None = None,
+    storage: bool = False,
+) -> tuple[threading.Thread, RecordingSink]:
+    """Run Move-VM of `vm` from `source` to `dest` in a thread (`stop` stops the pipeline)."""
+    sink = RecordingSink()
+    context = InvocationContext(source, "LAB\\hvadmin")
+    if stop is not None:
+        context.stop_requested = stop
+
+    def body() -> None:
+        params = (("Name", vm), ("DestinationHost", dest))
+        extra = (("IncludeStorage", None),) if storage else ()
+        world.run_pipeline(context, [CommandCall("Move-VM", params + extra)], sink)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    return thread, sink
+
+
+def wait_for_job(world: World, state: JobState | None = JobState.Running) -> str:
+    """The instance id of the first job in `state` (None: any state); fails after 5 s."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with world.lock:
+            for key, job in world.jobs.items():
+                if state is None or job.state is state:
+                    return key
+        time.sleep(0.002)
+    raise AssertionError(f"no job reached {state}")
 
 
 def enum_name(value: LabValue) -> str:

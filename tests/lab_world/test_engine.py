@@ -18,7 +18,7 @@ from lab.pipeline import (
 from lab.world import World
 
 from .conftest import Runner
-from .support import RecordingSink, host_of, run_on
+from .support import RecordingSink, host_of, run_on, start_move, wait_for_job
 
 
 def test_computer_name_runs_the_cmdlet_on_that_host(run: Runner) -> None:
@@ -43,17 +43,13 @@ def test_empty_upstream_runs_nothing_downstream(world: World) -> None:
 
 def test_second_move_of_a_migrating_vm_is_refused(world: World) -> None:
     world.time_scale = 0.02
-    first = RecordingSink()
-    params = (("Name", "SRV-DB01"), ("DestinationHost", "HV-SRV02"))
-    context = InvocationContext("HV-SRV01", "u")
-    thread = threading.Thread(
-        target=world.run_pipeline, args=(context, [CommandCall("Move-VM", params)], first)
+    stop = threading.Event()
+    thread, first = start_move(world, "SRV-DB01", "HV-SRV02", stop=stop)
+    wait_for_job(world, state=None)
+    second = run_on(
+        world, "HV-SRV01", ("Move-VM", [("Name", "SRV-DB01"), ("DestinationHost", "HV-SRV02")])
     )
-    thread.start()
-    while not world.jobs:
-        thread.join(0.002)
-    second = run_on(world, "HV-SRV01", ("Move-VM", list(params)))
-    context.stop_requested.set()
+    stop.set()
     thread.join(5)
     assert first.errors == []
     assert "already in progress" in second.errors[0].message

@@ -15,11 +15,11 @@ from lab.pipeline import (
     LabValue,
     TerminatingError,
 )
-from lab.world import Fault, FaultKind, World
+from lab.world import Fault, FaultKind, World, migration
 from lab.world.model import GIB, JobState, Performance
 
 from .conftest import Runner
-from .support import RecordingSink, host_of, run_on
+from .support import RecordingSink, host_of, run_on, start_move, wait_for_job
 
 APP01 = "SRV-APP01"
 # SRV-DB01 keeps its disk on an SMB share: a plain live migration works for it.
@@ -241,44 +241,10 @@ def test_migration_job_is_visible_while_running_then_lingers_and_vanishes(
     )
 
 
-def _start_move(
-    world: World,
-    vm: str,
-    dest: str,
-    source: str = "HV-SRV01",
-    stop: threading.Event | None = None,
-    storage: bool = False,
-) -> tuple[threading.Thread, RecordingSink]:
-    sink = RecordingSink()
-    context = InvocationContext(source, "LAB\\hvadmin")
-    if stop is not None:
-        context.stop_requested = stop
-
-    def body() -> None:
-        params = (("Name", vm), ("DestinationHost", dest))
-        extra = (("IncludeStorage", None),) if storage else ()
-        world.run_pipeline(context, [CommandCall("Move-VM", params + extra)], sink)
-
-    thread = threading.Thread(target=body)
-    thread.start()
-    return thread, sink
-
-
-def _wait_for_job(world: World, state: JobState = JobState.Running) -> str:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with world.lock:
-            for key, job in world.jobs.items():
-                if job.state is state:
-                    return key
-        time.sleep(0.002)
-    raise AssertionError("no job reached the state")
-
-
 def test_cancel_through_request_state_change(world: World) -> None:
     world.time_scale = 0.05  # ~2 s: plenty of time to cancel
-    thread, sink = _start_move(world, LIVE, "HV-SRV02")
-    instance = _wait_for_job(world)
+    thread, sink = start_move(world, LIVE, "HV-SRV02")
+    instance = wait_for_job(world)
     result = run_on(
         world,
         "HV-SRV01",
@@ -317,8 +283,8 @@ def test_cancel_through_request_state_change(world: World) -> None:
 def test_stopping_the_pipeline_cancels_the_migration(world: World) -> None:
     world.time_scale = 0.05
     stop = threading.Event()
-    thread, sink = _start_move(world, LIVE, "HV-SRV02", stop=stop)
-    instance = _wait_for_job(world)
+    thread, sink = start_move(world, LIVE, "HV-SRV02", stop=stop)
+    instance = wait_for_job(world)
     stop.set()
     thread.join(5)
     assert world.jobs[instance].state is JobState.Terminated
@@ -353,7 +319,7 @@ def test_limit_queues_extra_migrations(world: World) -> None:
         assert vm is not None
         vm.compatibility_for_migration = True
     threads = [
-        _start_move(world, vm, "HV-SRV02", storage=True) for vm in (APP01, "SRV-DB01", "SRV-TEST01")
+        start_move(world, vm, "HV-SRV02", storage=True) for vm in (APP01, "SRV-DB01", "SRV-TEST01")
     ]
     for thread, sink in threads:
         thread.join(10)
@@ -373,8 +339,8 @@ def test_concurrent_migrations_within_the_limit_overlap(world: World) -> None:
     assert web is not None
     web.dvds.clear()
     threads = [
-        _start_move(world, APP01, "HV-SRV02", storage=True),
-        _start_move(world, "SRV-WEB01", "HV-SRV01", source="HV-SRV02", storage=True),
+        start_move(world, APP01, "HV-SRV02", storage=True),
+        start_move(world, "SRV-WEB01", "HV-SRV01", source="HV-SRV02", storage=True),
     ]
     for thread, sink in threads:
         thread.join(10)
@@ -394,18 +360,28 @@ def test_finished_job_reports_error_fields(world: World) -> None:
     assert max(p.percent for p in sink.progress) <= 30
 
 
-def test_queued_migrations_start_in_arrival_order(world: World) -> None:
+def test_a_freed_slot_goes_to_the_oldest_queued_migration(world: World) -> None:
     world.time_scale = 0.001
     source = host_of(world, "HV-SRV01")
     source.max_vm_migrations = 1
     for machine in source.vms.values():
         machine.compatibility_for_migration = True
-    order = ["SRV-TEST01", "SRV-DB01", APP01]
-    started = []
-    for count, vm in enumerate(order, start=1):
-        started.append(_start_move(world, vm, "HV-SRV02", storage=True))
+    order = [APP01, "SRV-TEST01", "SRV-DB01"]  # the longest first: the others queue behind it
+    started = [start_move(world, order[0], "HV-SRV02", storage=True)]
+    wait_for_job(world, JobState.Running)
+    for count, vm in enumerate(order[1:], start=2):
+        started.append(start_move(world, vm, "HV-SRV02", storage=True))
         while len(world.jobs) < count:
             time.sleep(0.001)
+    with world.lock:
+        running, older, newer = sorted(world.jobs.values(), key=lambda j: j.sequence)
+        assert (running.state, older.state, newer.state) == (JobState.Running,) + (
+            JobState.New,
+        ) * 2
+        # One slot frees while both wait: only the older one may take it, whoever looks first.
+        source.max_vm_migrations = 2
+        assert not migration.must_wait(world, older)
+        assert migration.must_wait(world, newer)
     for thread, sink in started:
         thread.join(10)
         assert sink.errors == []

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+from commands.hyperv import ErrorKind, HyperVError
+from commands.inventory import Inventory
 from commands.invocation import Invocation, Parameter, ParameterValue
 
 VMMS_ADMIN_LOG = "Microsoft-Windows-Hyper-V-VMMS-Admin"
@@ -12,6 +15,47 @@ MIGRATION_JOB_CLASS = "Msvm_MigrationJob"
 REQUESTED_STATE_TERMINATE = 4
 # Job instance ids and VM ids are GUIDs; anything else is refused before it reaches WQL.
 _WQL_SAFE = re.compile(r"^[A-Za-z0-9{}:\-_.]+$")
+
+
+# Get-VM -Name and friends read these as patterns (` escapes them): `*` matches every VM.
+_PATTERN_CHARACTERS = frozenset("*?[]`")
+_NAME_PARAMETERS = frozenset({"name", "vmname"})
+
+
+def refuse_pattern(vm: str) -> None:
+    """Refuse a VM name that PowerShell would read as a pattern, or an empty one."""
+    if not vm or any(c in _PATTERN_CHARACTERS or ord(c) < 32 for c in vm):
+        raise HyperVError(
+            ErrorKind.INVALID_PARAMETERS,
+            "A VM name cannot hold wildcard or control characters.",
+            cause="Get-VM -Name treats * ? [ ] as patterns that match other VMs.",
+            fix="Give the exact VM name.",
+        )
+
+
+def refuse_patterns(invocations: Iterable[Invocation]) -> None:
+    """Refuse any invocation whose `-Name`/`-VMName` would be read as a pattern.
+
+    The command language refuses such names already; this is the last check before a host.
+    """
+    for invocation in invocations:
+        for parameter in invocation.parameters:
+            if parameter.name.casefold() in _NAME_PARAMETERS and isinstance(parameter.value, str):
+                refuse_pattern(parameter.value)
+
+
+def refuse_foreign_destination(invocation: Invocation, inventory: Inventory) -> None:
+    """Refuse a move whose `-DestinationHost` is not an inventory host."""
+    if not invocation.has("DestinationHost"):
+        return
+    target = invocation.parameter("DestinationHost")
+    if not isinstance(target, str) or inventory.find(target) is None:
+        raise HyperVError(
+            ErrorKind.INVALID_PARAMETERS,
+            "The destination host is not in the inventory; hvbot only moves VMs between "
+            "configured hosts.",
+            fix="Pick a destination from the inventory.",
+        )
 
 
 def call(cmdlet: str, *parameters: tuple[str, ParameterValue]) -> Invocation:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.winrm import objects as o
-from bot.winrm.calls import VMMS_ADMIN_LOG, call
+from bot.winrm.calls import VMMS_ADMIN_LOG, call, refuse_foreign_destination, refuse_pattern
 from bot.winrm.errors import incompatibilities_error, records_error
 from bot.winrm.migration import Migration
 from bot.winrm.session import HostSession, Result, Sessions
@@ -23,7 +23,6 @@ from commands.hyperv import (
     HardDisk,
     HostEvent,
     HostSettings,
-    HyperVError,
     Incompatibility,
     MigrationNetwork,
     NetworkAdapter,
@@ -37,7 +36,6 @@ from commands.ports import MigrationHandle
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 200
-_WILDCARDS = frozenset("*?[]`")
 
 
 class WinRMHyperV:
@@ -74,7 +72,7 @@ class WinRMHyperV:
 
     def find_vm(self, vm: str) -> VmInfo:
         """The VM named exactly `vm`: every inventory host is asked in parallel."""
-        _refuse_wildcards(vm)
+        refuse_pattern(vm)
         hosts = list(self.inventory)
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
             answers = list(pool.map(lambda h: self._machines(h, vm), hosts))
@@ -96,7 +94,7 @@ class WinRMHyperV:
 
     def get_vm(self, host: Host, vm: str) -> VmInfo:
         """The VM named exactly `vm` on `host`, with adapters, disks, DVD and processor."""
-        _refuse_wildcards(vm)
+        refuse_pattern(vm)
         machines = self._machines(host, vm)
         if not machines:
             raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(
@@ -227,6 +225,7 @@ class WinRMHyperV:
 
     def compare(self, source: Host, invocation: Invocation) -> tuple[Incompatibility, ...]:
         """Compare-VM with the move's parameters; the report's incompatibilities."""
+        refuse_foreign_destination(invocation, self.inventory)
         session = self.session(source)
         result = session.run([Invocation("Compare-VM", invocation.parameters)])
         self._raise_for(session, result)
@@ -273,13 +272,3 @@ class WinRMHyperV:
     def close(self) -> None:
         """Close every pool."""
         self.sessions.close()
-
-
-def _refuse_wildcards(vm: str) -> None:
-    if not vm or any(c in _WILDCARDS or ord(c) < 32 for c in vm):
-        raise HyperVError(
-            ErrorKind.INVALID_PARAMETERS,
-            "A VM name cannot hold wildcard or control characters.",
-            cause="Get-VM -Name treats * ? [ ] as patterns that match other VMs.",
-            fix="Give the exact VM name.",
-        )

@@ -20,7 +20,13 @@ from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell
 
 from bot.winrm import objects as o
-from bot.winrm.calls import cancel_job, migration_jobs, wql_literal
+from bot.winrm.calls import (
+    cancel_job,
+    migration_jobs,
+    refuse_foreign_destination,
+    refuse_patterns,
+    wql_literal,
+)
 from bot.winrm.errors import records_error, shell_lost, transport_error
 from bot.winrm.session import HostSession, build_pipeline
 from commands.diagnosis import (
@@ -129,12 +135,7 @@ class Migration:
         pipeline: _Pipeline | None = None,
     ) -> None:
         _require_migration(invocation)
-        try:
-            wql_literal(vm_id)
-        except ValueError:
-            raise HyperVError(
-                ErrorKind.INVALID_PARAMETERS, "A VM id must be a GUID.", detail=vm_id
-            ) from None
+        _require_vm_id(vm_id)
         self._port = port
         self.source = source
         self.invocation = invocation
@@ -157,6 +158,9 @@ class Migration:
     ) -> Migration:
         """Send the move to `source` on a new pool and start following it."""
         _require_migration(invocation)
+        _require_vm_id(vm_id)
+        refuse_patterns([invocation])
+        refuse_foreign_destination(invocation, port.inventory)
         shared = port.session(source)
         before = frozenset(r.instance_id for r in _jobs_for(shared, vm_id))
         session = port.sessions.dedicated(source)
@@ -360,7 +364,8 @@ class Migration:
             return MigrationOutcome(True, duration, _blackout(events), events=events)
         failed = diagnose_events(events)
         if failed is not None:
-            detail = "\n".join(e.message for e in events if e.event_id in FAILURE_EVENTS)
+            scrub = self._port.session(self.source).scrub
+            detail = "\n".join(scrub(e.message) for e in events if e.event_id in FAILURE_EVENTS)
             return MigrationOutcome(
                 False,
                 duration,
@@ -444,6 +449,15 @@ def _require_migration(invocation: Invocation) -> None:
         raise KNOWLEDGE[ErrorKind.INVALID_PARAMETERS].error(
             summary=f"{invocation.cmdlet} is not a migration."
         )
+
+
+def _require_vm_id(vm_id: str) -> None:
+    try:
+        wql_literal(vm_id)
+    except ValueError:
+        raise HyperVError(
+            ErrorKind.INVALID_PARAMETERS, "A VM id must be a GUID.", detail=vm_id
+        ) from None
 
 
 def _param(invocation: Invocation, name: str) -> Any:

@@ -8,6 +8,7 @@ something is never sent twice.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from bot.config import Config, Secrets, WinRMConfig
+from bot.winrm.calls import refuse_patterns
 from bot.winrm.errors import Scrubber, is_transient, shell_lost, transport_error
 from commands.hyperv import ErrorKind, HyperVError
 from commands.inventory import Host, Inventory
@@ -95,13 +97,25 @@ class ConnectionSettings:
                 host=host.name,
             )
         endpoint = self.endpoint(host)
-        # Basic and certificate auth cannot encrypt messages themselves: over plain HTTP
-        # (a lab) they must be told not to try; over HTTPS TLS protects them.
+        # Basic and certificate auth cannot encrypt messages themselves: over HTTPS TLS
+        # protects them; over plain HTTP the password would travel in clear text, which only
+        # a lab on this machine may accept.
         plain = not w.ssl and w.auth in ("basic", "certificate")
+        if plain and not _loopback(endpoint.server):
+            raise HyperVError(
+                ErrorKind.TLS,
+                f"hvbot will not send {w.auth} credentials to {host.name} without TLS.",
+                cause="winrm.ssl is off and this auth method cannot encrypt messages itself.",
+                fix="Set winrm.ssl = true (port 5986), or use kerberos, negotiate or ntlm, "
+                "which encrypt WinRM messages over HTTP.",
+                host=host.name,
+            )
         if plain:
             log.warning(
                 "winrm without TLS or message encryption", extra={"host": host.name, "auth": w.auth}
             )
+        if w.ssl and not w.ca_file and not w.cert_validation:
+            log.warning("winrm TLS certificate not validated", extra={"host": host.name})
         validation: bool | str = w.ca_file if (w.ssl and w.ca_file) else w.cert_validation
         return WSMan(
             endpoint.server,
@@ -119,6 +133,16 @@ class ConnectionSettings:
             no_proxy=True,
             encryption="never" if plain else "auto",
         )
+
+
+def _loopback(server: str) -> bool:
+    """Whether `server` names this machine (a lab), where nothing crosses a network."""
+    if server.casefold() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(server).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -229,6 +253,7 @@ class HostSession:
         """
         if not invocations:
             raise ValueError("a pipeline needs at least one invocation")
+        refuse_patterns(invocations)
         attempt = 0
         while True:
             with self.lock:

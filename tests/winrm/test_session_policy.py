@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 import pytest
@@ -13,17 +14,25 @@ from bot.winrm import migration, session
 from bot.winrm.errors import WSMAN_INVALID_SELECTORS
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, HostSession, Sessions
-from commands.hyperv import ErrorKind, HyperVError
+from commands.hyperv import ErrorKind, HostEvent, HyperVError
 from commands.invocation import Invocation, Parameter
 
 CONFIG = Config(
-    hosts=(HostConfig("HV-SRV01", "hv-srv01.lab.local"),),
+    hosts=(HostConfig("HV-SRV01", "hv-srv01.lab.local"), HostConfig("HV-SRV02", "hv-srv02.lab")),
     winrm=WinRMConfig(auth="basic", ssl=True),
 )
-SECRETS = Secrets.from_environ({"HVBOT_WINRM_USER": "bot", "HVBOT_WINRM_PASSWORD": "pw-123456"})
+PASSWORD = "pw-123456"
+SECRETS = Secrets.from_environ({"HVBOT_WINRM_USER": "bot", "HVBOT_WINRM_PASSWORD": PASSWORD})
 HOST = CONFIG.inventory.find("HV-SRV01")
 assert HOST is not None
-MOVE = Invocation("Move-VM", (Parameter("Name", "SRV-APP01"), Parameter("DestinationHost", "x")))
+VM_ID = "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61"
+
+
+def _move(vm: str = "SRV-APP01", destination: str = "hv-srv02.lab") -> Invocation:
+    return Invocation("Move-VM", (Parameter("Name", vm), Parameter("DestinationHost", destination)))
+
+
+MOVE = _move()
 
 
 class FakePool:
@@ -123,9 +132,9 @@ def test_a_move_that_may_have_started_is_followed_not_resent() -> None:
     jobs: list[str] = []
     port.sessions.get = lambda host: _JobsSession(jobs)  # type: ignore[method-assign, assignment, return-value]
     assert HOST is not None
-    handle = port.start_migration(HOST, MOVE, "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61")
+    handle = port.start_migration(HOST, MOVE, VM_ID)
     assert FakePipeline.invoked == 1
-    assert handle.vm_id == "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61"
+    assert handle.vm_id == VM_ID
 
 
 def test_a_move_refused_before_it_ran_is_reported() -> None:
@@ -134,7 +143,7 @@ def test_a_move_refused_before_it_ran_is_reported() -> None:
     port.sessions.get = lambda host: _JobsSession([])  # type: ignore[method-assign, assignment, return-value]
     assert HOST is not None
     with pytest.raises(HyperVError) as caught:
-        port.start_migration(HOST, MOVE, "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61")
+        port.start_migration(HOST, MOVE, VM_ID)
     assert caught.value.kind is ErrorKind.WSMAN_FAULT
     assert FakePipeline.invoked == 1
 
@@ -145,8 +154,72 @@ class _JobsSession:
     def __init__(self, calls: list[str]) -> None:
         self.calls = calls
         self.host = HOST
-        self.scrub = str
+        self.scrub = ConnectionSettings.from_config(CONFIG, SECRETS).scrubber()
 
     def run(self, invocations: list[Invocation], idempotent: bool = True) -> session.Result:
         self.calls.append(invocations[0].cmdlet)
         return session.Result([], [], False)
+
+
+def _port(calls: list[str]) -> WinRMHyperV:
+    port = WinRMHyperV(Sessions(ConnectionSettings.from_config(CONFIG, SECRETS)))
+    port.sessions.get = lambda host: _JobsSession(calls)  # type: ignore[method-assign, assignment, return-value]
+    return port
+
+
+@pytest.mark.parametrize("name", ["*", "SRV-APP0?", "SRV[1]", "SRV`*", ""])
+def test_a_pattern_name_never_reaches_a_host(name: str) -> None:
+    for invocation in (
+        _move(name),
+        Invocation("Get-VMHardDiskDrive", (Parameter("VMName", name),)),
+    ):
+        with pytest.raises(HyperVError) as caught:
+            _session().run([invocation])
+        assert caught.value.kind is ErrorKind.INVALID_PARAMETERS
+    calls: list[str] = []
+    assert HOST is not None
+    with pytest.raises(HyperVError):
+        _port(calls).start_migration(HOST, _move(name), VM_ID)
+    assert (FakePool.opened, FakePipeline.invoked, calls) == (0, 0, [])
+
+
+@pytest.mark.parametrize("destination", ["evil.example.com", "hv-srv03.lab"])
+def test_a_move_to_a_host_outside_the_inventory_is_never_sent(destination: str) -> None:
+    calls: list[str] = []
+    port = _port(calls)
+    assert HOST is not None
+    with pytest.raises(HyperVError) as started:
+        port.start_migration(HOST, _move(destination=destination), VM_ID)
+    with pytest.raises(HyperVError) as compared:
+        port.compare(HOST, _move(destination=destination))
+    assert started.value.kind is compared.value.kind is ErrorKind.INVALID_PARAMETERS
+    assert (FakePool.opened, FakePipeline.invoked, calls) == (0, 0, [])
+
+
+def test_basic_auth_never_travels_in_clear_text_off_this_machine() -> None:
+    plain = WinRMConfig(auth="basic", ssl=False, port=5985)
+    remote = Config(hosts=(HostConfig("HV-SRV01", "hv-srv01.lab.local"),), winrm=plain)
+    assert HOST is not None
+    with pytest.raises(HyperVError) as caught:
+        ConnectionSettings.from_config(remote, SECRETS).wsman(HOST)
+    error = caught.value
+    assert error.kind is ErrorKind.TLS
+    shown = " ".join((str(error), error.summary, error.cause, error.fix, error.detail))
+    assert PASSWORD not in shown
+    lab = Config(hosts=(HostConfig("HV-SRV01", "hv-srv01.lab.local", address="127.0.0.1"),))
+    lab_plain = Config(hosts=lab.hosts, winrm=plain)
+    assert ConnectionSettings.from_config(lab_plain, SECRETS).wsman(HOST).transport.ssl is False
+
+
+def test_host_event_text_in_an_outcome_is_scrubbed() -> None:
+    port = _port([])
+    said = f"Migration of SRV-APP01 failed: logon with password={PASSWORD} refused ({PASSWORD})"
+    port.events_since = lambda host, since: (  # type: ignore[method-assign]
+        HostEvent(21502, dt.datetime.now(dt.UTC), "Error", said),
+    )
+    assert HOST is not None
+    handle = port.reattach_migration(HOST, VM_ID, dt.datetime.now(dt.UTC), MOVE)
+    outcome = handle.wait(0)
+    assert outcome is not None and outcome.error is not None
+    assert "SRV-APP01" in outcome.error.detail
+    assert PASSWORD not in outcome.error.detail

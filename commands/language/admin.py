@@ -36,12 +36,7 @@ HostRequest = (
 
 def parse_host(cursor: Cursor) -> HostRequest:
     """`host <host>` and its actions: enable, disable, set, network add/remove."""
-    ahead = cursor.ahead()
-    if len(ahead) > 1 and ahead[0].is_keyword(*HOST_ACTIONS):
-        named = cursor.names_host(ahead[1])
-        if named is not None:
-            words = " ".join(t.text for t in [ahead[0], *ahead[2:]])
-            cursor.fail(f"name the host first: host {named.name} {words}")
+    hints.refuse_action_before_host(cursor, HOST_ACTIONS)
     host = cursor.host()
     action = cursor.peek()
     if action is None:
@@ -122,14 +117,7 @@ def parse_vm(cursor: Cursor) -> VmCompatibilityRequest:
 def parse_delegation(cursor: Cursor) -> DelegationRequest:
     """`delegation <host> <host> [fix]`: the pair, checked (or fixed) both ways."""
     first = cursor.host("the first host")
-    joiner = cursor.peek()
-    if joiner is not None and joiner.is_keyword("to", "and", "&", "<->", "-"):
-        after = cursor.ahead()[1:2]
-        second_name = after[0].text if after else "<host>"
-        cursor.fail(
-            f"name the two hosts one after the other, without {shown(joiner.text)}: "
-            f"delegation {first.name} {second_name}"
-        )
+    hints.refuse_joined_hosts(cursor, first)
     second = cursor.host("the second host")
     if first == second:
         cursor.fail(f"delegation needs two different hosts, not {first.name} twice")

@@ -10,6 +10,7 @@ import difflib
 import re
 from typing import NoReturn
 
+from commands.inventory import Host
 from commands.language.cursor import Cursor
 from commands.language.errors import shown
 from commands.language.tokens import Token
@@ -19,6 +20,7 @@ _CMDLET = re.compile(r"^[a-z]+-vm[a-z]*$", re.IGNORECASE)
 # Words people put before the VM although `/migrate` already says it.
 _VERBS = ("migrate", "move", "mv", "live-migrate")
 _DRIVE_OR_UNC = re.compile(r"^(?:[a-z]:[\\/]|\\\\)", re.IGNORECASE)
+_JOINERS = ("to", "and", "&", "<->", "-")
 _NETMASK = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
 
 
@@ -122,3 +124,27 @@ def joined_subnet(token: Token, following: Token | None) -> str | None:
     if _NETMASK.match(following.text):
         return f"{token.text}/{following.text}"
     return None
+
+
+def refuse_action_before_host(cursor: Cursor, actions: tuple[str, ...]) -> None:
+    """Refuse `host enable HV-SRV01`: an action word where the host belongs, a host after it."""
+    ahead = cursor.ahead()
+    if len(ahead) < 2 or not ahead[0].is_keyword(*actions) or cursor.names_host(ahead[0]):
+        return
+    host = cursor.names_host(ahead[1])
+    if host is not None:
+        words = " ".join(t.text for t in [ahead[0], *ahead[2:]])
+        cursor.fail(f"name the host first: host {host.name} {words}")
+
+
+def refuse_joined_hosts(cursor: Cursor, first: Host) -> None:
+    """Refuse `delegation A to B` or `A and B`: the two hosts follow each other directly."""
+    ahead = cursor.ahead()
+    joiner = ahead[0] if ahead else None
+    if joiner is None or not joiner.is_keyword(*_JOINERS) or cursor.names_host(joiner):
+        return
+    second = ahead[1].text if len(ahead) > 1 else "<host>"
+    cursor.fail(
+        f"name the two hosts one after the other, without {shown(joiner.text)}: "
+        f"delegation {first.name} {second}"
+    )

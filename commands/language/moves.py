@@ -15,15 +15,15 @@ _TO_OR_VHD = "give either 'to <path>' for all disks or 'vhd <src> to <dst>', not
 
 def parse_migrate(cursor: Cursor) -> MigrateRequest:
     """`<vm> to <host> [options]`: a live migration to another host."""
-    return MigrateRequest(parse_move(cursor))
+    return MigrateRequest(_parse_move(cursor))
 
 
 def parse_check(cursor: Cursor) -> CheckRequest:
     """`check <vm> to <host> [options]`: the same move, preflight only."""
-    return CheckRequest(parse_move(cursor))
+    return CheckRequest(_parse_move(cursor))
 
 
-def parse_move(cursor: Cursor) -> Move:
+def _parse_move(cursor: Cursor) -> Move:
     """The VM, its destination and the move options, in any order after `to <host>`."""
     vm = cursor.vm()
     if cursor.take_if("to") is None:

@@ -53,7 +53,7 @@ def parse_history(cursor: Cursor) -> HistoryRequest:
                 cursor.fail(f"to show the last {int(extra)} entries, write last {int(extra)}")
             cursor.end("the VM or host name")
         token = cursor.take("a VM or host")
-        found = None if token.quoted else values.lookup_host(token, cursor.inventory)
+        found = cursor.names_host(token)
         if found is not None:
             host = found
         else:

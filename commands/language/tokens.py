@@ -104,12 +104,12 @@ def _units(text: str) -> list[_Unit]:
 
 def _link_text(url: str, label: str | None) -> str:
     if label:
-        return decode_entities(label)
-    return decode_entities(_SCHEME.sub("", url).rstrip("/"))
+        return _decode_entities(label)
+    return _decode_entities(_SCHEME.sub("", url).rstrip("/"))
 
 
-def decode_entities(text: str) -> str:
-    """Undo Slack's escaping of `&`, `<` and `>` (the only three entities it produces)."""
+def _decode_entities(text: str) -> str:
+    # Undo Slack's escaping of `&`, `<` and `>` (the only three entities it produces).
     # `&amp;` last, so that `&amp;lt;` (a user who typed `&lt;`) stays `&lt;`.
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 

@@ -31,6 +31,7 @@ from commands.requests import (
 
 
 def move(vm: str = "SRV-APP01", **fields: object) -> MigrateRequest:
+    """The bare move of `vm` to HV-SRV02 unless `fields` say otherwise."""
     return MigrateRequest(Move(vm=vm, destination=fields.pop("destination", SRV02), **fields))  # type: ignore[arg-type]
 
 

@@ -275,6 +275,7 @@ subnets = st.one_of(
 
 @st.composite
 def moves(draw: st.DrawFn) -> Move:
+    """Moves the parser can produce: another source, storage options that fit together."""
     destination = draw(hosts)
     source = draw(st.none() | hosts.filter(lambda h: h != destination))
     storage_path = draw(st.none() | paths)
@@ -293,6 +294,7 @@ def moves(draw: st.DrawFn) -> Move:
 
 @st.composite
 def storage_requests(draw: st.DrawFn) -> StorageRequest:
+    """Storage moves: one folder, or distinct disks keeping their extension; never empty."""
     storage_path = draw(st.none() | paths)
     vhds: list[VhdMove] = []
     if storage_path is None:
@@ -300,14 +302,8 @@ def storage_requests(draw: st.DrawFn) -> StorageRequest:
             ext = source.rsplit(".", 1)[1]
             destination = destination.rsplit(".", 1)[0] + "." + ext
             taken = {p.casefold() for v in vhds for p in (v.source, v.destination)}
-            if (
-                source.casefold() == destination.casefold()
-                or {
-                    source.casefold(),
-                    destination.casefold(),
-                }
-                & taken
-            ):
+            pair = {source.casefold(), destination.casefold()}
+            if len(pair) == 1 or pair & taken:
                 continue
             vhds.append(VhdMove(source, destination))
     vm_path = draw(paths if storage_path is None and not vhds else st.none() | paths)
@@ -322,6 +318,7 @@ def storage_requests(draw: st.DrawFn) -> StorageRequest:
 
 @st.composite
 def host_sets(draw: st.DrawFn) -> HostSetRequest:
+    """One host setting with a value of its type and range."""
     setting = draw(st.sampled_from(list(HostSetting)))
     value: int | bool | AuthType | PerformanceOption
     if setting in (HostSetting.MAX_MIGRATIONS, HostSetting.MAX_STORAGE_MIGRATIONS):
@@ -337,6 +334,7 @@ def host_sets(draw: st.DrawFn) -> HostSetRequest:
 
 @st.composite
 def delegations(draw: st.DrawFn) -> DelegationRequest:
+    """Two different inventory hosts, with or without fix."""
     first = draw(hosts)
     second = draw(hosts.filter(lambda h: h != first))
     return DelegationRequest(first, second, draw(st.booleans()))

@@ -9,6 +9,7 @@ from commands.language.tokens import Token, tokenize
 
 
 def words(text: str) -> list[tuple[str, bool, bool]]:
+    """Each token of `text` as (text, quoted, mention)."""
     return [(t.text, t.quoted, t.mention) for t in tokenize(text, "usage")]
 
 

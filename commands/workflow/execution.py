@@ -1,8 +1,9 @@
 """Running an approved request: the repeated preflight, the send, following the job, the end.
 
 Invariant: one request, at most one send. Before a Move-VM (or any changing invocation) is
-sent, an `invocation_sent` event with the exact rendered invocation is appended; nothing is
-sent for a request whose log already holds one (recovery re-attaches instead).
+sent, an `invocation_sent` event with the exact rendered invocation is recorded by a versioned
+conditional step on the `approved` record, so of two senders (threads or processes) exactly one
+wins; nothing is sent for a request whose log already holds one (recovery re-attaches instead).
 
 Following a migration is a chain of short executor tasks (wait up to `poll_seconds`, report,
 resubmit) rather than one task per migration holding a worker for an hour, so checks,
@@ -30,7 +31,7 @@ from commands.workflow.records import SYSTEM, Actor, EventDraft, RequestRecord, 
 
 logger = logging.getLogger(__name__)
 
-INVOCATION_SENT = "invocation_sent"
+INVOCATION_SENT = Step.SEND.value
 _MAX_POLL_BACKOFF = 8
 
 
@@ -186,30 +187,43 @@ class Runner:
             )
             self._done(record.id)
             return
-        if any(e.kind == INVOCATION_SENT for e in deps.store.events(record.id)):
-            logger.error(
-                "invocation already sent; not sending again", extra={"request_id": record.id}
-            )
-            self._forget(record.id)
-            return
         invocations = invocations_from_record(record.invocation)
         host = deps.host(record.source_host)
-        sent = deps.store.append(
-            record.id,
-            EventDraft(
-                INVOCATION_SENT,
-                SYSTEM,
-                {
-                    "host": host.name,
-                    "rendered": [inv.render() for inv in invocations],
-                    "invocations": [inv.to_json() for inv in invocations],
-                },
-            ),
-        )
+        sent = self._record_send(record, host, invocations)
+        if sent is None:
+            return
         if record.kind in FOLLOWED_KINDS:
-            self._start_migration(record, host, invocations[0], sent.at)
+            self._start_migration(sent, host, invocations[0], sent.updated_at)
         else:
-            self._run_change(record, host, invocations)
+            self._run_change(sent, host, invocations)
+
+    def _record_send(
+        self, record: RequestRecord, host: Host, invocations: tuple[Invocation, ...]
+    ) -> RequestRecord | None:
+        """Records `invocation_sent` on exactly this version of the approved record; None when
+        it was sent already (by another thread or process) or has left `approved`."""
+        deps = self._deps
+        data = {
+            "host": host.name,
+            "rendered": [inv.render() for inv in invocations],
+            "invocations": [inv.to_json() for inv in invocations],
+        }
+        while True:
+            if any(e.kind == INVOCATION_SENT for e in deps.store.events(record.id)):
+                logger.error(
+                    "invocation already sent; not sending again", extra={"request_id": record.id}
+                )
+                # The slots stay taken: a move may be running on the hosts.
+                self._forget(record.id)
+                return None
+            try:
+                return deps.step(record, Step.SEND, SYSTEM, data)
+            except RaceLost as lost:
+                if lost.record.state is not State.APPROVED:
+                    self._done(record.id)
+                    return None
+                # Only fields changed (where the card was posted): look again.
+                record = lost.record
 
     def _start_migration(
         self, record: RequestRecord, host: Host, invocation: Invocation, sent_at: dt.datetime

@@ -12,6 +12,9 @@ plus `rejected`, `expired` and `cancelled` from the open states. Decisions the d
   a finding now blocks) ends the request in `failed` with an `approval_void` event naming what
   changed. Not `cancelled`: nobody asked for it to stop. Not back to `awaiting_approval`: the
   approvers agreed to an exact invocation; a different one deserves a fresh request and card.
+- The record that an invocation is about to be sent (`SEND`, event `invocation_sent`) is a
+  versioned step that keeps the state `approved`: of two processes about to send the same
+  request, exactly one records it, and only that one sends.
 - Approved requests do not expire while they wait in a host's queue: approval is consent to run
   as soon as a slot frees, and the pre-start preflight guards against a changed world.
 
@@ -55,6 +58,7 @@ class Step(StrEnum):
     EXPIRE = "expired"
     CANCEL = "cancelled"
     VOID = "approval_void"
+    SEND = "invocation_sent"
     START = "started"
     START_FAILED = "start_failed"
     SUCCEED = "succeeded"
@@ -87,6 +91,7 @@ RULES: Mapping[Step, Rule] = {
     Step.EXPIRE: Rule(frozenset({State.AWAITING_APPROVAL}), State.EXPIRED, "expired"),
     Step.CANCEL: Rule(_PENDING, State.CANCELLED, "cancelled"),
     Step.VOID: Rule(frozenset({State.APPROVED}), State.FAILED, "started"),
+    Step.SEND: Rule(frozenset({State.APPROVED}), None, "started"),
     Step.START: Rule(frozenset({State.APPROVED}), State.RUNNING, "started"),
     Step.START_FAILED: Rule(frozenset({State.APPROVED}), State.FAILED, "started"),
     Step.SUCCEED: Rule(frozenset({State.RUNNING}), State.SUCCEEDED, "finished"),

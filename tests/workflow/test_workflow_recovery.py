@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import pytest
-from workflow_fakes import ALICE, PLACE, REQUESTER, Crash, Rig, host, kinds, make_rig, move
+from workflow_fakes import (
+    ALICE,
+    PLACE,
+    REQUESTER,
+    Crash,
+    FakeClock,
+    ManualExecutor,
+    Rig,
+    host,
+    kinds,
+    make_rig,
+    move,
+)
 
 from commands.requests import HostSetRequest, HostSetting
-from commands.workflow.records import SYSTEM, EventDraft, State
+from commands.workflow.memory_store import MemoryAuditStore
+from commands.workflow.records import SYSTEM, AuditEvent, EventDraft, State
 from commands.workflow.recovery import Action
 
 
@@ -135,3 +150,34 @@ def test_an_unreachable_host_leaves_the_move_open_until_a_later_recovery() -> No
     assert workflow.get(request_id).state is State.SUCCEEDED
     assert kinds(rig, request_id).count("reattached") == 1
     assert len(rig.world.starts) == 1
+
+
+class InterruptedStore(MemoryAuditStore):
+    """Runs `interrupt` once, right after the next read of a request's log."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.interrupt: Callable[[], object] | None = None
+
+    def events(self, request_id: int) -> Sequence[AuditEvent]:
+        found = super().events(request_id)
+        interrupt, self.interrupt = self.interrupt, None
+        if interrupt is not None:
+            interrupt()
+        return found
+
+
+def test_two_processes_about_to_send_one_request_send_it_once() -> None:
+    rig = make_rig(store=InterruptedStore)
+    request_id = approved(rig)
+    other_executor = ManualExecutor()
+    rig.other_process(other_executor).recover()
+    store = rig.store
+    assert isinstance(store, InterruptedStore)
+    # The first process has read the log and found no send; the second one sends meanwhile.
+    store.interrupt = other_executor.run_all
+    rig.run()
+
+    assert len(rig.world.starts) == 1
+    assert kinds(rig, request_id).count("invocation_sent") == 1
+    assert rig.workflow.get(request_id).state is State.RUNNING

@@ -383,6 +383,15 @@ class Rig:
         self.workflow = self._build()
         return self.workflow
 
+    def other_process(self, executor: Executor) -> Workflow:
+        """A second bot process on the same database and hosts, running on `executor`."""
+        current = self.executor
+        self.executor = executor
+        try:
+            return self._build()
+        finally:
+            self.executor = current
+
     def run(self, limit: int = 200) -> int:
         """Runs the manual executor's tasks (see `ManualExecutor.run_all`)."""
         assert isinstance(self.executor, ManualExecutor)

@@ -7,10 +7,14 @@ The Slack app, the CLI drivers and the demo all start from here.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from bot.config import Config, Secrets
 from bot.store import SqliteAuditStore, open_store
@@ -28,6 +32,20 @@ from commands.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ContextExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in the submitter's context, so that the log fields bound
+    where a request is handled (`bot.logs.bind(request_id=...)`) follow its work onto the
+    pool, and onto the tasks that work submits in turn."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Schedule `fn(*args, **kwargs)` in a copy of the caller's context."""
+        context = contextvars.copy_context()
+        return super().submit(functools.partial(context.run, fn, *args, **kwargs))
+
 
 @dataclass
 class Services:
@@ -39,6 +57,7 @@ class Services:
     preflight: HostPreflight
     workflow: Workflow
     executor: ThreadPoolExecutor
+    approvers: Approvers
 
     def close(self) -> None:
         """Stop following migrations (they stay recorded as running), then release resources."""
@@ -83,17 +102,16 @@ def build_services(
     )
     store = open_store(config, secrets)
     preflight = HostPreflight(hyperv, config.inventory)
-    executor = ThreadPoolExecutor(
-        max_workers=config.executor.workers, thread_name_prefix="hvbot-work"
-    )
+    executor = ContextExecutor(max_workers=config.executor.workers, thread_name_prefix="hvbot-work")
+    approvers = Approvers(approval_policy(config), directory)
     workflow = Workflow(
         store=store,
         hyperv=hyperv,
         preflight=preflight,
-        approvers=Approvers(approval_policy(config), directory),
+        approvers=approvers,
         notifier=notifier,
         inventory=config.inventory,
         executor=executor,
         poll_seconds=config.executor.poll_seconds,
     )
-    return Services(config, hyperv, store, preflight, workflow, executor)
+    return Services(config, hyperv, store, preflight, workflow, executor, approvers)

@@ -4,10 +4,12 @@ turns every expected failure into a short answer on stderr with the right exit c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from bot.config import (
@@ -18,15 +20,31 @@ from bot.config import (
     configured_secrets,
     load_config,
 )
-from bot.logs import configure, new_reference
-from commands.hyperv import HyperVError
-from commands.language import ParseError
+from bot.logs import logging_to, new_reference
+from bot.store import database_path
+from commands.hyperv import ErrorKind, HyperVError
+from commands.language import ParseError, to_dict
 from commands.plans import PlanError
+from commands.requests import (
+    CancelRequest,
+    DelegationRequest,
+    DiagnoseRequest,
+    HelpRequest,
+    HistoryRequest,
+    HostShowRequest,
+    Request,
+    StatusRequest,
+)
 from commands.workflow.machine import WorkflowError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
+EXIT_INTERRUPTED = 130
+
+# The hosts answered, and the answer is no: the request is refused, nothing failed.
+_ANSWERED_NO = frozenset({ErrorKind.VM_NOT_FOUND, ErrorKind.VM_AMBIGUOUS})
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +60,46 @@ def config_option(parser: argparse.ArgumentParser) -> None:
 
 def load_cli_config(option: str | None) -> Config:
     """The configuration named by --config, $HVBOT_CONFIG or ./hvbot.toml; ConfigError if none."""
-    path = Path(option or os.environ.get("HVBOT_CONFIG") or DEFAULT_CONFIG_PATH)
+    from_env = os.environ.get("HVBOT_CONFIG")
+    path = Path(option or from_env or DEFAULT_CONFIG_PATH)
     if option is None and not path.exists():
+        where = f"{path} (named by $HVBOT_CONFIG)" if from_env else str(path)
         raise ConfigError(
             [
-                f"{path}: no configuration found; pass --config FILE "
+                f"{where}: no configuration found; pass --config FILE "
                 "(e.g. --config examples/hvbot.toml), set HVBOT_CONFIG, or create ./hvbot.toml"
             ]
         )
     return load_config(path)
+
+
+def log_path(config: Config) -> Path:
+    """Where the command line writes its log: `[logging] file` (relative to the config file),
+    else beside the audit database with a `.log` suffix."""
+    if config.logging.file:
+        path = Path(config.logging.file).expanduser()
+        if not path.is_absolute() and config.source is not None:
+            path = config.source.parent / path
+        return path
+    return database_path(config).with_suffix(".log")
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK)
+
+
+def logging_for(config: Config) -> tuple[contextlib.AbstractContextManager[object], Path | None]:
+    """Logging that sends the log to its file, keeping the terminal for answers, and the file
+    (None when it cannot be written: then the log goes to stderr)."""
+    # A log write that fails must never print a traceback on the operator's terminal.
+    logging.raiseExceptions = False
+    path = log_path(config)
+    usable = path if _writable(path) else None
+    secret_values = configured_secrets(config, Secrets.from_environ())
+    return (
+        logging_to(config.logging.format, config.logging.level, secret_values, path=usable),
+        usable,
+    )
 
 
 def print_problems(problems: Iterable[str]) -> None:
@@ -59,19 +108,67 @@ def print_problems(problems: Iterable[str]) -> None:
         print(problem, file=sys.stderr)
 
 
+def say(text: str) -> None:
+    """One answer on stderr, with chat mentions (`<@U123>`) written as a terminal shows them."""
+    print(_MENTION.sub(r"@\1", text), file=sys.stderr)
+
+
 def print_error(error: HyperVError) -> None:
     """A classified host error on stderr: summary, cause and fix (never remote text)."""
     where = f"{error.host}: " if error.host else ""
-    print(f"{where}{error.summary}", file=sys.stderr)
+    say(f"{where}{error.summary}")
     for label, text in (("cause", error.cause), ("fix", error.fix)):
         if text:
-            print(f"  {label}: {text}", file=sys.stderr)
+            say(f"  {label}: {text}")
+
+
+class Refused(Exception):
+    """A command-line refusal: one line saying what was wrong and what would work (exit 2)."""
+
+
+_CHANGES = "a move, a check, a storage move, or a host or vm change"
+_READ_ONLY = (
+    StatusRequest,
+    CancelRequest,
+    HistoryRequest,
+    DiagnoseRequest,
+    HostShowRequest,
+    DelegationRequest,
+    HelpRequest,
+)
+
+
+def require_change(request: Request, command: str, text: Sequence[str]) -> None:
+    """Refuse, naming what would work, when `request` changes nothing on a host:
+    `hvbot plan` and `hvbot request` take changes (and checks) only."""
+    if not isinstance(request, _READ_ONLY):
+        return
+    who = " --as USER" if command == "request" else ""
+    example = f"hvbot {command}{who} -- SRV-APP01 to HV-SRV02 include-storage"
+    if not text:
+        raise Refused(f"Give the /migrate text after --, e.g. {example}")
+    action = str(to_dict(request)["action"])
+    alternative = {
+        "cancel": " To cancel a request: hvbot cancel ID --as USER.",
+        "status": " To see requests: hvbot audit list.",
+        "history": " To see requests: hvbot audit list.",
+        "host": " To see every host's settings: hvbot hosts.",
+    }.get(action, "")
+    raise Refused(
+        f"`/migrate {action}` changes nothing on a host; hvbot {command} takes {_CHANGES}, "
+        f"e.g. {example}.{alternative}"
+    )
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with what it left behind and what to do next (shown instead of a traceback)."""
 
 
 def guarded(action: Action) -> Callable[[argparse.Namespace], int]:
     """Load the configuration, run `action`, and answer every failure in a few lines:
-    configuration problems, refusals (exit 2), host errors with cause and fix (exit 1), and
-    anything unexpected with a reference to the full detail in the log (exit 1)."""
+    configuration problems and refusals (exit 2), host errors with cause and fix (exit 1),
+    Ctrl-C (exit 130), and anything unexpected with a reference to the full detail in the
+    log (exit 1). The log goes to its file, so the terminal only shows answers."""
 
     def run(args: argparse.Namespace) -> int:
         try:
@@ -79,28 +176,42 @@ def guarded(action: Action) -> Callable[[argparse.Namespace], int]:
         except ConfigError as problems:
             print_problems(problems.problems)
             return EXIT_REFUSED
-        # A person at a terminal reads text; anything else gets the configured format.
-        configure(
-            "text" if sys.stderr.isatty() else config.logging.format,
-            "WARNING",
-            secret_values=configured_secrets(config, Secrets.from_environ()),
-        )
-        try:
-            return action(args, config)
-        except ParseError as refusal:
-            print(refusal.line(), file=sys.stderr)
-        except (PlanError, WorkflowError) as refusal:
-            print(str(refusal), file=sys.stderr)
-        except HyperVError as error:
-            print_error(error)
-            return EXIT_FAILED
-        except Exception:
-            reference = new_reference()
-            log.exception("internal error", extra={"reference": reference})
-            print(
-                f"internal error (reference {reference}); the log has the detail", file=sys.stderr
-            )
-            return EXIT_FAILED
-        return EXIT_REFUSED
+        logging_block, log_file = logging_for(config)
+        with logging_block:
+            return _answer(action, args, config, log_file)
 
     return run
+
+
+def _answer(action: Action, args: argparse.Namespace, config: Config, log_file: Path | None) -> int:
+    """Run `action`, turning every failure into a short answer and its exit code."""
+    try:
+        return action(args, config)
+    except ParseError as refusal:
+        say(refusal.line())
+    except PlanError as refusal:
+        say(f"{refusal} {refusal.fix}".strip())
+    except (WorkflowError, Refused) as refusal:
+        say(str(refusal))
+    except HyperVError as error:
+        print_error(error)
+        return EXIT_REFUSED if error.kind in _ANSWERED_NO else EXIT_FAILED
+    except Interrupted as stop:
+        say(f"Interrupted. {stop}")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        say("Interrupted.")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): nobody is left to tell, and the
+        # interpreter must not fail again flushing stdout at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception:
+        reference = new_reference()
+        log.exception("internal error", extra={"reference": reference})
+        where = f"details in {log_file}" if log_file else "details in the log above"
+        say(f"internal error (reference {reference}); {where}")
+        return EXIT_FAILED
+    return EXIT_REFUSED

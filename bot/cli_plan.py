@@ -1,7 +1,8 @@
 """`hvbot plan` (what a /migrate would run, resolved against the live hosts) and `hvbot hosts`.
 
-`plan` exits 0 with the plan, 2 when the text or the plan is refused, 1 when a host could
-not be asked. `hosts` exits 0 when every host answered, 1 otherwise.
+`plan` exits 0 with the plan, 2 when the text or the plan is refused (the hosts' answer
+included: no such VM), 1 when a host could not be asked. `hosts` exits 0 when every host
+answered, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.cli_common import EXIT_FAILED, EXIT_OK, config_option, guarded
+from bot.cli_common import EXIT_FAILED, EXIT_OK, config_option, guarded, require_change
 from bot.config import Config, Secrets
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
@@ -46,8 +47,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def connect(config: Config) -> WinRMHyperV:
-    """The Hyper-V port for the configured inventory (credentials from the environment)."""
+    """The Hyper-V port for the configured inventory (credentials from the environment).
+    Missing credentials are one HyperVError here, before any host is contacted."""
     settings = ConnectionSettings.from_config(config, Secrets.from_environ())
+    try:
+        # Building a WSMan sends nothing; it only checks that the credentials are there.
+        settings.wsman(next(iter(settings.inventory)))
+    except HyperVError as error:
+        # The same for every host: say it once, without naming one.
+        raise HyperVError(error.kind, error.summary, cause=error.cause, fix=error.fix) from None
     return WinRMHyperV(Sessions(settings))
 
 
@@ -82,6 +90,7 @@ def render_json(request: Request, resolved: ResolvedPlan) -> str:
 def run_plan(args: argparse.Namespace, config: Config) -> int:
     """Parse, resolve against the hosts, print the plan."""
     request = parse(" ".join(args.text), config.inventory)
+    require_change(request, "plan", args.text)
     port = connect(config)
     try:
         resolved = resolve_plan(port, config.inventory, request)
@@ -158,4 +167,4 @@ def run_hosts(args: argparse.Namespace, config: Config) -> int:
         port.close()
     rows = [host_row(h, config.winrm.auth, a) for h, a in zip(hosts, answers, strict=True)]
     print(format_table(rows))
-    return 0 if all(not isinstance(a, HyperVError) for a in answers) else EXIT_FAILED
+    return EXIT_OK if all(not isinstance(a, HyperVError) for a in answers) else EXIT_FAILED

@@ -13,14 +13,24 @@ import time
 from collections.abc import Iterator
 
 from bot.app import Services, build_services
-from bot.cli_common import EXIT_FAILED, EXIT_OK, config_option, guarded
+from bot.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Interrupted,
+    Refused,
+    config_option,
+    guarded,
+    require_change,
+)
 from bot.config import Config, Secrets
-from bot.console import ConsoleNotifier, card_lines, preflight_lines
+from bot.console import ConsoleNotifier, card_lines, finding_lines, findings_of, preflight_lines
+from bot.logs import bind
 from commands.language import parse
 from commands.requests import CheckRequest
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
 
 _SETTLED = TERMINAL_STATES | {State.AWAITING_APPROVAL}
+_FOLLOWED = frozenset({State.APPROVED, State.RUNNING})
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ):
         sub = subparsers.add_parser(name, parents=[common], help=helptext, description=helptext)
         _actor_options(sub)
-        sub.add_argument("id", type=int, metavar="ID", help="the request id")
+        sub.add_argument("id", type=request_id, metavar="ID", help="the request id (42 or #42)")
         if name == "reject":
             sub.add_argument("--reason", help="why (optional)")
         sub.set_defaults(func=guarded(_decide))
@@ -64,6 +74,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _actor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="user", required=True, metavar="USER", help="Slack user id")
+
+
+def request_id(text: str) -> int:
+    """A request id as people write it: 42 or #42."""
+    digits = text.removeprefix("#")
+    if not digits.isdigit() or int(digits) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a request id; write 42 or #42")
+    return int(digits)
 
 
 @contextlib.contextmanager
@@ -83,45 +101,94 @@ def _wait(services: Services, request_id: int, until: frozenset[State]) -> Reque
         time.sleep(0.1)
 
 
+def _left_behind(services: Services, request_id: int) -> Interrupted:
+    """What Ctrl-C left of a request this process was following, and how to pick it up."""
+    record = services.workflow.get(request_id)
+    if record.state in _FOLLOWED:
+        host = record.source_host or "its host"
+        return Interrupted(
+            f"Request #{record.id} is {record.state.value}: Ctrl-C stopped this process, not "
+            f"the move on {host}. Run `hvbot recover` to follow it to its end "
+            f"(`hvbot audit show {record.id}` shows where it stands)."
+        )
+    return Interrupted(f"Request #{record.id} is {record.state.value}.")
+
+
 def _request(args: argparse.Namespace, config: Config) -> int:
     request = parse(" ".join(args.text), config.inventory)
+    require_change(request, "request", args.text)
     with _services(config) as services:
         if isinstance(request, CheckRequest):
             result = services.preflight.preflight(request)
             print("\n".join(preflight_lines(result)))
             return EXIT_OK if result.ok else EXIT_FAILED
         record = services.workflow.submit(request, Actor(args.user), Place(args.channel))
-        record = _wait(services, record.id, _SETTLED)
+        with bind(request_id=str(record.id)):
+            record = _wait(services, record.id, _SETTLED)
+            events = services.workflow.events(record.id)
         if record.state is State.AWAITING_APPROVAL:
-            print("\n".join(card_lines(record, services.workflow.events(record.id))))
+            print("\n".join(card_lines(record, events)))
             return EXIT_OK
+        print("\n".join(finding_lines(findings_of(events))))
         return EXIT_FAILED
 
 
 def _decide(args: argparse.Namespace, config: Config) -> int:
     actor = Actor(args.user)
-    with _services(config) as services:
+    with _services(config) as services, bind(request_id=str(args.id)):
         workflow = services.workflow
         if args.command == "reject":
             workflow.reject(args.id, actor, args.reason)
             return EXIT_OK
         if args.command == "cancel":
+            _refuse_cancel_elsewhere(services, args.id, actor)
             workflow.cancel(args.id, actor)
             return EXIT_OK
-        record = workflow.approve(args.id, actor)
-        if record.state is not State.APPROVED:
-            return EXIT_OK
-        final = _wait(services, args.id, TERMINAL_STATES)
+        try:
+            record = workflow.approve(args.id, actor)
+            if record.state is not State.APPROVED:
+                return EXIT_OK
+            final = _wait(services, args.id, TERMINAL_STATES)
+        except KeyboardInterrupt:
+            raise _left_behind(services, args.id) from None
         return EXIT_OK if final.state is State.SUCCEEDED else EXIT_FAILED
 
 
+def _refuse_cancel_elsewhere(services: Services, request_id: int, actor: Actor) -> None:
+    """A running move can only be stopped by the process that follows it (it holds the job
+    and the pipeline); a fresh `hvbot cancel` follows nothing, so it says so instead."""
+    record = services.workflow.get(request_id)
+    if record.state is not State.RUNNING:
+        return
+    services.approvers.check_may_cancel(record, actor)
+    host = record.source_host or "its host"
+    raise Refused(
+        f"Request #{record.id} is running, and this process cannot stop it: hvbot cancel "
+        f"stops only moves its own process follows, and #{record.id} is followed by another "
+        f"one (the `hvbot approve` or `hvbot recover` that started it, or the bot). Nothing "
+        f"was cancelled; the move continues on {host}. Cancel it where it is followed "
+        f"(/migrate cancel #{record.id} in Slack), or stop the move on {host} itself."
+    )
+
+
 def _recover(args: argparse.Namespace, config: Config) -> int:
-    with _services(config) as services:
+    with _services(config) as services, bind(command="recover"):
         workflow = services.workflow
-        workflow.expire_stale()
+        expired = workflow.expire_stale()
         decisions = workflow.recover()
+        if not expired and not decisions:
+            print("Nothing to recover: no request was left open.")
+            return EXIT_OK
+        for record in expired:
+            print(f"#{record.id} {record.state.value}: its approval time ran out")
         for decision in decisions:
             print(f"#{decision.record.id} {decision.record.state.value}: {decision.action.value}")
         followed = [d.record.id for d in decisions if d.record.state is not State.AWAITING_APPROVAL]
-        finals = [_wait(services, request_id, _SETTLED) for request_id in followed]
+        try:
+            finals = [_wait(services, request_id, _SETTLED) for request_id in followed]
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "Ctrl-C stopped this process, not the moves on the hosts; run `hvbot recover` "
+                "again to follow them to their end."
+            ) from None
         return EXIT_OK if all(r.state is not State.FAILED for r in finals) else EXIT_FAILED

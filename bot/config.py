@@ -117,10 +117,13 @@ class ExecutorConfig:
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    """`[logging]`: JSON lines in production, readable text in a terminal."""
+    """`[logging]`: JSON lines in production, readable text in a terminal. `file` is where the
+    `hvbot` command line writes its log (default: beside the audit database, `<name>.log`), so
+    that the terminal keeps short answers and the detail stays findable."""
 
     format: str = "json"
     level: str = "INFO"
+    file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -385,6 +388,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
     logging_config = LoggingConfig(
         format=g.get("format", str, gd.format, _one_of("json", "text")),
         level=g.get("level", str, gd.level, _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
+        file=g.optional_text("file"),
     )
 
     if problems:

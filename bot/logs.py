@@ -15,6 +15,7 @@ import logging
 import secrets
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("hvbot_log_context")
@@ -105,9 +106,16 @@ def configure(
     level: str = "INFO",
     secret_values: Iterable[str] = (),
     stream: TextIO | None = None,
+    path: Path | None = None,
 ) -> logging.Handler:
-    """Install one root handler with the chosen format and secret masking; returns it."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Install one root handler with the chosen format and secret masking; returns it.
+    With `path`, records are appended to that file (created on the first record);
+    otherwise they go to `stream` (default stderr)."""
+    handler: logging.Handler = (
+        logging.FileHandler(path, encoding="utf-8", delay=True)
+        if path is not None
+        else logging.StreamHandler(stream or sys.stderr)
+    )
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(SecretMask(secret_values))
     root = logging.getLogger()
@@ -116,3 +124,25 @@ def configure(
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+@contextlib.contextmanager
+def logging_to(
+    fmt: str,
+    level: str,
+    secret_values: Iterable[str] = (),
+    path: Path | None = None,
+) -> Iterator[logging.Handler]:
+    """`configure` for the duration of a block, then the root logger as it was: a command run
+    in-process (tests, the demo) leaves no handler pointing at its file behind."""
+    root = logging.getLogger()
+    handlers, old_level = list(root.handlers), root.level
+    handler = configure(fmt, level, secret_values, path=path)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for old in handlers:
+            root.addHandler(old)
+        root.setLevel(old_level)

@@ -80,9 +80,13 @@ def test_plan_refusals(lab: Lab, config_file: Path, capsys: pytest.CaptureFixtur
     code, out, err = _run(
         capsys, "plan", "--config", str(config_file), "--", "SRV-NONE to HV-SRV02"
     )
-    assert code == 1 and "No inventory host runs a VM" in err and "fix:" in err
+    # The hosts answered, and the answer is no: a refusal, like a bad name.
+    assert code == 2 and "No inventory host runs a VM" in err and "fix:" in err
     code, _, err = _run(capsys, "plan", "--config", str(config_file), "--", "status")
-    assert code == 2 and "runs nothing" in err
+    assert code == 2 and "`/migrate status` changes nothing on a host" in err
+    assert "StatusRequest" not in err
+    code, _, err = _run(capsys, "plan", "--config", str(config_file))
+    assert code == 2 and err.startswith("Give the /migrate text after --")
 
 
 def test_hosts_table(lab: Lab, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -402,6 +402,7 @@ def move_vm_storage(inv: Invocation) -> None:
                     *(p.message for p in problems),
                 ]
             )
+            inv.world.log_event(inv.host, migration.EVENT_STORAGE_FAILED, "Error", text)
             inv.error(
                 inv.hyperv_error(
                     text,

@@ -26,6 +26,10 @@ EVENT_SUCCEEDED = 20415
 EVENT_LONG_BLACKOUT = 20417
 EVENT_LIMIT = 21501
 EVENT_FAILED = 21502
+# Storage-only moves (Move-VMStorage) are logged too; these three ids are guesses (NOTES.md).
+EVENT_STORAGE_STARTED = 20414
+EVENT_STORAGE_SUCCEEDED = 20418
+EVENT_STORAGE_FAILED = 20419
 SETUP_SECONDS = 2.0
 # Pages dirtied while the memory copies: later passes send about 15 % more (a guess).
 DIRTY_OVERHEAD = 1.15
@@ -173,14 +177,7 @@ def _run(world: World, job: MigrationJob, plan: MovePlan) -> None:
         for host in (plan.source, plan.destination):
             running = world.active_jobs(host, storage_only=plan.storage_only)
             world.peak_running[host.name] = max(world.peak_running.get(host.name, 0), running)
-        if not plan.storage_only:
-            world.log_event(
-                plan.source,
-                EVENT_STARTED,
-                "Information",
-                f"Virtual machine migration operation for '{plan.vm.name}' started: "
-                f"live migration to host '{plan.destination.name}' {_vmid(plan)}.",
-            )
+        _log_start(world, plan)
         world.changed.notify_all()
         duration = duration_seconds(world, plan)
         fail = world.fault(FaultKind.FAIL_AT_PERCENT, plan.destination.name, plan.vm.name)
@@ -238,27 +235,54 @@ def _finish(
         job.error_code = JOB_FAILED_CODE
         job.error_description = text
         job.hresult = hresult
-        if not plan.storage_only:
-            world.log_event(plan.source, EVENT_FAILED, "Error", text)
-    elif not plan.storage_only:
-        blackout = blackout_seconds(world, plan)
-        if blackout > LONG_BLACKOUT_SECONDS:
-            world.log_event(
-                plan.source,
-                EVENT_LONG_BLACKOUT,
-                "Warning",
-                f"Live migration of '{plan.vm.name}' completed with an unexpectedly "
-                f"long blackout time of {blackout} seconds {_vmid(plan)}.",
-            )
-        else:
-            world.log_event(
-                plan.source,
-                EVENT_SUCCEEDED,
-                "Information",
-                f"Live migration of '{plan.vm.name}' succeeded with a blackout time "
-                f"of {blackout} seconds {_vmid(plan)}.",
-            )
+    _log_end(world, plan, state, text)
     world.changed.notify_all()
+
+
+def _log_start(world: World, plan: MovePlan) -> None:
+    vm = plan.vm.name
+    if plan.storage_only:
+        text = f"Storage migration for virtual machine '{vm}' started {_vmid(plan)}."
+        world.log_event(plan.source, EVENT_STORAGE_STARTED, "Information", text)
+        return
+    world.log_event(
+        plan.source,
+        EVENT_STARTED,
+        "Information",
+        f"Virtual machine migration operation for '{vm}' started: "
+        f"live migration to host '{plan.destination.name}' {_vmid(plan)}.",
+    )
+
+
+def _log_end(world: World, plan: MovePlan, state: JobState, text: str) -> None:
+    vm = plan.vm.name
+    if state is not JobState.Completed:
+        world.log_event(
+            plan.source, EVENT_STORAGE_FAILED if plan.storage_only else EVENT_FAILED, "Error", text
+        )
+    elif plan.storage_only:
+        world.log_event(
+            plan.source,
+            EVENT_STORAGE_SUCCEEDED,
+            "Information",
+            f"Storage migration for virtual machine '{vm}' completed successfully {_vmid(plan)}.",
+        )
+    elif (blackout := blackout_seconds(world, plan)) > LONG_BLACKOUT_SECONDS:
+        world.log_event(
+            plan.source,
+            EVENT_LONG_BLACKOUT,
+            "Warning",
+            f"Live migration of '{vm}' completed with an unexpectedly "
+            f"long blackout time of {blackout} seconds {_vmid(plan)}.",
+        )
+    else:
+        world.log_event(
+            plan.source,
+            EVENT_SUCCEEDED,
+            "Information",
+            f"Live migration of '{vm}' succeeded with a blackout time "
+            f"of {blackout} seconds {_vmid(plan)}.",
+        )
 
 
 def _commit(world: World, plan: MovePlan) -> None:

@@ -206,20 +206,26 @@ class World:
 
     def start_thread(self, target: threading.Thread) -> None:
         """Start and remember a background thread (for `wait_idle`)."""
-        # Started under the lock: `wait_idle` must never see (and join) an unstarted thread.
         with self.lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             target.start()
             self._threads.append(target)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until every migration thread ended; True if they all did in time."""
+        """Wait until every migration job finished and its thread ended; True if in time.
+
+        Jobs are what it waits on: a job is registered under the lock before its thread
+        starts, so a migration whose thread is not running yet is waited for too.
+        """
         deadline = time.monotonic() + timeout
-        with self.lock:
+        with self.changed:
+            settled = self.changed.wait_for(
+                lambda: all(j.finished for j in self.jobs.values()), timeout
+            )
             threads = list(self._threads)
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
-        return not any(t.is_alive() for t in threads)
+        return settled and not any(t.is_alive() for t in threads)
 
     # -- PowerShell ----------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
@@ -387,3 +388,85 @@ def test_a_freed_slot_goes_to_the_oldest_queued_migration(world: World) -> None:
         assert sink.errors == []
     begun = [e.message for e in source.events if e.event_id == 20413]
     assert [next(vm for vm in order if f"'{vm}'" in m) for m in begun] == order
+
+
+def _storage_move(run: Runner, destination: str) -> RecordingSink:
+    return run(
+        "HV-SRV01", "Move-VMStorage", ("VMName", APP01), ("DestinationStoragePath", destination)
+    )
+
+
+def test_storage_moves_are_logged_on_their_host(run: Runner, world: World) -> None:
+    assert _storage_move(run, "E:\\Hyper-V\\SRV-APP01").errors == []
+    assert _storage_move(run, "Q:\\Nowhere").errors
+    world.inject(Fault(FaultKind.FAIL_AT_PERCENT, host="HV-SRV01", percent=50))
+    assert _storage_move(run, "D:\\Hyper-V\\Back").errors
+    started, succeeded, failed = (
+        migration.EVENT_STORAGE_STARTED,
+        migration.EVENT_STORAGE_SUCCEEDED,
+        migration.EVENT_STORAGE_FAILED,
+    )
+    assert event_ids(world, "HV-SRV01") == [started, succeeded, failed, started, failed]
+    assert all(f"'{APP01}'" in e.message for e in host_of(world, "HV-SRV01").events)
+    assert event_ids(world, "HV-SRV02") == []
+
+
+def _job_readings(world: World, host: str) -> list[tuple[str, int, float, int]]:
+    """(InstanceID, JobState, ElapsedTime in seconds, PercentComplete) of each visible job."""
+    found = []
+    for job in run_on(
+        world,
+        host,
+        (
+            "Get-CimInstance",
+            [("Namespace", "root\\virtualization\\v2"), ("ClassName", "Msvm_MigrationJob")],
+        ),
+    ).objects:
+        elapsed = job.properties["ElapsedTime"]
+        state, percent = job.properties["JobState"], job.properties["PercentComplete"]
+        assert isinstance(elapsed, dt.timedelta)
+        assert isinstance(state, int) and isinstance(percent, int)
+        found.append((str(job.properties["InstanceID"]), state, elapsed.total_seconds(), percent))
+    return found
+
+
+def test_polled_elapsed_time_and_percentage_never_go_back(world: World) -> None:
+    world.time_scale = 0.002
+    source = host_of(world, "HV-SRV01")
+    source.max_vm_migrations = 1  # the second move queues, then runs: both phases are polled
+    for machine in source.vms.values():
+        machine.compatibility_for_migration = True
+    moves = [start_move(world, vm, "HV-SRV02", storage=True) for vm in (LIVE, "SRV-TEST01")]
+    last: dict[str, tuple[float, int]] = {}
+    rises: dict[str, int] = {}
+    while any(thread.is_alive() for thread, _ in moves):
+        for host in ("HV-SRV01", "HV-SRV02"):
+            for key, state, elapsed, percent in _job_readings(world, host):
+                before = last.get(key, (0.0, 0))
+                assert elapsed >= before[0] and percent >= before[1], (key, state, before)
+                if state == JobState.Running and (elapsed, percent) != before:
+                    rises[key] = rises.get(key, 0) + 1
+                last[key] = (elapsed, percent)
+    for _, sink in moves:
+        assert sink.errors == []
+    assert len(rises) == 2 and min(rises.values()) > 3
+    assert {percent for _, percent in last.values()} == {100}
+
+
+def test_wait_idle_waits_for_a_migration_whose_thread_has_not_started(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.time_scale = 0.001
+    start_thread = world.start_thread
+
+    def late_start(thread: threading.Thread) -> None:
+        time.sleep(0.1)
+        start_thread(thread)
+
+    monkeypatch.setattr(world, "start_thread", late_start)
+    mover, sink = start_move(world, LIVE, "HV-SRV02")
+    instance = wait_for_job(world, state=None)
+    assert world.wait_idle(5)
+    assert world.jobs[instance].state is JobState.Completed
+    mover.join(5)
+    assert sink.errors == []

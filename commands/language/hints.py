@@ -34,8 +34,11 @@ def looks_like_path(token: Token) -> bool:
     return _DRIVE_OR_UNC.match(token.text) is not None
 
 
-def refuse_missing_to(cursor: Cursor, vm: str) -> NoReturn:
-    """Refuse `<vm> <something>` where `to <host>` should follow, saying what to write."""
+def refuse_missing_to(cursor: Cursor, vm: str, options: tuple[str, ...]) -> NoReturn:
+    """Refuse `<vm> <something>` where `to <host>` should follow, saying what to write.
+
+    `options` are the words that may follow `to <host>` (options written too early).
+    """
     ahead = cursor.ahead()
     if _CMDLET.match(vm):
         _refuse_powershell(cursor, vm, ahead)
@@ -44,21 +47,46 @@ def refuse_missing_to(cursor: Cursor, vm: str) -> NoReturn:
     first = ahead[0]
     later_to = next((i for i, t in enumerate(ahead) if t.is_keyword("to")), None)
     if later_to is not None and later_to > 0:
-        destination = ahead[later_to + 1].text if later_to + 1 < len(ahead) else "<host>"
-        if later_to == 1 and vm.casefold() in _VERBS:
-            cursor.fail(
-                f"drop {shown(vm)}, /migrate already says it: write {written(first.text)} "
-                f"to {destination}"
-            )
-        name = " ".join([vm, *(t.text for t in ahead[:later_to])])
-        cursor.fail(f'a VM name with spaces needs quotes: write "{name}" to {destination}')
+        _refuse_words_before_to(cursor, vm, ahead, later_to, options)
     host = cursor.names_host(first)
+    if host is not None and vm.casefold() == "to":
+        cursor.fail(f"missing the VM name: write <vm> to {host.name}")
     if host is not None:
         cursor.fail(f"missing 'to' before {shown(first.text)}: write {written(vm)} to {host.name}")
     host = cursor.names_host(ahead[1] if len(ahead) > 1 else None)
     if host is not None:
         cursor.fail(f"write 'to' instead of {shown(first.text)}: {written(vm)} to {host.name}")
     cursor.fail(f"expected 'to <host>' after the VM name {shown(vm)}, not {shown(first.text)}")
+
+
+def _refuse_words_before_to(
+    cursor: Cursor, vm: str, ahead: list[Token], at: int, options: tuple[str, ...]
+) -> NoReturn:
+    between = [t.text for t in ahead[:at]]
+    destination = ahead[at + 1].text if at + 1 < len(ahead) else "<host>"
+    after = "".join(f" {t.text}" for t in ahead[at + 2 :])
+    if ahead[0].is_keyword(*options):
+        cursor.fail(
+            f"options come after 'to <host>': write {written(vm)} to {destination} "
+            f"{' '.join(between)}{after}"
+        )
+    if at == 1 and vm.casefold() in _VERBS:
+        cursor.fail(
+            f"drop {shown(vm)}, /migrate already says it: write {written(between[0])} "
+            f"to {destination}{after}"
+        )
+    words = [vm, *between]
+    names = [n for w in words if w.casefold() not in ("and", "&") and (n := w.strip(","))]
+    if len(names) > 1 and (len(names) < len(words) or any(w.endswith(",") for w in words)):
+        cursor.fail(
+            f"one VM per command: write {names[0]} to {destination}, "
+            f"then {names[1]} to {destination}"
+        )
+    name = " ".join([vm, *between])
+    cursor.fail(
+        f'a VM name with spaces needs quotes: write "{name}" to {destination}{after} '
+        "(one VM per command)"
+    )
 
 
 def _refuse_powershell(cursor: Cursor, cmdlet: str, ahead: list[Token]) -> NoReturn:

@@ -27,7 +27,7 @@ def _parse_move(cursor: Cursor) -> Move:
     """The VM, its destination and the move options, in any order after `to <host>`."""
     vm = cursor.vm()
     if cursor.take_if("to") is None:
-        hints.refuse_missing_to(cursor, vm)
+        hints.refuse_missing_to(cursor, vm, MOVE_OPTIONS)
     destination = cursor.host("the destination host after 'to'")
     source: Host | None = None
     include_storage = False

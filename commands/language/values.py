@@ -85,9 +85,22 @@ def host(token: Token, inventory: Inventory) -> Host:
         return found
     if not token.text.strip():
         raise Invalid(f"the host name is empty; known hosts: {known}")
+    if _is_address(token.text):
+        raise Invalid(
+            f"unknown host {shown(token.text)}: name hosts as the inventory does, "
+            f"not by address. Known hosts: {known}"
+        )
     closest = inventory.closest(token.text.translate(DASHES))
     hint = f"; did you mean {closest}?" if closest else "."
     raise Invalid(f"unknown host {shown(token.text)}{hint} Known hosts: {known}")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def lookup_host(token: Token, inventory: Inventory) -> Host | None:

@@ -223,6 +223,22 @@ HINTS: list[tuple[str, str, str | None]] = [
     ("My App VM to HV-SRV02", 'needs quotes: write "My App VM" to HV-SRV02', "migrate"),
     ("My App VM to", 'needs quotes: write "My App VM" to <host>', "migrate"),
     ("migrate SRV-APP01 to HV-SRV02", "drop 'migrate'", "migrate"),
+    (
+        "SRV-APP01 from HV-SRV01 to HV-SRV02 reason x",
+        "options come after 'to <host>': write SRV-APP01 to HV-SRV02 from HV-SRV01 reason x",
+        "migrate",
+    ),
+    ("check SRV-APP01 include-storage to HV-SRV02", "to HV-SRV02 include-storage", "check"),
+    ("to HV-SRV02", "missing the VM name: write <vm> to HV-SRV02", "migrate"),
+    (
+        "SRV-APP01 and SRV-APP02 to HV-SRV02",
+        "one VM per command: write SRV-APP01 to HV-SRV02, then SRV-APP02 to HV-SRV02",
+        "migrate",
+    ),
+    ("SRV-APP01, SRV-APP02 to HV-SRV02", "one VM per command", "migrate"),
+    ("SRV-APP01 SRV-APP02 to HV-SRV02", '"SRV-APP01 SRV-APP02" to HV-SRV02', "migrate"),
+    ("SRV-APP01 to 10.0.0.12", "'10.0.0.12': name hosts as the inventory does", "migrate"),
+    ("SRV-APP01 to [fd00::12]", "not by address", "migrate"),
     ("Move SRV-APP01 to HV-SRV02", "write SRV-APP01 to HV-SRV02", "migrate"),
     (
         "Move-VM -Name SRV-APP01 -DestinationHost hv-srv02 -IncludeStorage",

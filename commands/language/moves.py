@@ -128,10 +128,10 @@ def parse_storage(cursor: Cursor) -> StorageRequest:
 
 
 def _vhd(cursor: Cursor, earlier: list[VhdMove]) -> VhdMove:
-    source = cursor.check(values.vhd_path, cursor.take("the disk path after vhd").text, "vhd")
+    source = _disk(cursor, "vhd", "vhd", "the disk path after vhd", ("to",))
     cursor.expect("to", f"'to <destination file>' after vhd {shown(source)}")
-    destination = cursor.check(
-        values.vhd_path, cursor.take("the destination file after 'to'").text, "vhd destination"
+    destination = _disk(
+        cursor, "to", "vhd destination", "the destination file after 'to'", STORAGE_OPTIONS
     )
     if source.casefold() == destination.casefold():
         cursor.fail(f"vhd {shown(source)} is already there; give a different destination")
@@ -149,3 +149,18 @@ def _vhd(cursor: Cursor, earlier: list[VhdMove]) -> VhdMove:
                 f"two disks cannot both move to {shown(destination)}; give each its own file"
             )
     return VhdMove(source=source, destination=destination)
+
+
+def _disk(cursor: Cursor, option: str, what: str, missing: str, stops: tuple[str, ...]) -> str:
+    # `vhd C:\ProgramData\…\Virtual Hard Disks\a.vhdx` unquoted: the first word is no disk
+    # file and more words follow before the next keyword, so say the path needs quotes.
+    token = cursor.take(missing)
+    following = cursor.peek()
+    if (
+        following is not None
+        and following.keyword() not in stops
+        and not token.text.casefold().endswith(values.VHD_EXTENSIONS)
+    ):
+        cursor.take("the rest of the path")
+        hints.refuse_unquoted_path(cursor, option, token.text, following, stops)
+    return cursor.check(values.vhd_path, token.text, what)

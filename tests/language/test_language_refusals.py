@@ -275,6 +275,20 @@ HINTS: list[tuple[str, str, str | None]] = [
         "missing 'to' before 'D:\\VMs': write storage SRV-APP01 to D:\\VMs",
         "storage",
     ),
+    (
+        "storage SRV-APP01 vhd C:\\ProgramData\\Virtual Hard Disks\\a.vhdx to E:\\a.vhdx",
+        "after vhd 'C:\\ProgramData\\Virtual'; a path with spaces needs quotes: "
+        'vhd "C:\\ProgramData\\Virtual Hard Disks\\a.vhdx"',
+        "storage",
+    ),
+    (
+        "storage SRV-APP01 vhd D:\\a.vhdx to E:\\My VMs\\a.vhdx vm-path E:\\x",
+        'to "E:\\My VMs\\a.vhdx"',
+        "storage",
+    ),
+    ("storage SRV-APP01 vhd D:\\a to E:\\a.vhdx", "not a virtual disk file", "storage"),
+    ("storage SRV-APP01 vhd", "missing the disk path after vhd", "storage"),
+    ("storage SRV-APP01 vhd D:\\a.vhdx to", "missing the destination file after 'to'", "storage"),
     ("storage SRV-APP01 \\\\nas\\vms", "write storage SRV-APP01 to \\\\nas\\vms", "storage"),
     ("status My App VM", 'needs quotes: status "My App VM"', "status"),
     ("diagnose My VM to HV-SRV02", 'needs quotes: diagnose "My VM" to HV-SRV02', "diagnose"),

@@ -1,0 +1,119 @@
+"""The workflow commands answering an operator's mistakes and interruptions, against the lab
+(in-process `hvbot` with the real adapters): what is said, the exit code, and that nothing
+secret or Python-internal reaches the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from e2e_support import BotRig
+
+import bot.cli_workflow as cli_workflow
+from bot.app import Services
+from bot.cli import main
+from commands.workflow.records import TERMINAL_STATES, RequestRecord, State
+
+MOVE = "SRV-APP01 to HV-SRV02 include-storage"
+
+
+@pytest.fixture
+def hvbot(
+    rig: BotRig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[BotRig]:
+    for name in ("HVBOT_WINRM_USER", "HVBOT_WINRM_PASSWORD"):
+        monkeypatch.setenv(name, rig.env[name])
+    yield rig
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err):
+        assert rig.lab.password not in text
+        assert "Traceback" not in text
+
+
+def run(rig: BotRig, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([argv[0], "--config", str(rig.config), *argv[1:]])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_recover_with_nothing_to_do_says_so(
+    hvbot: BotRig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(hvbot, capsys, "recover") == (
+        0,
+        "Nothing to recover: no request was left open.\n",
+        "",
+    )
+
+
+def test_a_refused_check_shows_each_finding_with_its_fix(
+    hvbot: BotRig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(hvbot, capsys, "request", "--as", "UALICE", "--", "SRV-APP01 to HV-SRV02")
+    assert code == 1
+    assert "blocking: SRV-APP01 has disks on local storage" in out
+    assert "  fix: Add `include-storage` (shared-nothing migration)." in out
+
+
+def test_wrong_password_is_classified_and_never_printed(
+    hvbot: BotRig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HVBOT_WINRM_PASSWORD", "not-" + hvbot.lab.password)
+    code, out, err = run(hvbot, capsys, "plan", "--", MOVE)
+    assert (code, out) == (1, "")
+    assert "The host refused the bot's credentials." in err and "fix:" in err
+    logged = (hvbot.config.parent / "audit.log").read_text(encoding="utf-8")
+    assert "not-" + hvbot.lab.password not in logged
+
+
+def test_ctrl_c_during_approve_then_cancel_elsewhere_then_recover(
+    hvbot: BotRig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(hvbot, capsys, "request", "--as", "UALICE", "--", MOVE)
+    assert code == 0 and "Request #1" in out
+
+    real_wait = cli_workflow._wait
+
+    def ctrl_c_once_running(
+        services: Services, request_id: int, until: frozenset[State]
+    ) -> RequestRecord:
+        real_wait(services, request_id, TERMINAL_STATES | {State.RUNNING})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_workflow, "_wait", ctrl_c_once_running)
+    code, _, err = run(hvbot, capsys, "approve", "--as", "UBOB", "1")
+    monkeypatch.setattr(cli_workflow, "_wait", real_wait)
+    assert code == 130
+    assert err.startswith("Interrupted. Request #1 is running: Ctrl-C stopped this process")
+    assert "Run `hvbot recover` to follow it to its end" in err
+
+    # Nobody may cancel what they may not cancel; the requester is told why this process
+    # cannot stop a move it does not follow, and that nothing was cancelled.
+    code, _, err = run(hvbot, capsys, "cancel", "--as", "UMALLORY", "#1")
+    assert (code, err) == (2, "Only the requester or an approver can cancel request #1.\n")
+    code, _, err = run(hvbot, capsys, "cancel", "--as", "UALICE", "#1")
+    assert code == 2
+    assert "this process cannot stop it" in err and "Nothing was cancelled" in err
+
+    code, out, _ = run(hvbot, capsys, "recover")
+    assert code == 0
+    assert "#1 running: reattach" in out.splitlines()
+    assert "#1 SRV-APP01: succeeded" in out
+    hvbot.world.wait_idle()
+    assert len(hvbot.world.calls("Move-VM")) == 1
+
+
+def test_log_lines_of_an_approved_request_carry_its_id(
+    hvbot: BotRig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(hvbot, capsys, "request", "--as", "UALICE", "--", MOVE)[0] == 0
+    assert run(hvbot, capsys, "approve", "--as", "UBOB", "1")[0] == 0
+    log_file = hvbot.config.parent / "audit.log"
+    pool_lines = [
+        line
+        for line in log_file.read_text(encoding="utf-8").splitlines()
+        if '"winrm pool opened"' in line
+    ]
+    # The approving process opens pools on the workflow's executor, inside the approval:
+    # their log lines carry the request id bound by `hvbot approve`.
+    assert any('"request_id": "1"' in line for line in pool_lines)

@@ -6,9 +6,11 @@ wf = Workflow(store=..., hyperv=..., preflight=..., approvers=..., notifier=...,
 record = wf.submit(request, actor, place)  # recorded; the preflight runs on the executor
 wf.approve(record.id, approver)            # last approval needed queues it; it starts itself
 wf.reject(record.id, approver, "not now")  # or wf.cancel(record.id, actor)
-wf.expire_stale()                          # call every minute or so
 wf.recover()                               # once at start (idempotent)
+wf.shutdown()                              # stops following and the expiry timer
 ```
+Approvals past their TTL expire by themselves: a timer thread submits `expire_stale` to the
+executor every `expiry_seconds` once a request waits for approval (or `recover` ran).
 
 Public methods return the record as it now stands or raise `WorkflowError`, whose `message` is
 one line to show the person who asked (and `winner` the actor who got there first, if any).
@@ -80,6 +82,7 @@ class Workflow:
         executor: Executor,
         clock: Callable[[], dt.datetime] = utc_now,
         poll_seconds: float = 2.0,
+        expiry_seconds: float = 30.0,
     ) -> None:
         self._deps = Deps(
             store=store,
@@ -97,6 +100,10 @@ class Workflow:
         self._submit_lock = threading.Lock()
         self._announce_lock = threading.Lock()
         self._announced: set[int] = set()
+        self._expiry_seconds = expiry_seconds
+        self._expiry_lock = threading.Lock()
+        self._expiry_timer: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     # --- people's actions -------------------------------------------------------------
 
@@ -307,12 +314,32 @@ class Workflow:
         for decision in requeue_order(decisions):
             self._slots.enqueue(decision.record.id, _slot_keys(decision.record))
         deps.run_task(self._pump)
+        self._start_expiry_timer()
         return decisions
 
     def shutdown(self) -> None:
-        """Stops following migrations (they stay `running`; `recover` resumes them). The
-        executor belongs to the caller, who shuts it down afterwards."""
+        """Stops following migrations (they stay `running`; `recover` resumes them) and the
+        expiry timer. The executor belongs to the caller, who shuts it down afterwards."""
+        self._stopped.set()
         self._runner.stop()
+
+    def _start_expiry_timer(self) -> None:
+        with self._expiry_lock:
+            if self._expiry_timer is not None or self._stopped.is_set():
+                return
+            self._expiry_timer = threading.Thread(
+                target=self._expire_periodically, name="hvbot-expiry", daemon=True
+            )
+            self._expiry_timer.start()
+
+    def _expire_periodically(self) -> None:
+        """Timer thread: hands `expire_stale` to the executor until shutdown."""
+        while not self._stopped.wait(self._expiry_seconds):
+            if not self._deps.run_task(self._expire_task):
+                return
+
+    def _expire_task(self) -> None:
+        self.expire_stale()
 
     # --- inside -----------------------------------------------------------------------
 
@@ -352,6 +379,7 @@ class Workflow:
             f"Request #{record.id} checked; it needs {required} approval(s) "
             f"before {expires:%H:%M} UTC.",
         )
+        self._start_expiry_timer()
 
     def _check_failed(self, record: RequestRecord, data: dict[str, object], why: str) -> None:
         record = self._deps.step(

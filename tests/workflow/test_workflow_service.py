@@ -78,7 +78,7 @@ def test_the_invocation_is_recorded_before_it_is_sent() -> None:
     assert seen_at_send == [
         ["submitted", "check_started", "checked", "approved", "invocation_sent"]
     ]
-    sent = rig.store.events(request_id)[-2]
+    (sent,) = [e for e in rig.store.events(request_id) if e.kind == "invocation_sent"]
     assert sent.data["rendered"] == [rig.world.starts[0][1]]
 
 

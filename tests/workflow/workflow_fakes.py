@@ -372,6 +372,7 @@ class Rig:
     approvers: Approvers
     poll_seconds: float = 0.0
     executor: Executor = field(default_factory=ManualExecutor)
+    expiry_seconds: float = 30.0
     workflow: Workflow = field(init=False)
 
     def __post_init__(self) -> None:
@@ -408,6 +409,7 @@ class Rig:
             executor=self.executor,
             clock=self.clock,
             poll_seconds=self.poll_seconds,
+            expiry_seconds=self.expiry_seconds,
         )
 
 
@@ -417,6 +419,7 @@ def make_rig(
     allow_self_approval: bool = False,
     ttl_minutes: int = 60,
     poll_seconds: float = 0.0,
+    expiry_seconds: float = 30.0,
     store: Callable[[FakeClock], InspectableStore] = MemoryAuditStore,
 ) -> Rig:
     """Three VMs on HV-SRV01; approvers: UALICE and UREQ by id, UBOB by Slack user group,
@@ -446,6 +449,7 @@ def make_rig(
         approvers=Approvers(policy, directory),
         poll_seconds=poll_seconds,
         executor=executor or ManualExecutor(),
+        expiry_seconds=expiry_seconds,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable
-from typing import NoReturn, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 from commands.inventory import Host, Inventory
 from commands.language import values
@@ -12,6 +12,7 @@ from commands.language.errors import ParseError, shown
 from commands.language.tokens import Token
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Cursor:
@@ -79,10 +80,10 @@ class Cursor:
         if token is not None:
             self.fail(f"unexpected {shown(token.text)} after {after}; remove it")
 
-    def check(self, convert: Callable[..., T], *args: object) -> T:
+    def check(self, convert: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a value check from `values`, turning its refusal into this subcommand's."""
         try:
-            return convert(*args)
+            return convert(*args, **kwargs)
         except values.Invalid as problem:
             self.fail(str(problem))
 

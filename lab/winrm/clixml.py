@@ -36,6 +36,10 @@ from psrpcore.types._base import PSObjectMeta
 from psrpcore.types._enum import PSEnumBase, PSEnumMeta
 
 from lab.pipeline import CommandCall, LabEnum, LabError, LabObject, LabValue
+from lab.winrm import psrpcore_fixes
+
+# Every reply the lab serializes goes through psrpcore: correct its TimeSpans first.
+psrpcore_fixes.install()
 
 _ENUM_BASE_TYPES = ("System.Enum", "System.ValueType", "System.Object")
 _EXCEPTION_BASE_TYPES = ("System.Exception", "System.Object")

@@ -10,6 +10,7 @@ from lab_winrm_support import wsman
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 
+from lab.pipeline import CollectingSink, CommandCall, InvocationContext
 from lab.running import RunningLab, start_lab
 from lab.world import World, load_scenario
 
@@ -96,3 +97,24 @@ def test_a_migration_continues_when_the_client_disconnects(
         assert time.monotonic() < deadline, "the migration did not finish"
         time.sleep(0.1)
     assert "SRV-APP01" not in _vm_names(lab, "HV-SRV01")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(10, "PT10S"), (220, "PT3M40S"), (3600, "PT1H"), (3605, "PT1H5S")]
+)
+def test_a_job_elapsed_time_reaches_pypsrp_whole(
+    lab: RunningLab, scenario: World, seconds: int, text: str
+) -> None:
+    sink = CollectingSink()
+    move = CommandCall("Move-VM", (("Name", "SRV-DB01"), ("DestinationHost", "HV-SRV02")))
+    scenario.run_pipeline(InvocationContext("HV-SRV01", "LAB\\hvadmin"), [move], sink)
+    assert sink.errors == []
+    with scenario.lock:
+        (job,) = scenario.jobs.values()
+        job.elapsed = seconds
+    with RunspacePool(wsman(lab, "HV-SRV02")) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Get-CimInstance").add_parameter("ClassName", "Msvm_MigrationJob")
+        ps.add_parameter("Namespace", "root\\virtualization\\v2")
+        (found,) = ps.invoke()
+    assert found.adapted_properties["ElapsedTime"] == text

@@ -33,6 +33,17 @@ logger = logging.getLogger(__name__)
 
 INVOCATION_SENT = Step.SEND.value
 _MAX_POLL_BACKOFF = 8
+# Failures of the way to a host, not of the move: re-attaching later may work.
+_TRANSPORT_KINDS = frozenset(
+    {
+        ErrorKind.HOST_UNREACHABLE,
+        ErrorKind.DNS,
+        ErrorKind.TLS,
+        ErrorKind.AUTHENTICATION,
+        ErrorKind.TIMEOUT,
+        ErrorKind.WSMAN_FAULT,
+    }
+)
 
 
 @dataclass
@@ -128,13 +139,18 @@ class Runner:
             handle = deps.hyperv.reattach_migration(
                 deps.host(record.source_host), record.vm_id or "", started_at, invocation
             )
-        except (HyperVError, WorkflowError, IndexError) as exc:
-            data: dict[str, Any] = (
-                error_data(exc) if not isinstance(exc, IndexError) else {"error": "no invocation"}
-            )
-            deps.store.append(record.id, EventDraft("reattach_failed", SYSTEM, data))
-            deps.tell(record, f"Lost track of request #{record.id} after a restart; will retry.")
-            self._done(record.id)
+        except HyperVError as exc:
+            if exc.kind in _TRANSPORT_KINDS:
+                self._retry_reattach(record, started_at, exc)
+            else:
+                self._end_unfollowable(record, error_data(exc), error_text(exc))
+            return
+        except WorkflowError as exc:
+            self._end_unfollowable(record, error_data(exc), error_text(exc))
+            return
+        except IndexError:
+            why = "no invocation was recorded for it"
+            self._end_unfollowable(record, {"error": {"kind": "workflow", "summary": why}}, why)
             return
         deps.store.append(
             record.id, EventDraft("reattached", SYSTEM, {"started_at": started_at.isoformat()})
@@ -150,6 +166,45 @@ class Runner:
             )
         self._following(record, handle)
         deps.tell(record, f"Following request #{record.id} again after a restart.")
+
+    def _retry_reattach(
+        self, record: RequestRecord, started_at: dt.datetime, error: HyperVError
+    ) -> None:
+        """The host cannot be asked yet: try again, slower each time, until the bot stops."""
+        deps = self._deps
+        with self._lock:
+            flight = self._flights.setdefault(record.id, _Flight(record.id))
+            flight.failures += 1
+            failures = flight.failures
+        if failures == 1:
+            deps.store.append(record.id, EventDraft("reattach_failed", SYSTEM, error_data(error)))
+            deps.tell(
+                record,
+                f"Cannot follow request #{record.id} after a restart yet: {error.summary} "
+                "Retrying.",
+            )
+        if not self._stopping.wait(min(failures, _MAX_POLL_BACKOFF) * deps.poll_seconds):
+            deps.run_task(self.reattach, record, started_at)
+
+    def _end_unfollowable(self, record: RequestRecord, data: dict[str, Any], why: str) -> None:
+        """Nothing can follow the request (its host left the inventory, its invocation is
+        missing): it ends `failed`, never re-sent, and people are told to check the host."""
+        deps = self._deps
+        step = Step.FAIL if record.state is State.RUNNING else Step.START_FAILED
+        try:
+            record = deps.step(
+                record, step, SYSTEM, data, {"finished_at": deps.clock()}, versioned=False
+            )
+        except RaceLost:
+            pass
+        else:
+            host = record.source_host or "the host"
+            deps.tell(
+                record,
+                f"Request #{record.id} cannot be followed after a restart: {why} "
+                f"Its result is unknown; check with `/migrate host {host}`.",
+            )
+        self._done(record.id)
 
     def _recheck(self, record: RequestRecord) -> RequestRecord:
         """Voids the approval (state `failed`, people told why) if the world changed."""

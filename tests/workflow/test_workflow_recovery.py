@@ -130,7 +130,7 @@ def test_a_setting_change_cut_short_ends_failed_with_an_unknown_outcome() -> Non
     assert any("result is unknown" in m for m in rig.notifier.texts(request_id))
 
 
-def test_an_unreachable_host_leaves_the_move_open_until_a_later_recovery() -> None:
+def test_an_unreachable_host_leaves_the_move_open_and_followed_again_when_it_answers() -> None:
     rig = make_rig()
     request_id = approved(rig)
     rig.run(5)
@@ -138,17 +138,36 @@ def test_an_unreachable_host_leaves_the_move_open_until_a_later_recovery() -> No
 
     workflow = rig.restart()
     workflow.recover()
-    rig.run()
+    assert rig.run(20) == 20, "re-attaching keeps retrying while the host is away"
     assert workflow.get(request_id).state is State.RUNNING
-    assert "reattach_failed" in kinds(rig, request_id)
+    assert kinds(rig, request_id).count("reattach_failed") == 1
 
     rig.world.unreachable.clear()
     workflow.recover()
-    workflow.recover()
+    rig.run(5)
     rig.world.migrations[0].finish()
     rig.run()
     assert workflow.get(request_id).state is State.SUCCEEDED
     assert kinds(rig, request_id).count("reattached") == 1
+    assert len(rig.world.starts) == 1
+
+
+def test_a_move_whose_host_left_the_inventory_ends_unknown_and_is_never_resent() -> None:
+    rig = make_rig()
+    request_id = approved(rig)
+    rig.run(5)
+    rig.store.transition(
+        request_id,
+        [State.RUNNING],
+        State.RUNNING,
+        EventDraft("annotated", SYSTEM),
+        changes={"source_host": "HV-GONE"},
+    )
+
+    rig.restart().recover()
+    rig.run()
+    assert rig.workflow.get(request_id).state is State.FAILED
+    assert any("result is unknown" in m for m in rig.notifier.texts(request_id))
     assert len(rig.world.starts) == 1
 
 

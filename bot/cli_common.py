@@ -7,7 +7,6 @@ import argparse
 import contextlib
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from bot.config import (
     configured_secrets,
     load_config,
 )
+from bot.console import plain_mentions
 from bot.logs import logging_to, new_reference
 from bot.store import database_path
 from commands.hyperv import ErrorKind, HyperVError
@@ -44,7 +44,6 @@ EXIT_INTERRUPTED = 130
 
 # The hosts answered, and the answer is no: the request is refused, nothing failed.
 _ANSWERED_NO = frozenset({ErrorKind.VM_NOT_FOUND, ErrorKind.VM_AMBIGUOUS})
-_MENTION = re.compile(r"<@([A-Z0-9]+)>")
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ def print_problems(problems: Iterable[str]) -> None:
 
 def say(text: str) -> None:
     """One answer on stderr, with chat mentions (`<@U123>`) written as a terminal shows them."""
-    print(_MENTION.sub(r"@\1", text), file=sys.stderr)
+    print(plain_mentions(text), file=sys.stderr)
 
 
 def print_error(error: HyperVError) -> None:

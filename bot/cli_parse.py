@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.cli_common import config_option, guarded, load_cli_config, print_problems
+from bot.cli_common import config_option, guarded, load_cli_config, log_path, print_problems
 from bot.config import Config, ConfigError
+from bot.store import database_path
 from commands.language import help_text, parse, summary, to_dict
 from commands.requests import HelpRequest
 
@@ -81,11 +82,23 @@ def config_summary(config: Config) -> str:
         f"self-approval {'allowed' if a.allow_self_approval else 'refused'}; "
         f"expire after {a.ttl_minutes} min"
     )
+    if a.usergroups or a.ad_groups:
+        lines.append(
+            "  groups need their directory adapters; the command line counts approvals.users only"
+        )
     w = config.winrm
     tls = "off" if not w.ssl else ("validated" if w.cert_validation else "NOT validated")
     ca = f", CA {w.ca_file}" if w.ca_file else ""
-    lines.append(f"winrm: {w.auth} auth, port {w.port}, TLS {tls}{ca}")
+    port = f"port {w.port}" + (
+        " unless the host names one" if any(h.port for h in config.hosts) else ""
+    )
+    lines.append(f"winrm: {w.auth} auth, {port}, TLS {tls}{ca}")
+    if not w.ssl and w.auth in ("basic", "certificate"):
+        lines.append(
+            "  no TLS and no message encryption: commands cross the network readable (lab only)"
+        )
     d = config.directory
     lines.append(f"directory: {d.uri or 'not configured'}")
-    lines.append(f"audit: {config.audit.database}")
+    lines.append(f"audit: {database_path(config)}")
+    lines.append(f"log: {log_path(config)}")
     return "\n".join(lines)

@@ -23,7 +23,14 @@ from bot.cli_common import (
     require_change,
 )
 from bot.config import Config, Secrets
-from bot.console import ConsoleNotifier, card_lines, finding_lines, findings_of, preflight_lines
+from bot.console import (
+    ConsoleNotifier,
+    card_lines,
+    finding_lines,
+    findings_of,
+    plain_mentions,
+    preflight_lines,
+)
 from bot.logs import bind
 from commands.language import parse
 from commands.requests import CheckRequest
@@ -127,7 +134,7 @@ def _request(args: argparse.Namespace, config: Config) -> int:
             record = _wait(services, record.id, _SETTLED)
             events = services.workflow.events(record.id)
         if record.state is State.AWAITING_APPROVAL:
-            print("\n".join(card_lines(record, events)))
+            print(plain_mentions("\n".join(card_lines(record, events))))
             return EXIT_OK
         print("\n".join(finding_lines(findings_of(events))))
         return EXIT_FAILED

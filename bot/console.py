@@ -18,6 +18,13 @@ from commands.workflow.records import AuditEvent, RequestRecord
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 
 
+def plain_mentions(text: str, names: Callable[[str], str] | None = None) -> str:
+    """`text` with chat mentions (`<@U123>`) written as a terminal shows them (`@U123`, or
+    `names(user)`)."""
+    name = names or (lambda user: f"@{user}")
+    return _MENTION.sub(lambda m: name(m.group(1)), text)
+
+
 def findings_of(events: Sequence[AuditEvent]) -> list[Mapping[str, Any]]:
     """The preflight findings recorded by the latest check of a request."""
     for event in reversed(events):
@@ -103,13 +110,13 @@ class ConsoleNotifier:
     ) -> None:
         self._stream = stream or sys.stdout
         self._prefix = prefix
-        self._names = names or (lambda user: f"@{user}")
+        self._names = names
         self._lock = threading.Lock()
         self._last: dict[int, tuple[JobState, int]] = {}
 
     def say(self, text: str) -> None:
         """Print one line (or several) as the bot."""
-        text = _MENTION.sub(lambda m: self._names(m.group(1)), text)
+        text = plain_mentions(text, self._names)
         with self._lock:
             for line in text.splitlines() or [""]:
                 print(f"{self._prefix}: {line}", file=self._stream, flush=True)

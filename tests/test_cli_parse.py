@@ -224,6 +224,24 @@ def test_check_config_summarises_the_example(capsys: pytest.CaptureFixture[str])
     assert "slack: socket mode" in out
     assert "winrm: kerberos auth, port 5986, TLS validated" in out
     assert "approvers:" in out
+    assert "the command line counts approvals.users only" in out
+    assert f"log: {Path(EXAMPLE).parent / 'hvbot.log'}" in out
+
+
+def test_check_config_warns_of_a_plain_text_lab_and_says_where_the_log_goes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "hvbot.toml"
+    config.write_text(
+        '[[hosts]]\nname = "HV-SRV01"\nfqdn = "hv-srv01.lab.local"\nport = 5985\n'
+        '[winrm]\nauth = "basic"\nssl = false\n[logging]\nfile = "logs/cli.log"\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "check-config", "--config", str(config))
+    assert code == 0
+    assert "winrm: basic auth, port 5986 unless the host names one, TLS off" in out
+    assert "commands cross the network readable (lab only)" in out
+    assert f"log: {tmp_path / 'logs' / 'cli.log'}" in out
 
 
 def test_check_config_never_prints_secrets(

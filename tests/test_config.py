@@ -49,6 +49,14 @@ def test_every_problem_is_reported_with_its_key() -> None:
     ]
 
 
+def test_logging_file_is_optional_text() -> None:
+    assert parse_config(MINIMAL).logging.file is None
+    config = parse_config({**MINIMAL, "logging": {"file": "/var/log/hvbot/cli.log"}})
+    assert config.logging.file == "/var/log/hvbot/cli.log"
+    with pytest.raises(ConfigError, match=r"logging\.file: expected a string"):
+        parse_config({**MINIMAL, "logging": {"file": 3}})
+
+
 def test_missing_hosts_and_wrong_types() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"winrm": {"ssl": "yes", "port": True}})

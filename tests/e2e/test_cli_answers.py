@@ -70,7 +70,7 @@ def test_ctrl_c_during_approve_then_cancel_elsewhere_then_recover(
     hvbot: BotRig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(hvbot, capsys, "request", "--as", "UALICE", "--", MOVE)
-    assert code == 0 and "Request #1" in out
+    assert code == 0 and "Request #1" in out and "requested: @UALICE" in out
 
     real_wait = cli_workflow._wait
 

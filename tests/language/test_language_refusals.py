@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from language_support import refusal
+from language_support import ok, refusal
 
 from commands.language.registry import BY_NAME, GENERAL_USAGE
 
@@ -327,3 +327,42 @@ def test_refusal(text: str, fragment: str, form: str | None) -> None:
     assert "\n" not in line
     assert line.startswith(error.message)
     assert line.endswith(error.usage)
+
+
+# (a slip, the command its refusal suggests): the suggestion must itself be accepted.
+SUGGESTED: list[tuple[str, str]] = [
+    ("SRV-APP01 ot HV-SRV02", "SRV-APP01 to HV-SRV02"),
+    ("/migrate SRV-APP01 hv-srv02.lab.local.", "SRV-APP01 to HV-SRV02"),
+    ("My App VM to HV-SRV02 include-storage", '"My App VM" to HV-SRV02 include-storage'),
+    ("move SRV-APP01 to HV-SRV02 reason x", "SRV-APP01 to HV-SRV02 reason x"),
+    (
+        "SRV-APP01 include-storage from HV-SRV01 to HV-SRV02 reason x",
+        "SRV-APP01 to HV-SRV02 include-storage from HV-SRV01 reason x",
+    ),
+    ("SRV-APP01 and SRV-APP02 to HV-SRV02", "SRV-APP02 to HV-SRV02"),
+    (
+        "Move-VM -Name SRV-APP01 -DestinationHost hv-srv02 -IncludeStorage",
+        "/migrate SRV-APP01 to HV-SRV02 include-storage",
+    ),
+    (
+        'Move-VM "My VM" HV-SRV02 -DestinationStoragePath "D:\\My VMs"',
+        '/migrate "My VM" to HV-SRV02 storage-path "D:\\My VMs"',
+    ),
+    (
+        "Move-VMStorage SRV-APP01 -DestinationStoragePath E:\\VMs",
+        "/migrate storage SRV-APP01 to E:\\VMs",
+    ),
+    ("storage SRV-APP01 D:\\VMs", "storage SRV-APP01 to D:\\VMs"),
+    ("status My App VM", 'status "My App VM"'),
+    ("diagnose My VM to HV-SRV02", 'diagnose "My VM" to HV-SRV02'),
+    ("diagnose SRV-APP01 hv-srv02", "diagnose SRV-APP01 to HV-SRV02"),
+    ("host set hv-srv01 auth kerberos", "host HV-SRV01 set auth kerberos"),
+    ("host network HV-SRV01 add 10.0.0.0/8", "host HV-SRV01 network add 10.0.0.0/8"),
+    ("delegation HV-SRV01 and HV-SRV02", "delegation HV-SRV01 HV-SRV02"),
+]
+
+
+@pytest.mark.parametrize(("text", "suggestion"), SUGGESTED, ids=[s[0][:60] for s in SUGGESTED])
+def test_suggested_command_is_accepted(text: str, suggestion: str) -> None:
+    assert suggestion in refusal(text).message
+    ok(suggestion)

@@ -65,6 +65,29 @@ class Param:
         return self.sets is None or set_name in self.sets
 
 
+def set_key(
+    name: str,
+    kind: Kind,
+    set_name: str,
+    *,
+    position: int | None = None,
+    aliases: tuple[str, ...] = (),
+    from_pipeline: bool = False,
+    object_type: str | None = None,
+) -> Param:
+    """A parameter of one set only, mandatory there: naming it selects that set."""
+    return Param(
+        name,
+        kind,
+        sets=(set_name,),
+        mandatory=(set_name,),
+        position=position,
+        aliases=aliases,
+        from_pipeline=from_pipeline,
+        object_type=object_type,
+    )
+
+
 @dataclass(frozen=True)
 class CmdletSpec:
     """What the engine knows of a cmdlet's parameters."""

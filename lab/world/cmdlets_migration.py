@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from lab.pipeline import LabEnum, LabError, LabObject, LabValue, Progress, TerminatingError
 from lab.world import compat, migration, objects, winpath
-from lab.world.binding import CmdletSpec, Kind, Param
+from lab.world.binding import CmdletSpec, Kind, Param, set_key
 from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid, vm_param
 from lab.world.compat import Problem, StorageTargets
 from lab.world.faults import FaultKind
@@ -453,11 +453,10 @@ COMMANDS = (
     Cmdlet(
         _host_move_spec(
             "Move-VM",
-            Param(
+            set_key(
                 "CompatibilityReport",
                 Kind.OBJECT,
-                sets=(REPORT,),
-                mandatory=(REPORT,),
+                REPORT,
                 position=0,
                 object_type="Microsoft.HyperV.PowerShell.VMCompatibilityReport",
             ),

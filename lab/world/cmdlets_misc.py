@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from lab.pipeline import LabError, LabObject, LabValue
 from lab.world import migration, objects, winpath
-from lab.world.binding import CmdletSpec, EnumType, Kind, Param
+from lab.world.binding import CmdletSpec, EnumType, Kind, Param, set_key
 from lab.world.cmdlet import Cmdlet, Invocation
 from lab.world.model import Host
 from lab.world.wql import Condition, WqlError, parse_filter, parse_query
@@ -306,9 +306,9 @@ COMMANDS = (
             name="Get-CimInstance",
             fqid_suffix=f"{CIM_FQID}.GetCimInstanceCommand",
             params=(
-                Param("ClassName", Kind.STRING, sets=(CLASS,), mandatory=(CLASS,), position=0),
+                set_key("ClassName", Kind.STRING, CLASS, position=0),
                 Param("Filter", Kind.STRING, sets=(CLASS,)),
-                Param("Query", Kind.STRING, sets=(QUERY,), mandatory=(QUERY,)),
+                set_key("Query", Kind.STRING, QUERY),
                 Param("QueryDialect", Kind.STRING, sets=(QUERY,)),
                 Param("Property", Kind.STRINGS, sets=(CLASS,), aliases=("SelectProperties",)),
                 Param("KeyOnly", Kind.SWITCH, sets=(CLASS,)),
@@ -325,18 +325,17 @@ COMMANDS = (
             name="Invoke-CimMethod",
             fqid_suffix=f"{CIM_FQID}.InvokeCimMethodCommand",
             params=(
-                Param("ClassName", Kind.STRING, sets=(CLASS,), mandatory=(CLASS,), position=0),
-                Param(
+                set_key("ClassName", Kind.STRING, CLASS, position=0),
+                set_key(
                     "InputObject",
                     Kind.OBJECT,
-                    sets=(INSTANCE,),
-                    mandatory=(INSTANCE,),
+                    INSTANCE,
                     position=0,
                     aliases=("CimInstance",),
                     object_type="Microsoft.Management.Infrastructure.CimInstance",
                     from_pipeline=True,
                 ),
-                Param("Query", Kind.STRING, sets=(QUERY,), mandatory=(QUERY,), position=0),
+                set_key("Query", Kind.STRING, QUERY, position=0),
                 Param("QueryDialect", Kind.STRING, sets=(QUERY,)),
                 Param("Arguments", Kind.HASHTABLE, position=1),
                 Param(
@@ -361,13 +360,7 @@ COMMANDS = (
             fqid_suffix="Microsoft.PowerShell.Commands.GetWinEventCommand",
             params=(
                 Param("LogName", Kind.STRINGS, sets=("GetLogSet",), position=0),
-                Param(
-                    "FilterHashtable",
-                    Kind.HASHTABLES,
-                    sets=("HashQuerySet",),
-                    mandatory=("HashQuerySet",),
-                    position=0,
-                ),
+                set_key("FilterHashtable", Kind.HASHTABLES, "HashQuerySet", position=0),
                 Param("MaxEvents", Kind.LONG, minimum=1),
                 Param("Oldest", Kind.SWITCH),
                 Param("FilterXPath", Kind.STRING, sets=("GetLogSet",)),
@@ -384,14 +377,8 @@ COMMANDS = (
             name="Test-Path",
             fqid_suffix="Microsoft.PowerShell.Commands.TestPathCommand",
             params=(
-                Param("Path", Kind.STRINGS, sets=("Path",), mandatory=("Path",), position=0),
-                Param(
-                    "LiteralPath",
-                    Kind.STRINGS,
-                    sets=("LiteralPath",),
-                    mandatory=("LiteralPath",),
-                    aliases=("PSPath", "LP"),
-                ),
+                set_key("Path", Kind.STRINGS, "Path", position=0),
+                set_key("LiteralPath", Kind.STRINGS, "LiteralPath", aliases=("PSPath", "LP")),
                 Param("PathType", Kind.ENUM, enum_type=TEST_PATH_TYPE, aliases=("Type",)),
                 Param("IsValid", Kind.SWITCH),
                 Param("Credential", Kind.OBJECT),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from lab.pipeline import LabObject
 from lab.world import objects, winpath
-from lab.world.binding import CmdletSpec, Kind, Param
+from lab.world.binding import CmdletSpec, Kind, Param, set_key
 from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid, vm_param
 from lab.world.model import Host, VirtualMachine, VMState
 
@@ -21,7 +21,7 @@ def _vm_spec(name: str, *extra: Param, should_process: bool = False) -> CmdletSp
         name=name,
         fqid_suffix=hyperv_fqid(name.replace("-", "")),
         params=(
-            Param("VMName", Kind.STRINGS, sets=(BY_NAME,), mandatory=(BY_NAME,), position=0),
+            set_key("VMName", Kind.STRINGS, BY_NAME, position=0),
             vm_param((BY_VM,)),
             Param("ComputerName", Kind.STRINGS, sets=(BY_NAME,)),
             Param("Credential", Kind.OBJECT, sets=(BY_NAME,)),
@@ -113,10 +113,10 @@ GET_NETWORK_ADAPTER = Cmdlet(
         name="Get-VMNetworkAdapter",
         fqid_suffix=hyperv_fqid("GetVMNetworkAdapter"),
         params=(
-            Param("VMName", Kind.STRINGS, sets=(BY_NAME,), mandatory=(BY_NAME,), position=0),
+            set_key("VMName", Kind.STRINGS, BY_NAME, position=0),
             vm_param((BY_VM,)),
-            Param("All", Kind.SWITCH, sets=("All",), mandatory=("All",)),
-            Param("ManagementOS", Kind.SWITCH, sets=("ManagementOS",), mandatory=("ManagementOS",)),
+            set_key("All", Kind.SWITCH, "All"),
+            set_key("ManagementOS", Kind.SWITCH, "ManagementOS"),
             Param("Name", Kind.STRING, aliases=("VMNetworkAdapterName",)),
             Param("ComputerName", Kind.STRINGS, sets=(BY_NAME, "All", "ManagementOS")),
             Param("Credential", Kind.OBJECT, sets=(BY_NAME, "All", "ManagementOS")),

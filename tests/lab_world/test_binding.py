@@ -10,6 +10,7 @@ from lab.world import World
 from .conftest import Runner
 from .support import RecordingSink, enum_name, host_of
 
+APP01_TO_SRV02 = (("Name", "SRV-APP01"), ("DestinationHost", "HV-SRV02"))
 SEED_INVALID = (
     ("Name", "SRV-APP01"),
     ("DestinationHost", "HV-SRV02.lab.local"),
@@ -45,8 +46,7 @@ def test_virtual_machine_path_with_include_storage_is_also_ambiguous(run: Runner
         run,
         "HV-SRV01",
         "Move-VM",
-        ("Name", "SRV-APP01"),
-        ("DestinationHost", "HV-SRV02"),
+        *APP01_TO_SRV02,
         ("VirtualMachinePath", "D:\\VMs"),
         ("IncludeStorage", None),
     ).error
@@ -79,8 +79,7 @@ def test_ambiguous_prefix_lists_candidates(run: Runner) -> None:
         run,
         "HV-SRV01",
         "Move-VM",
-        ("Name", "SRV-APP01"),
-        ("DestinationHost", "HV-SRV02"),
+        *APP01_TO_SRV02,
         ("V", "x"),
     ).error
     assert error.fully_qualified_error_id.startswith("AmbiguousParameter,")
@@ -172,8 +171,7 @@ def test_switch_with_explicit_false(run: Runner, world: World) -> None:
     sink = run(
         "HV-SRV01",
         "Compare-VM",
-        ("Name", "SRV-APP01"),
-        ("DestinationHost", "HV-SRV02"),
+        *APP01_TO_SRV02,
         ("IncludeStorage", False),
     )
     report = sink.objects[0]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import pytest
 from workflow_fakes import (
     ALICE,
     PLACE,
     REQUESTER,
     Crash,
-    FakeClock,
     ManualExecutor,
+    RaceStore,
     Rig,
     host,
     kinds,
@@ -20,8 +18,7 @@ from workflow_fakes import (
 )
 
 from commands.requests import HostSetRequest, HostSetting
-from commands.workflow.memory_store import MemoryAuditStore
-from commands.workflow.records import SYSTEM, AuditEvent, EventDraft, State
+from commands.workflow.records import SYSTEM, EventDraft, State
 from commands.workflow.recovery import Action
 
 
@@ -171,30 +168,15 @@ def test_a_move_whose_host_left_the_inventory_ends_unknown_and_is_never_resent()
     assert len(rig.world.starts) == 1
 
 
-class InterruptedStore(MemoryAuditStore):
-    """Runs `interrupt` once, right after the next read of a request's log."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        super().__init__(clock)
-        self.interrupt: Callable[[], object] | None = None
-
-    def events(self, request_id: int) -> Sequence[AuditEvent]:
-        found = super().events(request_id)
-        interrupt, self.interrupt = self.interrupt, None
-        if interrupt is not None:
-            interrupt()
-        return found
-
-
 def test_two_processes_about_to_send_one_request_send_it_once() -> None:
-    rig = make_rig(store=InterruptedStore)
+    rig = make_rig(store=RaceStore)
     request_id = approved(rig)
     other_executor = ManualExecutor()
     rig.other_process(other_executor).recover()
     store = rig.store
-    assert isinstance(store, InterruptedStore)
+    assert isinstance(store, RaceStore)
     # The first process has read the log and found no send; the second one sends meanwhile.
-    store.interrupt = other_executor.run_all
+    store.after_reading_log = other_executor.run_all
     rig.run()
 
     assert len(rig.world.starts) == 1

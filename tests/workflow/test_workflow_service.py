@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
-from typing import Any
-
 import pytest
 from workflow_fakes import (
     ALICE,
@@ -13,7 +10,7 @@ from workflow_fakes import (
     MALLORY,
     PLACE,
     REQUESTER,
-    FakeClock,
+    RaceStore,
     Rig,
     host,
     kinds,
@@ -23,8 +20,7 @@ from workflow_fakes import (
 
 from commands.requests import HostSetRequest, HostSetting, StorageRequest
 from commands.workflow.machine import WorkflowError
-from commands.workflow.memory_store import MemoryAuditStore
-from commands.workflow.records import EventDraft, State, TransitionResult
+from commands.workflow.records import State
 
 
 def submitted(rig: Rig, vm: str = "SRV-APP01", destination: str = "HV-SRV02") -> int:
@@ -343,47 +339,17 @@ def test_status_answers_for_an_id_a_vm_or_everything_open() -> None:
     assert rig.workflow.status(vm="SRV-NONE") == []
 
 
-class _ApproveDuringCancel(MemoryAuditStore):
-    """Lets an approval (and the executor's work) land just before a cancel is written."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        super().__init__(clock)
-        self.meanwhile: Callable[[], None] | None = None
-
-    def transition(
-        self,
-        request_id: int,
-        expected: Collection[State],
-        new_state: State,
-        event: EventDraft,
-        *,
-        expected_version: int | None = None,
-        changes: Mapping[str, Any] | None = None,
-    ) -> TransitionResult:
-        if event.kind == "cancelled" and self.meanwhile is not None:
-            meanwhile, self.meanwhile = self.meanwhile, None
-            meanwhile()
-        return super().transition(
-            request_id,
-            expected,
-            new_state,
-            event,
-            expected_version=expected_version,
-            changes=changes,
-        )
-
-
 def test_an_approval_that_beats_a_cancel_still_starts() -> None:
-    rig = make_rig(store=_ApproveDuringCancel)
+    rig = make_rig(store=RaceStore)
     request_id = submitted(rig)
     store = rig.store
-    assert isinstance(store, _ApproveDuringCancel)
+    assert isinstance(store, RaceStore)
 
     def approve_and_work() -> None:
         rig.workflow.approve(request_id, ALICE)
         rig.run(3)
 
-    store.meanwhile = approve_and_work
+    store.before_writing["cancelled"] = approve_and_work
     with pytest.raises(WorkflowError, match=r"already approved \(by <@UALICE>\)"):
         rig.workflow.cancel(request_id, REQUESTER)
     rig.run(5)

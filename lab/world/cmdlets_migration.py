@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from lab.pipeline import LabEnum, LabError, LabObject, LabValue, Progress, TerminatingError
-from lab.world import compat, migration, objects, winpath
+from lab.pipeline import Progress, TerminatingError
+from lab.world import compat, migration, objects
+from lab.world import move_checks as checks
 from lab.world.binding import CmdletSpec, Kind, Param, set_key
 from lab.world.cmdlet import Cmdlet, Invocation, hyperv_fqid, vm_param
-from lab.world.compat import Problem, StorageTargets
 from lab.world.faults import FaultKind
 from lab.world.model import Host, JobState, MigrationJob, VirtualMachine, VMState
+from lab.world.move_checks import BY_NAME, BY_VM, MULTI, NAME_SINGLE, REPORT, SINGLE, VM_SINGLE
 
-NAME_SINGLE, NAME_MULTI = "NameSingleDestination", "NameMultipleDestinations"
-VM_SINGLE, VM_MULTI = "VMSingleDestination", "VMMultipleDestinations"
-REPORT = "CompatibilityReport"
-SINGLE, MULTI = (NAME_SINGLE, VM_SINGLE), (NAME_MULTI, VM_MULTI)
-BY_NAME, BY_VM = (NAME_SINGLE, NAME_MULTI), (VM_SINGLE, VM_MULTI)
 MOVABLE_STATES = frozenset({VMState.Running, VMState.Off, VMState.Saved, VMState.Paused})
 
 
@@ -82,134 +76,6 @@ def _not_supported(inv: Invocation, what: str) -> TerminatingError:
     )
 
 
-def _targets(inv: Invocation, vm: VirtualMachine, include_flag: bool) -> StorageTargets | None:
-    """Where the files go for this parameter set; raises for unusable path arguments."""
-    b = inv.bound
-    for param in ("DestinationStoragePath", "VirtualMachinePath"):
-        path = b.text(param)
-        if path is not None and not winpath.is_absolute(path):
-            raise TerminatingError(
-                inv.hyperv_error(
-                    f"The path '{path}' given for {param} is not an absolute path.",
-                    reason="InvalidParameter",
-                    category="InvalidArgument",
-                    target=path,
-                )
-            )
-    if b.parameter_set in MULTI:
-        vhds = b.get("Vhds")
-        entries = [v for v in vhds if isinstance(v, Mapping)] if isinstance(vhds, list) else []
-        config = b.text("VirtualMachinePath")
-        if config is None and not entries:
-            return None
-        found = compat.multiple_destinations(vm, config, entries)
-        if isinstance(found, str):
-            raise TerminatingError(
-                inv.hyperv_error(
-                    found, reason="InvalidParameter", category="InvalidArgument", target=vm.name
-                )
-            )
-        return found
-    folder = b.text("DestinationStoragePath")
-    if include_flag and not b.flag("IncludeStorage"):
-        if folder is not None:
-            raise TerminatingError(
-                inv.hyperv_error(
-                    "The DestinationStoragePath parameter can only be used together with the "
-                    "IncludeStorage parameter.",
-                    reason="InvalidParameter",
-                    category="InvalidArgument",
-                    target=folder,
-                )
-            )
-        return None
-    return compat.single_destination(vm, folder)
-
-
-def _destination(inv: Invocation) -> tuple[str, Host | None]:
-    name = inv.bound.text("DestinationHost") or ""
-    return name, inv.world.host(name)
-
-
-def _problems(
-    inv: Invocation,
-    vm: VirtualMachine,
-    name: str,
-    destination: Host | None,
-    targets: StorageTargets | None,
-) -> tuple[list[Problem], bool]:
-    """(problems, connection_failed) for moving `vm` to `destination`."""
-    with inv.world.lock:
-        failed = compat.connection_problems(inv.world, inv.host, destination, name, vm)
-        if failed or destination is None:
-            return failed, True
-        return compat.compatibility_problems(inv.world, inv.host, destination, vm, targets), False
-
-
-def _header(vm: VirtualMachine, source: Host, destination: str, at_destination: bool) -> str:
-    where = (
-        f"migration destination '{destination}'"
-        if at_destination
-        else f"migration source '{source.name}'"
-    )
-    return (
-        f"Virtual machine migration operation for '{vm.name}' failed at {where}. "
-        f"(Virtual machine ID {vm.id.upper()})"
-    )
-
-
-def _move_error(
-    inv: Invocation, vm: VirtualMachine, destination: str, problems: list[Problem], connection: bool
-) -> LabError:
-    at_destination = any(p.at_destination for p in problems)
-    text = "\n".join(
-        [_header(vm, inv.host, destination, at_destination), *(p.message for p in problems)]
-    )
-    hresult = next((p.hresult for p in problems if p.hresult is not None), None)
-    if connection:
-        return inv.hyperv_error(text, target=vm.name, hresult=hresult)
-    return inv.hyperv_error(
-        text,
-        reason="InvalidOperation",
-        category="InvalidOperation",
-        target=vm.name,
-        hresult=hresult,
-    )
-
-
-def _log_failure(
-    inv: Invocation,
-    vm: VirtualMachine,
-    destination: Host | None,
-    name: str,
-    problems: list[Problem],
-) -> None:
-    world = inv.world
-    at_destination = any(p.at_destination for p in problems)
-    summary = "\n".join(
-        [_header(vm, inv.host, name, at_destination), *(p.message for p in problems)]
-    )
-    for problem in problems:
-        if problem.event_id == compat.EVENT_NO_CREDENTIALS:
-            world.log_event(
-                inv.host,
-                compat.EVENT_NO_CREDENTIALS,
-                "Error",
-                "The Virtual Machine Management Service failed to authenticate the "
-                f"connection for a Virtual Machine migration at the source host: "
-                f"{problem.message}",
-            )
-        if problem.event_id == compat.EVENT_CONFIG_FAILED and destination is not None:
-            world.log_event(
-                destination,
-                compat.EVENT_CONFIG_FAILED,
-                "Error",
-                f"'{vm.name}' failed to apply its configuration on the destination "
-                f"host: {problem.message}",
-            )
-    world.log_event(inv.host, compat.EVENT_FAILED, "Error", summary)
-
-
 def _check_state(inv: Invocation, vm: VirtualMachine) -> bool:
     if vm.state in MOVABLE_STATES:
         return True
@@ -244,37 +110,16 @@ def _busy_error(inv: Invocation, vm: VirtualMachine) -> None:
     )
 
 
-def _report(inv: Invocation) -> Mapping[str, LabValue]:
-    report = inv.bound.get("CompatibilityReport")
-    if isinstance(report, LabObject):
-        return report.properties
-    return report if isinstance(report, Mapping) else {}
-
-
-def _report_target(inv: Invocation) -> tuple[list[VirtualMachine], str]:
-    props = _report(inv)
-    vms = [vm for vm in [inv.vm_from_object(props.get("VM"))] if vm]
-    return vms, str(props.get("Destination") or "")
-
-
-def _report_targets(inv: Invocation, vm: VirtualMachine) -> StorageTargets | None:
-    """A report of a move with storage moves the disks to the same paths on the destination."""
-    operation = _report(inv).get("OperationType")
-    name = operation.name if isinstance(operation, LabEnum) else str(operation)
-    with_storage = name in ("MoveVirtualMachineAndStorage", "2")
-    return compat.single_destination(vm, None) if with_storage else None
-
-
 def move_vm(inv: Invocation) -> None:
     """Move-VM: live (or shared-nothing) migration from this host, blocking until done."""
     if inv.bound.flag("AsJob"):
         raise _not_supported(inv, "Move-VM -AsJob")
     if inv.bound.parameter_set == REPORT:
-        vms, name = _report_target(inv)
+        vms, name = checks.report_target(inv)
         destination = inv.world.host(name)
     else:
         vms = inv.vms("Name", "VM")
-        name, destination = _destination(inv)
+        name, destination = checks.destination_of(inv)
     for vm in vms:
         if not _check_state(inv, vm) or _busy(inv, vm):
             continue
@@ -290,14 +135,14 @@ def move_vm(inv: Invocation) -> None:
             )
             continue
         targets = (
-            _report_targets(inv, vm)
+            checks.report_targets(inv, vm)
             if inv.bound.parameter_set == REPORT
-            else _targets(inv, vm, include_flag=True)
+            else checks.targets(inv, vm, include_flag=True)
         )
-        problems, connection = _problems(inv, vm, name, destination, targets)
+        problems, connection = checks.find_problems(inv, vm, name, destination, targets)
         if problems or destination is None:
-            _log_failure(inv, vm, destination, name, problems)
-            inv.error(_move_error(inv, vm, name, problems, connection))
+            checks.log_failure(inv, vm, destination, name, problems)
+            inv.error(checks.move_error(inv, vm, name, problems, connection))
             continue
         if inv.world.fault(FaultKind.MIGRATION_LIMIT, destination.name, vm.name):
             _limit_failure(inv, vm, destination)
@@ -319,9 +164,9 @@ def move_vm(inv: Invocation) -> None:
 
 
 def _limit_failure(inv: Invocation, vm: VirtualMachine, destination: Host) -> None:
+    header = checks.failure_header(vm, inv.host, destination.name, False)
     text = (
-        f"{_header(vm, inv.host, destination.name, False)}\nThe migration cannot start: the "
-        "simultaneous migration limit has been reached "
+        f"{header}\nThe migration cannot start: the simultaneous migration limit has been reached "
         f"(MaximumVirtualMachineMigrations = {inv.host.max_vm_migrations})."
     )
     inv.world.log_event(inv.host, migration.EVENT_LIMIT, "Error", text)
@@ -366,12 +211,12 @@ def _wait(inv: Invocation, job: MigrationJob, activity: str) -> bool:
 
 def compare_vm(inv: Invocation) -> None:
     """Compare-VM: the incompatibilities of a move, as a VMCompatibilityReport."""
-    name, destination = _destination(inv)
+    name, destination = checks.destination_of(inv)
     for vm in inv.vms("Name", "VM"):
-        targets = _targets(inv, vm, include_flag=True)
-        problems, connection = _problems(inv, vm, name, destination, targets)
+        targets = checks.targets(inv, vm, include_flag=True)
+        problems, connection = checks.find_problems(inv, vm, name, destination, targets)
         if connection or destination is None:
-            inv.error(_move_error(inv, vm, name, problems, True))
+            inv.error(checks.move_error(inv, vm, name, problems, True))
             continue
         with inv.world.lock:
             report = objects.compatibility_report(
@@ -389,7 +234,7 @@ def move_vm_storage(inv: Invocation) -> None:
     if inv.bound.flag("AsJob"):
         raise _not_supported(inv, "Move-VMStorage -AsJob")
     for vm in inv.vms("Name", "VM"):
-        targets = _targets(inv, vm, include_flag=False)
+        targets = checks.targets(inv, vm, include_flag=False)
         if targets is None or inv.bound.what_if or _busy(inv, vm):
             continue
         with inv.world.lock:

@@ -28,10 +28,8 @@ MOVE_FAULTS = [
 def _migrate(
     lab: Lab, vm_name: str = "SRV-APP01", source_name: str = "HV-SRV01", to: str = "HV-SRV02"
 ) -> MigrationOutcome:
-    source = lab.host(source_name)
-    vm = lab.port.get_vm(source, vm_name)
-    plan = plan_move(Move(vm_name, lab.host(to), include_storage=True), vm, source)
-    outcome = lab.port.start_migration(source, plan.invocations[0], vm.id).wait(30)
+    vm, plan = lab.move_with_storage(vm_name, source_name, to)
+    outcome = lab.port.start_migration(plan.host, plan.invocations[0], vm.id).wait(30)
     assert outcome is not None
     return outcome
 

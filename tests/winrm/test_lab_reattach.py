@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from winrm_lab import Lab
 
 from commands.hyperv import ErrorKind, JobState
 from commands.invocation import Invocation
-from commands.plans import plan_move, plan_storage
+from commands.plans import plan_storage
 from commands.ports import MigrationHandle
-from commands.requests import Move, StorageRequest
+from commands.requests import StorageRequest
 from lab.world import Fault, FaultKind
 
 CHILD = str(Path(__file__).with_name("crash_child.py"))
@@ -76,11 +78,21 @@ def test_a_new_process_reattaches_to_a_running_migration(lab: Lab, tmp_path: Pat
 
 
 def _start(lab: Lab) -> tuple[str, dt.datetime, Invocation, MigrationHandle]:
-    source = lab.host("HV-SRV01")
-    vm = lab.port.get_vm(source, "SRV-APP01")
-    plan = plan_move(Move("SRV-APP01", lab.host("HV-SRV02"), include_storage=True), vm, source)
-    handle = lab.port.start_migration(source, plan.invocations[0], vm.id)
+    vm, plan = lab.move_with_storage()
+    handle = lab.port.start_migration(plan.host, plan.invocations[0], vm.id)
     return vm.id, handle.started_at, plan.invocations[0], handle
+
+
+@contextlib.contextmanager
+def _reattached(
+    lab: Lab, vm_id: str, started_at: dt.datetime, invocation: Invocation
+) -> Iterator[MigrationHandle]:
+    """The move followed from a port of its own, as a new process would."""
+    other = lab.new_port()
+    try:
+        yield other.reattach_migration(lab.host("HV-SRV01"), vm_id, started_at, invocation)
+    finally:
+        other.close()
 
 
 def test_reattach_after_the_job_vanished_reads_the_events(lab: Lab) -> None:
@@ -88,13 +100,9 @@ def test_reattach_after_the_job_vanished_reads_the_events(lab: Lab) -> None:
     assert first.wait(30) is not None
     with lab.world.lock:
         lab.world.jobs.clear()  # the finished job lingered out
-    other = lab.new_port()
-    try:
-        handle = other.reattach_migration(lab.host("HV-SRV01"), vm_id, started_at, invocation)
+    with _reattached(lab, vm_id, started_at, invocation) as handle:
         assert handle.poll().state is JobState.COMPLETED
         outcome = handle.wait(5)
-    finally:
-        other.close()
     assert outcome is not None and outcome.succeeded and outcome.blackout_seconds
     assert len(lab.world.calls("Move-VM")) == 1
 
@@ -102,12 +110,8 @@ def test_reattach_after_the_job_vanished_reads_the_events(lab: Lab) -> None:
 def test_reattach_learns_a_failure(lab: Lab) -> None:
     lab.world.inject(Fault(FaultKind.FAIL_AT_PERCENT, "HV-SRV02", percent=40))
     vm_id, started_at, invocation, _ = _start(lab)
-    other = lab.new_port()
-    try:
-        handle = other.reattach_migration(lab.host("HV-SRV01"), vm_id, started_at, invocation)
+    with _reattached(lab, vm_id, started_at, invocation) as handle:
         outcome = handle.wait(30)
-    finally:
-        other.close()
     assert outcome is not None and not outcome.succeeded
     assert outcome.error is not None and outcome.error.kind is ErrorKind.MIGRATION_NETWORK
     assert 21502 in {e.event_id for e in outcome.events}
@@ -119,23 +123,17 @@ def test_reattach_ignores_a_finished_job_of_an_earlier_migration(lab: Lab) -> No
     assert first.wait(30) is not None
     # A later, different request for the same VM: the lingering job is not its own.
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
-    other = lab.new_port()
-    try:
-        handle = other.reattach_migration(lab.host("HV-SRV01"), vm_id, later, invocation)
+    with _reattached(lab, vm_id, later, invocation) as handle:
         outcome = handle.wait(5)
-    finally:
-        other.close()
     # No job, no event since then: only the VM's location speaks (it is on the destination).
     assert outcome is not None and outcome.succeeded and outcome.events == ()
     assert outcome.blackout_seconds is None
 
 
 def test_reattach_to_a_move_that_was_never_sent(lab: Lab) -> None:
-    source = lab.host("HV-SRV01")
-    vm = lab.port.get_vm(source, "SRV-APP01")
-    plan = plan_move(Move("SRV-APP01", lab.host("HV-SRV02"), include_storage=True), vm, source)
+    vm, plan = lab.move_with_storage()
     handle = lab.port.reattach_migration(
-        source, vm.id, dt.datetime.now(dt.UTC), plan.invocations[0]
+        plan.host, vm.id, dt.datetime.now(dt.UTC), plan.invocations[0]
     )
     outcome = handle.wait(5)
     assert outcome is not None and not outcome.succeeded

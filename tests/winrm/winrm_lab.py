@@ -11,7 +11,10 @@ from typing import Any
 from bot.config import Config, Secrets, parse_config
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
+from commands.hyperv import VmInfo
 from commands.inventory import Host
+from commands.plans import Plan, plan_move
+from commands.requests import Move
 
 USER_ENV = "HVBOT_TEST_WINRM_USER"
 PASSWORD_ENV = "HVBOT_TEST_WINRM_PASSWORD"
@@ -36,6 +39,14 @@ class Lab:
         found = self.config.inventory.find(name)
         assert found is not None
         return found
+
+    def move_with_storage(
+        self, vm: str = "SRV-APP01", source: str = "HV-SRV01", to: str = "HV-SRV02"
+    ) -> tuple[VmInfo, Plan]:
+        """`vm` as `source` reports it, and the plan moving it there with its storage to `to`."""
+        host = self.host(source)
+        info = self.port.get_vm(host, vm)
+        return info, plan_move(Move(vm, self.host(to), include_storage=True), info, host)
 
     def new_port(self, **session_options: Any) -> WinRMHyperV:
         settings = ConnectionSettings.from_config(self.config, self.secrets)

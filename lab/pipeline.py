@@ -97,15 +97,20 @@ class Progress:
 class PipelineSink(Protocol):
     """Where a running command writes its streams."""
 
-    def write_output(self, value: LabValue) -> None: ...
+    def write_output(self, value: LabValue) -> None:
+        """One object of the output stream."""
 
-    def write_error(self, error: LabError) -> None: ...
+    def write_error(self, error: LabError) -> None:
+        """A non-terminating error record."""
 
-    def write_warning(self, message: str) -> None: ...
+    def write_warning(self, message: str) -> None:
+        """A warning record."""
 
-    def write_verbose(self, message: str) -> None: ...
+    def write_verbose(self, message: str) -> None:
+        """A verbose record."""
 
-    def write_progress(self, progress: Progress) -> None: ...
+    def write_progress(self, progress: Progress) -> None:
+        """A progress record."""
 
 
 class CollectingSink:
@@ -171,4 +176,5 @@ class CommandRunner(Protocol):
 
     def run_pipeline(
         self, context: InvocationContext, commands: Sequence[CommandCall], sink: PipelineSink
-    ) -> None: ...
+    ) -> None:
+        """Run `commands` as one pipeline; raise `TerminatingError` where PowerShell would."""

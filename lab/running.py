@@ -29,22 +29,28 @@ class LabHost(Protocol):
     """What the lab needs to know about one simulated host."""
 
     @property
-    def fqdn(self) -> str: ...
+    def fqdn(self) -> str:
+        """The host's fully qualified name (its certificate's name)."""
 
 
 class LabWorld(CommandRunner, Protocol):
     """The world as the WinRM side sees it: hosts, who may log on, which hosts answer."""
 
     @property
-    def credentials(self) -> Mapping[str, str]: ...
+    def credentials(self) -> Mapping[str, str]:
+        """Account → password of everyone who may log on."""
 
-    def host_names(self) -> list[str]: ...
+    def host_names(self) -> list[str]:
+        """Short names of every host."""
 
-    def host(self, name: str) -> LabHost | None: ...
+    def host(self, name: str) -> LabHost | None:
+        """The host called `name` (short name or FQDN), if any."""
 
-    def is_reachable(self, host: str) -> bool: ...
+    def is_reachable(self, host: str) -> bool:
+        """False for a host that must not answer at all."""
 
-    def authenticate(self, host: str, user: str, password: str) -> bool: ...
+    def authenticate(self, host: str, user: str, password: str) -> bool:
+        """True if `user`/`password` may log on to `host`."""
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class Outbox:
             self._pending.append(write)
 
     def write_output(self, value: LabValue) -> None:
+        """Hold one output object."""
         self._add(lambda: self._sink.write_output(value))
 
     def write_error(self, error: LabError) -> None:
@@ -70,12 +71,15 @@ class Outbox:
             self._add(lambda: self._sink.write_error(error))
 
     def write_warning(self, message: str) -> None:
+        """Hold a warning."""
         self._add(lambda: self._sink.write_warning(message))
 
     def write_verbose(self, message: str) -> None:
+        """Hold a verbose message."""
         self._add(lambda: self._sink.write_verbose(message))
 
     def write_progress(self, progress: Progress) -> None:
+        """Hold a progress record."""
         self._add(lambda: self._sink.write_progress(progress))
 
     def flush(self) -> None:

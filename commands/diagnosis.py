@@ -252,7 +252,7 @@ _BY_TEXT: tuple[tuple[re.Pattern[str], ErrorKind], ...] = tuple(
             ErrorKind.PATH_MISSING,
         ),
         (r"parameter set cannot be resolved", ErrorKind.INVALID_PARAMETERS),
-        (r"(unable|could not) to find a virtual machine", ErrorKind.VM_NOT_FOUND),
+        (r"(unable to|could not) find a virtual machine", ErrorKind.VM_NOT_FOUND),
         (
             r"virtual machine is (in an invalid|not in a valid|in its current) state",
             ErrorKind.VM_STATE,

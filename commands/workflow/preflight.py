@@ -89,7 +89,9 @@ class Preflight(Protocol):
     Raises `commands.hyperv.HyperVError` when a host cannot be asked.
     """
 
-    def preflight(self, request: Request) -> PreflightResult: ...
+    def preflight(self, request: Request) -> PreflightResult:
+        """The findings and the exact plan for `request`, from the hosts as they are now."""
+        ...
 
 
 def material_changes(approved: RequestRecord, fresh: PreflightResult) -> list[str]:

@@ -47,13 +47,17 @@ class AuditStore(Protocol):
         """Append an event that changes no state (invocation sent, progress, notice)."""
         ...
 
-    def get(self, request_id: int) -> RequestRecord | None: ...
+    def get(self, request_id: int) -> RequestRecord | None:
+        """The request with this id, or None."""
+        ...
 
     def open_requests(self) -> Sequence[RequestRecord]:
         """Every request not in a terminal state, oldest first."""
         ...
 
-    def events(self, request_id: int) -> Sequence[AuditEvent]: ...
+    def events(self, request_id: int) -> Sequence[AuditEvent]:
+        """The request's events in the order they happened."""
+        ...
 
     def search(
         self,

@@ -87,6 +87,7 @@ NOW = dt.datetime(2026, 11, 25, 21, 0, tzinfo=dt.UTC)
             ErrorKind.INVALID_PARAMETERS,
         ),
         ("Hyper-V was unable to find a virtual machine with name 'X'.", ErrorKind.VM_NOT_FOUND),
+        ("The operation could not find a virtual machine named 'X'.", ErrorKind.VM_NOT_FOUND),
         ("The operation was cancelled.", ErrorKind.CANCELLED),
     ],
 )

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+# Bad arguments or a scenario that does not load, like argparse's own usage errors.
 EXIT_SCENARIO_PROBLEM = 2
 
 
@@ -53,6 +54,9 @@ def run_lab(args: argparse.Namespace) -> int:
     from lab.running import start_lab
     from lab.world import ScenarioError, load_scenario
 
+    if args.time_scale is not None and args.time_scale <= 0:
+        print("hvbot lab: --time-scale must be above 0", file=sys.stderr)
+        return EXIT_SCENARIO_PROBLEM
     try:
         world = load_scenario(args.scenario, time_scale=args.time_scale)
     except ScenarioError as exc:

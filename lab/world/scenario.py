@@ -175,14 +175,20 @@ def parse_scenario(
         if name and password:
             credentials[name] = password
     faults = [_fault(r, by_name) for r in top.tables("faults")]
+    # Read before the problems are reported, so that a bad value is one of them.
+    timing = {
+        key: float(lab.number(key, default))
+        for key, default in (("time_scale", 0.05), ("link_mbps", 1000.0), ("linger_seconds", 300.0))
+    }
+    problems += [f"lab.{key}: must be above 0" for key, value in timing.items() if value <= 0]
     if problems:
         raise ScenarioError(f"{source}: invalid scenario:\n  " + "\n  ".join(problems))
     return World(
         hosts,
         credentials=credentials or None,
-        time_scale=time_scale if time_scale is not None else float(lab.number("time_scale", 0.05)),
-        link_mbps=float(lab.number("link_mbps", 1000.0)),
-        linger_seconds=float(lab.number("linger_seconds", 300.0)),
+        time_scale=time_scale if time_scale is not None else timing["time_scale"],
+        link_mbps=timing["link_mbps"],
+        linger_seconds=timing["linger_seconds"],
         faults=[f for f in faults if f is not None],
         shared_files=shares,
     )

@@ -66,3 +66,15 @@ def test_hvbot_lab_prints_a_working_config_and_stops_on_ctrl_c(tmp_path: Path) -
             process.wait()
     assert process.returncode == 0
     assert "Lab stopped." in remaining
+
+
+def test_hvbot_lab_refuses_a_time_scale_of_zero() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "lab", "--time-scale", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--time-scale must be above 0" in done.stderr

@@ -76,3 +76,13 @@ def test_disk_off_any_volume_is_rejected() -> None:
                 "vms": [{"name": "V", "host": "H1", "disks": [{"path": "Q:\\v.vhdx"}]}],
             }
         )
+
+
+def test_bad_lab_timings_are_listed_too() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(
+            {"lab": {"time_scale": "fast", "link_mbps": 0}, "hosts": [{"name": "H1"}]}, "t.toml"
+        )
+    text = str(caught.value)
+    assert "lab.time_scale: expected a number, got 'fast'" in text
+    assert "lab.link_mbps: must be above 0" in text

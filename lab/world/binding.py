@@ -26,7 +26,6 @@ class Kind(enum.Enum):
     HASHTABLE = "System.Collections.Hashtable"
     HASHTABLES = "System.Collections.Hashtable[]"
     OBJECT = "System.Object"
-    DATETIME = "System.DateTime"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from lab.pipeline import LabError, LabObject, LabValue
-from lab.world import migration, objects, winpath
+from lab.world import errors, migration, objects, winpath
 from lab.world.binding import CmdletSpec, EnumType, Kind, Param, set_key
 from lab.world.cmdlet import Cmdlet, Invocation
 from lab.world.model import Host
@@ -26,7 +26,7 @@ def _cim_error(inv: Invocation, code: int, message: str, category: str, target: 
         message=message,
         fully_qualified_error_id=f"HRESULT 0x{code:08x},{inv.spec.fqid_suffix}",
         category=category,
-        exception_type="Microsoft.Management.Infrastructure.CimException",
+        exception_type=errors.CIM_EXCEPTION,
         target_name=target,
         target_type="String",
         command_name=inv.spec.name,

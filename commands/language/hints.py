@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from commands.inventory import Host
 from commands.language.cursor import Cursor
-from commands.language.errors import shown
+from commands.language.errors import ParseError, shown
 from commands.language.tokens import Token
 
 # `Move-VM`, `Move-VMStorage`, `Get-VM`…: a PowerShell line pasted instead of a command.
@@ -20,6 +20,7 @@ _CMDLET = re.compile(r"^[a-z]+-vm[a-z]*$", re.IGNORECASE)
 # Words people put before the VM although `/migrate` already says it.
 _VERBS = ("migrate", "move", "mv", "live-migrate")
 _DRIVE_OR_UNC = re.compile(r"^(?:[a-z]:[\\/]|\\\\)", re.IGNORECASE)
+_BULLETS = ("\u2022", "\u00b7", "-", "\u2013")
 _JOINERS = ("to", "and", "&", "<->", "-")
 _NETMASK = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
 
@@ -176,3 +177,32 @@ def refuse_joined_hosts(cursor: Cursor, first: Host) -> None:
         f"name the two hosts one after the other, without {shown(joiner.text)}: "
         f"delegation {first.name} {second}"
     )
+
+
+def refuse_slack_formatting(tokens: list[Token], usage: str) -> None:
+    """Refuse a command wrapped in Slack code formatting, or behind a quote or bullet mark.
+
+    Only for text the grammar refuses anyway: no VM name may start with a backtick or be `>`,
+    and a lone bullet counts only when no `to` follows it (`• to HV-SRV02` moves VM `•`).
+    """
+    first = tokens[0]
+    if first.quoted or len(tokens) < 2:
+        return
+    last = tokens[-1]
+    if first.text.startswith("`") and not first.text.endswith("`") and last.text.endswith("`"):
+        retyped = " ".join(_retyped(t) for t in tokens).strip("`").strip()
+        raise ParseError(
+            f"the command is in Slack code formatting; write it without the backticks: "
+            f"/migrate {retyped}",
+            usage,
+        )
+    if first.text == ">" or (first.text in _BULLETS and not tokens[1].is_keyword("to")):
+        retyped = " ".join(_retyped(t) for t in tokens[1:])
+        raise ParseError(
+            f"remove the {shown(first.text)} at the start: /migrate {retyped}",
+            usage,
+        )
+
+
+def _retyped(token: Token) -> str:
+    return f'"{token.text}"' if token.quoted else token.text

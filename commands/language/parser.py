@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from commands.inventory import Inventory
+from commands.language import hints
 from commands.language.cursor import Cursor
 from commands.language.errors import ParseError, shown
 from commands.language.registry import BARE, BY_WORD, GENERAL_USAGE
@@ -25,6 +26,7 @@ def parse(text: str, inventory: Inventory) -> Request:
         return HelpRequest()
     subcommand = BY_WORD.get(tokens[0].keyword() or "")
     if subcommand is None:
+        hints.refuse_slack_formatting(tokens, GENERAL_USAGE)
         _refuse_misspelt_subcommand(tokens)
         subcommand, arguments = BARE, tokens
     else:

@@ -88,6 +88,7 @@ CASES: list[tuple[str, Request]] = [
     ("to to HV-SRV02", move(vm="to")),
     ("42 to HV-SRV02", move(vm="42")),
     ('"42" to HV-SRV02', move(vm="42")),
+    ("\u2022 to HV-SRV02", move(vm="\u2022")),
     ("x" * 100 + " to HV-SRV02", move(vm="x" * 100)),
     (
         'SRV-APP01 to HV-SRV02 storage-path "C:\\"',

@@ -151,6 +151,8 @@ FRAGMENTS = [
     "*SRV*",
     "`x`",
     "-h",
+    "```",
+    "\u2022",
 ]
 
 text_soup = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), max_size=14).map(

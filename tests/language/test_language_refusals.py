@@ -311,6 +311,10 @@ HINTS: list[tuple[str, str, str | None]] = [
     ("*SRV-APP01* to HV-SRV02", "Slack formatting; write 'SRV-APP01' without the *", "migrate"),
     ("`SRV-APP01` to HV-SRV02", "without the `", "migrate"),
     ("`SRV*` to HV-SRV02", "wildcard", "migrate"),
+    ("`x` to `HV-SRV02`", "write 'x' without the `", "migrate"),
+    ("```SRV-APP01 to HV-SRV02```", "Slack code formatting", None),
+    ("&gt; SRV-APP01 to HV-SRV02", "remove the '>' at the start", None),
+    ("\u2022 SRV-APP01 to HV-SRV02", "remove the '\u2022' at the start", None),
     ("?", "not a subcommand; write help", None),
     ("-h", "not a subcommand; write help", None),
 ]
@@ -359,6 +363,10 @@ SUGGESTED: list[tuple[str, str]] = [
     ("host set hv-srv01 auth kerberos", "host HV-SRV01 set auth kerberos"),
     ("host network HV-SRV01 add 10.0.0.0/8", "host HV-SRV01 network add 10.0.0.0/8"),
     ("delegation HV-SRV01 and HV-SRV02", "delegation HV-SRV01 HV-SRV02"),
+    ("```SRV-APP01 to HV-SRV02 reason x```", "/migrate SRV-APP01 to HV-SRV02 reason x"),
+    ("`status #42`", "/migrate status #42"),
+    ('&gt; "My VM" to HV-SRV02', '/migrate "My VM" to HV-SRV02'),
+    ("- SRV-APP01 to HV-SRV02", "/migrate SRV-APP01 to HV-SRV02"),
 ]
 
 

@@ -59,6 +59,9 @@ MIGRATION_CMDLETS = ("Move-VM", "Move-VMStorage")
 # Host and bot clocks differ a little (Kerberos tolerates 5 minutes; domain members stay
 # within seconds): jobs and events this much older than our start still count as ours.
 CLOCK_SKEW = dt.timedelta(seconds=30)
+# VMMS creates the job as soon as a Move-VM reaches it. When our connection went before the
+# host answered, the job's absence proves the move never started only after this long.
+JOB_APPEARS_WITHIN = dt.timedelta(seconds=10)
 RECEIVE_TIMEOUT_SECONDS = 1
 
 
@@ -133,6 +136,7 @@ class Migration:
         *,
         ignore_jobs: frozenset[str] = frozenset(),
         pipeline: _Pipeline | None = None,
+        sent_here: bool = False,
     ) -> None:
         _require_migration(invocation)
         _require_vm_id(vm_id)
@@ -143,6 +147,7 @@ class Migration:
         self._started_at = started_at
         self._ignore = ignore_jobs
         self._pipeline = pipeline
+        self._sent_here = sent_here
         self._job_id: str | None = None
         self._cancel_requested = False
         self._outcome: MigrationOutcome | None = None
@@ -180,10 +185,19 @@ class Migration:
                     "migration start unconfirmed; following the host's job",
                     extra={"host": source.name, "vm_id": vm_id, "kind": error.kind.value},
                 )
-                return cls(port, source, invocation, vm_id, started_at, ignore_jobs=before)
+                return cls(
+                    port, source, invocation, vm_id, started_at, ignore_jobs=before, sent_here=True
+                )
         pipeline = _Pipeline(session, ps)
         handle = cls(
-            port, source, invocation, vm_id, started_at, ignore_jobs=before, pipeline=pipeline
+            port,
+            source,
+            invocation,
+            vm_id,
+            started_at,
+            ignore_jobs=before,
+            pipeline=pipeline,
+            sent_here=True,
         )
         pipeline.thread.start()
         log.info(
@@ -227,7 +241,7 @@ class Migration:
             return reading.progress
         elapsed = (_now() - self._started_at).total_seconds()
         pipeline = self._pipeline
-        if pipeline is not None and not pipeline.done.is_set():
+        if (pipeline is not None and not pipeline.done.is_set()) or self._job_may_appear():
             return MigrationProgress(JobState.STARTING, 0, elapsed)
         outcome = self._settled_outcome()
         state = JobState.COMPLETED if outcome.succeeded else JobState.EXCEPTION
@@ -247,7 +261,11 @@ class Migration:
                 return self._outcome
         while True:
             reading = self._job()
-            if reading is None or reading.progress.state.finished:
+            if reading is not None:
+                settled = reading.progress.state.finished
+            else:
+                settled = not self._job_may_appear()
+            if settled:
                 self._outcome = self._job_outcome(reading)
                 return self._outcome
             remaining = deadline - time.monotonic()
@@ -286,6 +304,12 @@ class Migration:
         return CancelMethod.TOO_LATE
 
     # -- reading the host ----------------------------------------------------------------
+
+    def _job_may_appear(self) -> bool:
+        """Whether a move this handle sent, unconfirmed, may still be about to show its job."""
+        pipeline = self._pipeline
+        unconfirmed = pipeline is None or pipeline.lost is not None
+        return self._sent_here and unconfirmed and _now() - self._started_at < JOB_APPEARS_WITHIN
 
     def _job(self) -> _JobReading | None:
         earliest = self._started_at - CLOCK_SKEW

@@ -14,7 +14,7 @@ from bot.winrm import migration, session
 from bot.winrm.errors import WSMAN_INVALID_SELECTORS
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, HostSession, Sessions
-from commands.hyperv import ErrorKind, HostEvent, HyperVError
+from commands.hyperv import ErrorKind, HostEvent, HyperVError, JobState
 from commands.invocation import Invocation, Parameter
 
 CONFIG = Config(
@@ -135,6 +135,9 @@ def test_a_move_that_may_have_started_is_followed_not_resent() -> None:
     handle = port.start_migration(HOST, MOVE, VM_ID)
     assert FakePipeline.invoked == 1
     assert handle.vm_id == VM_ID
+    # No job visible yet right after an unconfirmed send: unknown, not "never started".
+    assert handle.wait(0) is None
+    assert handle.poll().state is JobState.STARTING
 
 
 def test_a_move_refused_before_it_ran_is_reported() -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import itertools
+from typing import Any, NoReturn
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from language_support import INVENTORY
 
 from commands.inventory import Host
-from commands.language import ParseError, parse, render
+from commands.language import ParseError, hints, parse, render
+from commands.language.cursor import Cursor
 from commands.language.tokens import DOUBLE_QUOTES, SINGLE_QUOTES
 from commands.requests import (
     AuthType,
@@ -191,6 +194,60 @@ def _check_text(text: str) -> None:
         return
     _invariants(request)
     assert parse(render(request), INVENTORY) == request
+
+
+def _outcome(text: str) -> Request | None:
+    try:
+        return parse(text, INVENTORY)
+    except ParseError:
+        return None
+
+
+def _plain_missing_to(cursor: Cursor, vm: str, options: tuple[str, ...]) -> NoReturn:
+    cursor.fail("missing to")
+
+
+# The hints with their work undone: they may only pick which refusal, never whether.
+_WITHOUT_HINTS: dict[str, Any] = {
+    "refuse_missing_to": _plain_missing_to,
+    "refuse_unquoted_path": lambda *args: None,
+    "refuse_action_before_host": lambda *args: None,
+    "refuse_joined_hosts": lambda *args: None,
+    "refuse_slack_formatting": lambda *args: None,
+    "joined_subnet": lambda *args: None,
+}
+
+
+# The words the hints look at: near-valid commands made of them are common slips.
+HINT_WORDS = [
+    *("\u2022", "-", ">", "`x", "x`", "to", "and", "HV-SRV01", "hv-srv02", "SRV-APP01", "My"),
+    *("from", "include-storage", "storage-path", "D:\\x", "vhd", "a.vhdx", "storage", "host"),
+    *("enable", "set", "network", "10.0.0.0", "/24", "delegation", "Move-VM", "-Name"),
+    *("status", "diagnose", "history", "5", "migrate"),
+]
+near_commands = st.lists(st.sampled_from(HINT_WORDS), max_size=8).map(" ".join)
+
+
+def test_hints_never_change_what_is_accepted_in_short_commands() -> None:
+    texts = [
+        " ".join(words)
+        for size in range(1, 4)
+        for words in itertools.product(HINT_WORDS, repeat=size)
+    ]
+    with_hints = [_outcome(text) for text in texts]
+    with mock.patch.multiple(hints, **_WITHOUT_HINTS):
+        without = [_outcome(text) for text in texts]
+    changed = [t for t, a, b in zip(texts, with_hints, without, strict=True) if a != b]
+    assert not changed
+
+
+@SETTINGS
+@given(st.one_of(near_commands, spaced_soup))
+def test_hints_never_change_what_is_accepted_in_long_commands(text: str) -> None:
+    with_hints = _outcome(text)
+    with mock.patch.multiple(hints, **_WITHOUT_HINTS):
+        without = _outcome(text)
+    assert with_hints == without
 
 
 @SETTINGS

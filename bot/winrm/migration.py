@@ -13,8 +13,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell
@@ -22,18 +21,17 @@ from pypsrp.powershell import PowerShell
 from bot.winrm import objects as o
 from bot.winrm.calls import (
     cancel_job,
-    migration_jobs,
     refuse_foreign_destination,
     refuse_patterns,
     wql_literal,
 )
 from bot.winrm.errors import records_error, shell_lost, transport_error
+from bot.winrm.jobs import JobReading, blackout, files_in_place, jobs_for, param, refine
 from bot.winrm.session import HostSession, build_pipeline
 from commands.diagnosis import (
     FAILURE_EVENTS,
     KNOWLEDGE,
     SUCCESS_EVENTS,
-    blackout_seconds,
     diagnose,
     diagnose_events,
 )
@@ -63,13 +61,6 @@ CLOCK_SKEW = dt.timedelta(seconds=30)
 # host answered, the job's absence proves the move never started only after this long.
 JOB_APPEARS_WITHIN = dt.timedelta(seconds=10)
 RECEIVE_TIMEOUT_SECONDS = 1
-
-
-@dataclass(frozen=True)
-class _JobReading:
-    instance_id: str
-    started: dt.datetime | None
-    progress: MigrationProgress
 
 
 def _now() -> dt.datetime:
@@ -151,8 +142,8 @@ class Migration:
         self._job_id: str | None = None
         self._cancel_requested = False
         self._outcome: MigrationOutcome | None = None
-        self.vm_name = str(_param(invocation, "Name") or _param(invocation, "VMName") or "")
-        target = _param(invocation, "DestinationHost")
+        self.vm_name = str(param(invocation, "Name") or param(invocation, "VMName") or "")
+        target = param(invocation, "DestinationHost")
         self.destination = port.inventory.find(str(target)) if target else None
 
     # -- construction --------------------------------------------------------------------
@@ -167,7 +158,7 @@ class Migration:
         refuse_patterns([invocation])
         refuse_foreign_destination(invocation, port.inventory)
         shared = port.session(source)
-        before = frozenset(r.instance_id for r in _jobs_for(shared, vm_id))
+        before = frozenset(r.instance_id for r in jobs_for(shared, vm_id))
         session = port.sessions.dedicated(source)
         pool = session.open()
         started_at = _now()
@@ -311,11 +302,11 @@ class Migration:
         unconfirmed = pipeline is None or pipeline.lost is not None
         return self._sent_here and unconfirmed and _now() - self._started_at < JOB_APPEARS_WITHIN
 
-    def _job(self) -> _JobReading | None:
+    def _job(self) -> JobReading | None:
         earliest = self._started_at - CLOCK_SKEW
         candidates = [
             r
-            for r in _jobs_for(self._port.session(self.source), self._vm_id)
+            for r in jobs_for(self._port.session(self.source), self._vm_id)
             if r.instance_id not in self._ignore and (r.started is None or r.started >= earliest)
         ]
         if self._job_id is not None:
@@ -358,14 +349,14 @@ class Migration:
         duration = (finished - self._started_at).total_seconds()
         events = self._events()
         if pipeline.succeeded and not self._cancel_requested:
-            return MigrationOutcome(True, duration, _blackout(events), events=events)
+            return MigrationOutcome(True, duration, blackout(events), events=events)
         if self._cancel_requested or pipeline.ps.state == PSInvocationState.STOPPED:
             return self._cancelled(duration, events)
         session = pipeline.session
         error = records_error(pipeline.ps.streams.error, self.source.name, session.scrub)
-        return MigrationOutcome(False, duration, error=_refine(error, events), events=events)
+        return MigrationOutcome(False, duration, error=refine(error, events), events=events)
 
-    def _job_outcome(self, reading: _JobReading | None) -> MigrationOutcome:
+    def _job_outcome(self, reading: JobReading | None) -> MigrationOutcome:
         events = self._events()
         duration = (
             reading.progress.elapsed_seconds
@@ -375,7 +366,7 @@ class Migration:
         if reading is not None:
             progress = reading.progress
             if progress.state is JobState.COMPLETED:
-                return MigrationOutcome(True, duration, _blackout(events), events=events)
+                return MigrationOutcome(True, duration, blackout(events), events=events)
             if progress.state in (JobState.TERMINATED, JobState.KILLED) or self._cancel_requested:
                 return self._cancelled(duration, events)
             text = progress.error_description or ""
@@ -383,9 +374,9 @@ class Migration:
             error = diagnose(text, hresult=progress.error_code).error(
                 detail=scrub(f"ErrorCode {progress.error_code}: {text}"), host=self.source.name
             )
-            return MigrationOutcome(False, duration, error=_refine(error, events), events=events)
+            return MigrationOutcome(False, duration, error=refine(error, events), events=events)
         if any(e.event_id in SUCCESS_EVENTS for e in events):
-            return MigrationOutcome(True, duration, _blackout(events), events=events)
+            return MigrationOutcome(True, duration, blackout(events), events=events)
         failed = diagnose_events(events)
         if failed is not None:
             scrub = self._port.session(self.source).scrub
@@ -408,7 +399,7 @@ class Migration:
             stayed = self._vm_on(self.source) is not None
         else:
             vm = self._vm_on(self.source)
-            if vm is not None and _files_in_place(vm, self.invocation):
+            if vm is not None and files_in_place(vm, self.invocation):
                 return MigrationOutcome(True, duration, None, events=events)
             stayed = vm is not None
         if stayed:
@@ -435,39 +426,6 @@ class Migration:
         return MigrationOutcome(False, duration, error=error, events=events)
 
 
-def _jobs_for(session: HostSession, vm_id: str) -> list[_JobReading]:
-    result = session.run([migration_jobs(vm_id)])
-    if result.failed:
-        raise records_error(result.errors, session.host.name, session.scrub)
-    wanted = vm_id.casefold()
-    return [
-        _reading(j) for j in result.output if o.text(j, "VirtualSystemName").casefold() == wanted
-    ]
-
-
-def _reading(job: Any) -> _JobReading:
-    raw_state = o.number(job, "JobState", int(JobState.NEW))
-    try:
-        state = JobState(raw_state)
-    except ValueError:
-        state = JobState.RUNNING
-    error_code = o.optional_int(job, "ErrorCode")
-    return _JobReading(
-        instance_id=o.text(job, "InstanceID"),
-        started=o.timestamp(o.prop(job, "StartTime")),
-        progress=MigrationProgress(
-            state=state,
-            percent=o.number(job, "PercentComplete"),
-            elapsed_seconds=o.seconds(o.prop(job, "ElapsedTime")),
-            bytes_transferred=o.optional_int(job, "BytesTransferred"),
-            bytes_total=o.optional_int(job, "BytesTotal"),
-            error_code=error_code or None,
-            error_description=o.text(job, "ErrorDescription") or None,
-            cancellable=o.flag(job, "Cancellable"),
-        ),
-    )
-
-
 def _require_migration(invocation: Invocation) -> None:
     if invocation.cmdlet not in MIGRATION_CMDLETS:
         raise KNOWLEDGE[ErrorKind.INVALID_PARAMETERS].error(
@@ -482,39 +440,3 @@ def _require_vm_id(vm_id: str) -> None:
         raise HyperVError(
             ErrorKind.INVALID_PARAMETERS, "A VM id must be a GUID.", detail=vm_id
         ) from None
-
-
-def _param(invocation: Invocation, name: str) -> Any:
-    return invocation.parameter(name) if invocation.has(name) else None
-
-
-def _files_in_place(vm: VmInfo, invocation: Invocation) -> bool:
-    """Whether a storage move's targets already hold the VM's files (it ran to its end)."""
-    disks = {d.path.casefold() for d in vm.disks}
-    folder = _param(invocation, "DestinationStoragePath")
-    if isinstance(folder, str):
-        prefix = folder.rstrip("\\").casefold() + "\\"
-        return bool(disks) and all(d.startswith(prefix) for d in disks)
-    tables = _param(invocation, "Vhds")
-    config = _param(invocation, "VirtualMachinePath")
-    wanted = [str(t["DestinationFilePath"]).casefold() for t in tables or ()]
-    config_ok = not isinstance(config, str) or vm.path.casefold() == config.casefold()
-    return config_ok and all(w in disks for w in wanted) and bool(wanted or config)
-
-
-def _blackout(events: tuple[HostEvent, ...]) -> float | None:
-    for event in events:
-        value = blackout_seconds(event)
-        if value is not None:
-            return value
-    return None
-
-
-def _refine(error: HyperVError, events: tuple[HostEvent, ...]) -> HyperVError:
-    """A generic remote error becomes specific when an event says what went wrong."""
-    if error.kind is not ErrorKind.REMOTE_ERROR:
-        return error
-    told = diagnose_events(events)
-    if told is None:
-        return error
-    return told.error(detail=error.detail, host=error.host)

@@ -82,6 +82,11 @@ def wait_for_job(world: World, state: JobState | None = JobState.Running) -> str
     raise AssertionError(f"no job reached {state}")
 
 
+def event_ids(world: World, host: str) -> list[int]:
+    """The ids of `host`'s VMMS-Admin events, oldest first."""
+    return [e.event_id for e in host_of(world, host).events]
+
+
 def enum_name(value: LabValue) -> str:
     """The member name of an enum value."""
     assert isinstance(value, LabEnum), value

@@ -10,19 +10,13 @@ from lab.pipeline import CommandCall, InvocationContext, LabObject
 from lab.world import Fault, FaultKind, World
 
 from .conftest import Runner
-from .support import RecordingSink, host_of
+from .support import RecordingSink, event_ids, host_of
 
 LIVE = "SRV-DB01"  # disk on a share: a plain live migration works
 
 
 def move(run: Runner, vm: str = LIVE, dest: str = "HV-SRV02", *extra: object) -> RecordingSink:
     return run("HV-SRV01", "Move-VM", ("Name", vm), ("DestinationHost", dest), *extra)
-
-
-def events(world: World, host: str) -> list[int]:
-    found = world.host(host)
-    assert found is not None
-    return [e.event_id for e in found.events]
 
 
 def only_error(sink: RecordingSink) -> str:
@@ -45,7 +39,7 @@ def test_unreachable_host(world: World, run: Runner) -> None:
     world.inject(Fault(FaultKind.UNREACHABLE, host="HV-SRV02"))
     assert not world.is_reachable("hv-srv02.lab.local") and world.is_reachable("HV-SRV01")
     assert "0x8007274C" in only_error(move(run))
-    assert events(world, "HV-SRV01") == [21502]
+    assert event_ids(world, "HV-SRV01") == [21502]
     world.clear_faults(FaultKind.UNREACHABLE)
     assert world.is_reachable("HV-SRV02")
 
@@ -77,7 +71,7 @@ def test_no_credentials_for_the_migration(world: World, run: Runner, how: str) -
     message = only_error(move(run))
     assert "No credentials are available in the security package (0x8009030E)" in message
     assert move(run).errors[0].hresult == 0x8009030E
-    assert events(world, "HV-SRV01")[:2] == [20306, 21502]
+    assert event_ids(world, "HV-SRV01")[:2] == [20306, 21502]
     assert world.jobs == {}
 
 
@@ -94,7 +88,7 @@ def test_migration_disabled_on_destination(world: World, run: Runner) -> None:
 def test_cpu_incompatible_without_compatibility_mode(world: World, run: Runner) -> None:
     message = only_error(move(run, "SRV-APP01", "HV-SRV03", ("IncludeStorage", None)))
     assert "hardware on the destination computer is not compatible" in message
-    assert events(world, "HV-SRV01") == [21502]
+    assert event_ids(world, "HV-SRV01") == [21502]
     assert any(i == 24004 for i, _ in incompatibilities(run, "SRV-APP01", "HV-SRV03"))
 
 
@@ -112,7 +106,7 @@ def test_switch_missing_on_destination(world: World, run: Runner) -> None:
     assert "Could not find Ethernet switch 'vSwitch-Backup'." in only_error(
         move(run, LIVE, "HV-SRV03")
     )
-    assert events(world, "HV-SRV01") == [21502]
+    assert event_ids(world, "HV-SRV01") == [21502]
 
 
 def test_injected_switch_fault(world: World, run: Runner) -> None:
@@ -155,8 +149,8 @@ def test_not_enough_disk(world: World, run: Runner) -> None:
 def test_configuration_version_not_supported(world: World, run: Runner) -> None:
     sink = move(run, "SRV-TEST01", "HV-SRV03", ("IncludeStorage", None))
     assert "configuration version 10.0 is not supported" in only_error(sink)
-    assert events(world, "HV-SRV03") == [21125]
-    assert events(world, "HV-SRV01") == [21502]
+    assert event_ids(world, "HV-SRV03") == [21125]
+    assert event_ids(world, "HV-SRV01") == [21502]
 
 
 def test_iso_attached_from_a_local_path(world: World, run: Runner) -> None:
@@ -180,7 +174,7 @@ def test_migration_limit_fault(world: World, run: Runner) -> None:
     sink = move(run)
     assert "simultaneous migration limit has been reached" in only_error(sink)
     assert sink.errors[0].category == "LimitsExceeded"
-    assert events(world, "HV-SRV01") == [21501]
+    assert event_ids(world, "HV-SRV01") == [21501]
 
 
 def test_listener_down(world: World, run: Runner) -> None:
@@ -206,7 +200,7 @@ def test_fail_at_percent(world: World, run: Runner) -> None:
     world.inject(Fault(FaultKind.FAIL_AT_PERCENT, host="HV-SRV02", percent=60))
     sink = move(run)
     assert "(0x8007274C)" in only_error(sink)
-    assert events(world, "HV-SRV01") == [20413, 21502]
+    assert event_ids(world, "HV-SRV01") == [20413, 21502]
     assert host_of(world, "HV-SRV01").find_vm(LIVE) is not None
 
 

@@ -20,7 +20,7 @@ from lab.world import Fault, FaultKind, World, migration
 from lab.world.model import GIB, JobState, Performance
 
 from .conftest import Runner
-from .support import RecordingSink, host_of, run_on, start_move, wait_for_job
+from .support import RecordingSink, event_ids, host_of, run_on, start_move, wait_for_job
 
 APP01 = "SRV-APP01"
 # SRV-DB01 keeps its disk on an SMB share: a plain live migration works for it.
@@ -38,12 +38,6 @@ def move(
     source: str = "HV-SRV01",
 ) -> RecordingSink:
     return run(source, "Move-VM", ("Name", vm), ("DestinationHost", dest), *extra)
-
-
-def event_ids(world: World, host: str) -> list[int]:
-    found = world.host(host)
-    assert found is not None
-    return [e.event_id for e in found.events]
 
 
 def test_live_migration_moves_the_vm_and_reports_rising_progress(run: Runner, world: World) -> None:

@@ -115,6 +115,10 @@ class Cursor:
         options = list(choices)
         if token.quoted and token.text.casefold() in options:
             self.fail(f"{token.text} is a keyword here: write it without quotes")
+        following = self.peek()
+        joined = f"{token.keyword()}-{following.keyword()}" if following is not None else None
+        if joined in options:
+            self.fail(f"write {joined} as one word, with a hyphen")
         match = difflib.get_close_matches(token.keyword() or token.text.casefold(), options, n=1)
         hint = f"did you mean {match[0]}? " if match else ""
         self.fail(f"unexpected {shown(token.text)} {where}; {hint}expected {', '.join(options)}")

@@ -265,6 +265,14 @@ HINTS: list[tuple[str, str, str | None]] = [
     ),
     ("SRV-APP01 to HV-SRV02 vm-path D:\\My VMs", 'vm-path "D:\\My VMs"', "migrate"),
     ("SRV-APP01 to HV-SRV02 vm-path D:\\x reasn y", "did you mean reason?", "migrate"),
+    ("SRV-APP01 to HV-SRV02 include storage", "write include-storage as one word", "migrate"),
+    (
+        "SRV-APP01 to HV-SRV02 vm-path D:\\x storage path E:\\y",
+        "write storage-path as one word",
+        "migrate",
+    ),
+    ("storage SRV-APP01 vm path D:\\x", "write vm-path as one word", "storage"),
+    ("host HV-SRV01 set max migrations 4", "write max-migrations as one word", "host"),
     (
         "storage SRV-APP01 to D:\\VMs\\Virtual Hard Disks",
         'to "D:\\VMs\\Virtual Hard Disks"',

@@ -43,9 +43,7 @@ def _parse_move(cursor: Cursor) -> Move:
             if last_path is not None:
                 hints.refuse_unquoted_path(cursor, *last_path, token, MOVE_OPTIONS)
             cursor.unknown(token, MOVE_OPTIONS, f"after 'to {destination.name}'")
-        if word in seen:
-            cursor.fail(f"{word} is given twice; give it once")
-        seen.add(word)
+        _once(cursor, word, seen)
         last_path = None
         if word == "from":
             source = cursor.host("the source host after 'from'")
@@ -86,6 +84,7 @@ def parse_storage(cursor: Cursor) -> StorageRequest:
     vhds: list[VhdMove] = []
     vm_path: str | None = None
     reason: str | None = None
+    seen: set[str] = set()
     last_path: tuple[str, str] | None = None
     while not cursor.at_end():
         token = cursor.take("an option")
@@ -93,11 +92,11 @@ def parse_storage(cursor: Cursor) -> StorageRequest:
         if word not in STORAGE_OPTIONS and last_path is not None:
             hints.refuse_unquoted_path(cursor, *last_path, token, STORAGE_OPTIONS)
         last_path = None
+        if word in ("to", "vm-path"):
+            _once(cursor, word, seen)
         if word == "to":
             if vhds:
                 cursor.fail(_TO_OR_VHD)
-            if storage_path is not None:
-                cursor.fail("'to <path>' is given twice; give it once")
             storage_path = cursor.path("to")
             last_path = (word, storage_path)
         elif word == "vhd":
@@ -105,8 +104,6 @@ def parse_storage(cursor: Cursor) -> StorageRequest:
                 cursor.fail(_TO_OR_VHD)
             vhds.append(_vhd(cursor, vhds))
         elif word == "vm-path":
-            if vm_path is not None:
-                cursor.fail("vm-path is given twice; give it once")
             vm_path = cursor.path("vm-path")
             last_path = (word, vm_path)
         elif word == "reason":
@@ -125,6 +122,12 @@ def parse_storage(cursor: Cursor) -> StorageRequest:
     return StorageRequest(
         vm=vm, storage_path=storage_path, vhds=tuple(vhds), vm_path=vm_path, reason=reason
     )
+
+
+def _once(cursor: Cursor, word: str, seen: set[str]) -> None:
+    if word in seen:
+        cursor.fail(f"{'to <path>' if word == 'to' else word} is given twice; give it once")
+    seen.add(word)
 
 
 def _vhd(cursor: Cursor, earlier: list[VhdMove]) -> VhdMove:

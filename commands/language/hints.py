@@ -16,7 +16,12 @@ from commands.language.errors import ParseError, shown
 from commands.language.tokens import Token
 
 # `Move-VM`, `Move-VMStorage`, `Get-VM`…: a PowerShell line pasted instead of a command.
-_CMDLET = re.compile(r"^[a-z]+-vm[a-z]*$", re.IGNORECASE)
+# Only Hyper-V's own verbs, so that a VM named `web-vm` is not taken for a cmdlet.
+_CMDLET = re.compile(
+    r"^(?:move|get|set|start|stop|restart|compare|measure|enable|disable|new|remove)-vm[a-z]*$",
+    re.IGNORECASE,
+)
+_MOVE_CMDLETS = ("move-vm", "move-vmstorage")
 # Words people put before the VM although `/migrate` already says it.
 _VERBS = ("migrate", "move", "mv", "live-migrate")
 _DRIVE_OR_UNC = re.compile(r"^(?:[a-z]:[\\/]|\\\\)", re.IGNORECASE)
@@ -91,6 +96,10 @@ def _refuse_words_before_to(
 
 
 def _refuse_powershell(cursor: Cursor, cmdlet: str, ahead: list[Token]) -> NoReturn:
+    if cmdlet.casefold() not in _MOVE_CMDLETS:
+        cursor.fail(
+            f"{shown(cmdlet)} is PowerShell, not a /migrate command; /migrate help lists them"
+        )
     named: dict[str, str] = {}
     positional: list[str] = []
     flags: set[str] = set()

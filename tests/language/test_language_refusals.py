@@ -252,6 +252,8 @@ HINTS: list[tuple[str, str, str | None]] = [
         "migrate",
     ),
     ("Move-VM", "write /migrate <vm> to <host>", "migrate"),
+    ("Get-VM SRV-APP01", "'Get-VM' is PowerShell, not a /migrate command", "migrate"),
+    ("web-vm HV-SRV02", "write web-vm to HV-SRV02", "migrate"),
     (
         "Move-VMStorage SRV-APP01 -DestinationStoragePath E:\\VMs",
         "write /migrate storage SRV-APP01 to E:\\VMs",

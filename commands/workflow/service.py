@@ -36,16 +36,14 @@ from commands.ports import HyperVPort
 from commands.requests import Request
 from commands.workflow.approvals import Approvers
 from commands.workflow.codec import (
-    FOLLOWED_KINDS,
     HOST_CHANGE,
-    STORAGE_MIGRATION,
     Subject,
     decode_request,
     encode_request,
     subject_of,
 )
 from commands.workflow.context import Deps, RaceLost, error_data, error_text
-from commands.workflow.execution import Runner
+from commands.workflow.dispatch import Dispatcher, slot_keys
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.memory_store import utc_now
 from commands.workflow.notify import Notifier
@@ -61,8 +59,8 @@ from commands.workflow.records import (
     State,
 )
 from commands.workflow.recovery import Action, Decision, decide, requeue_order
-from commands.workflow.scheduler import HostSlots, Pool, SlotKey
 from commands.workflow.store import AuditStore
+from commands.workflow.ticker import Ticker
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +93,13 @@ class Workflow:
             clock=clock,
             poll_seconds=poll_seconds,
         )
-        self._slots = HostSlots()
-        self._runner = Runner(self._deps, self._released)
+        self._dispatch = Dispatcher(self._deps)
+        self._slots = self._dispatch.slots
+        self._runner = self._dispatch.runner
         self._submit_lock = threading.Lock()
-        self._announce_lock = threading.Lock()
-        self._announced: set[int] = set()
-        self._expiry_seconds = expiry_seconds
-        self._expiry_lock = threading.Lock()
-        self._expiry_timer: threading.Thread | None = None
-        self._stopped = threading.Event()
+        self._expiry = Ticker(
+            expiry_seconds, self._expire_task, self._deps.run_task, "hvbot-expiry"
+        )
 
     # --- people's actions -------------------------------------------------------------
 
@@ -164,7 +160,7 @@ class Workflow:
         count = f"{len(approvals)} of {record.required_approvals}"
         if final:
             self._deps.tell(record, f"Request #{record.id} approved by {who(actor)} ({count}).")
-            self._enqueue(record)
+            self._dispatch.enqueue(record)
         else:
             self._deps.tell(record, f"Request #{record.id}: approval {count} from {who(actor)}.")
         return record
@@ -215,10 +211,10 @@ class Workflow:
             # and skipped it: queue it again so it still starts.
             fresh = deps.record(request_id)
             if fresh.state is State.APPROVED:
-                self._enqueue(fresh)
+                self._dispatch.enqueue(fresh)
             raise
         self._runner.release(request_id)
-        self._released(request_id)
+        self._dispatch.released(request_id)
         deps.tell(record, f"Request #{record.id} cancelled by {who(actor)}.")
         return record
 
@@ -307,36 +303,21 @@ class Workflow:
                     self._expire(record)
                 case Action.REATTACH if decision.started_at is not None:
                     if self._runner.claim(record.id):
-                        self._slots.occupy(record.id, _slot_keys(record))
+                        self._slots.occupy(record.id, slot_keys(record))
                         deps.run_task(self._runner.reattach, record, decision.started_at)
                 case Action.OUTCOME_UNKNOWN:
                     self._outcome_unknown(record)
         for decision in requeue_order(decisions):
-            self._slots.enqueue(decision.record.id, _slot_keys(decision.record))
-        deps.run_task(self._pump)
-        self._start_expiry_timer()
+            self._slots.enqueue(decision.record.id, slot_keys(decision.record))
+        deps.run_task(self._dispatch.pump)
+        self._expiry.start()
         return decisions
 
     def shutdown(self) -> None:
         """Stops following migrations (they stay `running`; `recover` resumes them) and the
         expiry timer. The executor belongs to the caller, who shuts it down afterwards."""
-        self._stopped.set()
+        self._expiry.stop()
         self._runner.stop()
-
-    def _start_expiry_timer(self) -> None:
-        with self._expiry_lock:
-            if self._expiry_timer is not None or self._stopped.is_set():
-                return
-            self._expiry_timer = threading.Thread(
-                target=self._expire_periodically, name="hvbot-expiry", daemon=True
-            )
-            self._expiry_timer.start()
-
-    def _expire_periodically(self) -> None:
-        """Timer thread: hands `expire_stale` to the executor until shutdown."""
-        while not self._stopped.wait(self._expiry_seconds):
-            if not self._deps.run_task(self._expire_task):
-                return
 
     def _expire_task(self) -> None:
         self.expire_stale()
@@ -379,7 +360,7 @@ class Workflow:
             f"Request #{record.id} checked; it needs {required} approval(s) "
             f"before {expires:%H:%M} UTC.",
         )
-        self._start_expiry_timer()
+        self._expiry.start()
 
     def _check_failed(self, record: RequestRecord, data: dict[str, object], why: str) -> None:
         record = self._deps.step(
@@ -440,63 +421,6 @@ class Workflow:
         host = record.source_host or "the host"
         self._deps.tell(record, f"Request #{record.id}: {why}. Check with `/migrate host {host}`.")
 
-    def _enqueue(self, record: RequestRecord) -> None:
-        if record.kind in FOLLOWED_KINDS:
-            self._slots.enqueue(record.id, _slot_keys(record))
-            self._deps.run_task(self._pump)
-        elif self._runner.claim(record.id):
-            self._deps.run_task(self._runner.start, record.id)
-
-    def _released(self, request_id: int) -> None:
-        """A request left the host slots (finished, failed, void, cancelled): fill the slots."""
-        self._slots.release(request_id)
-        with self._announce_lock:
-            self._announced.discard(request_id)
-        self._deps.run_task(self._pump)
-
-    def _pump(self) -> None:
-        """Executor task: start every queued request that fits its hosts' limits, in order."""
-        limits = {key: self._limit(key) for key in self._slots.waiting_keys()}
-        for request_id in self._slots.take(limits):
-            if self._runner.claim(request_id):
-                self._deps.run_task(self._runner.start, request_id)
-            else:
-                # Held by a cancel in progress, which ends it; the slot is not needed.
-                self._slots.release(request_id)
-        self._announce_queue()
-
-    def _announce_queue(self) -> None:
-        with self._announce_lock:
-            fresh = [r for r in self._slots.queued() if r not in self._announced]
-            self._announced.update(fresh)
-        for request_id in fresh:
-            position = self._slots.position(request_id)
-            record = self._deps.record(request_id)
-            self._deps.store.append(
-                request_id, EventDraft("queued", SYSTEM, {"position": position})
-            )
-            self._deps.tell(
-                record,
-                f"Request #{request_id} is approved and queued (position {position}): its hosts "
-                "are at their migration limit. It starts by itself when a slot frees.",
-            )
-
-    def _limit(self, key: SlotKey) -> int:
-        """The host's own limit (Get-VMHost); 1 when the host cannot be asked right now."""
-        try:
-            settings = self._deps.hyperv.host_settings(self._deps.host(key.host))
-        except (HyperVError, WorkflowError) as exc:
-            logger.warning(
-                "host limit unknown; assuming 1", extra={"host": key.host, "error": str(exc)}
-            )
-            return 1
-        limit = (
-            settings.max_storage_migrations
-            if key.pool is Pool.STORAGE
-            else settings.max_vm_migrations
-        )
-        return max(1, limit)
-
     def _open_clash(self, subject: Subject) -> RequestRecord | None:
         for record in self._deps.store.open_requests():
             if subject.vm and record.vm and record.vm.casefold() == subject.vm.casefold():
@@ -521,10 +445,3 @@ def _is_stale(record: RequestRecord, now: dt.datetime) -> bool:
         and record.expires_at is not None
         and record.expires_at <= now
     )
-
-
-def _slot_keys(record: RequestRecord) -> tuple[SlotKey, ...]:
-    if record.kind == STORAGE_MIGRATION:
-        return (SlotKey(record.source_host or "", Pool.STORAGE),)
-    hosts = [h for h in (record.source_host, record.destination_host) if h]
-    return tuple(SlotKey(h, Pool.VM) for h in hosts)

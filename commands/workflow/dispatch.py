@@ -1,0 +1,98 @@
+"""From approval to start: approved requests wait for their hosts' slots in order, start when
+they fit the hosts' own limits, and people are told when a request has to wait.
+
+The `Dispatcher` owns the `Runner` (which starts and follows requests) and frees a request's
+slots when the runner is done with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from commands.hyperv import HyperVError
+from commands.workflow.codec import FOLLOWED_KINDS, STORAGE_MIGRATION
+from commands.workflow.context import Deps
+from commands.workflow.execution import Runner
+from commands.workflow.machine import WorkflowError
+from commands.workflow.records import SYSTEM, EventDraft, RequestRecord
+from commands.workflow.scheduler import HostSlots, Pool, SlotKey
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Host slots, the queue past the hosts' limits, and the runner. Thread-safe."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self.slots = HostSlots()
+        self.runner = Runner(deps, self.released)
+        self._announce_lock = threading.Lock()
+        self._announced: set[int] = set()
+
+    def enqueue(self, record: RequestRecord) -> None:
+        """Queues an approved migration for its hosts' slots; starts a setting change at once."""
+        if record.kind in FOLLOWED_KINDS:
+            self.slots.enqueue(record.id, slot_keys(record))
+            self._deps.run_task(self.pump)
+        elif self.runner.claim(record.id):
+            self._deps.run_task(self.runner.start, record.id)
+
+    def released(self, request_id: int) -> None:
+        """A request left the host slots (finished, failed, void, cancelled): fill the slots."""
+        self.slots.release(request_id)
+        with self._announce_lock:
+            self._announced.discard(request_id)
+        self._deps.run_task(self.pump)
+
+    def pump(self) -> None:
+        """Executor task: start every queued request that fits its hosts' limits, in order."""
+        limits = {key: self._limit(key) for key in self.slots.waiting_keys()}
+        for request_id in self.slots.take(limits):
+            if self.runner.claim(request_id):
+                self._deps.run_task(self.runner.start, request_id)
+            else:
+                # Held by a cancel in progress, which ends it; the slot is not needed.
+                self.slots.release(request_id)
+        self._announce_queue()
+
+    def _announce_queue(self) -> None:
+        with self._announce_lock:
+            fresh = [r for r in self.slots.queued() if r not in self._announced]
+            self._announced.update(fresh)
+        for request_id in fresh:
+            position = self.slots.position(request_id)
+            record = self._deps.record(request_id)
+            self._deps.store.append(
+                request_id, EventDraft("queued", SYSTEM, {"position": position})
+            )
+            self._deps.tell(
+                record,
+                f"Request #{request_id} is approved and queued (position {position}): its hosts "
+                "are at their migration limit. It starts by itself when a slot frees.",
+            )
+
+    def _limit(self, key: SlotKey) -> int:
+        """The host's own limit (Get-VMHost); 1 when the host cannot be asked right now."""
+        try:
+            settings = self._deps.hyperv.host_settings(self._deps.host(key.host))
+        except (HyperVError, WorkflowError) as exc:
+            logger.warning(
+                "host limit unknown; assuming 1", extra={"host": key.host, "error": str(exc)}
+            )
+            return 1
+        limit = (
+            settings.max_storage_migrations
+            if key.pool is Pool.STORAGE
+            else settings.max_vm_migrations
+        )
+        return max(1, limit)
+
+
+def slot_keys(record: RequestRecord) -> tuple[SlotKey, ...]:
+    """The slots a request occupies: a storage slot on its host, or a VM slot on both ends."""
+    if record.kind == STORAGE_MIGRATION:
+        return (SlotKey(record.source_host or "", Pool.STORAGE),)
+    hosts = [h for h in (record.source_host, record.destination_host) if h]
+    return tuple(SlotKey(h, Pool.VM) for h in hosts)

@@ -100,3 +100,60 @@ def test_the_check_catches_each_forbidden_import(source: str) -> None:
 )
 def test_the_check_allows_the_rest(source: str) -> None:
     assert not any(forbidden(m) for m in imported_modules(source))
+
+
+BOT_FILES = sorted((ROOT / "bot").rglob("*.py"))
+# The `hvbot lab` and `hvbot demo` commands start the lab; they import it inside the command.
+LAB_USERS = frozenset({"bot/cli_lab.py", "bot/demo.py"})
+
+
+def module_level_imports(source: str) -> set[str]:
+    """The modules imported when the source is imported (not inside functions or TYPE_CHECKING)."""
+    modules: set[str] = set()
+    pending: list[ast.AST] = list(ast.parse(source).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+        elif isinstance(node, ast.If | ast.Try | ast.With | ast.ExceptHandler):
+            children = ast.iter_child_nodes(node)
+            pending.extend(c for c in children if isinstance(c, ast.stmt | ast.ExceptHandler))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            modules.update(imported_modules(ast.unparse(node)))
+    return modules
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return ast.unparse(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
+def _is_lab(module: str) -> bool:
+    return module.split(".", 1)[0] == "lab"
+
+
+def test_the_lab_commands_exist() -> None:
+    assert {p.relative_to(ROOT).as_posix() for p in BOT_FILES} >= LAB_USERS
+
+
+@pytest.mark.parametrize("path", BOT_FILES, ids=[str(p.relative_to(ROOT)) for p in BOT_FILES])
+def test_bot_imports_the_lab_only_inside_the_lab_commands(path: Path) -> None:
+    source = path.read_text(encoding="utf-8")
+    name = path.relative_to(ROOT).as_posix()
+    assert not any(_is_lab(m) for m in module_level_imports(source)), f"{name} imports lab"
+    if name not in LAB_USERS:
+        assert not any(_is_lab(m) for m in imported_modules(source)), f"{name} imports lab"
+
+
+@pytest.mark.parametrize(
+    ("source", "at_import"),
+    [
+        ("import lab.world", True),
+        ("try:\n    from lab import running\nexcept ImportError:\n    pass", True),
+        ("try:\n    pass\nexcept ImportError:\n    import lab", True),
+        ("if TYPE_CHECKING:\n    from lab.world import World", False),
+        ("def run():\n    from lab.running import start_lab", False),
+    ],
+)
+def test_the_lab_check_tells_module_level_from_lazy_imports(source: str, at_import: bool) -> None:
+    assert any(_is_lab(m) for m in module_level_imports(source)) is at_import
+    assert any(_is_lab(m) for m in imported_modules(source))

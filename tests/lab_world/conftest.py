@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from lab.pipeline import LabValue
 from lab.world import World, load_scenario
 
-from .support import RecordingSink, run_on
-
-Runner = Callable[..., RecordingSink]
+from .support import RecordingSink, Runner, run_on
 
 
 @pytest.fixture

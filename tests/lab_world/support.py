@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lab.pipeline import (
     CollectingSink,
@@ -18,6 +18,9 @@ from lab.world import World
 from lab.world.model import Host, JobState
 
 Params = Sequence[tuple[str | None, LabValue]]
+Runner = Callable[..., "RecordingSink"]
+# SRV-DB01 keeps its disk on an SMB share: a plain live migration works for it.
+LIVE = "SRV-DB01"
 
 
 class RecordingSink(CollectingSink):
@@ -44,6 +47,11 @@ def run_on(
         sink,
     )
     return sink
+
+
+def move(run: Runner, vm: str = LIVE, dest: str = "HV-SRV02", *extra: object) -> RecordingSink:
+    """Move-VM of `vm` from HV-SRV01 to `dest`, with `extra` parameters, run to its end."""
+    return run("HV-SRV01", "Move-VM", ("Name", vm), ("DestinationHost", dest), *extra)
 
 
 def start_move(

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from lab.pipeline import LabEnum, LabObject, LabValue
 
-from .conftest import Runner
-from .support import enum_name
+from .support import Runner, enum_name
 
 
 def one(values: Sequence[LabValue]) -> LabObject:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from lab.pipeline import LabObject, LabValue
 from lab.world import World
 
-from .conftest import Runner
+from .support import Runner
 
 HV_NS = ("Namespace", "root\\virtualization\\v2")
 

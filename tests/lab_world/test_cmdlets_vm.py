@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from lab.pipeline import LabEnum, LabObject, LabValue
 from lab.world import World
 
-from .conftest import Runner
-from .support import run_on
+from .support import Runner, run_on
 
 
 def objs(values: Sequence[LabValue]) -> list[LabObject]:

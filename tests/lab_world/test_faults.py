@@ -9,14 +9,7 @@ import pytest
 from lab.pipeline import CommandCall, InvocationContext, LabObject
 from lab.world import Fault, FaultKind, World
 
-from .conftest import Runner
-from .support import RecordingSink, event_ids, host_of
-
-LIVE = "SRV-DB01"  # disk on a share: a plain live migration works
-
-
-def move(run: Runner, vm: str = LIVE, dest: str = "HV-SRV02", *extra: object) -> RecordingSink:
-    return run("HV-SRV01", "Move-VM", ("Name", vm), ("DestinationHost", dest), *extra)
+from .support import LIVE, RecordingSink, Runner, event_ids, host_of, move
 
 
 def only_error(sink: RecordingSink) -> str:

@@ -42,10 +42,11 @@ _HELP_FLAGS = frozenset(("?", "-?", "/?", "-h", "/h"))
 
 
 def _refuse_misspelt_subcommand(tokens: list[Token]) -> None:
-    # `/migrate stauts` would otherwise read as "move VM stauts" and complain about a missing
-    # `to`; without any `to` in the text, a near-miss of a subcommand is the likelier story.
+    # `/migrate stauts` or `chekc SRV-APP01 to HV-SRV02` would otherwise read as a move of VM
+    # `stauts` and complain about a missing `to`; unless `to` comes right after it (then it
+    # is a VM, and the move may be valid), a near-miss of a subcommand is the likelier story.
     first = tokens[0].keyword()
-    if first is None or any(t.is_keyword("to") for t in tokens):
+    if first is None or (len(tokens) > 1 and tokens[1].is_keyword("to")):
         return
     if first in _HELP_FLAGS:
         raise ParseError(f"{shown(tokens[0].text)} is not a subcommand; write help", GENERAL_USAGE)

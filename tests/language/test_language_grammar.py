@@ -86,6 +86,7 @@ CASES: list[tuple[str, Request]] = [
     ('"status" to HV-SRV02', move(vm="status")),
     ('"help" to HV-SRV02', move(vm="help")),
     ("to to HV-SRV02", move(vm="to")),
+    ("stauts to HV-SRV02", move(vm="stauts")),
     ("42 to HV-SRV02", move(vm="42")),
     ('"42" to HV-SRV02', move(vm="42")),
     ("\u2022 to HV-SRV02", move(vm="\u2022")),

@@ -65,6 +65,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ("storage SRV-APP01", "say where", "storage"),
     ("stauts", "did you mean status?", None),
     ("histroy SRV-APP01", "did you mean history?", None),
+    ("chekc SRV-APP01 to HV-SRV02", "did you mean check?", None),
     ('"open to HV-SRV02', "unclosed quote", None),
     # options
     ("SRV-APP01 to HV-SRV02 include-storag", "did you mean include-storage?", "migrate"),

@@ -18,6 +18,7 @@ from workflow_fakes import (
 )
 
 from commands.requests import HostSetRequest, HostSetting
+from commands.workflow.machine import WorkflowError
 from commands.workflow.records import SYSTEM, EventDraft, State
 from commands.workflow.recovery import Action
 
@@ -54,6 +55,28 @@ def test_a_crash_around_the_send_is_reattached_never_resent(moment: str) -> None
     assert len(rig.world.starts) == (1 if moment == "after" else 0)
     assert kinds(rig, request_id).count("invocation_sent") == 1
     assert "reattached" in kinds(rig, request_id)
+
+
+def test_a_sent_move_is_not_cancelled_as_pending_before_recovery_follows_it() -> None:
+    rig = make_rig()
+    request_id = approved(rig)
+    rig.world.crash_on_start = "after"
+    with pytest.raises(Crash):
+        rig.run()
+    rig.world.crash_on_start = None
+
+    workflow = rig.restart()
+    with pytest.raises(WorkflowError, match="not following it yet"):
+        workflow.cancel(request_id, REQUESTER)
+    assert workflow.get(request_id).state is State.APPROVED
+
+    workflow.recover()
+    rig.run(5)
+    workflow.cancel(request_id, REQUESTER)
+    rig.run()
+    assert workflow.get(request_id).state is State.CANCELLED
+    assert "cancel_sent" in kinds(rig, request_id)
+    assert len(rig.world.starts) == 1
 
 
 def test_a_running_move_is_followed_again_and_reported_in_the_same_place() -> None:

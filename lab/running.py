@@ -184,6 +184,17 @@ def start_lab(
     ntlm_token = NTLM_STORE.register(Accounts(credentials))
     listeners: list[HostListener] = []
     endpoints: dict[str, Endpoint] = {}
+    # Built first and filled as listeners start, so a failure cleans up through `stop()`.
+    lab = RunningLab(
+        listeners,
+        endpoints,
+        auth,
+        credentials,
+        ca.ca_file if ca else None,
+        directory,
+        owns_work_dir,
+        ntlm_token,
+    )
     try:
         for name in world.host_names():
             host = world.host(name)
@@ -201,22 +212,9 @@ def start_lab(
             listeners.append(listener)
             endpoints[name.upper()] = Endpoint(name, fqdn, listener.port, listener.scheme)
     except BaseException:
-        for listener in listeners:
-            listener.stop()
-        NTLM_STORE.unregister(ntlm_token)
-        if owns_work_dir:
-            shutil.rmtree(directory, ignore_errors=True)
+        lab.stop()
         raise
-    return RunningLab(
-        listeners,
-        endpoints,
-        auth,
-        credentials,
-        ca.ca_file if ca else None,
-        directory,
-        owns_work_dir,
-        ntlm_token,
-    )
+    return lab
 
 
 def _allow(world: LabWorld, host: str) -> Callable[[str, str], bool]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,3 +128,17 @@ def test_users_see_only_their_own_shells() -> None:
         assert seen.id.upper() == str(mine.id).upper()
         stranger = wsman(running, username=other, password=other_password)
         assert RunspacePool.get_runspace_pools(stranger) == []
+
+
+def test_a_lab_that_cannot_start_leaves_nothing_behind(
+    world: FakeWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            start_lab(world, auth="ntlm", https=True, ports={"HV-B": port})
+    assert list(tmp_path.iterdir()) == []
+    assert "NTLM_USER_FILE" not in os.environ

@@ -156,14 +156,19 @@ class Runner:
             record.id, EventDraft("reattached", SYSTEM, {"started_at": started_at.isoformat()})
         )
         if record.state is State.APPROVED:
-            record = deps.step(
-                record,
-                Step.START,
-                SYSTEM,
-                {"reattached": True},
-                {"started_at": started_at},
-                versioned=False,
-            )
+            try:
+                record = deps.step(
+                    record,
+                    Step.START,
+                    SYSTEM,
+                    {"reattached": True},
+                    {"started_at": started_at},
+                    versioned=False,
+                )
+            except RaceLost:
+                # Another process recorded the start (and follows it), or it ended meanwhile.
+                self._done(record.id)
+                return
         self._following(record, handle)
         deps.tell(record, f"Following request #{record.id} again after a restart.")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lab.world import winpath
-from lab.world.compat import E_CANCELLED, E_TIMED_OUT, StorageTargets, hex_code
+from lab.world.compat import E_CANCELLED, E_TIMED_OUT, EVENT_FAILED, StorageTargets, hex_code
 from lab.world.faults import FaultKind
 from lab.world.model import HardDisk, Host, JobState, MigrationJob, VirtualMachine
 
@@ -25,7 +25,6 @@ EVENT_STARTED = 20413
 EVENT_SUCCEEDED = 20415
 EVENT_LONG_BLACKOUT = 20417
 EVENT_LIMIT = 21501
-EVENT_FAILED = 21502
 # Storage-only moves (Move-VMStorage) are logged too; these three ids are guesses (NOTES.md).
 EVENT_STORAGE_STARTED = 20414
 EVENT_STORAGE_SUCCEEDED = 20418

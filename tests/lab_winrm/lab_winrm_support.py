@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,6 +147,26 @@ class FakeWorld:
             )
         self.finished.set()
         sink.write_output("moved")
+
+
+_DURATION = re.compile(
+    r"^(?P<sign>-)?P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>[\d.]+)S)?)?$"
+)
+
+
+def duration(text: str) -> dt.timedelta:
+    """An xs:duration (`PT3M40.5S`) as PowerShell writes a TimeSpan; fails on anything else."""
+    match = _DURATION.match(text)
+    assert match, text
+    whole, _, fraction = (match["s"] or "0").partition(".")
+    span = dt.timedelta(
+        days=int(match["d"] or 0),
+        hours=int(match["h"] or 0),
+        minutes=int(match["m"] or 0),
+        seconds=int(whole),
+        microseconds=int(fraction.ljust(6, "0")[:6]),
+    )
+    return -span if match["sign"] else span
 
 
 def wsman(lab: RunningLab, host: str = "HV-A", **overrides: object) -> WSMan:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
 import pytest
-from lab_winrm_support import wsman
+from lab_winrm_support import duration, wsman
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 
@@ -118,3 +119,28 @@ def test_a_job_elapsed_time_reaches_pypsrp_whole(
         ps.add_parameter("Namespace", "root\\virtualization\\v2")
         (found,) = ps.invoke()
     assert found.adapted_properties["ElapsedTime"] == text
+
+
+def test_a_poller_never_sees_elapsed_time_or_percentage_go_back(lab: RunningLab) -> None:
+    readings: list[tuple[float, int]] = []
+    with (
+        RunspacePool(wsman(lab, "HV-SRV01")) as moving,
+        RunspacePool(wsman(lab, "HV-SRV01")) as polling,
+    ):
+        move = _move(moving)
+        move.begin_invoke()
+        while move.state == PSInvocationState.RUNNING:
+            ps = PowerShell(polling)
+            ps.add_cmdlet("Get-CimInstance").add_parameter("ClassName", "Msvm_MigrationJob")
+            ps.add_parameter("Namespace", "root\\virtualization\\v2")
+            for job in ps.invoke():
+                props = job.adapted_properties
+                if props["JobState"] == 4:  # Running
+                    elapsed = duration(props["ElapsedTime"]).total_seconds()
+                    readings.append((elapsed, props["PercentComplete"]))
+            move.poll_invoke(timeout=0)
+        move.end_invoke()
+    assert move.had_errors is False
+    assert len(readings) > 10
+    for before, after in itertools.pairwise(readings):
+        assert after[0] >= before[0] and after[1] >= before[1], (before, after)

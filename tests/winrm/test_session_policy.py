@@ -226,3 +226,13 @@ def test_host_event_text_in_an_outcome_is_scrubbed() -> None:
     assert outcome is not None and outcome.error is not None
     assert "SRV-APP01" in outcome.error.detail
     assert PASSWORD not in outcome.error.detail
+
+
+def test_turning_tls_validation_off_is_never_silent(caplog: pytest.LogCaptureFixture) -> None:
+    unchecked = Config(hosts=CONFIG.hosts, winrm=WinRMConfig(auth="basic", cert_validation=False))
+    assert HOST is not None
+    with caplog.at_level("WARNING", logger="bot.winrm.session"):
+        wsman = ConnectionSettings.from_config(unchecked, SECRETS).wsman(HOST)
+    assert wsman.transport.cert_validation is False
+    assert [r.getMessage() for r in caplog.records] == ["winrm TLS certificate not validated"]
+    assert ConnectionSettings.from_config(CONFIG, SECRETS).wsman(HOST).transport.cert_validation

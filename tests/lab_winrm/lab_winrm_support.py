@@ -56,20 +56,25 @@ class FakeWorld:
     stopped: threading.Event = field(default_factory=threading.Event)
 
     def host_names(self) -> list[str]:
+        """Two hosts."""
         return ["HV-A", "HV-B"]
 
     def host(self, name: str) -> FakeHost | None:
+        """HV-A or HV-B, any case."""
         return FakeHost(name.upper()) if name.upper() in self.host_names() else None
 
     def is_reachable(self, host: str) -> bool:
+        """False for hosts a test put in `unreachable`."""
         return host not in self.unreachable
 
     def authenticate(self, host: str, user: str, password: str) -> bool:
+        """False on hosts a test put in `refused` (the listener checks the password)."""
         return host not in self.refused
 
     def run_pipeline(
         self, context: InvocationContext, commands: Sequence[CommandCall], sink: PipelineSink
     ) -> None:
+        """Record each call, then run it."""
         for call in commands:
             self.calls.append((context.host, context.user, call))
             self._run(context, call, sink)
@@ -198,6 +203,7 @@ class Recorder:
         client.transport.send = self.send  # type: ignore[method-assign]
 
     def send(self, message: bytes, **kwargs: Any) -> bytes:
+        """Send `message` through the real transport and keep the reply (or the fault)."""
         request = message.decode()
         try:
             response: bytes = self._send(message, **kwargs)

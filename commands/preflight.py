@@ -6,6 +6,7 @@ the approval card is posted, for `/migrate check`, and again right before execut
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from commands.requests import (
 from commands.workflow.preflight import Finding, PreflightResult, Severity
 
 _GIB = 1024**3
+log = logging.getLogger(__name__)
 
 
 def _blocking(code: str, message: str, fix: str = "") -> Finding:
@@ -175,7 +177,13 @@ class HostPreflight:
             diagnosis = diagnose_incompatibility(item)
             if diagnosis.kind.value not in known:
                 known.add(diagnosis.kind.value)
-                findings.append(_blocking(diagnosis.kind.value, item.message, diagnosis.fix))
+                # Remote text stays in the log; people get the knowledge base's words.
+                log.info(
+                    "compare-vm incompatibility",
+                    extra={"message_id": item.message_id, "remote_message": item.message},
+                )
+                summary = f"{diagnosis.summary} (Compare-VM MessageId {item.message_id})"
+                findings.append(_blocking(diagnosis.kind.value, summary, diagnosis.fix))
         return tuple(findings)
 
     def _vm_fits(self, vm: VmInfo, dest: Host, settings: HostSettings) -> Iterable[Finding]:

@@ -147,6 +147,11 @@ def test_compare_vm_news_that_direct_checks_miss_is_kept(hyperv: FakeHyperV) -> 
         ),
     )
     assert check(hyperv) == [(Severity.BLOCKING, "cpu_incompatible")]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
+    finding = preflight.preflight(CheckRequest(move)).findings[0]
+    assert "hardware on the destination" not in finding.message
+    assert "MessageId 24004" in finding.message and finding.fix
 
 
 @pytest.mark.parametrize(

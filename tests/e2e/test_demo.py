@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from bot.demo import run_demo
 
@@ -23,4 +24,4 @@ def test_demo_story() -> None:
     assert "#3 SRV-DB01: failed after" in text and "fix:" in text
     assert "Traceback" not in text
     assert "Lab-Passw0rd!" not in text
-    assert "hash chain: 19 events, intact" in text
+    assert re.search(r"hash chain: \d+ events, intact", text)

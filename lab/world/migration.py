@@ -35,6 +35,7 @@ DIRTY_OVERHEAD = 1.15
 LONG_BLACKOUT_SECONDS = 2.0
 # WMI job error code for a failed or cancelled job (CIM "Failed"); the HRESULT is in the text.
 JOB_FAILED_CODE = 32768
+E_SEM_TIMEOUT = 0x80070079
 
 
 @dataclass
@@ -194,7 +195,8 @@ def _run(world: World, job: MigrationJob, plan: MovePlan) -> None:
             percent = min(int(simulated / duration * 100), 99)
             if fail is not None and percent >= fail.percent:
                 job.percent = fail.percent
-                _finish(world, job, plan, JobState.Exception, _network_text(plan), E_TIMED_OUT)
+                text, hresult = _failure(plan)
+                _finish(world, job, plan, JobState.Exception, text, hresult)
                 return
             if simulated >= duration:
                 _commit(world, plan)
@@ -213,14 +215,29 @@ def _cancel_text(plan: MovePlan) -> str:
     )
 
 
-def _network_text(plan: MovePlan) -> str:
+def _failure(plan: MovePlan) -> tuple[str, int]:
+    """The text and HRESULT of a move that breaks down halfway (the `fail_at_percent` fault).
+
+    A live migration loses its connection to the destination; a storage move on one host has
+    no connection to lose, so its file copy times out instead (wording and code guessed).
+    """
+    if plan.storage_only:
+        disks = plan.moved_disks()
+        copied = disks[0][0].path if disks else plan.vm.path
+        return (
+            f"Storage migration for virtual machine '{plan.vm.name}' failed. {_vmid(plan)} "
+            f"Failed to copy file '{copied}': The semaphore timeout period has expired. "
+            f"({hex_code(E_SEM_TIMEOUT)}).",
+            E_SEM_TIMEOUT,
+        )
     return (
         f"Virtual machine migration operation for '{plan.vm.name}' failed at migration "
         f"source '{plan.source.name}'. {_vmid(plan)} The Virtual Machine Management Service "
         f"lost the connection with host '{plan.destination.name}': A connection attempt "
         "failed because the connected party did not properly respond after a period of "
         "time, or established connection failed because connected host has failed to "
-        f"respond. ({hex_code(E_TIMED_OUT)})."
+        f"respond. ({hex_code(E_TIMED_OUT)}).",
+        E_TIMED_OUT,
     )
 
 

@@ -391,7 +391,8 @@ def test_storage_moves_are_logged_on_their_host(run: Runner, world: World) -> No
     assert _storage_move(run, "E:\\Hyper-V\\SRV-APP01").errors == []
     assert _storage_move(run, "Q:\\Nowhere").errors
     world.inject(Fault(FaultKind.FAIL_AT_PERCENT, host="HV-SRV01", percent=50))
-    assert _storage_move(run, "D:\\Hyper-V\\Back").errors
+    (broken,) = _storage_move(run, "D:\\Hyper-V\\Back").errors
+    assert broken.hresult == 0x80070079 and "Storage migration for" in broken.message
     started, succeeded, failed = (
         migration.EVENT_STORAGE_STARTED,
         migration.EVENT_STORAGE_SUCCEEDED,

@@ -121,6 +121,23 @@ def print_error(error: HyperVError) -> None:
             say(f"  {label}: {text}")
 
 
+def command_text(words: Sequence[str]) -> str:
+    """The /migrate text from the shell words after `--`. One word is the whole text, as
+    typed in chat; among several, a word with spaces was one value the shell unquoted
+    (`vhd "D:\\Hyper-V\\Virtual Hard Disks\\a.vhdx"`), so it is quoted again."""
+    if len(words) <= 1:
+        return "".join(words)
+    return " ".join(_requoted(word) for word in words)
+
+
+def _requoted(word: str) -> str:
+    if word and not any(c.isspace() for c in word):
+        return word
+    if '"' not in word:
+        return f'"{word}"'
+    return f"'{word}'" if "'" not in word else word
+
+
 class Refused(Exception):
     """A command-line refusal: one line saying what was wrong and what would work (exit 2)."""
 

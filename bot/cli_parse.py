@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.cli_common import config_option, guarded, load_cli_config, log_path, print_problems
+from bot.cli_common import (
+    command_text,
+    config_option,
+    guarded,
+    load_cli_config,
+    log_path,
+    print_problems,
+)
 from bot.config import Config, ConfigError
 from bot.store import database_path
 from commands.language import help_text, parse, summary, to_dict
@@ -41,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_parse(args: argparse.Namespace, config: Config) -> int:
     """Parse the text against the configured inventory and print the request."""
-    request = parse(" ".join(args.text), config.inventory)
+    request = parse(command_text(args.text), config.inventory)
     if args.json:
         print(json.dumps(to_dict(request), ensure_ascii=False))
     elif isinstance(request, HelpRequest):

@@ -11,7 +11,14 @@ import argparse
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.cli_common import EXIT_FAILED, EXIT_OK, config_option, guarded, require_change
+from bot.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    command_text,
+    config_option,
+    guarded,
+    require_change,
+)
 from bot.config import Config, Secrets
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
@@ -89,7 +96,7 @@ def render_json(request: Request, resolved: ResolvedPlan) -> str:
 
 def run_plan(args: argparse.Namespace, config: Config) -> int:
     """Parse, resolve against the hosts, print the plan."""
-    request = parse(" ".join(args.text), config.inventory)
+    request = parse(command_text(args.text), config.inventory)
     require_change(request, "plan", args.text)
     port = connect(config)
     try:

@@ -18,6 +18,7 @@ from bot.cli_common import (
     EXIT_OK,
     Interrupted,
     Refused,
+    command_text,
     config_option,
     guarded,
     require_change,
@@ -122,7 +123,7 @@ def _left_behind(services: Services, request_id: int) -> Interrupted:
 
 
 def _request(args: argparse.Namespace, config: Config) -> int:
-    request = parse(" ".join(args.text), config.inventory)
+    request = parse(command_text(args.text), config.inventory)
     require_change(request, "request", args.text)
     with _services(config) as services:
         if isinstance(request, CheckRequest):

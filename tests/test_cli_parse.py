@@ -32,8 +32,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def parse_json(capsys: pytest.CaptureFixture[str], text: str) -> dict[str, object]:
-    code, out, err = run(capsys, "parse", "--config", EXAMPLE, "--json", "--", text)
+def parse_json(capsys: pytest.CaptureFixture[str], *words: str) -> dict[str, object]:
+    code, out, err = run(capsys, "parse", "--config", EXAMPLE, "--json", "--", *words)
     assert (code, err) == (0, "")
     assert out.count("\n") == 1
     data = json.loads(out)
@@ -265,3 +265,22 @@ def test_console_entry_point_in_a_real_process() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        # The shell took the quotes away: each word with spaces was one value.
+        ["storage", "My VM", "vhd", "D:\\Virtual Hard Disks\\a.vhdx", "to", "E:\\a.vhdx"],
+        # One word is the whole text, quoted as in chat.
+        ["storage 'My VM' vhd \"D:\\Virtual Hard Disks\\a.vhdx\" to E:\\a.vhdx"],
+    ],
+)
+def test_shell_words_keep_their_values(
+    capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    data = parse_json(capsys, *words)
+    assert data["vm"] == "My VM"
+    assert data["vhds"] == [
+        {"source": "D:\\Virtual Hard Disks\\a.vhdx", "destination": "E:\\a.vhdx"}
+    ]

@@ -194,15 +194,16 @@ def guarded(action: Action) -> Callable[[argparse.Namespace], int]:
             return EXIT_REFUSED
         logging_block, log_file = logging_for(config)
         with logging_block:
-            return _answer(action, args, config, log_file)
+            return answer(lambda: action(args, config), log_file)
 
     return run
 
 
-def _answer(action: Action, args: argparse.Namespace, config: Config, log_file: Path | None) -> int:
-    """Run `action`, turning every failure into a short answer and its exit code."""
+def answer(call: Callable[[], int], log_file: Path | None) -> int:
+    """Run `call`, turning every failure into a short answer and its exit code; the log
+    (at `log_file`, or stderr when None) gets the detail of anything unexpected."""
     try:
-        return action(args, config)
+        return call()
     except ParseError as refusal:
         say(refusal.line())
     except PlanError as refusal:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
+
+from bot.cli_common import EXIT_REFUSED, answer
+from bot.logs import logging_to
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,10 +32,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run(args: argparse.Namespace) -> int:
     # The lab is demo-only code: imported here, never on the bot's production paths.
     from bot.demo import run_demo
-    from bot.logs import configure
 
-    configure("text", "ERROR")
     if not 0 < args.time_scale <= 1:
-        print("--time-scale must be between 0 and 1", file=sys.stderr)
-        return 2
-    return run_demo(sys.stdout, time_scale=args.time_scale)
+        print("--time-scale must be between 0 and 1 (e.g. 0.02)", file=sys.stderr)
+        return EXIT_REFUSED
+    # The transcript owns the terminal; anything going wrong is detailed in this file.
+    log_file = Path(tempfile.gettempdir()) / "hvbot-demo.log"
+    with logging_to("text", "WARNING", path=log_file):
+        return answer(lambda: run_demo(sys.stdout, time_scale=args.time_scale), log_file)

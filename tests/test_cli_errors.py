@@ -5,6 +5,7 @@ on the terminal, and the detail in the log file with a reference to find it."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,26 @@ def test_the_log_file_defaults_beside_the_audit_database(tmp_path: Path) -> None
     assert log_path(load_config(path)) == tmp_path / "data" / "audit.log"
     path.write_text(HOSTS + '[logging]\nfile = "logs/bot.log"\n', encoding="utf-8")
     assert log_path(load_config(path)) == tmp_path / "logs" / "bot.log"
+
+
+def test_the_demo_answers_failures_like_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise OSError("no free port")
+
+    monkeypatch.setattr("bot.demo.run_demo", broken)
+    code, _, err = run(capsys, "demo")
+    assert code == 1
+    assert err.startswith("internal error (reference ")
+    assert f"details in {tmp_path / 'hvbot-demo.log'}" in err and "Traceback" not in err
+    assert "no free port" in (tmp_path / "hvbot-demo.log").read_text(encoding="utf-8")
+
+    def interrupted(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("bot.demo.run_demo", interrupted)
+    assert run(capsys, "demo") == (130, "", "Interrupted.\n")
+    assert run(capsys, "demo", "--time-scale", "0")[0] == 2

@@ -17,6 +17,7 @@ from bot.cli_common import (
     command_text,
     config_option,
     guarded,
+    print_error,
     require_change,
 )
 from bot.config import Config, Secrets
@@ -174,4 +175,12 @@ def run_hosts(args: argparse.Namespace, config: Config) -> int:
         port.close()
     rows = [host_row(h, config.winrm.auth, a) for h, a in zip(hosts, answers, strict=True)]
     print(format_table(rows))
-    return EXIT_OK if all(not isinstance(a, HyperVError) for a in answers) else EXIT_FAILED
+    errors = [a for a in answers if isinstance(a, HyperVError)]
+    # The table has room for the summary only: cause and fix follow, once per answer.
+    alike: dict[str, list[HyperVError]] = {}
+    for error in errors:
+        alike.setdefault(error.summary, []).append(error)
+    for summary, same in alike.items():
+        first, names = same[0], ", ".join(e.host or "?" for e in same)
+        print_error(HyperVError(first.kind, summary, cause=first.cause, fix=first.fix, host=names))
+    return EXIT_FAILED if errors else EXIT_OK

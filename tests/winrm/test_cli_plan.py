@@ -101,8 +101,11 @@ def test_hosts_table(lab: Lab, config_file: Path, capsys: pytest.CaptureFixture[
 
     lab.world.inject(Fault(FaultKind.BAD_CREDENTIALS, "HV-SRV02"))
     lab.world.inject(Fault(FaultKind.UNREACHABLE, "HV-SRV03"))
-    code, out, _ = _run(capsys, "hosts", "--config", str(config_file))
+    code, out, err = _run(capsys, "hosts", "--config", str(config_file))
     assert code == 1
+    # Under the table: each failure once, with its cause and fix.
+    assert "HV-SRV02: The host refused the bot's credentials.\n  cause: " in err
+    assert err.count("HV-SRV03: ") == 1 and err.count("  fix: ") == 2
     cells = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
     assert cells["HV-SRV02"][1:4] == ["yes", "basic", "refused"]
     assert cells["HV-SRV03"][1] == "no"

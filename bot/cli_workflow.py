@@ -131,7 +131,7 @@ def _request(args: argparse.Namespace, config: Config) -> int:
             print("\n".join(preflight_lines(result)))
             return EXIT_OK if result.ok else EXIT_FAILED
         record = services.workflow.submit(request, Actor(args.user), Place(args.channel))
-        with bind(request_id=str(record.id)):
+        with bind(request_id=record.id):
             record = _wait(services, record.id, _SETTLED)
             events = services.workflow.events(record.id)
         if record.state is State.AWAITING_APPROVAL:
@@ -143,7 +143,7 @@ def _request(args: argparse.Namespace, config: Config) -> int:
 
 def _decide(args: argparse.Namespace, config: Config) -> int:
     actor = Actor(args.user)
-    with _services(config) as services, bind(request_id=str(args.id)):
+    with _services(config) as services, bind(request_id=args.id):
         workflow = services.workflow
         if args.command == "reject":
             workflow.reject(args.id, actor, args.reason)

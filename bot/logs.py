@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("hvbot_log_context")
+_context: contextvars.ContextVar[dict[str, str | int]] = contextvars.ContextVar("hvbot_log_context")
 
 # Attributes every LogRecord has; anything else came from `extra=` and is a structured field.
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -34,8 +34,10 @@ def new_reference() -> str:
 
 
 @contextlib.contextmanager
-def bind(**fields: str) -> Iterator[None]:
-    """Attach fields (request_id=..., user=...) to every record logged inside the block."""
+def bind(**fields: str | int) -> Iterator[None]:
+    """Attach fields (request_id=..., user=...) to every record logged inside the block.
+    A request id is an int, as the workflow's own `extra={"request_id": ...}` has it, so that
+    JSON lines carry one type per field."""
     token = _context.set({**_context.get({}), **fields})
     try:
         yield

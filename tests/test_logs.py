@@ -14,11 +14,11 @@ from bot.logs import bind, configure, logging_to
 def test_json_lines_carry_bound_context_and_extra_fields() -> None:
     stream = io.StringIO()
     configure("json", "INFO", stream=stream)
-    with bind(request_id="42"):
+    with bind(request_id=42):
         logging.getLogger("hvbot.test").info("moved %s", "SRV-APP01", extra={"host": "HV-SRV02"})
     entry = json.loads(stream.getvalue().splitlines()[-1])
     assert entry["message"] == "moved SRV-APP01"
-    assert entry["request_id"] == "42"
+    assert entry["request_id"] == 42
     assert entry["host"] == "HV-SRV02"
     assert entry["level"] == "INFO"
 
@@ -39,14 +39,14 @@ def test_logging_to_a_file_restores_the_root_logger(tmp_path: Path) -> None:
     root = logging.getLogger()
     before = (list(root.handlers), root.level)
     path = tmp_path / "cli.log"
-    with logging_to("json", "INFO", ["S3cret!pw"], path=path), bind(request_id="7"):
+    with logging_to("json", "INFO", ["S3cret!pw"], path=path), bind(request_id=7):
         logging.getLogger("hvbot.test").info("login with %s", "S3cret!pw")
     assert (list(root.handlers), root.level) == before
     logging.getLogger("hvbot.test").error("after the block")
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
     entry = json.loads(lines[0])
-    assert (entry["message"], entry["request_id"]) == ("login with ***", "7")
+    assert (entry["message"], entry["request_id"]) == ("login with ***", 7)
 
 
 def test_the_file_is_created_by_the_first_record_only(tmp_path: Path) -> None:
@@ -70,10 +70,10 @@ def test_bound_fields_follow_work_onto_the_bot_executor() -> None:
             log.info("outer")
             pool.submit(nested).result()
 
-        with bind(request_id="42"):
+        with bind(request_id=42):
             pool.submit(outer).result()
         pool.submit(log.info, "unbound").result()
     entries = {e["message"]: e for e in map(json.loads, stream.getvalue().splitlines())}
-    assert entries["outer"]["request_id"] == "42"
-    assert entries["inner"]["request_id"] == "42"
+    assert entries["outer"]["request_id"] == 42
+    assert entries["inner"]["request_id"] == 42
     assert "request_id" not in entries["unbound"]

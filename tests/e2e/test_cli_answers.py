@@ -116,4 +116,4 @@ def test_log_lines_of_an_approved_request_carry_its_id(
     ]
     # The approving process opens pools on the workflow's executor, inside the approval:
     # their log lines carry the request id bound by `hvbot approve`.
-    assert any('"request_id": "1"' in line for line in pool_lines)
+    assert any('"request_id": 1' in line for line in pool_lines)

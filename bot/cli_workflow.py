@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for name, helptext in (
         ("approve", "approve a request and run it here until it ends"),
         ("reject", "reject a request waiting for approval"),
-        ("cancel", "cancel a pending request"),
+        ("cancel", "cancel a request before it runs (a running move: only where it is followed)"),
     ):
         sub = subparsers.add_parser(name, parents=[common], help=helptext, description=helptext)
         _actor_options(sub)
@@ -171,11 +171,10 @@ def _refuse_cancel_elsewhere(services: Services, request_id: int, actor: Actor) 
     services.approvers.check_may_cancel(record, actor)
     host = record.source_host or "its host"
     raise Refused(
-        f"Request #{record.id} is running, and this process cannot stop it: hvbot cancel "
-        f"stops only moves its own process follows, and #{record.id} is followed by another "
-        f"one (the `hvbot approve` or `hvbot recover` that started it, or the bot). Nothing "
-        f"was cancelled; the move continues on {host}. Cancel it where it is followed "
-        f"(/migrate cancel #{record.id} in Slack), or stop the move on {host} itself."
+        f"Request #{record.id} is running in another hvbot process, and hvbot cancel can only "
+        f"stop a move its own process follows: nothing was cancelled, the move continues on "
+        f"{host}. Cancel it from the process that follows it (the bot: /migrate cancel "
+        f"#{record.id}), or stop it on {host} itself."
     )
 
 

@@ -20,7 +20,7 @@ from bot.config import (
     load_config,
 )
 from bot.console import plain_mentions
-from bot.logs import logging_to, new_reference
+from bot.logs import bind, logging_to, new_reference
 from bot.store import database_path
 from commands.hyperv import ErrorKind, HyperVError
 from commands.language import ParseError, to_dict
@@ -193,7 +193,7 @@ def guarded(action: Action) -> Callable[[argparse.Namespace], int]:
             print_problems(problems.problems)
             return EXIT_REFUSED
         logging_block, log_file = logging_for(config)
-        with logging_block:
+        with logging_block, bind(command=args.command):
             return answer(lambda: action(args, config), log_file)
 
     return run

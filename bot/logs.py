@@ -52,13 +52,16 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, context and extra fields."""
+    """One JSON object per line: time, level, logger, process id, message, context and extra
+    fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
+            # Several `hvbot` processes (approve, recover, the bot) may share one file.
+            "pid": record.process,
             "message": record.getMessage(),
             **_fields(record),
         }
@@ -68,12 +71,14 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`HH:MM:SS LEVEL logger: message key=value ...` for people at a terminal."""
+    """`HH:MM:SS LEVEL [pid] logger: message key=value ...` for people at a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
         time = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
-        line = f"{time} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        line = (
+            f"{time} {record.levelname:<7} [{record.process}] {record.name}: {record.getMessage()}"
+        )
         line = f"{line}  {extra}" if extra else line
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

@@ -57,6 +57,7 @@ def test_an_internal_error_shows_a_reference_and_logs_the_traceback(
     reference = err.split("reference ", 1)[1].split(")", 1)[0]
     logged = log_file.read_text(encoding="utf-8")
     assert reference in logged and "Traceback" in logged and "boom in the parser" in logged
+    assert '"command": "parse"' in logged
 
 
 def test_the_log_file_is_only_used_while_the_command_runs(

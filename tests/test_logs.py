@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from pathlib import Path
 
 from bot.app import ContextExecutor
@@ -21,6 +22,7 @@ def test_json_lines_carry_bound_context_and_extra_fields() -> None:
     assert entry["request_id"] == 42
     assert entry["host"] == "HV-SRV02"
     assert entry["level"] == "INFO"
+    assert entry["pid"] == os.getpid()
 
 
 def test_known_secrets_are_masked_in_messages_and_fields() -> None:

@@ -56,6 +56,7 @@ def test_killed_bot_recovers_without_a_second_move(rig: BotRig, anchor: str, del
 
     recovered = rig.run("recover", timeout=120)
     assert "Traceback" not in recovered.stderr
+    assert "internal error" not in recovered.stderr
 
     rig.world.wait_idle()
     with SqliteAuditStore(database) as store:

@@ -137,7 +137,8 @@ def _request(args: argparse.Namespace, config: Config) -> int:
         if record.state is State.AWAITING_APPROVAL:
             print(plain_mentions("\n".join(card_lines(record, events))))
             return EXIT_OK
-        print("\n".join(finding_lines(findings_of(events))))
+        for line in finding_lines(findings_of(events)):
+            print(line)
         return EXIT_FAILED
 
 

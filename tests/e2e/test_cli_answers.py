@@ -62,6 +62,10 @@ def test_wrong_password_is_classified_and_never_printed(
     code, out, err = run(hvbot, capsys, "plan", "--", MOVE)
     assert (code, out) == (1, "")
     assert "The host refused the bot's credentials." in err and "fix:" in err
+    # A request refused for the same reason: the bot's one line, nothing after it.
+    code, out, _ = run(hvbot, capsys, "request", "--as", "UALICE", "--", MOVE)
+    assert code == 1
+    assert out.splitlines()[-1].startswith("hvbot: Request #1 cannot go ahead: The host refused")
     logged = (hvbot.config.parent / "audit.log").read_text(encoding="utf-8")
     assert "not-" + hvbot.lab.password not in logged
 

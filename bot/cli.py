@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from bot.cli_common import EXIT_INTERRUPTED, crashed, say
+
 # Each module exposes `register(subparsers)` and sets `func` on its parsers; imported here
 # (not at package import time) so that `hvbot --help` stays cheap and side-effect free.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -34,7 +36,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hvbot` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        say("Interrupted.")
+        return EXIT_INTERRUPTED
+    except Exception:
+        # Most subcommands answer their own failures; this catches what the others let out.
+        return crashed()
     return code
 
 

@@ -7,7 +7,9 @@ import argparse
 import contextlib
 import logging
 import os
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -199,6 +201,24 @@ def guarded(action: Action) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def internal_error(log_file: Path | None) -> int:
+    """Log the exception being handled with a fresh reference; tell people only the reference
+    and where the detail is (`log_file`, or the log on stderr when None)."""
+    reference = new_reference()
+    log.exception("internal error", extra={"reference": reference})
+    where = f"details in {log_file}" if log_file else "details in the log above"
+    say(f"internal error (reference {reference}); {where}")
+    return EXIT_FAILED
+
+
+def crashed() -> int:
+    """The net under subcommands that answer nothing themselves: the exception being handled
+    goes to the temp dir's hvbot.log, people get its reference."""
+    path = Path(tempfile.gettempdir()) / "hvbot.log"
+    with logging_to("text", "ERROR", path=path):
+        return internal_error(path)
+
+
 def answer(call: Callable[[], int], log_file: Path | None) -> int:
     """Run `call`, turning every failure into a short answer and its exit code; the log
     (at `log_file`, or stderr when None) gets the detail of anything unexpected."""
@@ -225,10 +245,13 @@ def answer(call: Callable[[], int], log_file: Path | None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
-    except Exception:
-        reference = new_reference()
-        log.exception("internal error", extra={"reference": reference})
-        where = f"details in {log_file}" if log_file else "details in the log above"
-        say(f"internal error (reference {reference}); {where}")
+    except sqlite3.DatabaseError as exc:
+        log.exception("audit database unusable")
+        say(
+            f"The audit database cannot be used ({exc}); check [audit] database in the "
+            "configuration, and that the file is hvbot's SQLite database."
+        )
         return EXIT_FAILED
+    except Exception:
+        return internal_error(log_file)
     return EXIT_REFUSED

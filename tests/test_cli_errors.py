@@ -180,3 +180,29 @@ def test_the_demo_answers_failures_like_every_command(
     monkeypatch.setattr("bot.demo.run_demo", interrupted)
     assert run(capsys, "demo") == (130, "", "Interrupted.\n")
     assert run(capsys, "demo", "--time-scale", "0")[0] == 2
+
+
+def test_a_file_that_is_not_the_audit_database_is_named_as_such(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config.parent / "audit.db").write_text("not a database", encoding="utf-8")
+    code, out, err = run(capsys, "reject", "--config", str(config), "--as", "U1", "1")
+    assert (code, out) == (1, "")
+    assert err.startswith("The audit database cannot be used (file is not a database)")
+    assert "Traceback" not in err
+
+
+def test_a_subcommand_without_its_own_guard_still_answers_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def broken(args: object) -> int:
+        raise OSError("Address already in use")
+
+    monkeypatch.setattr("bot.cli_lab.run_lab", broken)
+    code, out, err = run(capsys, "lab")
+    assert (code, out) == (1, "")
+    assert err.startswith("internal error (reference ")
+    assert err.rstrip().endswith(f"details in {tmp_path / 'hvbot.log'}")
+    assert "Address already in use" in (tmp_path / "hvbot.log").read_text(encoding="utf-8")

@@ -36,9 +36,18 @@ from bot.logs import bind
 from commands.language import parse
 from commands.requests import CheckRequest
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
+from commands.workflow.recovery import Action
 
 _SETTLED = TERMINAL_STATES | {State.AWAITING_APPROVAL}
 _FOLLOWED = frozenset({State.APPROVED, State.RUNNING})
+_RECOVERY = {
+    Action.RECHECK: "checking it again",
+    Action.KEEP_WAITING: "still waiting for approval",
+    Action.EXPIRE: "its approval time ran out",
+    Action.REQUEUE: "approved, never started: checking it again, then starting it",
+    Action.REATTACH: "following the move on its host again (no second Move-VM)",
+    Action.OUTCOME_UNKNOWN: "a setting change cut short: its result is unknown (recorded failed)",
+}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,16 +119,24 @@ def _wait(services: Services, request_id: int, until: frozenset[State]) -> Reque
 
 
 def _left_behind(services: Services, request_id: int) -> Interrupted:
-    """What Ctrl-C left of a request this process was following, and how to pick it up."""
+    """What Ctrl-C left of a request this process was handling, and how to pick it up."""
     record = services.workflow.get(request_id)
-    if record.state in _FOLLOWED:
+    n, state = record.id, record.state
+    if state in _FOLLOWED:
         host = record.source_host or "its host"
         return Interrupted(
-            f"Request #{record.id} is {record.state.value}: Ctrl-C stopped this process, not "
-            f"the move on {host}. Run `hvbot recover` to follow it to its end "
-            f"(`hvbot audit show {record.id}` shows where it stands)."
+            f"Request #{n} is {state.value}: Ctrl-C stopped this process, not the move on "
+            f"{host}. Run `hvbot recover` to follow it to its end "
+            f"(`hvbot audit show {n}` shows where it stands)."
         )
-    return Interrupted(f"Request #{record.id} is {record.state.value}.")
+    if state in (State.REQUESTED, State.CHECKING):
+        return Interrupted(f"Request #{n} was being checked; `hvbot recover` checks it again.")
+    if state is State.AWAITING_APPROVAL:
+        return Interrupted(
+            f"Request #{n} is recorded and waits for approval "
+            f"(`hvbot approve {n} --as USER`, or `hvbot cancel {n} --as USER`)."
+        )
+    return Interrupted(f"Request #{n} is {state.value}.")
 
 
 def _request(args: argparse.Namespace, config: Config) -> int:
@@ -132,7 +149,10 @@ def _request(args: argparse.Namespace, config: Config) -> int:
             return EXIT_OK if result.ok else EXIT_FAILED
         record = services.workflow.submit(request, Actor(args.user), Place(args.channel))
         with bind(request_id=record.id):
-            record = _wait(services, record.id, _SETTLED)
+            try:
+                record = _wait(services, record.id, _SETTLED)
+            except KeyboardInterrupt:
+                raise _left_behind(services, record.id) from None
             events = services.workflow.events(record.id)
         if record.state is State.AWAITING_APPROVAL:
             print(plain_mentions("\n".join(card_lines(record, events))))
@@ -190,7 +210,8 @@ def _recover(args: argparse.Namespace, config: Config) -> int:
         for record in expired:
             print(f"#{record.id} {record.state.value}: its approval time ran out")
         for decision in decisions:
-            print(f"#{decision.record.id} {decision.record.state.value}: {decision.action.value}")
+            record = decision.record
+            print(f"#{record.id} {record.state.value}: {_RECOVERY[decision.action]}")
         followed = [d.record.id for d in decisions if d.record.state is not State.AWAITING_APPROVAL]
         try:
             finals = [_wait(services, request_id, _SETTLED) for request_id in followed]

@@ -102,10 +102,36 @@ def test_ctrl_c_during_approve_then_cancel_elsewhere_then_recover(
 
     code, out, _ = run(hvbot, capsys, "recover")
     assert code == 0
-    assert "#1 running: reattach" in out.splitlines()
+    assert "#1 running: following the move on its host again (no second Move-VM)" in out
     assert "#1 SRV-APP01: succeeded" in out
     hvbot.world.wait_idle()
     assert len(hvbot.world.calls("Move-VM")) == 1
+
+
+def test_ctrl_c_while_a_request_is_recorded_says_where_it_stands(
+    hvbot: BotRig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_wait = cli_workflow._wait
+
+    def ctrl_c_once_settled(
+        services: Services, request_id: int, until: frozenset[State]
+    ) -> RequestRecord:
+        real_wait(services, request_id, until)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_workflow, "_wait", ctrl_c_once_settled)
+    code, _, err = run(hvbot, capsys, "request", "--as", "UALICE", "--", MOVE)
+    assert code == 130
+    assert err == (
+        "Interrupted. Request #1 is recorded and waits for approval "
+        "(`hvbot approve 1 --as USER`, or `hvbot cancel 1 --as USER`).\n"
+    )
+    monkeypatch.setattr(cli_workflow, "_wait", real_wait)
+    assert run(hvbot, capsys, "recover") == (
+        0,
+        "#1 awaiting_approval: still waiting for approval\n",
+        "",
+    )
 
 
 def test_log_lines_of_an_approved_request_carry_its_id(

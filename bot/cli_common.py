@@ -86,21 +86,28 @@ def log_path(config: Config) -> Path:
 
 
 def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK)
+    if path.exists():
+        return path.is_file() and os.access(path, os.W_OK)
+    return os.access(path.parent, os.W_OK)
 
 
 def logging_for(config: Config) -> tuple[contextlib.AbstractContextManager[object], Path | None]:
-    """Logging that sends the log to its file, keeping the terminal for answers, and the file
-    (None when it cannot be written: then the log goes to stderr)."""
+    """Logging that sends the log to its file, keeping the terminal for answers, and the file:
+    the configured one, else the temp dir's hvbot.log, else None (the log goes to stderr)."""
     # A log write that fails must never print a traceback on the operator's terminal.
     logging.raiseExceptions = False
-    path = log_path(config)
-    usable = path if _writable(path) else None
+    candidates = (log_path(config), fallback_log())
+    usable = next((path for path in candidates if _writable(path)), None)
     secret_values = configured_secrets(config, Secrets.from_environ())
     return (
         logging_to(config.logging.format, config.logging.level, secret_values, path=usable),
         usable,
     )
+
+
+def fallback_log() -> Path:
+    """Where the detail goes when nothing better can be written: the temp dir's hvbot.log."""
+    return Path(tempfile.gettempdir()) / "hvbot.log"
 
 
 def print_problems(problems: Iterable[str]) -> None:
@@ -214,7 +221,7 @@ def internal_error(log_file: Path | None) -> int:
 def crashed() -> int:
     """The net under subcommands that answer nothing themselves: the exception being handled
     goes to the temp dir's hvbot.log, people get its reference."""
-    path = Path(tempfile.gettempdir()) / "hvbot.log"
+    path = fallback_log()
     with logging_to("text", "ERROR", path=path):
         return internal_error(path)
 

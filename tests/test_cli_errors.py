@@ -206,3 +206,21 @@ def test_a_subcommand_without_its_own_guard_still_answers_in_one_line(
     assert err.startswith("internal error (reference ")
     assert err.rstrip().endswith(f"details in {tmp_path / 'hvbot.log'}")
     assert "Address already in use" in (tmp_path / "hvbot.log").read_text(encoding="utf-8")
+
+
+def test_an_unusable_log_file_falls_back_to_the_temp_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = tmp_path / "hvbot.toml"
+    (tmp_path / "logs").mkdir()
+    config.write_text(HOSTS + '[logging]\nfile = "logs"\n', encoding="utf-8")
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("bot.cli_parse.parse", broken)
+    code, _, err = run(capsys, "parse", "--config", str(config), "--", "help")
+    assert code == 1 and "boom" not in err
+    assert err.rstrip().endswith(f"details in {tmp_path / 'hvbot.log'}")
+    assert "boom" in (tmp_path / "hvbot.log").read_text(encoding="utf-8")

@@ -43,6 +43,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 EXIT_INTERRUPTED = 130
+# 128 + SIGPIPE, what a shell reports for a reader that stopped early (as `hvbot audit` does).
+EXIT_BROKEN_PIPE = 141
 
 # The hosts answered, and the answer is no: the request is refused, nothing failed.
 _ANSWERED_NO = frozenset({ErrorKind.VM_NOT_FOUND, ErrorKind.VM_AMBIGUOUS})
@@ -251,7 +253,7 @@ def answer(call: Callable[[], int], log_file: Path | None) -> int:
         # interpreter must not fail again flushing stdout at exit.
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FAILED
+        return EXIT_BROKEN_PIPE
     except sqlite3.DatabaseError as exc:
         log.exception("audit database unusable")
         say(

@@ -89,7 +89,7 @@ def test_a_closed_output_pipe_is_not_an_internal_error(
 
     monkeypatch.setattr("bot.cli_parse.summary", closed)
     code, _, err = run(capsys, "parse", "--config", str(config), "--", "status")
-    assert (code, err) == (1, "")
+    assert (code, err) == (141, "")
     assert not (config.parent / "audit.log").exists()
 
 

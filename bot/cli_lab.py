@@ -62,11 +62,26 @@ def run_lab(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"hvbot lab: {exc}", file=sys.stderr)
         return EXIT_SCENARIO_PROBLEM
-    ports = (
-        {name: args.base_port + i for i, name in enumerate(world.host_names())}
-        if args.base_port
-        else None
-    )
+    names = world.host_names()
+    if args.base_port and not 1024 <= args.base_port <= 65536 - len(names):
+        print(
+            f"hvbot lab: --base-port must leave room for {len(names)} ports between 1024 and "
+            f"65535 (at most {65536 - len(names)}); or leave it out for any free ports",
+            file=sys.stderr,
+        )
+        return EXIT_SCENARIO_PROBLEM
+    ports = {name: args.base_port + i for i, name in enumerate(names)} if args.base_port else None
+    try:
+        lab = start_lab(
+            world,
+            auth=args.auth,
+            https=args.https,
+            ports=ports,
+            work_dir=Path(args.work_dir) if args.work_dir else None,
+        )
+    except OSError as exc:
+        print(f"hvbot lab: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_SCENARIO_PROBLEM
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -75,13 +90,7 @@ def run_lab(args: argparse.Namespace) -> int:
     # Set SIGINT explicitly too: a shell starts background jobs with SIGINT ignored.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with start_lab(
-            world,
-            auth=args.auth,
-            https=args.https,
-            ports=ports,
-            work_dir=Path(args.work_dir) if args.work_dir else None,
-        ) as lab:
+        with lab:
             for endpoint in lab.endpoints.values():
                 print(f"{endpoint.name:<12} {endpoint.fqdn:<28} {endpoint.url}")
             print("\n# hvbot.toml fragment\n" + lab.config_fragment())

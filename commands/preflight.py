@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from commands.diagnosis import diagnose_incompatibility
 from commands.hyperv import ErrorKind, HostSettings, VmInfo
 from commands.inventory import Host, Inventory
+from commands.language import to_dict
 from commands.plans import (
     Plan,
     PlanError,
@@ -97,7 +98,11 @@ def resolve_plan(hyperv: HyperVPort, inventory: Inventory, request: Request) -> 
     if isinstance(request, VmCompatibilityRequest):
         vm, host = _locate(hyperv, inventory, request.vm)
         return ResolvedPlan(plan_vm_compatibility(request, vm, host), vm)
-    raise PlanError(f"/migrate {type(request).__name__} runs nothing on a host.")
+    action = to_dict(request)["action"]
+    raise PlanError(
+        f"/migrate {action} changes nothing on a host, so it has no plan.",
+        fix="Plans exist for moves, storage moves, host settings and VM compatibility.",
+    )
 
 
 def _locate(hyperv: HyperVPort, inventory: Inventory, vm_name: str) -> tuple[VmInfo, Host]:

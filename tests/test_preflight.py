@@ -19,12 +19,14 @@ from commands.hyperv import (
 )
 from commands.inventory import Host, Inventory
 from commands.invocation import Invocation
-from commands.preflight import HostPreflight
+from commands.plans import PlanError
+from commands.preflight import HostPreflight, resolve_plan
 from commands.requests import (
     CheckRequest,
     HostNetworkRemoveRequest,
     MigrateRequest,
     Move,
+    StatusRequest,
     StorageRequest,
     VmCompatibilityRequest,
 )
@@ -219,3 +221,8 @@ def test_removing_an_absent_network_is_blocked(hyperv: FakeHyperV) -> None:
     preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
     result = preflight.preflight(HostNetworkRemoveRequest(SRV01, "10.10.10.0/24"))
     assert [f.code for f in result.blocking] == ["network_absent"]
+
+
+def test_a_request_without_a_plan_is_named_as_the_user_typed_it(hyperv: FakeHyperV) -> None:
+    with pytest.raises(PlanError, match=r"^/migrate status changes nothing on a host"):
+        resolve_plan(hyperv, Inventory([SRV01, SRV02]), StatusRequest())  # type: ignore[arg-type]

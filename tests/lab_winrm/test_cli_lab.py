@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
@@ -78,3 +80,16 @@ def test_hvbot_lab_refuses_a_time_scale_of_zero() -> None:
     )
     assert done.returncode == 2
     assert "--time-scale must be above 0" in done.stderr
+
+
+def test_hvbot_lab_refuses_ports_it_cannot_use(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    assert main(["lab", "--base-port", "99999"]) == 2
+    assert "--base-port must leave room for 3 ports" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["lab", "--base-port", str(port)]) == 2
+    assert "cannot listen on 127.0.0.1: Address already in use" in capsys.readouterr().err

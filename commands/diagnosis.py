@@ -69,6 +69,14 @@ KNOWLEDGE: dict[ErrorKind, Diagnosis] = {
             "(winrm.ca_file), or fix the inventory name.",
         ),
         Diagnosis(
+            ErrorKind.PROTOCOL_MISMATCH,
+            "The host's WinRM port does not speak the protocol the bot used (TLS or plain HTTP).",
+            "The host answered without TLS on this port, or closed a plain HTTP request "
+            "because the port expects TLS: wrong port, or winrm.ssl does not match the listener.",
+            "Make winrm.ssl match the listener (5985 http / 5986 https), or fix the host's "
+            "port in hvbot.toml.",
+        ),
+        Diagnosis(
             ErrorKind.AUTHENTICATION,
             "The host refused the bot's credentials.",
             "Wrong user or password, expired account, or an auth method the host does not allow.",

@@ -32,6 +32,7 @@ class ErrorKind(StrEnum):
     HOST_UNREACHABLE = "host_unreachable"
     DNS = "dns"
     TLS = "tls"
+    PROTOCOL_MISMATCH = "protocol_mismatch"
     AUTHENTICATION = "authentication"
     TIMEOUT = "timeout"
     WSMAN_FAULT = "wsman_fault"

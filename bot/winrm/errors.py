@@ -8,10 +8,11 @@ the exception's own message is always the knowledge base's summary, never remote
 
 from __future__ import annotations
 
+import http.client
 import re
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import requests
@@ -43,17 +44,42 @@ class Scrubber:
         return _ASSIGNMENT.sub(lambda m: m.group(1) + m.group(2) + _REDACTED, text)
 
 
-def transport_error(exc: BaseException, host: str, scrub: Scrubber) -> HyperVError:
-    """The classified form of an exception raised while talking WinRM to `host`."""
-    kind = transport_kind(exc)
+# OpenSSL's reasons for a first "record" that is not TLS at all (an HTTP answer read as
+# TLS): 1.1/3.0 say WRONG_VERSION_NUMBER, 3.2+ RECORD_LAYER_FAILURE or PACKET_LENGTH_TOO_LONG.
+_NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG")
+_ANSWERED_WITHOUT_TLS = "The host answered without TLS on this WinRM port."
+_CLOSED_PLAIN_REQUEST = (
+    "The host closed the connection without answering: its WinRM port probably expects TLS."
+)
+
+
+def transport_error(
+    exc: BaseException, host: str, scrub: Scrubber, *, opening: bool = False
+) -> HyperVError:
+    """The classified form of an exception raised while talking WinRM to `host`.
+
+    `opening`: the failure came while opening a pool on a fresh connection (see
+    `transport_kind`).
+    """
+    kind = transport_kind(exc, opening=opening)
     detail = scrub(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, WSManFaultError):
         detail = scrub(f"WSManFault {exc.code}: {exc.reason or ''}")
-    return KNOWLEDGE[kind].error(detail=detail, host=host)
+    summary = None
+    if kind is ErrorKind.PROTOCOL_MISMATCH:
+        summary = _ANSWERED_WITHOUT_TLS if _answered_without_tls(exc) else _CLOSED_PLAIN_REQUEST
+    return KNOWLEDGE[kind].error(detail=detail, host=host, summary=summary)
 
 
-def transport_kind(exc: BaseException) -> ErrorKind:
-    """Which transport failure `exc` is."""
+def transport_kind(exc: BaseException, *, opening: bool = False) -> ErrorKind:
+    """Which transport failure `exc` is.
+
+    A host that accepts the connection and closes it without any HTTP answer while a pool
+    is opening (fresh connection, first request) is a TLS port sent plain HTTP; the same
+    close on an open pool is a dropped connection, as an idle or restarting host does.
+    """
+    if _answered_without_tls(exc) or (opening and _closed_unanswered(exc)):
+        return ErrorKind.PROTOCOL_MISMATCH
     if isinstance(exc, AuthenticationError):
         return ErrorKind.AUTHENTICATION
     if isinstance(exc, WinRMTransportError):
@@ -69,11 +95,11 @@ def transport_kind(exc: BaseException) -> ErrorKind:
     return ErrorKind.HOST_UNREACHABLE
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException, *, opening: bool = False) -> bool:
     """Whether retrying on a fresh pool may help: connection drops, timeouts, lost shells."""
     if isinstance(exc, WSManFaultError):
         return shell_lost(exc)
-    if _tls_rejected(exc):
+    if _tls_rejected(exc) or transport_kind(exc, opening=opening) is ErrorKind.PROTOCOL_MISMATCH:
         return False
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return not _caused_by(exc, socket.gaierror)
@@ -96,7 +122,27 @@ def _tls_rejected(exc: BaseException) -> bool:
     return isinstance(exc, requests.exceptions.SSLError) or _caused_by(exc, ssl.SSLError)
 
 
+def _answered_without_tls(exc: BaseException) -> bool:
+    """The TLS handshake read a plain answer (the port speaks HTTP, not TLS)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError):
+            text = str(cause).upper()
+            if any(r in text for r in _NOT_TLS_REASONS):
+                return True
+    return False
+
+
+def _closed_unanswered(exc: BaseException) -> bool:
+    """The host accepted the connection and closed it without an HTTP status line."""
+    return _caused_by(exc, http.client.RemoteDisconnected)
+
+
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    return any(isinstance(cause, kind) for cause in _causes(exc))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and everything it wraps (cause, context, args, urllib3's `reason`), once each."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
     while stack:
@@ -104,14 +150,12 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, kind):
-            return True
+        yield current
         stack += [current.__cause__, current.__context__]
         stack += [a for a in current.args if isinstance(a, BaseException)]
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             stack.append(reason)
-    return False
 
 
 def record_text(record: Any) -> tuple[str, str, int | None]:

@@ -231,9 +231,10 @@ class HostSession:
                 except HyperVError:
                     raise
                 except Exception as exc:
+                    opening = self._pool is None
                     self.discard()
-                    error = transport_error(exc, self.host.name, self._scrub)
-                    if not is_transient(exc) or attempt >= self._retries:
+                    error = transport_error(exc, self.host.name, self._scrub, opening=opening)
+                    if not is_transient(exc, opening=opening) or attempt >= self._retries:
                         raise error from None
             attempt += 1
             self._sleep(self._backoff * (2 ** (attempt - 1)))
@@ -270,9 +271,13 @@ class HostSession:
                 except HyperVError:
                     raise
                 except Exception as exc:
+                    # `pool()` only fails while opening a pool, on a fresh connection.
+                    opening = self._pool is None
                     self.discard()
-                    retry = is_transient(exc) and (not started or idempotent or shell_lost(exc))
-                    error = transport_error(exc, self.host.name, self._scrub)
+                    retry = is_transient(exc, opening=opening) and (
+                        not started or idempotent or shell_lost(exc)
+                    )
+                    error = transport_error(exc, self.host.name, self._scrub, opening=opening)
                     log.warning(
                         "winrm call failed",
                         extra={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import socket
 import ssl
 from types import SimpleNamespace
@@ -244,3 +245,37 @@ def test_a_dropped_handshake_is_not_a_certificate_problem() -> None:
     eof = requests.exceptions.SSLError(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
     assert transport_error(eof, "HV-SRV01", SCRUB).kind is ErrorKind.HOST_UNREACHABLE
     assert is_transient(eof)
+
+
+def _plain_http_answer() -> requests.exceptions.SSLError:
+    """What requests raises when TLS is spoken to a port that answers in plain HTTP."""
+    wrong = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")
+    return requests.exceptions.SSLError(wrong)
+
+
+def test_tls_to_a_plain_http_port_is_a_protocol_mismatch_not_a_certificate() -> None:
+    error = transport_error(_plain_http_answer(), "HV-SRV01", SCRUB)
+    assert error.kind is ErrorKind.PROTOCOL_MISMATCH
+    assert "without TLS" in error.summary
+    assert "winrm.ssl" in error.fix and "5985" in error.fix and "5986" in error.fix
+    assert not is_transient(_plain_http_answer())
+    # A real certificate failure keeps its own diagnosis.
+    bad_cert = requests.exceptions.SSLError(ssl.SSLCertVerificationError("bad cert"))
+    assert transport_error(bad_cert, "HV-SRV01", SCRUB).kind is ErrorKind.TLS
+
+
+def test_plain_http_closed_by_a_tls_port_while_opening_is_a_protocol_mismatch() -> None:
+    unanswered = requests.exceptions.ConnectionError(
+        http.client.RemoteDisconnected("Remote end closed connection without response")
+    )
+    error = transport_error(unanswered, "HV-SRV01", SCRUB, opening=True)
+    assert error.kind is ErrorKind.PROTOCOL_MISMATCH
+    assert not is_transient(unanswered, opening=True)
+    # Once a pool is open, the same drop is a lost connection: worth a retry.
+    assert transport_error(unanswered, "HV-SRV01", SCRUB).kind is ErrorKind.HOST_UNREACHABLE
+    assert is_transient(unanswered)
+    # A reset is not an answer-less close: it stays a reachability problem.
+    reset = requests.exceptions.ConnectionError(ConnectionResetError(104, "reset by peer"))
+    assert transport_error(reset, "HV-SRV01", SCRUB, opening=True).kind is (
+        ErrorKind.HOST_UNREACHABLE
+    )

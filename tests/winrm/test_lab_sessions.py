@@ -14,6 +14,7 @@ from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
 from commands.hyperv import ErrorKind, HyperVError, JobState
 from commands.inventory import Host
+from commands.invocation import Invocation
 from commands.plans import plan_move
 from commands.requests import Move
 from lab.running import start_lab
@@ -146,3 +147,35 @@ def test_ntlm_with_message_encryption_over_http() -> None:
             assert port.find_vm("SRV-APP01").host == "HV-SRV01"
         finally:
             port.close()
+
+
+def _sessions_for(text: str, lab_secrets: Secrets, sleeps: list[float]) -> Sessions:
+    settings = ConnectionSettings.from_config(parse_config(tomllib.loads(text)), lab_secrets)
+    return Sessions(settings, backoff=0.01, sleep=sleeps.append)
+
+
+def test_tls_to_a_plain_http_listener_is_a_protocol_mismatch() -> None:
+    world = parse_scenario(scenario(), "default", time_scale=TIME_SCALE)
+    with start_lab(world, https=False) as running:
+        text = toml_for(running).replace("ssl = false", "ssl = true")
+        secrets = Secrets.from_environ({USER_ENV: running.username, PASSWORD_ENV: running.password})
+        sleeps: list[float] = []
+        with pytest.raises(HyperVError) as caught:
+            sessions = _sessions_for(text, secrets, sleeps)
+            host = sessions.settings.inventory.find("HV-SRV01")
+            assert host is not None
+            sessions.get(host).open()
+    assert caught.value.kind is ErrorKind.PROTOCOL_MISMATCH
+    assert "certificate" not in caught.value.summary
+    assert sleeps == []
+
+
+def test_plain_http_to_an_https_listener_is_a_protocol_mismatch_not_retried(lab: Lab) -> None:
+    text = toml_for(lab.running).replace("ssl = true", "ssl = false")
+    sleeps: list[float] = []
+    sessions = _sessions_for(text, lab.secrets, sleeps)
+    with pytest.raises(HyperVError) as caught:
+        sessions.get(lab.host("HV-SRV01")).run([Invocation("Get-VMSwitch")])
+    assert caught.value.kind is ErrorKind.PROTOCOL_MISMATCH
+    assert "did not answer" not in caught.value.summary
+    assert sleeps == []

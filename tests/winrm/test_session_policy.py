@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 from typing import Any, ClassVar
 
 import pytest
@@ -37,6 +38,7 @@ MOVE = _move()
 
 class FakePool:
     opened = 0
+    failures: ClassVar[list[BaseException]] = []
 
     def __init__(self, connection: Any) -> None:
         self.pipelines: dict[str, Any] = {}
@@ -44,6 +46,8 @@ class FakePool:
 
     def open(self) -> None:
         FakePool.opened += 1
+        if FakePool.failures:
+            raise FakePool.failures.pop(0)
 
     def close(self) -> None:
         pass
@@ -73,6 +77,7 @@ class FakePipeline:
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     FakePool.opened = 0
+    FakePool.failures = []
     FakePipeline.invoked = 0
     FakePipeline.failures = []
     monkeypatch.setattr(session, "RunspacePool", FakePool)
@@ -88,6 +93,26 @@ def _session() -> HostSession:
 
 def _reset() -> requests.exceptions.ConnectionError:
     return requests.exceptions.ConnectionError(ConnectionResetError(104, "reset by peer"))
+
+
+def _closed_unanswered() -> requests.exceptions.ConnectionError:
+    return requests.exceptions.ConnectionError(
+        http.client.RemoteDisconnected("Remote end closed connection without response")
+    )
+
+
+def test_a_close_without_answer_while_opening_is_a_mismatch_not_retried() -> None:
+    FakePool.failures = [_closed_unanswered(), _closed_unanswered()]
+    with pytest.raises(HyperVError) as caught:
+        _session().run([Invocation("Get-VMHost")])
+    assert caught.value.kind is ErrorKind.PROTOCOL_MISMATCH
+    assert FakePool.opened == 1 and FakePipeline.invoked == 0
+
+
+def test_a_close_without_answer_on_an_open_pool_is_retried() -> None:
+    FakePipeline.failures = [_closed_unanswered()]
+    assert _session().run([Invocation("Get-VMHost")]).output == ["ok"]
+    assert FakePipeline.invoked == 2
 
 
 def test_idempotent_reads_are_retried_on_a_fresh_pool() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from commands.inventory import Host, Inventory
 from commands.invocation import Invocation, Parameter, ParameterValue
+from commands.language import to_dict
 from commands.requests import (
     HostNetworkAddRequest,
     HostNetworkRemoveRequest,
@@ -65,7 +66,12 @@ def subject_of(request: Request) -> Subject:
             | HostNetworkRemoveRequest()
         ):
             return Subject(HOST_CHANGE, None, request.host, None, None)
-    raise WorkflowError(f"`{type(request).__name__}` does not go through the approval workflow.")
+    raise WorkflowError(
+        f"`/migrate {to_dict(request)['action']}` needs no approval: send it on its own and the "
+        "bot answers at once. Approval is for changes: `/migrate <vm> to <host>`, "
+        "`/migrate storage <vm> to <path>`, `/migrate host <host> enable|disable|set ...` and "
+        "`/migrate vm <vm> compatibility on|off`."
+    )
 
 
 def encode_request(request: Request) -> dict[str, Any]:

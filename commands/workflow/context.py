@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -152,6 +153,32 @@ def error_text(error: HyperVError | WorkflowError) -> str:
     return " ".join(parts)
 
 
+@dataclass(frozen=True)
+class InternalError:
+    """An unexpected exception, logged under `reference`: what people and the audit log get."""
+
+    reference: str
+
+    @classmethod
+    def logged(cls, log: logging.Logger, message: str, **fields: Any) -> InternalError:
+        """Logs the exception being handled with a fresh short reference (and `fields`)."""
+        reference = secrets.token_hex(3)
+        log.exception(message, extra={"reference": reference, **fields})
+        return cls(reference)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The audit form: the kind and the reference, never the exception's text."""
+        return {"error": {"kind": "internal", "reference": self.reference}}
+
+    def text(self, doing: str) -> str:
+        """One sentence for people, e.g. `doing` = "checking request #3"."""
+        return (
+            f"Internal error while {doing} (reference {self.reference}); "
+            "the bot's log has the detail."
+        )
+
+
 def _logged(task: Callable[..., None], *args: Any) -> None:
     # Executor futures swallow exceptions; a task's failure must reach the log at least.
     try:
@@ -159,4 +186,4 @@ def _logged(task: Callable[..., None], *args: Any) -> None:
     except RaceLost as exc:
         logger.info("step lost a race", extra={"task": task.__name__, "reason": exc.message})
     except Exception:
-        logger.exception("workflow task failed", extra={"task": task.__name__})
+        InternalError.logged(logger, "workflow task failed", task=task.__name__)

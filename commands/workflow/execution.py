@@ -24,15 +24,17 @@ from commands.inventory import Host
 from commands.invocation import Invocation
 from commands.ports import MigrationHandle
 from commands.workflow.codec import FOLLOWED_KINDS, decode_request, invocations_from_record
-from commands.workflow.context import Deps, RaceLost, error_data, error_text
+from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.machine import Step, WorkflowError, who
-from commands.workflow.preflight import material_changes
+from commands.workflow.preflight import material_changes, sentence
 from commands.workflow.records import SYSTEM, Actor, EventDraft, RequestRecord, State
 
 logger = logging.getLogger(__name__)
 
 INVOCATION_SENT = Step.SEND.value
 _MAX_POLL_BACKOFF = 8
+# While a host stays silent people hear again this often, not at every retry.
+_REMINDER = dt.timedelta(minutes=5)
 # Failures of the way to a host, not of the move: re-attaching later may work.
 _TRANSPORT_KINDS = frozenset(
     {
@@ -54,6 +56,8 @@ class _Flight:
     handle: MigrationHandle | None = None
     cancel_by: Actor | None = None
     failures: int = 0
+    lost_since: dt.datetime | None = None
+    last_told: dt.datetime | None = None
 
 
 class Runner:
@@ -123,10 +127,9 @@ class Runner:
             self._end_before_running(record, Step.START_FAILED, error_data(exc), error_text(exc))
             return
         except Exception:
-            logger.exception("start failed", extra={"request_id": request_id})
-            self._end_before_running(
-                record, Step.START_FAILED, {"error": {"kind": "internal"}}, "Internal error."
-            )
+            internal = InternalError.logged(logger, "start failed", request_id=request_id)
+            text = internal.text(f"starting request #{record.id}") + " Nothing was run."
+            self._end_before_running(record, Step.START_FAILED, internal.data, text, full=True)
             return
         if record.state is State.APPROVED:
             self._send(record)
@@ -183,11 +186,13 @@ class Runner:
             failures = flight.failures
         if failures == 1:
             deps.store.append(record.id, EventDraft("reattach_failed", SYSTEM, error_data(error)))
-            deps.tell(
-                record,
-                f"Cannot follow request #{record.id} after a restart yet: {error.summary} "
-                "Retrying.",
-            )
+        host = record.source_host or "its host"
+        self._remind(
+            flight,
+            record,
+            f"Cannot follow request #{record.id} after a restart yet: {sentence(error.summary)} "
+            f"The bot {self._retrying(f'until {host} answers')}",
+        )
         if not self._stopping.wait(min(failures, _MAX_POLL_BACKOFF) * deps.poll_seconds):
             deps.run_task(self.reattach, record, started_at)
 
@@ -344,6 +349,8 @@ class Runner:
         with self._lock:
             flight = self._flights.setdefault(record.id, _Flight(record.id))
             flight.handle = handle
+            # Reaching the host to attach is contact: "following again" says so already.
+            flight.failures, flight.lost_since, flight.last_told = 0, None, None
             cancel_by = flight.cancel_by
         if cancel_by is not None:
             self._deps.run_task(self._stop_on_host, record.id, handle)
@@ -363,7 +370,8 @@ class Runner:
             # The move goes on whether or not this poll worked: keep following, slower.
             self._lost_contact(flight, exc)
             return
-        flight.failures = 0
+        if flight.failures:
+            self._contact_back(flight)
         if outcome is not None:
             self._finish(request_id, outcome)
             return
@@ -374,18 +382,68 @@ class Runner:
     def _lost_contact(self, flight: _Flight, exc: Exception) -> None:
         deps = self._deps
         flight.failures += 1
+        record = deps.record(flight.request_id)
+        host = record.source_host or "the host"
+        first = ""
         if flight.failures == 1:
             if isinstance(exc, HyperVError):
                 data, summary = error_data(exc), exc.summary
             else:
-                logger.exception("polling failed", extra={"request_id": flight.request_id})
-                data, summary = {"error": {"kind": "internal"}}, "Internal error."
+                internal = InternalError.logged(
+                    logger, "polling failed", request_id=flight.request_id
+                )
+                data, summary = internal.data, internal.text(f"asking {host}")
             deps.store.append(flight.request_id, EventDraft("contact_lost", SYSTEM, data))
-            deps.tell(
-                deps.record(flight.request_id), f"Lost contact with the host: {summary} Retrying."
+            # The job runs in the host's migration service, not in this bot's session.
+            first = (
+                f"Lost contact with {host} while following request #{record.id}: "
+                f"{sentence(summary)} The move itself continues on {host} (a lost connection "
+                f"does not stop it); the bot {self._retrying('until contact is back')}"
             )
+        self._remind(flight, record, first)
         self._stopping.wait(min(flight.failures, _MAX_POLL_BACKOFF) * deps.poll_seconds)
         deps.run_task(self._follow, flight.request_id)
+
+    def _retrying(self, until: str) -> str:
+        every = max(1, round(_MAX_POLL_BACKOFF * self._deps.poll_seconds))
+        minutes = int(_REMINDER.total_seconds() // 60)
+        return (
+            f"retries at least once every {every} s and reports here every {minutes} min {until}."
+        )
+
+    def _remind(self, flight: _Flight, record: RequestRecord, first: str) -> None:
+        """Tells `first` when contact with the host is lost, then again every `_REMINDER`
+        while it stays lost (silence for an hour reads as a hung bot)."""
+        now = self._deps.clock()
+        if flight.lost_since is None or flight.last_told is None:
+            flight.lost_since = flight.last_told = now
+            self._deps.tell(record, first)
+            return
+        if now - flight.last_told < _REMINDER:
+            return
+        flight.last_told = now
+        host = record.source_host or "the host"
+        self._deps.tell(
+            record,
+            f"Still no contact with {host} for request #{record.id} after "
+            f"{_minutes(now - flight.lost_since)} min; the bot keeps retrying.",
+        )
+
+    def _contact_back(self, flight: _Flight) -> None:
+        deps = self._deps
+        lost_for = deps.clock() - (flight.lost_since or deps.clock())
+        flight.failures, flight.lost_since, flight.last_told = 0, None, None
+        record = deps.record(flight.request_id)
+        deps.store.append(
+            record.id,
+            EventDraft("contact_restored", SYSTEM, {"lost_seconds": lost_for.total_seconds()}),
+        )
+        host = record.source_host or "the host"
+        deps.tell(
+            record,
+            f"Contact with {host} is back after {_minutes(lost_for)} min; "
+            f"following request #{record.id} again.",
+        )
 
     def _finish(self, request_id: int, outcome: MigrationOutcome) -> None:
         deps = self._deps
@@ -423,8 +481,15 @@ class Runner:
         )
 
     def _end_before_running(
-        self, record: RequestRecord, step: Step, data: dict[str, Any], message: str
+        self,
+        record: RequestRecord,
+        step: Step,
+        data: dict[str, Any],
+        message: str,
+        *,
+        full: bool = False,
     ) -> None:
+        """Ends a request that did not run; `message` says why (the whole text if `full`)."""
         try:
             record = self._deps.step(
                 record, step, SYSTEM, data, {"finished_at": self._deps.clock()}, versioned=False
@@ -432,7 +497,8 @@ class Runner:
         except RaceLost:
             pass
         else:
-            self._deps.tell(record, f"Request #{record.id} could not start: {message}")
+            text = message if full else f"Request #{record.id} could not start: {message}"
+            self._deps.tell(record, text)
         self._done(record.id)
 
     def _done(self, request_id: int) -> None:
@@ -458,3 +524,7 @@ def outcome_data(outcome: MigrationOutcome) -> dict[str, Any]:
     if outcome.error is not None:
         data.update(error_data(outcome.error))
     return data
+
+
+def _minutes(span: dt.timedelta) -> int:
+    return max(1, round(span.total_seconds() / 60))

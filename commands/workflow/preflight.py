@@ -7,6 +7,7 @@ elsewhere; `bot/` adapts them to `Preflight`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -81,6 +82,33 @@ class PreflightResult:
             "destination_host": self.destination.name if self.destination else None,
             "vm_id": self.vm_id,
         }
+
+
+_SHOWN_FINDINGS = 3
+"""Blocking findings told in chat; the rest are counted (a refusal stays a few lines)."""
+
+
+def sentence(text: str) -> str:
+    """`text` ending in a full stop (unless it already ends a sentence)."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else f"{text}."
+
+
+def blocking_text(blocking: Sequence[Finding]) -> str:
+    """Why a request cannot go ahead, for people: each blocking finding with its fix, on one
+    line when there is one, else a line each (a few at most), ready to follow a colon."""
+    if not blocking:
+        return "no plan could be made for it."
+    lines = [
+        sentence(f.message) + (f" Fix: {sentence(f.fix)}" if f.fix else "")
+        for f in blocking[:_SHOWN_FINDINGS]
+    ]
+    if len(lines) == 1:
+        return lines[0]
+    hidden = len(blocking) - _SHOWN_FINDINGS
+    if hidden > 0:
+        lines.append(f"and {hidden} more: `/migrate check` with the same text lists them all.")
+    return "".join(f"\n• {line}" for line in lines)
 
 
 class Preflight(Protocol):

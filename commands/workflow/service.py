@@ -42,13 +42,13 @@ from commands.workflow.codec import (
     encode_request,
     subject_of,
 )
-from commands.workflow.context import Deps, RaceLost, error_data, error_text
+from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.dispatch import Dispatcher, slot_keys
 from commands.workflow.execution import INVOCATION_SENT
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.memory_store import utc_now
 from commands.workflow.notify import Notifier
-from commands.workflow.preflight import Preflight
+from commands.workflow.preflight import Preflight, blocking_text
 from commands.workflow.records import (
     SYSTEM,
     Actor,
@@ -335,16 +335,18 @@ class Workflow:
         try:
             result = deps.preflight.preflight(decode_request(record.request, deps.inventory))
         except (HyperVError, WorkflowError) as exc:
-            self._check_failed(record, error_data(exc), error_text(exc))
+            self._check_failed(record, error_data(exc), _cannot_go_ahead(record, error_text(exc)))
             return
         except Exception:
-            logger.exception("preflight failed", extra={"request_id": request_id})
-            self._check_failed(record, {"error": {"kind": "internal"}}, "Internal error.")
+            internal = InternalError.logged(logger, "preflight failed", request_id=request_id)
+            self._check_failed(
+                record, internal.data, internal.text(f"checking request #{record.id}")
+            )
             return
         findings = [f.to_json() for f in result.findings]
         if not result.ok:
-            blocking = "; ".join(f.message for f in result.blocking) or "no plan could be made"
-            self._check_failed(record, {"findings": findings}, blocking)
+            why = _cannot_go_ahead(record, blocking_text(result.blocking))
+            self._check_failed(record, {"findings": findings}, why)
             return
         required = deps.approvers.required_for([result.host, result.destination])
         expires = deps.approvers.expires_at(deps.clock())
@@ -363,7 +365,7 @@ class Workflow:
         )
         self._expiry.start()
 
-    def _check_failed(self, record: RequestRecord, data: dict[str, object], why: str) -> None:
+    def _check_failed(self, record: RequestRecord, data: dict[str, object], message: str) -> None:
         record = self._deps.step(
             record,
             Step.CHECK_FAILED,
@@ -372,7 +374,7 @@ class Workflow:
             {"finished_at": self._deps.clock()},
             versioned=False,
         )
-        self._deps.tell(record, f"Request #{record.id} cannot go ahead: {why}")
+        self._deps.tell(record, message)
 
     def _awaiting(self, request_id: int) -> RequestRecord:
         """The record if it still waits for approval (expiring it if its TTL passed)."""
@@ -393,10 +395,7 @@ class Workflow:
                 e.kind == INVOCATION_SENT for e in self._deps.store.events(record.id)
             )
             if record.state is State.RUNNING or sent:
-                raise WorkflowError(
-                    f"Request #{record.id} is running but this bot is not following it yet; "
-                    "try again in a minute."
-                )
+                raise WorkflowError(_followed_elsewhere(record))
             try:
                 return self._deps.step(record, Step.CANCEL, actor)
             except RaceLost as lost:
@@ -451,4 +450,22 @@ def _is_stale(record: RequestRecord, now: dt.datetime) -> bool:
         record.state is State.AWAITING_APPROVAL
         and record.expires_at is not None
         and record.expires_at <= now
+    )
+
+
+def _cannot_go_ahead(record: RequestRecord, why: str) -> str:
+    separator = "" if why.startswith("\n") else " "
+    return f"Request #{record.id} cannot go ahead:{separator}{why}"
+
+
+def _followed_elsewhere(record: RequestRecord) -> str:
+    """Why this process may not cancel a move it does not follow, worded like `hvbot cancel`'s
+    refusal: only whoever holds the job can stop it, and nothing was stopped."""
+    n, host = record.id, record.source_host or "its host"
+    return (
+        f"Request #{n} is running, but this bot process is not following it: another hvbot "
+        f"process is, or the bot's next start (or `hvbot recover`) will pick it up. Nothing was "
+        f"cancelled; the move continues on {host}. Cancel it from the process that follows it "
+        f"(the bot: `/migrate cancel #{n}`, once it follows the move), or stop it on {host} "
+        "itself."
     )

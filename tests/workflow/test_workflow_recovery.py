@@ -66,7 +66,7 @@ def test_a_sent_move_is_not_cancelled_as_pending_before_recovery_follows_it() ->
     rig.world.crash_on_start = None
 
     workflow = rig.restart()
-    with pytest.raises(WorkflowError, match="not following it yet"):
+    with pytest.raises(WorkflowError, match="this bot process is not following it"):
         workflow.cancel(request_id, REQUESTER)
     assert workflow.get(request_id).state is State.APPROVED
 

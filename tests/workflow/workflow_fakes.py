@@ -12,15 +12,12 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from fake_hosts import (  # noqa: F401  (re-exported for the tests)
-    HOSTS,
-    INVENTORY,
-    START,
-    Crash,
-    FakeHyperV,
-    FakeMigration,
-    FakePreflight,
-)
+from fake_hosts import HOSTS as HOSTS  # re-exported for the tests
+from fake_hosts import INVENTORY as INVENTORY
+from fake_hosts import START as START
+from fake_hosts import Crash as Crash
+from fake_hosts import FakeHyperV, FakePreflight
+from fake_hosts import FakeMigration as FakeMigration
 
 from commands.hyperv import (
     MigrationOutcome,

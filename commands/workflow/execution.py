@@ -405,11 +405,11 @@ class Runner:
         deps.run_task(self._follow, flight.request_id)
 
     def _retrying(self, until: str) -> str:
-        every = max(1, round(_MAX_POLL_BACKOFF * self._deps.poll_seconds))
+        # The slowest retry: the longest backoff plus one poll's wait (the failed call's own
+        # time comes on top, hence "about").
+        every = max(1, round((_MAX_POLL_BACKOFF + 1) * self._deps.poll_seconds))
         minutes = int(_REMINDER.total_seconds() // 60)
-        return (
-            f"retries at least once every {every} s and reports here every {minutes} min {until}."
-        )
+        return f"retries about every {every} s and reports here every {minutes} min {until}."
 
     def _remind(self, flight: _Flight, record: RequestRecord, first: str) -> None:
         """Tells `first` when contact with the host is lost, then again every `_REMINDER`

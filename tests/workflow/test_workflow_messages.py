@@ -22,6 +22,7 @@ from workflow_fakes import (
     move,
 )
 
+from commands.hyperv import MigrationProgress
 from commands.invocation import Invocation, Parameter
 from commands.requests import HostShowRequest, Request, StatusRequest
 from commands.workflow.codec import subject_of
@@ -231,7 +232,7 @@ def test_lost_contact_names_the_host_and_people_hear_again_while_it_lasts_and_wh
     assert lost == [
         "Lost contact with HV-SRV01 while following request #1: The host did not answer in "
         "time. The move itself continues on HV-SRV01 (a lost connection does not stop it); the "
-        "bot retries at least once every 1 s and reports here every 5 min until contact is back."
+        "bot retries about every 1 s and reports here every 5 min until contact is back."
     ]
     rig.clock.advance(minutes=5)
     rig.run(30)
@@ -269,7 +270,7 @@ def test_a_host_that_cannot_be_reached_after_a_restart_is_named_and_reminded() -
     texts = rig.notifier.texts(request_id)
     assert (
         "Cannot follow request #1 after a restart yet: HV-SRV01 does not answer. The bot "
-        "retries at least once every 1 s and reports here every 5 min until HV-SRV01 answers."
+        "retries about every 1 s and reports here every 5 min until HV-SRV01 answers."
     ) in texts
     assert texts[-1] == (
         "Still no contact with HV-SRV01 for request #1 after 5 min; the bot keeps retrying."
@@ -278,3 +279,30 @@ def test_a_host_that_cannot_be_reached_after_a_restart_is_named_and_reminded() -
     rig.run(5)
     assert rig.workflow.get(request_id).state is State.RUNNING
     assert any("again after a restart" in m for m in rig.notifier.texts(request_id))
+
+
+def test_an_unexpected_polling_failure_is_told_with_a_reference(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig()
+    request_id = running(rig)
+    rig.run(3)
+    migration = rig.world.migrations[0]
+    real_poll = migration.poll
+
+    def broken_once() -> MigrationProgress:
+        monkeypatch.setattr(migration, "poll", real_poll)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(migration, "poll", broken_once)
+    with caplog.at_level(logging.ERROR):
+        rig.run(3)
+    (lost,) = [m for m in rig.notifier.texts(request_id) if m.startswith("Lost contact")]
+    found = REFERENCE.search(lost)
+    assert found is not None
+    assert lost.startswith(
+        f"Lost contact with HV-SRV01 while following request #1: Internal error while asking "
+        f"HV-SRV01 (reference {found.group(1)}); the bot's log has the detail. The move itself"
+    )
+    assert any(getattr(r, "reference", None) == found.group(1) for r in caplog.records)
+    assert rig.notifier.texts(request_id)[-1].startswith("Contact with HV-SRV01 is back")

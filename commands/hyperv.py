@@ -185,7 +185,11 @@ class MigrationProgress:
 
 @dataclass(frozen=True)
 class MigrationOutcome:
-    """How a migration ended."""
+    """How a migration ended.
+
+    `duration_seconds` is the host job's ElapsedTime when the job was seen (the truth on
+    Windows, whoever followed the move), else the bot's clock since the move was sent.
+    """
 
     succeeded: bool
     duration_seconds: float

@@ -4,6 +4,7 @@ and the VMMS events tell once the job is gone."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,13 @@ from bot.winrm import objects as o
 from bot.winrm.calls import migration_jobs
 from bot.winrm.errors import records_error
 from bot.winrm.session import HostSession
-from commands.diagnosis import blackout_seconds, diagnose_events
+from commands.diagnosis import (
+    EVENT_MIGRATION_FAILED,
+    EVENT_MIGRATION_STARTED,
+    SUCCESS_EVENTS,
+    blackout_seconds,
+    diagnose_events,
+)
 from commands.hyperv import (
     ErrorKind,
     HostEvent,
@@ -21,6 +28,19 @@ from commands.hyperv import (
     VmInfo,
 )
 from commands.invocation import Invocation
+
+# Storage-move events as the lab writes them; DESIGN §5 lists only the live-migration ids,
+# so these three are a guess about Windows.
+EVENT_STORAGE_STARTED = 20414
+EVENT_STORAGE_SUCCEEDED = 20418
+EVENT_STORAGE_FAILED = 20419
+_MOVE_STARTS = frozenset({EVENT_MIGRATION_STARTED, EVENT_STORAGE_STARTED})
+# Events that close a move. 21501 (queued), 20306 and 21125 come before or beside a 21502.
+_MOVE_ENDS = SUCCESS_EVENTS | {
+    EVENT_MIGRATION_FAILED,
+    EVENT_STORAGE_SUCCEEDED,
+    EVENT_STORAGE_FAILED,
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,29 @@ def files_in_place(vm: VmInfo, invocation: Invocation) -> bool:
     wanted = [str(t["DestinationFilePath"]).casefold() for t in tables or ()]
     config_ok = not isinstance(config, str) or vm.path.casefold() == config.casefold()
     return config_ok and all(w in disks for w in wanted) and bool(wanted or config)
+
+
+def events_of_this_move(events: Iterable[HostEvent], begun: dt.datetime) -> tuple[HostEvent, ...]:
+    """The events of the move that began at `begun`, among this VM's events around then.
+
+    The window asked of the hosts reaches back before our start (clock skew), so it may hold
+    the previous move of the same VM, whose 20415 would give a wrong blackout or outcome.
+    Moves of one VM never overlap, so ours begins at its own start event (20413/20414), or,
+    when it has none (refused before starting), right after an end event older than `begun`.
+    `begun` is best the host job's StartTime (host clock, same timeline as the events);
+    the bot's clock without skew tolerance otherwise: a previous move's end that skew makes
+    look later than our start must not pass for ours, which would turn a move that never
+    ran into a success; the worse error is losing our own end event, and then the VM's
+    location decides the outcome.
+    """
+    ordered = sorted(events, key=lambda e: e.time_created)
+    first = 0
+    for index, event in enumerate(ordered):
+        if event.event_id in _MOVE_STARTS:
+            first = index
+        elif event.event_id in _MOVE_ENDS and event.time_created < begun:
+            first = index + 1
+    return tuple(ordered[first:])
 
 
 def blackout(events: tuple[HostEvent, ...]) -> float | None:

@@ -26,7 +26,15 @@ from bot.winrm.calls import (
     wql_literal,
 )
 from bot.winrm.errors import records_error, shell_lost, transport_error
-from bot.winrm.jobs import JobReading, blackout, files_in_place, jobs_for, param, refine
+from bot.winrm.jobs import (
+    JobReading,
+    blackout,
+    events_of_this_move,
+    files_in_place,
+    jobs_for,
+    param,
+    refine,
+)
 from bot.winrm.session import HostSession, build_pipeline
 from commands.diagnosis import (
     FAILURE_EVENTS,
@@ -55,7 +63,9 @@ log = logging.getLogger(__name__)
 
 MIGRATION_CMDLETS = ("Move-VM", "Move-VMStorage")
 # Host and bot clocks differ a little (Kerberos tolerates 5 minutes; domain members stay
-# within seconds): jobs and events this much older than our start still count as ours.
+# within seconds): jobs and events this much older than our start may still be ours. Only
+# the net cast on the hosts is this wide; `events_of_this_move` then cuts the previous
+# move of the VM away.
 CLOCK_SKEW = dt.timedelta(seconds=30)
 # VMMS creates the job as soon as a Move-VM reaches it. When our connection went before the
 # host answered, the job's absence proves the move never started only after this long.
@@ -319,7 +329,26 @@ class Migration:
         self._job_id = newest.instance_id
         return newest
 
-    def _events(self) -> tuple[HostEvent, ...]:
+    def _final_reading(self) -> JobReading | None:
+        """The finished job (it lingers for minutes), for its elapsed time and start."""
+        try:
+            return self._job()
+        except HyperVError as exc:
+            # The pipeline already told the outcome; the job only refines it.
+            log.warning(
+                "migration job unavailable",
+                extra={"host": self.source.name, "kind": exc.kind.value},
+            )
+            return None
+
+    def _duration(self, reading: JobReading | None, end: dt.datetime) -> float:
+        """The host job's elapsed time when it reports one, else the bot's clock to `end`."""
+        if reading is not None and reading.progress.elapsed_seconds > 0:
+            return reading.progress.elapsed_seconds
+        return (end - self._started_at).total_seconds()
+
+    def _events(self, reading: JobReading | None) -> tuple[HostEvent, ...]:
+        """This VM's events of this move on the source and destination, oldest first."""
         since = self._started_at - CLOCK_SKEW
         hosts = [self.source] + ([self.destination] if self.destination else [])
         found: list[HostEvent] = []
@@ -331,7 +360,8 @@ class Migration:
                 log.warning("events unavailable", extra={"host": host.name, "kind": exc.kind.value})
         keys = (self._vm_id, self.vm_name.casefold())
         mine = [e for e in found if any(k and k in e.message.casefold() for k in keys)]
-        return tuple(sorted(mine, key=lambda e: e.time_created))
+        begun = reading.started if reading is not None and reading.started else self._started_at
+        return events_of_this_move(mine, begun)
 
     # -- outcomes ------------------------------------------------------------------------
 
@@ -345,9 +375,9 @@ class Migration:
         return self._outcome
 
     def _pipeline_outcome(self, pipeline: _Pipeline) -> MigrationOutcome:
-        finished = pipeline.finished_at or _now()
-        duration = (finished - self._started_at).total_seconds()
-        events = self._events()
+        reading = self._final_reading()
+        duration = self._duration(reading, pipeline.finished_at or _now())
+        events = self._events(reading)
         if pipeline.succeeded and not self._cancel_requested:
             return MigrationOutcome(True, duration, blackout(events), events=events)
         if self._cancel_requested or pipeline.ps.state == PSInvocationState.STOPPED:
@@ -357,12 +387,8 @@ class Migration:
         return MigrationOutcome(False, duration, error=refine(error, events), events=events)
 
     def _job_outcome(self, reading: JobReading | None) -> MigrationOutcome:
-        events = self._events()
-        duration = (
-            reading.progress.elapsed_seconds
-            if reading is not None
-            else (_now() - self._started_at).total_seconds()
-        )
+        events = self._events(reading)
+        duration = self._duration(reading, _now())
         if reading is not None:
             progress = reading.progress
             if progress.state is JobState.COMPLETED:

@@ -150,3 +150,38 @@ def test_start_refuses_what_is_not_a_migration(lab: Lab, storage: bool) -> None:
             lab.host(SOURCE), Invocation("Set-VMHost" if storage else "Stop-VM"), "x"
         )
     assert lab.world.calls("Set-VMHost") == [] and lab.world.calls("Stop-VM") == []
+
+
+def test_back_to_back_moves_each_report_only_their_own_events(lab: Lab) -> None:
+    there = _move_plan(lab, Move("SRV-APP01", lab.host("HV-SRV02"), include_storage=True))
+    _, first = _run(lab, there, "SRV-APP01")
+    _succeeded(first)
+    back = _move_plan(lab, Move("SRV-APP01", lab.host(SOURCE), include_storage=True))
+    _, second = _run(lab, back, "SRV-APP01")
+    _succeeded(second)
+    for outcome, destination in ((first, "HV-SRV02"), (second, SOURCE)):
+        started = [e for e in outcome.events if e.event_id == 20413]
+        assert len(started) == 1, outcome.events
+        assert f"to host '{destination}'" in started[0].message
+        assert [e.event_id for e in outcome.events].count(20415) == 1
+    assert second.events[0].time_created > first.events[-1].time_created
+
+
+def test_duration_is_the_host_jobs_elapsed_time_whoever_follows_it(lab: Lab) -> None:
+    plan = _move_plan(lab, Move("SRV-APP01", lab.host("HV-SRV02"), include_storage=True))
+    vm = lab.port.find_vm("SRV-APP01")
+    handle = lab.port.start_migration(plan.host, plan.invocations[0], vm.id)
+    followed = handle.wait(30)
+    assert followed is not None
+    _succeeded(followed)
+    with lab.world.lock:
+        (job,) = [j for j in lab.world.jobs.values() if j.vm_id.casefold() == vm.id]
+        elapsed = float(round(job.elapsed))
+    # The lab's clock runs 250x faster than the bot's: the two cannot agree by chance.
+    assert elapsed > 5
+    assert followed.duration_seconds == elapsed
+    reattached = lab.port.reattach_migration(
+        plan.host, vm.id, handle.started_at, plan.invocations[0]
+    )
+    again = reattached.wait(5)
+    assert again is not None and again.duration_seconds == elapsed

@@ -6,6 +6,7 @@ a migration runs on a pool of its own (see `bot.winrm.migration`).
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -75,7 +76,12 @@ class WinRMHyperV:
         refuse_pattern(vm)
         hosts = list(self.inventory)
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-            answers = list(pool.map(lambda h: self._machines(h, vm), hosts))
+            # Each worker runs in a copy of the caller's context, so the log fields bound
+            # for the request (its id) follow the search onto the pool's threads.
+            searches = [
+                pool.submit(contextvars.copy_context().run, self._machines, h, vm) for h in hosts
+            ]
+            answers = [search.result() for search in searches]
         found = [(h, m) for h, machines in zip(hosts, answers, strict=True) for m in machines]
         if not found:
             raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(detail=f"vm={vm}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import threading
 import tomllib
 
@@ -10,6 +12,7 @@ import pytest
 from winrm_lab import PASSWORD_ENV, TIME_SCALE, USER_ENV, Lab, scenario, toml_for
 
 from bot.config import Secrets, parse_config
+from bot.logs import JsonFormatter, bind
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
 from commands.hyperv import ErrorKind, HyperVError, JobState
@@ -179,3 +182,35 @@ def test_plain_http_to_an_https_listener_is_a_protocol_mismatch_not_retried(lab:
     assert caught.value.kind is ErrorKind.PROTOCOL_MISMATCH
     assert "did not answer" not in caught.value.summary
     assert sleeps == []
+
+
+class _Formatted(logging.Handler):
+    """Formats each record where it is emitted, as the real log handlers do."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+def test_find_vm_worker_threads_log_with_the_callers_request_id(lab: Lab) -> None:
+    handler = _Formatted()
+    winrm_log = logging.getLogger("bot.winrm")
+    winrm_log.addHandler(handler)
+    previous = winrm_log.level
+    winrm_log.setLevel(logging.DEBUG)
+    port = lab.new_port()
+    try:
+        with bind(request_id=42):
+            port.find_vm("SRV-APP01")
+    finally:
+        winrm_log.removeHandler(handler)
+        winrm_log.setLevel(previous)
+        port.close()
+    opened = [line for line in handler.lines if line["message"] == "winrm pool opened"]
+    # One pool per inventory host, each opened on a worker thread of the search.
+    assert len(opened) == len(lab.config.inventory)
+    assert all(line.get("request_id") == 42 for line in handler.lines), handler.lines

@@ -97,7 +97,9 @@ KNOWLEDGE: dict[ErrorKind, Diagnosis] = {
         ),
         Diagnosis(
             ErrorKind.VM_NOT_FOUND,
-            "No inventory host runs a VM with that name.",
+            # Generic: a host's own "unable to find a virtual machine" record lands here too.
+            # The adapter names the VM (and the host or the inventory) when it knows them.
+            "The host has no VM with that name.",
             "The name is misspelled, or the VM runs on a host outside the inventory.",
             "Check the exact VM name with Get-VM on the hosts.",
         ),

@@ -84,7 +84,9 @@ class WinRMHyperV:
             answers = [search.result() for search in searches]
         found = [(h, m) for h, machines in zip(hosts, answers, strict=True) for m in machines]
         if not found:
-            raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(detail=f"vm={vm}")
+            raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(
+                detail=f"vm={vm}", summary=f"No inventory host runs a VM named {vm}."
+            )
         if len(found) > 1:
             where = ", ".join(h.name for h, _ in found)
             raise KNOWLEDGE[ErrorKind.VM_AMBIGUOUS].error(

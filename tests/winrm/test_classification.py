@@ -279,3 +279,13 @@ def test_plain_http_closed_by_a_tls_port_while_opening_is_a_protocol_mismatch() 
     assert transport_error(reset, "HV-SRV01", SCRUB, opening=True).kind is (
         ErrorKind.HOST_UNREACHABLE
     )
+
+
+def test_a_host_that_cannot_find_a_vm_does_not_speak_for_the_whole_inventory() -> None:
+    record = _record(
+        "Hyper-V was unable to find a virtual machine with name 'SRV-APP01'.",
+        "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM",
+    )
+    error = records_error([record], "HV-SRV02", SCRUB)
+    assert error.kind is ErrorKind.VM_NOT_FOUND
+    assert "inventory" not in error.summary

@@ -41,9 +41,11 @@ def test_unknown_vm_is_not_found_on_any_host(lab: Lab) -> None:
     with pytest.raises(HyperVError) as caught:
         lab.port.find_vm("SRV-NOPE")
     assert caught.value.kind is ErrorKind.VM_NOT_FOUND
+    assert caught.value.summary == "No inventory host runs a VM named SRV-NOPE."
     with pytest.raises(HyperVError) as on_host:
         lab.port.get_vm(lab.host("HV-SRV02"), "SRV-APP01")
     assert on_host.value.kind is ErrorKind.VM_NOT_FOUND
+    assert on_host.value.summary == "HV-SRV02 has no VM named SRV-APP01."
 
 
 @pytest.mark.parametrize("name", ["SRV-*", "SRV-APP0?", "SRV-[A]PP01", "", "SRV\x07"])

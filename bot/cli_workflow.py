@@ -27,8 +27,6 @@ from bot.config import Config, Secrets
 from bot.console import (
     ConsoleNotifier,
     card_lines,
-    finding_lines,
-    findings_of,
     plain_mentions,
     preflight_lines,
 )
@@ -157,8 +155,7 @@ def _request(args: argparse.Namespace, config: Config) -> int:
         if record.state is State.AWAITING_APPROVAL:
             print(plain_mentions("\n".join(card_lines(record, events))))
             return EXIT_OK
-        for line in finding_lines(findings_of(events)):
-            print(line)
+        # The notifier already said why, finding by finding, with each fix.
         return EXIT_FAILED
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from commands.hyperv import JobState, MigrationOutcome, MigrationProgress
@@ -57,14 +57,6 @@ def card_lines(record: RequestRecord, events: Sequence[AuditEvent]) -> list[str]
 
 def _finding(severity: str, message: str, fix: str | None) -> list[str]:
     return [f"{severity}: {message}", *([f"  fix: {fix}"] if fix else [])]
-
-
-def finding_lines(findings: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Recorded preflight findings (see `findings_of`) as text, each with its fix."""
-    lines: list[str] = []
-    for f in findings:
-        lines += _finding(str(f.get("severity", "?")), str(f.get("message", "")), f.get("fix"))
-    return lines
 
 
 def preflight_lines(result: PreflightResult) -> list[str]:

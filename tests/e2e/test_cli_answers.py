@@ -51,8 +51,10 @@ def test_a_refused_check_shows_each_finding_with_its_fix(
 ) -> None:
     code, out, _ = run(hvbot, capsys, "request", "--as", "UALICE", "--", "SRV-APP01 to HV-SRV02")
     assert code == 1
-    assert "blocking: SRV-APP01 has disks on local storage" in out
-    assert "  fix: Add `include-storage` (shared-nothing migration)." in out
+    assert "cannot go ahead" in out
+    assert "• SRV-APP01 has disks on local storage" in out
+    assert "Fix: Add `include-storage` (shared-nothing migration)." in out
+    assert out.count("disks on local storage") == 1
 
 
 def test_wrong_password_is_classified_and_never_printed(

@@ -112,11 +112,11 @@ def events_of_this_move(events: Iterable[HostEvent], begun: dt.datetime) -> tupl
     the previous move of the same VM, whose 20415 would give a wrong blackout or outcome.
     Moves of one VM never overlap, so ours begins at its own start event (20413/20414), or,
     when it has none (refused before starting), right after an end event older than `begun`.
-    `begun` is best the host job's StartTime (host clock, same timeline as the events);
-    the bot's clock without skew tolerance otherwise: a previous move's end that skew makes
-    look later than our start must not pass for ours, which would turn a move that never
-    ran into a success; the worse error is losing our own end event, and then the VM's
-    location decides the outcome.
+    `begun` is best the host job's StartTime (host clock, the events' own timeline); without
+    it, the bot's send time with no skew tolerance: a tolerance would let the end of a move
+    finished just before ours pass for ours, turning a move that never ran into a success.
+    A host clock running behind costs at most our own end event, and then the job or the
+    VM's location decides the outcome.
     """
     ordered = sorted(events, key=lambda e: e.time_created)
     first = 0

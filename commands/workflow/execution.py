@@ -41,6 +41,7 @@ _TRANSPORT_KINDS = frozenset(
         ErrorKind.HOST_UNREACHABLE,
         ErrorKind.DNS,
         ErrorKind.TLS,
+        ErrorKind.PROTOCOL_MISMATCH,
         ErrorKind.AUTHENTICATION,
         ErrorKind.TIMEOUT,
         ErrorKind.WSMAN_FAULT,

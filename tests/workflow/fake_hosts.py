@@ -107,6 +107,7 @@ class FakeHyperV:
     poll_failures: int = 0
     clock: Callable[[], dt.datetime] = lambda: START
     unreachable: set[str] = field(default_factory=set)
+    unreachable_kind: ErrorKind = ErrorKind.HOST_UNREACHABLE
     on_start: Callable[[str], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -142,7 +143,7 @@ class FakeHyperV:
 
     def host_settings(self, host: Host) -> HostSettings:
         if host.name in self.unreachable:
-            raise HyperVError(ErrorKind.HOST_UNREACHABLE, f"{host.name} does not answer.")
+            raise HyperVError(self.unreachable_kind, f"{host.name} does not answer.")
         return HostSettings(
             host=host.name,
             migration_enabled=True,
@@ -200,7 +201,7 @@ class FakeHyperV:
         """The job for the VM started since `started_at`; if none ever started, a finished
         failed one, as a host that finds the VM still on its source would report."""
         if source.name in self.unreachable:
-            raise HyperVError(ErrorKind.HOST_UNREACHABLE, f"{source.name} does not answer.")
+            raise HyperVError(self.unreachable_kind, f"{source.name} does not answer.")
         for migration in reversed(self.migrations):
             if migration.vm_id == vm_id and migration.started_at >= started_at:
                 return migration

@@ -17,6 +17,7 @@ from workflow_fakes import (
     move,
 )
 
+from commands.hyperv import ErrorKind
 from commands.requests import HostSetRequest, HostSetting
 from commands.workflow.machine import WorkflowError
 from commands.workflow.records import SYSTEM, EventDraft, State
@@ -150,11 +151,17 @@ def test_a_setting_change_cut_short_ends_failed_with_an_unknown_outcome() -> Non
     assert any("result is unknown" in m for m in rig.notifier.texts(request_id))
 
 
-def test_an_unreachable_host_leaves_the_move_open_and_followed_again_when_it_answers() -> None:
+@pytest.mark.parametrize(
+    "kind", [ErrorKind.HOST_UNREACHABLE, ErrorKind.TLS, ErrorKind.PROTOCOL_MISMATCH]
+)
+def test_an_unreachable_host_leaves_the_move_open_and_followed_again_when_it_answers(
+    kind: ErrorKind,
+) -> None:
     rig = make_rig()
     request_id = approved(rig)
     rig.run(5)
     rig.world.unreachable.add("HV-SRV01")
+    rig.world.unreachable_kind = kind
 
     workflow = rig.restart()
     workflow.recover()

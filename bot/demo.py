@@ -143,8 +143,8 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
             demo.note(f"{host.name} = https://{host.address}:{host.port}/wsman{critical}")
         demo.note("WinRM over HTTPS; the lab's certificate is validated against its own CA")
         demo.note(
-            f"lab time runs {1 / time_scale:.0f}x faster: hosts report simulated seconds, "
-            "the bot reports real ones"
+            f"lab time runs {1 / time_scale:.0f}x faster: times below are the hosts' "
+            "simulated seconds"
         )
 
         demo.section("1. Preflight catches a missing virtual switch")

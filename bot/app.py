@@ -11,6 +11,7 @@ import contextvars
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,9 +29,13 @@ from commands.workflow.approvals import (
     MemoryDirectory,
 )
 from commands.workflow.notify import Notifier
+from commands.workflow.records import TERMINAL_STATES, RequestRecord, State
 from commands.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
+
+# Where a request rests until someone acts: waiting for approval, or finished.
+SETTLED_STATES = TERMINAL_STATES | {State.AWAITING_APPROVAL}
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -58,6 +63,17 @@ class Services:
     workflow: Workflow
     executor: ThreadPoolExecutor
     approvers: Approvers
+
+    def wait_for(
+        self, request_id: int, until: frozenset[State], poll_seconds: float = 0.05
+    ) -> RequestRecord:
+        """The request once it reaches one of `until` (read from the store, so it also sees
+        what other threads of this process and other processes did)."""
+        while True:
+            record = self.workflow.get(request_id)
+            if record.state in until:
+                return record
+            time.sleep(poll_seconds)
 
     def close(self) -> None:
         """Stop following migrations (they stay recorded as running), then release resources."""

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import time
 from collections.abc import Iterator
 
-from bot.app import Services, build_services
+from bot.app import SETTLED_STATES, Services, build_services
 from bot.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -33,10 +32,9 @@ from bot.console import (
 from bot.logs import bind
 from commands.language import parse
 from commands.requests import CheckRequest
-from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
+from commands.workflow.records import TERMINAL_STATES, Actor, Place, State
 from commands.workflow.recovery import Action
 
-_SETTLED = TERMINAL_STATES | {State.AWAITING_APPROVAL}
 _FOLLOWED = frozenset({State.APPROVED, State.RUNNING})
 _RECOVERY = {
     Action.RECHECK: "checking it again",
@@ -108,14 +106,6 @@ def _services(config: Config) -> Iterator[Services]:
         services.close()
 
 
-def _wait(services: Services, request_id: int, until: frozenset[State]) -> RequestRecord:
-    while True:
-        record = services.workflow.get(request_id)
-        if record.state in until:
-            return record
-        time.sleep(0.1)
-
-
 def _left_behind(services: Services, request_id: int) -> Interrupted:
     """What Ctrl-C left of a request this process was handling, and how to pick it up."""
     record = services.workflow.get(request_id)
@@ -148,7 +138,7 @@ def _request(args: argparse.Namespace, config: Config) -> int:
         record = services.workflow.submit(request, Actor(args.user), Place(args.channel))
         with bind(request_id=record.id):
             try:
-                record = _wait(services, record.id, _SETTLED)
+                record = services.wait_for(record.id, SETTLED_STATES)
             except KeyboardInterrupt:
                 raise _left_behind(services, record.id) from None
             events = services.workflow.events(record.id)
@@ -174,7 +164,7 @@ def _decide(args: argparse.Namespace, config: Config) -> int:
             record = workflow.approve(args.id, actor)
             if record.state is not State.APPROVED:
                 return EXIT_OK
-            final = _wait(services, args.id, TERMINAL_STATES)
+            final = services.wait_for(args.id, TERMINAL_STATES)
         except KeyboardInterrupt:
             raise _left_behind(services, args.id) from None
         return EXIT_OK if final.state is State.SUCCEEDED else EXIT_FAILED
@@ -211,7 +201,7 @@ def _recover(args: argparse.Namespace, config: Config) -> int:
             print(f"#{record.id} {record.state.value}: {_RECOVERY[decision.action]}")
         followed = [d.record.id for d in decisions if d.record.state is not State.AWAITING_APPROVAL]
         try:
-            finals = [_wait(services, request_id, _SETTLED) for request_id in followed]
+            finals = [services.wait_for(request_id, SETTLED_STATES) for request_id in followed]
         except KeyboardInterrupt:
             raise Interrupted(
                 "Ctrl-C stopped this process, not the moves on the hosts; run `hvbot recover` "

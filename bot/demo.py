@@ -9,14 +9,13 @@ is not involved yet: what would be posted in a thread is printed.
 from __future__ import annotations
 
 import tempfile
-import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.app import Services, build_services
+from bot.app import SETTLED_STATES, Services, build_services
 from bot.config import Config, Secrets, parse_config
 from bot.console import ConsoleNotifier, card_lines, preflight_lines
 from bot.winrm.errors import record_text
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
     from lab.world import World
 
 PEOPLE = {"UALICE": "@alice (on call)", "UBOB": "@bob (team lead)", "UCAROL": "@carol (change mgr)"}
-_SETTLED = TERMINAL_STATES | {State.AWAITING_APPROVAL}
 _CHANNEL = Place("C-INCIDENT-4711", "1732567000.000100")
 
 
@@ -73,7 +71,7 @@ class Demo:
         except (WorkflowError, HyperVError) as refusal:
             self.notifier.say(str(refusal))
             return None
-        record = self.wait(record.id, _SETTLED)
+        record = services.wait_for(record.id, SETTLED_STATES)
         if record.state is State.AWAITING_APPROVAL:
             card = card_lines(record, services.workflow.events(record.id))
             self.notifier.say("\n".join(["[approval card]", *card, "[Approve] [Reject] [Cancel]"]))
@@ -86,14 +84,6 @@ class Demo:
             self.services.workflow.approve(request_id, Actor(user))
         except WorkflowError as refusal:
             self.notifier.say(str(refusal))
-
-    def wait(self, request_id: int, until: frozenset[State] = TERMINAL_STATES) -> RequestRecord:
-        """The request once it reaches one of `until`."""
-        while True:
-            record = self.services.workflow.get(request_id)
-            if record.state in until:
-                return record
-            time.sleep(0.05)
 
 
 def _lab_config(fragment: str, directory: Path) -> Config:
@@ -187,7 +177,7 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
         demo.approve("UALICE", record.id)
         demo.approve("UBOB", record.id)
         demo.approve("UCAROL", record.id)
-        moved = demo.wait(record.id)
+        moved = services.wait_for(record.id, TERMINAL_STATES)
 
         demo.section("5. Kerberos delegation lost: caught before anyone approves")
         demo.note("HV-SRV02's computer object loses its constrained delegation in AD")
@@ -203,7 +193,7 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
         if broken is not None and broken.state is State.AWAITING_APPROVAL:
             demo.approve("UBOB", broken.id)
             demo.approve("UCAROL", broken.id)
-            failed = demo.wait(broken.id)
+            failed = services.wait_for(broken.id, TERMINAL_STATES)
 
         demo.section("7. The audit log")
         for line in _history(services):

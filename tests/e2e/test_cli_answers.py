@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from e2e_support import BotRig
 
-import bot.cli_workflow as cli_workflow
 from bot.app import Services
 from bot.cli import main
 from commands.workflow.records import TERMINAL_STATES, RequestRecord, State
@@ -78,17 +77,17 @@ def test_ctrl_c_during_approve_then_cancel_elsewhere_then_recover(
     code, out, _ = run(hvbot, capsys, "request", "--as", "UALICE", "--", MOVE)
     assert code == 0 and "Request #1" in out and "requested: @UALICE" in out
 
-    real_wait = cli_workflow._wait
+    real_wait = Services.wait_for
 
     def ctrl_c_once_running(
-        services: Services, request_id: int, until: frozenset[State]
+        services: Services, request_id: int, until: frozenset[State], poll: float = 0.05
     ) -> RequestRecord:
-        real_wait(services, request_id, TERMINAL_STATES | {State.RUNNING})
+        real_wait(services, request_id, TERMINAL_STATES | {State.RUNNING}, poll)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_workflow, "_wait", ctrl_c_once_running)
+    monkeypatch.setattr(Services, "wait_for", ctrl_c_once_running)
     code, _, err = run(hvbot, capsys, "approve", "--as", "UBOB", "1")
-    monkeypatch.setattr(cli_workflow, "_wait", real_wait)
+    monkeypatch.setattr(Services, "wait_for", real_wait)
     assert code == 130
     assert err.startswith("Interrupted. Request #1 is running: Ctrl-C stopped this process")
     assert "Run `hvbot recover` to follow it to its end" in err
@@ -113,22 +112,22 @@ def test_ctrl_c_during_approve_then_cancel_elsewhere_then_recover(
 def test_ctrl_c_while_a_request_is_recorded_says_where_it_stands(
     hvbot: BotRig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real_wait = cli_workflow._wait
+    real_wait = Services.wait_for
 
     def ctrl_c_once_settled(
-        services: Services, request_id: int, until: frozenset[State]
+        services: Services, request_id: int, until: frozenset[State], poll: float = 0.05
     ) -> RequestRecord:
-        real_wait(services, request_id, until)
+        real_wait(services, request_id, until, poll)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_workflow, "_wait", ctrl_c_once_settled)
+    monkeypatch.setattr(Services, "wait_for", ctrl_c_once_settled)
     code, _, err = run(hvbot, capsys, "request", "--as", "UALICE", "--", MOVE)
     assert code == 130
     assert err == (
         "Interrupted. Request #1 is recorded and waits for approval "
         "(`hvbot approve 1 --as USER`, or `hvbot cancel 1 --as USER`).\n"
     )
-    monkeypatch.setattr(cli_workflow, "_wait", real_wait)
+    monkeypatch.setattr(Services, "wait_for", real_wait)
     assert run(hvbot, capsys, "recover") == (
         0,
         "#1 awaiting_approval: still waiting for approval\n",

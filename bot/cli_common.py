@@ -27,16 +27,7 @@ from bot.store import database_path
 from commands.hyperv import ErrorKind, HyperVError
 from commands.language import ParseError, to_dict
 from commands.plans import PlanError
-from commands.requests import (
-    CancelRequest,
-    DelegationRequest,
-    DiagnoseRequest,
-    HelpRequest,
-    HistoryRequest,
-    HostShowRequest,
-    Request,
-    StatusRequest,
-)
+from commands.requests import Request, runs_on_a_host
 from commands.workflow.machine import WorkflowError
 
 EXIT_OK = 0
@@ -154,21 +145,12 @@ class Refused(Exception):
 
 
 _CHANGES = "a move, a check, a storage move, or a host or vm change"
-_READ_ONLY = (
-    StatusRequest,
-    CancelRequest,
-    HistoryRequest,
-    DiagnoseRequest,
-    HostShowRequest,
-    DelegationRequest,
-    HelpRequest,
-)
 
 
 def require_change(request: Request, command: str, text: Sequence[str]) -> None:
     """Refuse, naming what would work, when `request` changes nothing on a host:
     `hvbot plan` and `hvbot request` take changes (and checks) only."""
-    if not isinstance(request, _READ_ONLY):
+    if runs_on_a_host(request):
         return
     who = " --as USER" if command == "request" else ""
     example = f"hvbot {command}{who} -- SRV-APP01 to HV-SRV02 include-storage"

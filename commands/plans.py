@@ -20,8 +20,8 @@ from commands.hyperv import VmInfo
 from commands.inventory import Host
 from commands.invocation import Hashtable, Invocation, Parameter
 from commands.requests import (
+    HostChange,
     HostNetworkAddRequest,
-    HostNetworkRemoveRequest,
     HostSetRequest,
     HostSetting,
     HostToggleRequest,
@@ -170,7 +170,7 @@ _SET_VMHOST_PARAMETER: dict[HostSetting, str] = {
 
 
 def plan_host_change(
-    request: HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest,
+    request: HostChange,
 ) -> Plan:
     """The host-setting change of the seed, run on the host itself."""
     if isinstance(request, HostToggleRequest):

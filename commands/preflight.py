@@ -26,10 +26,9 @@ from commands.plans import (
 from commands.ports import HyperVPort
 from commands.requests import (
     CheckRequest,
+    HostChange,
     HostNetworkAddRequest,
     HostNetworkRemoveRequest,
-    HostSetRequest,
-    HostToggleRequest,
     MigrateRequest,
     Move,
     Request,
@@ -72,9 +71,6 @@ class ResolvedPlan:
 
     plan: Plan
     vm: VmInfo | None = None
-
-
-HostChange = HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest
 
 
 def resolve_plan(hyperv: HyperVPort, inventory: Inventory, request: Request) -> ResolvedPlan:

@@ -198,3 +198,16 @@ Request = (
     | DelegationRequest
     | HelpRequest
 )
+
+HostChange = HostToggleRequest | HostSetRequest | HostNetworkAddRequest | HostNetworkRemoveRequest
+"""The requests that change a host's migration settings."""
+
+PlannedRequest = (
+    MigrateRequest | CheckRequest | StorageRequest | VmCompatibilityRequest | HostChange
+)
+"""The requests that become cmdlet invocations on a host (a plan); the others only read."""
+
+
+def runs_on_a_host(request: Request) -> bool:
+    """Whether `request` has a plan of cmdlets to run (or, for `check`, to check)."""
+    return isinstance(request, PlannedRequest)

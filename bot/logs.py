@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.redaction import Redactor
+
 _context: contextvars.ContextVar[dict[str, str | int]] = contextvars.ContextVar("hvbot_log_context")
 
 # Attributes every LogRecord has; anything else came from `extra=` and is a structured field.
@@ -86,25 +88,19 @@ class TextFormatter(logging.Formatter):
 
 
 class SecretMask(logging.Filter):
-    """Replaces known secret values in the rendered message and fields of every record."""
+    """Replaces known secret values by *** in the rendered message and fields of every record."""
 
     def __init__(self, values: Iterable[str]) -> None:
         super().__init__()
-        self._values = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
-
-    def mask(self, text: str) -> str:
-        """`text` with every known secret replaced by ***."""
-        for value in self._values:
-            text = text.replace(value, "***")
-        return text
+        self._redact = Redactor(values)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._values:
-            record.msg = self.mask(record.getMessage())
+        if self._redact.active:
+            record.msg = self._redact(record.getMessage())
             record.args = None
             for key, value in list(record.__dict__.items()):
                 if key not in _STANDARD_ATTRS and isinstance(value, str):
-                    setattr(record, key, self.mask(value))
+                    setattr(record, key, self._redact(value))
         return True
 
 

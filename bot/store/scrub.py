@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.redaction import Redactor
+
 REDACTED = "[redacted]"
 
 _SECRET_KEY = re.compile(
@@ -18,29 +20,17 @@ _SECRET_KEY = re.compile(
     r"|private[-_]?key|cookie",
     re.IGNORECASE,
 )
-_TOKEN_TEXT = re.compile(
-    r"\bxox[abeoprs]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+|\bBearer\s+[A-Za-z0-9._~+/=-]+",
-    re.IGNORECASE,
-)
-# Shorter "secrets" would redact ordinary words everywhere; such a password is no secret.
-_MIN_LITERAL = 4
 
 
 class Scrubber:
     """Callable that returns a copy of a JSON-like value with secrets replaced by `[redacted]`."""
 
     def __init__(self, secret_values: Iterable[str] = ()) -> None:
-        literals = sorted(
-            {v for v in secret_values if len(v) >= _MIN_LITERAL}, key=len, reverse=True
-        )
-        self._literals = re.compile("|".join(re.escape(v) for v in literals)) if literals else None
+        self._redact = Redactor(secret_values, marker=REDACTED, tokens=True)
 
     def text(self, value: str) -> str:
         """`value` with tokens and known secret values replaced."""
-        value = _TOKEN_TEXT.sub(REDACTED, value)
-        if self._literals is not None:
-            value = self._literals.sub(REDACTED, value)
-        return value
+        return self._redact(value)
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -9,7 +9,6 @@ the exception's own message is always the knowledge base's summary, never remote
 from __future__ import annotations
 
 import http.client
-import re
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
@@ -18,6 +17,7 @@ from typing import Any
 import requests
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 
+from bot.redaction import Redactor
 from bot.winrm.objects import prop, text_of
 from commands.diagnosis import KNOWLEDGE, Diagnosis, diagnose, diagnose_incompatibility
 from commands.hyperv import ErrorKind, HyperVError, Incompatibility
@@ -25,23 +25,12 @@ from commands.hyperv import ErrorKind, HyperVError, Incompatibility
 WSMAN_OPERATION_TIMEOUT = 0x80338029
 WSMAN_INVALID_SELECTORS = 0x8033805B
 
-_ASSIGNMENT = re.compile(
-    r"(?i)\b(password|passwd|pwd|secret|token|credential|apikey|api_key)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
-)
-_REDACTED = "***"
 
-
-class Scrubber:
-    """Removes known secret values and `password=...`-like assignments from text."""
+class Scrubber(Redactor):
+    """Removes known secret values and `password=...`-like assignments from host text."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        # Longest first so a secret that contains another is removed whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, _REDACTED)
-        return _ASSIGNMENT.sub(lambda m: m.group(1) + m.group(2) + _REDACTED, text)
+        super().__init__(secrets, marker="***", assignments=True)
 
 
 # OpenSSL's reasons for a first "record" that is not TLS at all (an HTTP answer read as

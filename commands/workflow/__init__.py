@@ -7,8 +7,9 @@
 - `preflight`: the `Preflight` port and when an approval becomes void.
 - `notify`: the `Notifier` port.
 - `scheduler`: per-host slots and the queue; `dispatch`: approved requests to those slots;
-  `execution`: starting and following runs; `recovery`: what a new process does with what an
-  old one left open; `ticker`: the timer that expires stale approvals.
+  `execution`: starting runs; `following`: following them (and re-attaching after a restart);
+  `recovery`: what a new process does with what an old one left open; `ticker`: the timer
+  that expires stale approvals.
 - `records`/`store`: the audit store contract; `memory_store`: an in-memory implementation.
 - `codec`: typed requests and invocations to and from stored JSON.
 """

@@ -139,8 +139,6 @@ class Migration:
         pipeline: _Pipeline | None = None,
         sent_here: bool = False,
     ) -> None:
-        _require_migration(invocation)
-        _require_vm_id(vm_id)
         self._port = port
         self.source = source
         self.invocation = invocation
@@ -172,6 +170,7 @@ class Migration:
         session = port.sessions.dedicated(source)
         pool = session.open()
         started_at = _now()
+        pipeline: _Pipeline | None = None
         with session.lock:
             ps = build_pipeline(pool, [invocation])
             try:
@@ -186,10 +185,8 @@ class Migration:
                     "migration start unconfirmed; following the host's job",
                     extra={"host": source.name, "vm_id": vm_id, "kind": error.kind.value},
                 )
-                return cls(
-                    port, source, invocation, vm_id, started_at, ignore_jobs=before, sent_here=True
-                )
-        pipeline = _Pipeline(session, ps)
+            else:
+                pipeline = _Pipeline(session, ps)
         handle = cls(
             port,
             source,
@@ -200,11 +197,12 @@ class Migration:
             pipeline=pipeline,
             sent_here=True,
         )
-        pipeline.thread.start()
-        log.info(
-            "migration started",
-            extra={"host": source.name, "vm_id": vm_id, "invocation": invocation.render()},
-        )
+        if pipeline is not None:
+            pipeline.thread.start()
+            log.info(
+                "migration started",
+                extra={"host": source.name, "vm_id": vm_id, "invocation": invocation.render()},
+            )
         return handle
 
     @classmethod
@@ -217,6 +215,8 @@ class Migration:
         started_at: dt.datetime,
     ) -> Migration:
         """Follow a migration started earlier (perhaps by another process) from its job."""
+        _require_migration(invocation)
+        _require_vm_id(vm_id)
         log.info(
             "migration re-attached",
             extra={"host": source.name, "vm_id": vm_id, "started_at": started_at.isoformat()},

@@ -104,26 +104,28 @@ class Deps:
             return False
         return True
 
+    def was_sent(self, request_id: int) -> bool:
+        """Whether the request's log holds its `invocation_sent`: a move may be on its host."""
+        return any(e.kind == Step.SEND.value for e in self.store.events(request_id))
+
     def tell(self, record: RequestRecord, message: str) -> None:
         """Tells people about `record`; a chat failure never stops the workflow."""
-        try:
-            self.notifier.request_updated(record, message)
-        except Exception:
-            logger.exception("notifier failed", extra={"request_id": record.id})
+        _notify(self.notifier.request_updated, record, message)
 
     def tell_progress(self, record: RequestRecord, progress: MigrationProgress) -> None:
         """Reports a progress reading; a chat failure never stops the migration."""
-        try:
-            self.notifier.progress(record, progress)
-        except Exception:
-            logger.exception("notifier failed", extra={"request_id": record.id})
+        _notify(self.notifier.progress, record, progress)
 
     def tell_finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         """Reports the end of a run; a chat failure never changes the recorded outcome."""
-        try:
-            self.notifier.finished(record, outcome)
-        except Exception:
-            logger.exception("notifier failed", extra={"request_id": record.id})
+        _notify(self.notifier.finished, record, outcome)
+
+
+def _notify(send: Callable[..., None], record: RequestRecord, *args: Any) -> None:
+    try:
+        send(record, *args)
+    except Exception:
+        logger.exception("notifier failed", extra={"request_id": record.id})
 
 
 def error_data(error: HyperVError | WorkflowError) -> dict[str, Any]:

@@ -107,7 +107,7 @@ class Runner(Follower):
             "invocations": [inv.to_json() for inv in invocations],
         }
         while True:
-            if any(e.kind == INVOCATION_SENT for e in deps.store.events(record.id)):
+            if deps.was_sent(record.id):
                 logger.error(
                     "invocation already sent; not sending again", extra={"request_id": record.id}
                 )

@@ -44,7 +44,6 @@ from commands.workflow.codec import (
 )
 from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.dispatch import Dispatcher, slot_keys
-from commands.workflow.execution import INVOCATION_SENT
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.memory_store import utc_now
 from commands.workflow.notify import Notifier
@@ -391,9 +390,7 @@ class Workflow:
             # An approved request whose invocation was sent may be moving on its host already:
             # only whoever follows it may stop it. The cancel below is versioned, so a send
             # recorded after this check makes it lose instead.
-            sent = record.state is State.APPROVED and any(
-                e.kind == INVOCATION_SENT for e in self._deps.store.events(record.id)
-            )
+            sent = record.state is State.APPROVED and self._deps.was_sent(record.id)
             if record.state is State.RUNNING or sent:
                 raise WorkflowError(_followed_elsewhere(record))
             try:

@@ -175,6 +175,39 @@ class DelegationRequest:
 
 
 @dataclass(frozen=True)
+class Drain:
+    """Empty `source` for maintenance: every running VM (and, if asked, the stopped ones) goes
+    to one of `destinations`, or to any other inventory host when none are named."""
+
+    source: Host
+    destinations: tuple[Host, ...] = ()
+    include_storage: bool = False
+    include_stopped: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DrainRequest:
+    """`/migrate drain <host> ...`: place every VM, one approval, then move them all."""
+
+    drain: Drain
+
+
+@dataclass(frozen=True)
+class DrainCheckRequest:
+    """`/migrate drain check <host> ...`: the placement and the moves only, changes nothing."""
+
+    drain: Drain
+
+
+@dataclass(frozen=True)
+class DrainCancelRequest:
+    """`/migrate drain cancel <id>`: start no further move of the drain; running ones finish."""
+
+    request_id: int
+
+
+@dataclass(frozen=True)
 class HelpRequest:
     """`/migrate help [<topic>]`."""
 
@@ -196,6 +229,9 @@ Request = (
     | HostNetworkRemoveRequest
     | VmCompatibilityRequest
     | DelegationRequest
+    | DrainRequest
+    | DrainCheckRequest
+    | DrainCancelRequest
     | HelpRequest
 )
 

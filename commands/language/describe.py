@@ -11,6 +11,10 @@ from commands.requests import (
     CheckRequest,
     DelegationRequest,
     DiagnoseRequest,
+    Drain,
+    DrainCancelRequest,
+    DrainCheckRequest,
+    DrainRequest,
     HelpRequest,
     HistoryRequest,
     HostNetworkAddRequest,
@@ -44,6 +48,18 @@ def _move(action: str, move: Move) -> dict[str, JsonValue]:
         "vm_path": move.vm_path,
         "reason": move.reason,
         "vhds": [],
+    }
+
+
+def _drain(operation: str, drain: Drain) -> dict[str, JsonValue]:
+    return {
+        "action": "drain",
+        "operation": operation,
+        "host": drain.source.fqdn,
+        "destinations": [h.fqdn for h in drain.destinations],
+        "include_storage": drain.include_storage,
+        "include_stopped": drain.include_stopped,
+        "reason": drain.reason,
     }
 
 
@@ -139,6 +155,12 @@ def _fields(request: Request) -> dict[str, JsonValue]:
                 "hosts": [request.first.fqdn, request.second.fqdn],
                 "fix": request.fix,
             }
+        case DrainRequest(drain=drain):
+            return _drain("start", drain)
+        case DrainCheckRequest(drain=drain):
+            return _drain("check", drain)
+        case DrainCancelRequest():
+            return {"action": "drain", "operation": "cancel", "request_id": request.request_id}
         case HelpRequest():
             return {"action": "help", "topic": request.topic}
 

@@ -25,15 +25,20 @@ def parse_status(cursor: Cursor) -> StatusRequest:
 
 def parse_cancel(cursor: Cursor) -> CancelRequest:
     """`cancel #42`."""
-    token = cursor.take("the request id, e.g. cancel #42")
+    return CancelRequest(request_id=cancelled_id(cursor, "cancel"))
+
+
+def cancelled_id(cursor: Cursor, form: str) -> int:
+    """The one request id that ends `form` (`cancel`, `drain cancel`), as in `cancel #42`."""
+    token = cursor.take(f"the request id, e.g. {form} #42")
     request_id = cursor.check(values.request_id, token)
     if request_id is None:
         cursor.fail(
-            f"cancel takes a request id such as #42, not {shown(token.text)}; "
+            f"{form} takes a request id such as #42, not {shown(token.text)}; "
             "/migrate status shows the ids"
         )
     cursor.end(f"request #{request_id}")
-    return CancelRequest(request_id=request_id)
+    return request_id
 
 
 def parse_history(cursor: Cursor) -> HistoryRequest:

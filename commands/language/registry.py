@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from commands.language import admin, moves, queries
+from commands.language import admin, drain, moves, queries
 from commands.language.cursor import Cursor
 from commands.requests import HelpRequest, Request
 
@@ -162,6 +162,26 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
             "/migrate delegation HV-SRV01 HV-SRV02 fix",
         ),
         parse=admin.parse_delegation,
+    ),
+    Subcommand(
+        name="drain",
+        usage="/migrate drain <host> [to <host> [<host> ...]] [include-storage] "
+        "[include-stopped] [reason <text>] | drain check <host> [...] | drain cancel #<id>",
+        summary="Empty a host for maintenance: every VM moved off, with one approval.",
+        help="Places each running VM of the host on another inventory host (or only on the "
+        "hosts after `to`) where it fits: enough free memory, its virtual switches, its "
+        "configuration version, a compatible processor, free space when storage moves too, "
+        "live migration enabled; the most free memory first, within each host's "
+        "MaximumVirtualMachineMigrations. One approval card shows the whole placement and "
+        "every Move-VM; a VM that fits nowhere is named with why. `include-storage` moves "
+        "the disks too, `include-stopped` the VMs that are off as well. `drain check` only "
+        "shows the plan; `drain cancel #<id>` starts no further move (running ones finish).",
+        examples=(
+            "/migrate drain HV-SRV01 reason patch night",
+            "/migrate drain check HV-SRV01 to HV-SRV02 HV-SRV03 include-storage",
+            "/migrate drain cancel #42",
+        ),
+        parse=drain.parse_drain,
     ),
     Subcommand(
         name="help",

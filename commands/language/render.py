@@ -10,6 +10,7 @@ import itertools
 import re
 
 from commands.language.admin import HOST_ACTIONS
+from commands.language.drain import DRAIN_OPTIONS
 from commands.language.moves import MOVE_OPTIONS, STORAGE_OPTIONS
 from commands.language.registry import BY_WORD
 from commands.language.tokens import DOUBLE_QUOTES, SINGLE_QUOTES, Token
@@ -18,6 +19,10 @@ from commands.requests import (
     CheckRequest,
     DelegationRequest,
     DiagnoseRequest,
+    Drain,
+    DrainCancelRequest,
+    DrainCheckRequest,
+    DrainRequest,
     HelpRequest,
     HistoryRequest,
     HostNetworkAddRequest,
@@ -44,7 +49,9 @@ _OTHER_KEYWORDS = (
     "on",
     "off",
 )
-_KEYWORDS = frozenset((*BY_WORD, *MOVE_OPTIONS, *STORAGE_OPTIONS, *HOST_ACTIONS, *_OTHER_KEYWORDS))
+_KEYWORDS = frozenset(
+    (*BY_WORD, *MOVE_OPTIONS, *STORAGE_OPTIONS, *HOST_ACTIONS, *DRAIN_OPTIONS, *_OTHER_KEYWORDS)
+)
 _ID_LIKE = re.compile(r"^#?[0-9]+$")
 _ENTITY_LIKE = re.compile(r"&(?=amp;|lt;|gt;)")
 
@@ -127,6 +134,12 @@ def _words(request: Request) -> list[str]:
         case DelegationRequest():
             words = ["delegation", request.first.name, request.second.name]
             return words + (["fix"] if request.fix else [])
+        case DrainRequest(drain=drain):
+            return ["drain", *_drain(drain)]
+        case DrainCheckRequest(drain=drain):
+            return ["drain", "check", *_drain(drain)]
+        case DrainCancelRequest():
+            return ["drain", "cancel", f"#{request.request_id}"]
         case HelpRequest():
             return ["help"] + ([] if request.topic is None else [request.topic])
 
@@ -142,6 +155,17 @@ def _move(move: Move) -> list[str]:
     if move.vm_path is not None:
         words += ["vm-path", quote(move.vm_path)]
     return words + _reason(move.reason)
+
+
+def _drain(drain: Drain) -> list[str]:
+    words = [drain.source.name]
+    if drain.destinations:
+        words += ["to", *(h.name for h in drain.destinations)]
+    if drain.include_storage:
+        words.append("include-storage")
+    if drain.include_stopped:
+        words.append("include-stopped")
+    return words + _reason(drain.reason)
 
 
 def _id_or_vm(request_id: int | None, vm: str | None) -> list[str]:

@@ -24,6 +24,10 @@ from commands.requests import (
     CheckRequest,
     DelegationRequest,
     DiagnoseRequest,
+    Drain,
+    DrainCancelRequest,
+    DrainCheckRequest,
+    DrainRequest,
     HelpRequest,
     HistoryRequest,
     HostNetworkAddRequest,
@@ -84,6 +88,8 @@ FRAGMENTS = [
     "host",
     "vm",
     "delegation",
+    "drain",
+    "include-stopped",
     "help",
     "/migrate",
     "HV-SRV01",
@@ -234,7 +240,7 @@ HINT_WORDS = [
     *("\u2022", "-", ">", "`x", "x`", "to", "and", "HV-SRV01", "hv-srv02", "SRV-APP01", "My"),
     *("from", "include-storage", "storage-path", "D:\\x", "vhd", "a.vhdx", "storage", "host"),
     *("enable", "set", "network", "10.0.0.0", "/24", "delegation", "Move-VM", "-Name"),
-    *("status", "diagnose", "history", "5", "migrate", "stauts", "chekc"),
+    *("status", "diagnose", "history", "5", "migrate", "stauts", "chekc", "drain", "check"),
 ]
 near_commands = st.lists(st.sampled_from(HINT_WORDS), max_size=8).map(" ".join)
 
@@ -410,6 +416,25 @@ def delegations(draw: st.DrawFn) -> DelegationRequest:
     return DelegationRequest(first, second, draw(st.booleans()))
 
 
+@st.composite
+def drains(draw: st.DrawFn) -> Drain:
+    """A host to empty and distinct other hosts to fill, with any flags."""
+    source = draw(hosts)
+    others = [h for h in INVENTORY if h != source]
+    destinations = draw(
+        st.permutations(others).flatmap(
+            lambda p: st.sampled_from([tuple(p[:n]) for n in range(len(p) + 1)])
+        )
+    )
+    return Drain(
+        source=source,
+        destinations=destinations,
+        include_storage=draw(st.booleans()),
+        include_stopped=draw(st.booleans()),
+        reason=draw(st.none() | reasons),
+    )
+
+
 requests: st.SearchStrategy[Request] = st.one_of(
     moves().map(MigrateRequest),
     moves().map(CheckRequest),
@@ -439,6 +464,9 @@ requests: st.SearchStrategy[Request] = st.one_of(
     st.builds(HostNetworkRemoveRequest, host=hosts, subnet=subnets),
     st.builds(VmCompatibilityRequest, vm=vm_names, enabled=st.booleans()),
     delegations(),
+    drains().map(DrainRequest),
+    drains().map(DrainCheckRequest),
+    ids.map(DrainCancelRequest),
     st.builds(HelpRequest, topic=st.none() | st.sampled_from(["migrate", "storage", "host"])),
 )
 

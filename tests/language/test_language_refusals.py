@@ -378,6 +378,7 @@ SUGGESTED: list[tuple[str, str]] = [
     ("`status #42`", "/migrate status #42"),
     ('&gt; "My VM" to HV-SRV02', '/migrate "My VM" to HV-SRV02'),
     ("- SRV-APP01 to HV-SRV02", "/migrate SRV-APP01 to HV-SRV02"),
+    ("drain HV-SRV01 hv-srv02 include-storage", "drain HV-SRV01 to HV-SRV02"),
 ]
 
 

@@ -204,3 +204,15 @@ class CancelMethod(StrEnum):
     JOB_STATE_CHANGE = "job_state_change"
     PIPELINE_STOP = "pipeline_stop"
     TOO_LATE = "too_late"
+
+
+def volume_of(path: str) -> str:
+    """The volume a path lives on: `D:` or `\\\\server\\share`."""
+    if path.startswith("\\\\"):
+        return "\\\\" + "\\".join(path[2:].split("\\")[:2])
+    return path[:2].upper()
+
+
+def is_shared_path(path: str) -> bool:
+    """Whether every host can reach the file: an SMB share or a cluster shared volume."""
+    return path.startswith("\\\\") or path.casefold()[1:].startswith(":\\clusterstorage\\")

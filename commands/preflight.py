@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from commands.diagnosis import diagnose_incompatibility
-from commands.hyperv import ErrorKind, HostSettings, VmInfo
+from commands.hyperv import ErrorKind, HostSettings, VmInfo, is_shared_path, volume_of
 from commands.inventory import Host, Inventory
 from commands.language import to_dict
 from commands.plans import (
@@ -51,18 +51,6 @@ def _warning(code: str, message: str, fix: str = "") -> Finding:
 
 def _gib(n: int) -> str:
     return f"{n / _GIB:.1f} GiB"
-
-
-def _drive(path: str) -> str:
-    """The volume a path lives on: `D:` or `\\\\server\\share`."""
-    if path.startswith("\\\\"):
-        return "\\\\" + "\\".join(path[2:].split("\\")[:2])
-    return path[:2].upper()
-
-
-def _is_shared(path: str) -> bool:
-    """Whether every host can reach the file: an SMB share or a cluster shared volume."""
-    return path.startswith("\\\\") or path.casefold()[1:].startswith(":\\clusterstorage\\")
 
 
 @dataclass(frozen=True)
@@ -162,7 +150,7 @@ class HostPreflight:
                 dest, [p for p in (move.storage_path, move.vm_path) if p], vm
             )
         else:
-            local = [d.path for d in vm.disks if not _is_shared(d.path)]
+            local = [d.path for d in vm.disks if not is_shared_path(d.path)]
             if local:
                 findings.append(
                     _blocking(
@@ -218,7 +206,7 @@ class HostPreflight:
                     "or connect the adapter to a switch that exists there.",
                 )
         for iso in vm.dvd_paths:
-            if iso and not _is_shared(iso):
+            if iso and not is_shared_path(iso):
                 yield _blocking(
                     ErrorKind.LOCAL_ISO.value,
                     f"{vm.name} has the ISO {iso} attached from a local path.",
@@ -238,7 +226,7 @@ class HostPreflight:
                 )
         needed = sum(d.size_bytes for d in vm.disks)
         volumes = {v.path.rstrip("\\").upper(): v for v in self._hyperv.volumes(host)}
-        for drive in dict.fromkeys(_drive(p) for p in paths):
+        for drive in dict.fromkeys(volume_of(p) for p in paths):
             volume = volumes.get(drive.upper())
             if volume is not None and volume.free_bytes < needed:
                 findings.append(

@@ -162,7 +162,7 @@ def require_change(request: Request, command: str, text: Sequence[str]) -> None:
         "status": " To see requests: hvbot audit list.",
         "history": " To see requests: hvbot audit list.",
         "host": " To see every host's settings: hvbot hosts.",
-        "drain": " A drain is planned and run from Slack; hvbot parse -- TEXT shows how it reads.",
+        "drain": " To see a drain's placement and moves: hvbot plan -- drain check HOST.",
     }.get(action, "")
     raise Refused(
         f"`/migrate {action}` changes nothing on a host; hvbot {command} takes {_CHANGES}, "

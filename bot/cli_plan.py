@@ -23,12 +23,13 @@ from bot.cli_common import (
 from bot.config import Config, Secrets
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
+from commands.drain import drain_plan_json, plan_drain, render_drain_plan
 from commands.hyperv import ErrorKind, HostSettings, HyperVError
 from commands.inventory import Host
 from commands.language import parse, to_dict
 from commands.plans import compare_invocation
 from commands.preflight import ResolvedPlan, resolve_plan
-from commands.requests import CheckRequest, Request
+from commands.requests import CheckRequest, DrainCheckRequest, DrainRequest, Request
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,6 +99,8 @@ def render_json(request: Request, resolved: ResolvedPlan) -> str:
 def run_plan(args: argparse.Namespace, config: Config) -> int:
     """Parse, resolve against the hosts, print the plan."""
     request = parse(command_text(args.text), config.inventory)
+    if isinstance(request, DrainRequest | DrainCheckRequest):
+        return _run_drain_plan(args, config, request)
     require_change(request, "plan", args.text)
     port = connect(config)
     try:
@@ -108,6 +111,19 @@ def run_plan(args: argparse.Namespace, config: Config) -> int:
         print(render_json(request, resolved))
     else:
         print(render_text(resolved, isinstance(request, CheckRequest)))
+    return EXIT_OK
+
+
+def _run_drain_plan(
+    args: argparse.Namespace, config: Config, request: DrainRequest | DrainCheckRequest
+) -> int:
+    """A drain's placement and moves, read from the live hosts (nothing is changed)."""
+    port = connect(config)
+    try:
+        plan = plan_drain(port, config.inventory, request.drain)
+    finally:
+        port.close()
+    print(drain_plan_json(plan) if args.json else render_drain_plan(plan))
     return EXIT_OK
 
 

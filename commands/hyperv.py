@@ -142,6 +142,15 @@ class HostSettings:
 
 
 @dataclass(frozen=True)
+class Processor:
+    """A host's processor (Win32_Processor): `vendor` is its Manufacturer (GenuineIntel,
+    AuthenticAMD), `model` its Name; empty when the host would not say."""
+
+    vendor: str
+    model: str
+
+
+@dataclass(frozen=True)
 class Volume:
     """A volume (drive letter or mount path) and its free space."""
 

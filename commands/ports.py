@@ -16,6 +16,7 @@ from commands.hyperv import (
     Incompatibility,
     MigrationOutcome,
     MigrationProgress,
+    Processor,
     VmInfo,
     Volume,
 )
@@ -58,6 +59,14 @@ class HyperVPort(Protocol):
 
     def get_vm(self, host: Host, vm: str) -> VmInfo:
         """The VM named exactly `vm` on `host`."""
+        ...
+
+    def list_vms(self, host: Host) -> tuple[VmInfo, ...]:
+        """Every VM of `host`, with adapters, disks and DVD drives, in the host's order."""
+        ...
+
+    def processor(self, host: Host) -> Processor:
+        """The host's processor vendor and model."""
         ...
 
     def host_settings(self, host: Host) -> HostSettings:

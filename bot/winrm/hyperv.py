@@ -27,6 +27,7 @@ from commands.hyperv import (
     Incompatibility,
     MigrationNetwork,
     NetworkAdapter,
+    Processor,
     VmInfo,
     Volume,
 )
@@ -110,6 +111,10 @@ class WinRMHyperV:
             )
         return self._details(host, machines[0])
 
+    def list_vms(self, host: Host) -> tuple[VmInfo, ...]:
+        """Every VM of `host` (Get-VM without a name), each with its details."""
+        return tuple(self._details(host, m) for m in self.query(host, call("Get-VM")))
+
     def _details(self, host: Host, machine: Any) -> VmInfo:
         name = o.text(machine, "Name")
         adapters = self.query(host, call("Get-VMNetworkAdapter", ("VMName", name)))
@@ -175,6 +180,15 @@ class WinRMHyperV:
             memory_total_bytes=o.number(h, "MemoryCapacity"),
             memory_free_bytes=self._free_memory(host),
         )
+
+    def processor(self, host: Host) -> Processor:
+        """Win32_Processor's Manufacturer and Name (the first socket: hosts do not mix CPUs)."""
+        result = self.session(host).run([call("Get-CimInstance", ("ClassName", "Win32_Processor"))])
+        if result.failed or not result.output:
+            # Like Win32_OperatingSystem, a restricted endpoint may not expose it: unknown.
+            return Processor("", "")
+        first = result.output[0]
+        return Processor(o.text(first, "Manufacturer"), o.text(first, "Name"))
 
     def _free_memory(self, host: Host) -> int:
         session = self.session(host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,10 @@ from lab.running import start_lab
 from lab.world import load_scenario
 
 
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[BotRig]:
-    world = load_scenario(None, time_scale=0.005)
+@contextlib.contextmanager
+def running_rig(tmp_path: Path, scenario: Path | None = None) -> Iterator[BotRig]:
+    """A lab on `scenario` (None: the default lab) and a config file pointing at it."""
+    world = load_scenario(scenario, time_scale=0.005)
     with start_lab(world) as lab:
         config = tmp_path / "hvbot.toml"
         config.write_text(
@@ -32,3 +34,17 @@ def rig(tmp_path: Path) -> Iterator[BotRig]:
         }
         yield BotRig(world, lab, config, env)
         world.wait_idle()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[BotRig]:
+    with running_rig(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def drain_rig(tmp_path: Path) -> Iterator[BotRig]:
+    """The maintenance-night lab: HV-SRV01 with 33 VMs and three peers."""
+    scenario = Path(__file__).resolve().parents[2] / "lab" / "scenarios" / "drain.toml"
+    with running_rig(tmp_path, scenario) as running:
+        yield running

@@ -207,4 +207,5 @@ def _recover(args: argparse.Namespace, config: Config) -> int:
                 "Ctrl-C stopped this process, not the moves on the hosts; run `hvbot recover` "
                 "again to follow them to their end."
             ) from None
-        return EXIT_OK if all(r.state is not State.FAILED for r in finals) else EXIT_FAILED
+        unsettled = (State.FAILED, State.OUTCOME_UNKNOWN)
+        return EXIT_OK if all(r.state not in unsettled for r in finals) else EXIT_FAILED

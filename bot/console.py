@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
-from commands.hyperv import JobState, MigrationOutcome, MigrationProgress
+from commands.hyperv import ErrorKind, JobState, MigrationOutcome, MigrationProgress
 from commands.workflow.preflight import PreflightResult
 from commands.workflow.records import AuditEvent, RequestRecord
 
@@ -82,6 +82,11 @@ def outcome_lines(outcome: MigrationOutcome) -> list[str]:
     error = outcome.error
     if error is None:
         return [f"failed after {outcome.duration_seconds:.1f} s"]
+    if error.kind is ErrorKind.OUTCOME_UNKNOWN:
+        # The evidence, one line each, instead of the cause: people must see what disagreed.
+        lines = [f"outcome unknown after {outcome.duration_seconds:.1f} s: {error.summary}"]
+        lines += [f"  seen: {line}" for line in outcome.evidence]
+        return [*lines, f"  check: {error.fix}"]
     lines = [f"failed after {outcome.duration_seconds:.1f} s: {error.summary}"]
     if error.cause:
         lines.append(f"  cause: {error.cause}")

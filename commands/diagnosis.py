@@ -208,6 +208,12 @@ KNOWLEDGE: dict[ErrorKind, Diagnosis] = {
             "Nothing changed on the hosts; ask for the move again.",
         ),
         Diagnosis(
+            ErrorKind.OUTCOME_UNKNOWN,
+            "The outcome is unknown: what the hosts say does not settle it.",
+            "The hosts' job, events and the VM's location disagree, or are gone.",
+            "Check where the VM and its files are and the host's VMMS-Admin log.",
+        ),
+        Diagnosis(
             ErrorKind.INVALID_PARAMETERS,
             "PowerShell rejected the parameters of the command.",
             "The parameters do not form a valid parameter set for this cmdlet.",

@@ -53,6 +53,7 @@ class ErrorKind(StrEnum):
     VM_STATE = "vm_state"
     CANCELLED = "cancelled"
     NOT_STARTED = "not_started"
+    OUTCOME_UNKNOWN = "outcome_unknown"
     INVALID_PARAMETERS = "invalid_parameters"
     REMOTE_ERROR = "remote_error"
 
@@ -205,6 +206,7 @@ class MigrationOutcome:
     blackout_seconds: float | None = None
     error: HyperVError | None = None
     events: tuple[HostEvent, ...] = ()
+    evidence: tuple[str, ...] = ()
 
 
 class CancelMethod(StrEnum):

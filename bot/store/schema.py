@@ -18,6 +18,11 @@ from sqlite_utils import Database, Migrations
 log = logging.getLogger(__name__)
 MIGRATIONS = Migrations("hvbot_audit")
 DEFAULT_BUSY_TIMEOUT = 30.0
+# The final states as SQL literals (partial indexes need constants, not parameters).
+_FINAL = ", ".join(
+    f"'{state}'"
+    for state in ("succeeded", "failed", "rejected", "expired", "cancelled", "outcome_unknown")
+)
 
 # Never rebuilt by a later migration: only new objects are added, so an old file upgrades in
 # place without touching the events it holds (a rebuild would rewrite the hash-chained rows).
@@ -102,6 +107,25 @@ def _search_indexes_and_views(db: Database) -> None:
         WHERE state NOT IN ('succeeded', 'failed', 'rejected', 'expired', 'cancelled')
         ORDER BY id
         """,
+    )
+
+
+@MIGRATIONS(name="0003_one_open_request_per_subject")
+def _one_open_request_per_subject(db: Database) -> None:
+    # The database itself refuses a second open request for a VM (or a second open host
+    # settings change for a host), so any number of processes on one file behave as one.
+    # The open_requests view learns the final state `outcome_unknown`.
+    db.executescript(
+        f"""
+        CREATE UNIQUE INDEX one_open_request_per_vm ON requests(vm COLLATE NOCASE)
+            WHERE vm IS NOT NULL AND state NOT IN ({_FINAL});
+        CREATE UNIQUE INDEX one_open_settings_change_per_host
+            ON requests(source_host COLLATE NOCASE)
+            WHERE kind = 'host_change' AND state NOT IN ({_FINAL});
+        DROP VIEW open_requests;
+        CREATE VIEW open_requests AS SELECT * FROM requests WHERE state NOT IN ({_FINAL})
+            ORDER BY id;
+        """
     )
 
 

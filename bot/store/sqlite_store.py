@@ -45,6 +45,7 @@ from commands.workflow.records import (
     State,
     TransitionResult,
 )
+from commands.workflow.store import SubjectBusy, clashes
 
 _JSON_FIELDS = frozenset({"request", "invocation", "outcome", "approvals"})
 _TIME_FIELDS = frozenset({"expires_at", "started_at", "finished_at"})
@@ -143,38 +144,58 @@ class SqliteAuditStore:
                 raise
 
     def create(self, new: NewRequest, event: EventDraft) -> RequestRecord:
-        """Record a new request in state `requested`, with its first event."""
+        """Record a new request in state `requested`, with its first event; `SubjectBusy`
+        (naming the holder) when the database's unique indexes refuse a second open request
+        for the VM or the host's settings."""
         with self._write() as conn:
             now = utc_text(self._clock())
             seq, prev_hash = self._chain_tail(conn)
-            request_id = conn.execute(
-                """
+            try:
+                request_id = self._insert_request(conn, new, now, seq)
+            except sqlite3.IntegrityError:
+                holder = self._holder(conn, new)
+                if holder is None:
+                    raise
+                raise SubjectBusy(holder) from None
+            self._insert_event(conn, seq, prev_hash, request_id, event, now, None, State.REQUESTED)
+            return self._record(conn, request_id)
+
+    def _insert_request(self, conn: sqlite3.Connection, new: NewRequest, now: str, seq: int) -> int:
+        request_id = conn.execute(
+            """
                 INSERT INTO requests (kind, state, version, vm, source_host, destination_host,
                     reason, requester_slack_id, requester_account, requester_name, channel,
                     thread_ts, request, created_at, updated_at, last_transition_seq)
                 VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                (
-                    new.kind,
-                    State.REQUESTED.value,
-                    new.vm,
-                    new.source_host,
-                    new.destination_host,
-                    self._text(new.reason),
-                    new.requester.slack_user_id,
-                    new.requester.directory_account,
-                    new.requester.display_name,
-                    new.place.channel,
-                    new.place.thread_ts,
-                    self._json(new.request),
-                    now,
-                    now,
-                    seq,
-                ),
-            ).lastrowid
-            assert request_id is not None  # an INSERT always sets it
-            self._insert_event(conn, seq, prev_hash, request_id, event, now, None, State.REQUESTED)
-            return self._record(conn, request_id)
+            (
+                new.kind,
+                State.REQUESTED.value,
+                new.vm,
+                new.source_host,
+                new.destination_host,
+                self._text(new.reason),
+                new.requester.slack_user_id,
+                new.requester.directory_account,
+                new.requester.display_name,
+                new.place.channel,
+                new.place.thread_ts,
+                self._json(new.request),
+                now,
+                now,
+                seq,
+            ),
+        ).lastrowid
+        assert request_id is not None  # an INSERT always sets it
+        return request_id
+
+    def _holder(self, conn: sqlite3.Connection, new: NewRequest) -> RequestRecord | None:
+        """The open request that holds what `new` needs (read in the refused transaction)."""
+        marks = ", ".join("?" * len(_TERMINAL))
+        rows = conn.execute(
+            f"SELECT * FROM requests WHERE state NOT IN ({marks}) ORDER BY id", _TERMINAL
+        ).fetchall()
+        return next((r for r in map(record_from_row, rows) if clashes(new, r)), None)
 
     def transition(
         self,

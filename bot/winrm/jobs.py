@@ -1,55 +1,73 @@
-"""What the source host says about a migration: its Msvm_MigrationJob, and what the VM's files
-and the VMMS events tell once the job is gone."""
+"""Readings of a migration on its hosts: the Msvm_MigrationJob instances, the host's clock
+against ours, whether a storage move's files are in place, the blackout an event reports.
+What they prove is decided in `commands.outcome`."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from bot.winrm import objects as o
-from bot.winrm.calls import migration_jobs
+from bot.winrm.calls import call, migration_jobs
 from bot.winrm.errors import records_error
 from bot.winrm.session import HostSession
-from commands.diagnosis import (
-    EVENT_MIGRATION_FAILED,
-    EVENT_MIGRATION_STARTED,
-    SUCCESS_EVENTS,
-    blackout_seconds,
-    diagnose_events,
-)
-from commands.hyperv import (
-    ErrorKind,
-    HostEvent,
-    HyperVError,
-    JobState,
-    MigrationProgress,
-    VmInfo,
-)
+from commands.diagnosis import blackout_seconds
+from commands.hyperv import HostEvent, JobState, MigrationProgress, VmInfo
 from commands.invocation import Invocation
 
-# Storage-move events as the lab writes them; DESIGN §5 lists only the live-migration ids,
-# so these three are a guess about Windows.
-EVENT_STORAGE_STARTED = 20414
-EVENT_STORAGE_SUCCEEDED = 20418
-EVENT_STORAGE_FAILED = 20419
-_MOVE_STARTS = frozenset({EVENT_MIGRATION_STARTED, EVENT_STORAGE_STARTED})
-# Events that close a move. 21501 (queued), 20306 and 21125 come before or beside a 21502.
-_MOVE_ENDS = SUCCESS_EVENTS | {
-    EVENT_MIGRATION_FAILED,
-    EVENT_STORAGE_SUCCEEDED,
-    EVENT_STORAGE_FAILED,
-}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class JobReading:
-    """One Msvm_MigrationJob: its id, when it started, and the progress it reports."""
+    """One Msvm_MigrationJob: its id, when it started (host clock), the progress it reports
+    and the destination host it names."""
 
     instance_id: str
     started: dt.datetime | None
     progress: MigrationProgress
+    destination: str | None = None
+
+
+@dataclass(frozen=True)
+class HostClock:
+    """How far a host's clock is ahead of the bot's (`offset`), and how wrong that may be."""
+
+    offset: dt.timedelta
+    error: dt.timedelta
+
+    def to_bot(self, host_time: dt.datetime) -> dt.datetime:
+        """A time the host wrote, on the bot's clock."""
+        return host_time - self.offset
+
+
+UNMEASURED = HostClock(dt.timedelta(0), dt.timedelta(0))
+
+
+def measure_clock(session: HostSession) -> HostClock:
+    """The host's clock against ours, from one round trip (`Get-Date -Format o`: the
+    round-trip text keeps the offset and 7 fractional digits).
+
+    The host read its clock somewhere between our send and its answer: half the round trip
+    bounds the error. A host that cannot tell its time gives `UNMEASURED` (no tolerance):
+    `commands.outcome` then never adopts a job or event from before the send, and at worst
+    calls a move's outcome unknown rather than inventing one.
+    """
+    before = _now()
+    result = session.run([call("Get-Date", ("Format", "o"))])
+    after = _now()
+    host_time = None if result.failed or not result.output else o.timestamp(result.output[0])
+    if host_time is None:
+        log.warning("host clock unreadable; no skew tolerance", extra={"host": session.host.name})
+        return UNMEASURED
+    half = (after - before) / 2
+    return HostClock(host_time - (before + half), half)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def jobs_for(session: HostSession, vm_id: str) -> list[JobReading]:
@@ -83,6 +101,7 @@ def _reading(job: Any) -> JobReading:
             error_description=o.text(job, "ErrorDescription") or None,
             cancellable=o.flag(job, "Cancellable"),
         ),
+        destination=o.text(job, "DestinationHost") or None,
     )
 
 
@@ -105,29 +124,6 @@ def files_in_place(vm: VmInfo, invocation: Invocation) -> bool:
     return config_ok and all(w in disks for w in wanted) and bool(wanted or config)
 
 
-def events_of_this_move(events: Iterable[HostEvent], begun: dt.datetime) -> tuple[HostEvent, ...]:
-    """The events of the move that began at `begun`, among this VM's events around then.
-
-    The window asked of the hosts reaches back before our start (clock skew), so it may hold
-    the previous move of the same VM, whose 20415 would give a wrong blackout or outcome.
-    Moves of one VM never overlap, so ours begins at its own start event (20413/20414), or,
-    when it has none (refused before starting), right after an end event older than `begun`.
-    `begun` is best the host job's StartTime (host clock, the events' own timeline); without
-    it, the bot's send time with no skew tolerance: a tolerance would let the end of a move
-    finished just before ours pass for ours, turning a move that never ran into a success.
-    A host clock running behind costs at most our own end event, and then the job or the
-    VM's location decides the outcome.
-    """
-    ordered = sorted(events, key=lambda e: e.time_created)
-    first = 0
-    for index, event in enumerate(ordered):
-        if event.event_id in _MOVE_STARTS:
-            first = index
-        elif event.event_id in _MOVE_ENDS and event.time_created < begun:
-            first = index + 1
-    return tuple(ordered[first:])
-
-
 def blackout(events: tuple[HostEvent, ...]) -> float | None:
     """The blackout time the first success event reports, if any."""
     for event in events:
@@ -135,13 +131,3 @@ def blackout(events: tuple[HostEvent, ...]) -> float | None:
         if value is not None:
             return value
     return None
-
-
-def refine(error: HyperVError, events: tuple[HostEvent, ...]) -> HyperVError:
-    """A generic remote error becomes specific when an event says what went wrong."""
-    if error.kind is not ErrorKind.REMOTE_ERROR:
-        return error
-    told = diagnose_events(events)
-    if told is None:
-        return error
-    return told.error(detail=error.detail, host=error.host)

@@ -2,13 +2,16 @@
 
 The pipeline runs on a pool of its own on the source host (a thread keeps receiving from
 it); progress, cancel and re-attach read the migration job on the host's shared pool.
-Jobs are correlated by VM id (`VirtualSystemName`) and start time; finished jobs of earlier
-migrations, which linger for minutes, are ignored. Whatever happens to the connection, the
-move itself is never sent twice: when in doubt the handle follows the job on the host.
+Jobs are correlated by VM id (`VirtualSystemName`), destination and start time against the
+send, every host time converted to the bot's clock with an offset measured against that
+host; what the readings prove is decided by `commands.outcome.decide`. Whatever happens to
+the connection, the move itself is never sent twice: when in doubt the handle follows the
+job on the host.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -27,22 +30,16 @@ from bot.winrm.calls import (
 )
 from bot.winrm.errors import records_error, shell_lost, transport_error
 from bot.winrm.jobs import (
+    HostClock,
     JobReading,
     blackout,
-    events_of_this_move,
     files_in_place,
     jobs_for,
+    measure_clock,
     param,
-    refine,
 )
 from bot.winrm.session import HostSession, build_pipeline
-from commands.diagnosis import (
-    FAILURE_EVENTS,
-    KNOWLEDGE,
-    SUCCESS_EVENTS,
-    diagnose,
-    diagnose_events,
-)
+from commands.diagnosis import KNOWLEDGE
 from commands.hyperv import (
     CancelMethod,
     ErrorKind,
@@ -55,6 +52,15 @@ from commands.hyperv import (
 )
 from commands.inventory import Host
 from commands.invocation import Invocation
+from commands.outcome import (
+    Decision,
+    JobSeen,
+    Location,
+    MoveReadings,
+    PipelineEnd,
+    Verdict,
+    decide,
+)
 
 if TYPE_CHECKING:
     from bot.winrm.hyperv import WinRMHyperV
@@ -62,11 +68,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATION_CMDLETS = ("Move-VM", "Move-VMStorage")
-# Host and bot clocks differ a little (Kerberos tolerates 5 minutes; domain members stay
-# within seconds): jobs and events this much older than our start may still be ours. Only
-# the net cast on the hosts is this wide; `events_of_this_move` then cuts the previous
-# move of the VM away.
-CLOCK_SKEW = dt.timedelta(seconds=30)
 # VMMS creates the job as soon as a Move-VM reaches it. When our connection went before the
 # host answered, the job's absence proves the move never started only after this long.
 JOB_APPEARS_WITHIN = dt.timedelta(seconds=10)
@@ -107,13 +108,25 @@ class _Pipeline:
             self.done.set()
             self.session.close()
 
-    @property
-    def succeeded(self) -> bool:
-        return (
+    def end(self) -> PipelineEnd:
+        """How the pipeline stands, as `commands.outcome` reads it."""
+        if not self.done.is_set():
+            return PipelineEnd.RUNNING
+        if self.lost is not None:
+            return PipelineEnd.LOST
+        if self.ps.state == PSInvocationState.STOPPED:
+            return PipelineEnd.STOPPED
+        if (
             self.ps.state == PSInvocationState.COMPLETED
             and not self.ps.had_errors
             and not self.ps.streams.error
-        )
+        ):
+            return PipelineEnd.SUCCEEDED
+        return PipelineEnd.FAILED
+
+    def error(self) -> HyperVError:
+        """The classified error of a failed pipeline."""
+        return records_error(self.ps.streams.error, self.session.host.name, self.session.scrub)
 
     def stop(self) -> bool:
         """Stop the pipeline if it still runs; whether it did."""
@@ -138,6 +151,7 @@ class Migration:
         ignore_jobs: frozenset[str] = frozenset(),
         pipeline: _Pipeline | None = None,
         sent_here: bool = False,
+        clocks: dict[str, HostClock] | None = None,
     ) -> None:
         self._port = port
         self.source = source
@@ -147,7 +161,7 @@ class Migration:
         self._ignore = ignore_jobs
         self._pipeline = pipeline
         self._sent_here = sent_here
-        self._job_id: str | None = None
+        self._clocks = dict(clocks or {})
         self._cancel_requested = False
         self._outcome: MigrationOutcome | None = None
         self.vm_name = str(param(invocation, "Name") or param(invocation, "VMName") or "")
@@ -167,6 +181,8 @@ class Migration:
         refuse_foreign_destination(invocation, port.inventory)
         shared = port.session(source)
         before = frozenset(r.instance_id for r in jobs_for(shared, vm_id))
+        # Measured right before the send, on the host that will stamp the job and events.
+        clock = measure_clock(shared)
         session = port.sessions.dedicated(source)
         pool = session.open()
         started_at = _now()
@@ -196,6 +212,7 @@ class Migration:
             ignore_jobs=before,
             pipeline=pipeline,
             sent_here=True,
+            clocks={source.name: clock},
         )
         if pipeline is not None:
             pipeline.thread.start()
@@ -236,15 +253,14 @@ class Migration:
         return self._started_at
 
     def poll(self) -> MigrationProgress:
-        """The migration job now; derived from the pipeline when no job is visible."""
-        reading = self._job()
-        if reading is not None:
-            return reading.progress
-        elapsed = (_now() - self._started_at).total_seconds()
-        pipeline = self._pipeline
-        if (pipeline is not None and not pipeline.done.is_set()) or self._job_may_appear():
+        """This move's job now; derived from the verdict when no job of it is visible."""
+        decision = self._decision()
+        if decision.job is not None:
+            return decision.job.progress
+        if decision.verdict is Verdict.RUNNING:
+            elapsed = (_now() - self._started_at).total_seconds()
             return MigrationProgress(JobState.STARTING, 0, elapsed)
-        outcome = self._settled_outcome()
+        outcome = self._settle(decision)
         state = JobState.COMPLETED if outcome.succeeded else JobState.EXCEPTION
         return MigrationProgress(state, 100 if outcome.succeeded else 0, outcome.duration_seconds)
 
@@ -254,39 +270,27 @@ class Migration:
             return self._outcome
         deadline = time.monotonic() + timeout
         pipeline = self._pipeline
-        if pipeline is not None:
-            if not pipeline.done.wait(timeout):
-                return None
-            if pipeline.lost is None:
-                self._outcome = self._pipeline_outcome(pipeline)
-                return self._outcome
+        if pipeline is not None and not pipeline.done.wait(timeout):
+            return None
         while True:
-            reading = self._job()
-            if reading is not None:
-                settled = reading.progress.state.finished
-            else:
-                settled = not self._job_may_appear()
-            if settled:
-                self._outcome = self._job_outcome(reading)
-                return self._outcome
+            decision = self._decision()
+            if decision.verdict is not Verdict.RUNNING:
+                return self._settle(decision)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             time.sleep(min(self._port.poll_interval, remaining))
 
     def cancel(self) -> CancelMethod:
-        """RequestStateChange(4) when the job is cancellable, else stop the pipeline."""
-        reading = self._job()
-        if (
-            reading is not None
-            and not reading.progress.state.finished
-            and reading.progress.cancellable
-        ):
+        """RequestStateChange(4) on this move's job when it is cancellable, else stop the
+        pipeline."""
+        self._cancel_requested = True
+        job = self._decision(settled=False).job
+        if job is not None and not job.progress.state.finished and job.progress.cancellable:
             session = self._port.session(self.source)
-            result = session.run([cancel_job(reading.instance_id)])
+            result = session.run([cancel_job(job.instance_id)])
             codes = [o.number(r, "ReturnValue") for r in result.output]
             if not result.failed and all(c in (0, 4096) for c in codes):
-                self._cancel_requested = True
                 log.info(
                     "migration cancel requested",
                     extra={"host": self.source.name, "vm_id": self._vm_id},
@@ -297,148 +301,135 @@ class Migration:
                 extra={"host": self.source.name, "vm_id": self._vm_id, "codes": codes},
             )
         if self._pipeline is not None and self._pipeline.stop():
-            self._cancel_requested = True
             log.info(
                 "migration pipeline stopped", extra={"host": self.source.name, "vm_id": self._vm_id}
             )
             return CancelMethod.PIPELINE_STOP
         return CancelMethod.TOO_LATE
 
-    # -- reading the host ----------------------------------------------------------------
+    # -- readings ------------------------------------------------------------------------
 
-    def _job_may_appear(self) -> bool:
-        """Whether a move this handle sent, unconfirmed, may still be about to show its job."""
+    def _decision(self, *, settled: bool = True) -> Decision:
+        """The verdict on the readings: the job and the pipeline first; the events and where
+        the VM is only once they no longer say the move runs (or never when not `settled`)."""
+        source_clock = self._clock(self.source)
+        jobs = tuple(self._seen(r, source_clock) for r in self._jobs())
+        decision = decide(self._readings(jobs, (), Location.UNKNOWN))
+        if decision.verdict is Verdict.RUNNING or not settled:
+            return decision
+        location, unanswered = self._location()
+        decision = decide(self._readings(jobs, self._events(), location))
+        if decision.verdict is Verdict.UNKNOWN and unanswered is not None:
+            # Only the host that did not answer could settle it: ask again later.
+            raise unanswered
+        return decision
+
+    def _readings(
+        self, jobs: tuple[JobSeen, ...], events: tuple[HostEvent, ...], location: Location
+    ) -> MoveReadings:
         pipeline = self._pipeline
-        unconfirmed = pipeline is None or pipeline.lost is not None
-        return self._sent_here and unconfirmed and _now() - self._started_at < JOB_APPEARS_WITHIN
+        end = None if pipeline is None else pipeline.end()
+        unconfirmed = pipeline is None or end is PipelineEnd.LOST
+        return MoveReadings(
+            vm=self.vm_name,
+            source=self.source.name,
+            destination=self.destination.name if self.destination else None,
+            sent_at=self._started_at,
+            clock_error=max(
+                (self._clocks[h.name].error for h in self._hosts() if h.name in self._clocks),
+                default=dt.timedelta(0),
+            ),
+            pipeline=end,
+            pipeline_error=pipeline.error() if end is PipelineEnd.FAILED and pipeline else None,
+            jobs=jobs,
+            events=events,
+            location=location,
+            cancel_requested=self._cancel_requested,
+            job_may_appear=(
+                self._sent_here and unconfirmed and _now() - self._started_at < JOB_APPEARS_WITHIN
+            ),
+        )
 
-    def _job(self) -> JobReading | None:
-        earliest = self._started_at - CLOCK_SKEW
-        candidates = [
-            r
-            for r in jobs_for(self._port.session(self.source), self._vm_id)
-            if r.instance_id not in self._ignore and (r.started is None or r.started >= earliest)
-        ]
-        if self._job_id is not None:
-            for r in candidates:
-                if r.instance_id == self._job_id:
-                    return r
-        if not candidates:
-            return None
-        newest = max(candidates, key=lambda r: r.started or self._started_at)
-        self._job_id = newest.instance_id
-        return newest
+    def _hosts(self) -> list[Host]:
+        return [self.source] + ([self.destination] if self.destination else [])
 
-    def _final_reading(self) -> JobReading | None:
-        """The finished job (it lingers for minutes), for its elapsed time and start."""
-        try:
-            return self._job()
-        except HyperVError as exc:
-            # The pipeline already told the outcome; the job only refines it.
-            log.warning(
-                "migration job unavailable",
-                extra={"host": self.source.name, "kind": exc.kind.value},
+    def _clock(self, host: Host) -> HostClock:
+        """The host's clock against ours, measured once per handle and host."""
+        if host.name not in self._clocks:
+            self._clocks[host.name] = measure_clock(self._port.session(host))
+        return self._clocks[host.name]
+
+    def _jobs(self) -> list[JobReading]:
+        found = jobs_for(self._port.session(self.source), self._vm_id)
+        return [r for r in found if r.instance_id not in self._ignore]
+
+    def _seen(self, reading: JobReading, clock: HostClock) -> JobSeen:
+        """A job reading on the bot's clock, its error text scrubbed, its destination named
+        as in the inventory."""
+        progress = reading.progress
+        if progress.error_description:
+            scrub = self._port.session(self.source).scrub
+            progress = dataclasses.replace(
+                progress, error_description=scrub(progress.error_description)
             )
-            return None
+        named = self._port.inventory.find(reading.destination) if reading.destination else None
+        return JobSeen(
+            instance_id=reading.instance_id,
+            started=clock.to_bot(reading.started) if reading.started else None,
+            progress=progress,
+            destination=named.name if named else reading.destination,
+        )
 
-    def _duration(self, reading: JobReading | None, end: dt.datetime) -> float:
-        """The host job's elapsed time when it reports one, else the bot's clock to `end`."""
-        if reading is not None and reading.progress.elapsed_seconds > 0:
-            return reading.progress.elapsed_seconds
-        return (end - self._started_at).total_seconds()
-
-    def _events(self, reading: JobReading | None) -> tuple[HostEvent, ...]:
-        """This VM's events of this move on the source and destination, oldest first."""
-        since = self._started_at - CLOCK_SKEW
-        hosts = [self.source] + ([self.destination] if self.destination else [])
+    def _events(self) -> tuple[HostEvent, ...]:
+        """This VM's events on the source and destination since the send, on our clock."""
         found: list[HostEvent] = []
-        for host in hosts:
+        keys = (self._vm_id, self.vm_name.casefold())
+        for host in self._hosts():
             try:
-                found += self._port.events_since(host, since)
+                clock = self._clock(host)
+                since = self._started_at + clock.offset - clock.error
+                events = self._port.events_since(host, since)
             except HyperVError as exc:
                 # Events explain a failure; their absence must not hide the outcome itself.
                 log.warning("events unavailable", extra={"host": host.name, "kind": exc.kind.value})
-        keys = (self._vm_id, self.vm_name.casefold())
-        mine = [e for e in found if any(k and k in e.message.casefold() for k in keys)]
-        begun = reading.started if reading is not None and reading.started else self._started_at
-        return events_of_this_move(mine, begun)
+                continue
+            scrub = self._port.session(host).scrub
+            found += [
+                dataclasses.replace(
+                    e, time_created=clock.to_bot(e.time_created), message=scrub(e.message)
+                )
+                for e in events
+                if any(k and k in e.message.casefold() for k in keys)
+            ]
+        return tuple(sorted(found, key=lambda e: e.time_created))
 
-    # -- outcomes ------------------------------------------------------------------------
-
-    def _settled_outcome(self) -> MigrationOutcome:
-        if self._outcome is None:
-            pipeline = self._pipeline
-            if pipeline is not None and pipeline.done.is_set() and pipeline.lost is None:
-                self._outcome = self._pipeline_outcome(pipeline)
-            else:
-                self._outcome = self._job_outcome(None)
-        return self._outcome
-
-    def _pipeline_outcome(self, pipeline: _Pipeline) -> MigrationOutcome:
-        reading = self._final_reading()
-        duration = self._duration(reading, pipeline.finished_at or _now())
-        events = self._events(reading)
-        if pipeline.succeeded and not self._cancel_requested:
-            return MigrationOutcome(True, duration, blackout(events), events=events)
-        if self._cancel_requested or pipeline.ps.state == PSInvocationState.STOPPED:
-            return self._cancelled(duration, events)
-        session = pipeline.session
-        error = records_error(pipeline.ps.streams.error, self.source.name, session.scrub)
-        return MigrationOutcome(False, duration, error=refine(error, events), events=events)
-
-    def _job_outcome(self, reading: JobReading | None) -> MigrationOutcome:
-        events = self._events(reading)
-        duration = self._duration(reading, _now())
-        if reading is not None:
-            progress = reading.progress
-            if progress.state is JobState.COMPLETED:
-                return MigrationOutcome(True, duration, blackout(events), events=events)
-            if progress.state in (JobState.TERMINATED, JobState.KILLED) or self._cancel_requested:
-                return self._cancelled(duration, events)
-            text = progress.error_description or ""
-            scrub = self._port.session(self.source).scrub
-            error = diagnose(text, hresult=progress.error_code).error(
-                detail=scrub(f"ErrorCode {progress.error_code}: {text}"), host=self.source.name
-            )
-            return MigrationOutcome(False, duration, error=refine(error, events), events=events)
-        if any(e.event_id in SUCCESS_EVENTS for e in events):
-            return MigrationOutcome(True, duration, blackout(events), events=events)
-        failed = diagnose_events(events)
-        if failed is not None:
-            scrub = self._port.session(self.source).scrub
-            detail = "\n".join(scrub(e.message) for e in events if e.event_id in FAILURE_EVENTS)
-            return MigrationOutcome(
-                False,
-                duration,
-                error=failed.error(detail=detail, host=self.source.name),
-                events=events,
-            )
-        return self._outcome_from_location(duration, events)
-
-    def _outcome_from_location(
-        self, duration: float, events: tuple[HostEvent, ...]
-    ) -> MigrationOutcome:
-        """No job and no event left: where the VM and its files are is the last witness."""
+    def _location(self) -> tuple[Location, HyperVError | None]:
+        """Where the VM (live move) or its files (storage move) are now, and why not when a
+        host could not answer."""
         if self.destination is not None:
-            if self._vm_on(self.destination) is not None:
-                return MigrationOutcome(True, duration, None, events=events)
-            stayed = self._vm_on(self.source) is not None
-        else:
+            found: dict[str, bool] = {}
+            unanswered: HyperVError | None = None
+            for host in (self.source, self.destination):
+                try:
+                    found[host.name] = self._vm_on(host) is not None
+                except HyperVError as exc:
+                    unanswered = exc
+            if found.get(self.destination.name):
+                return Location.DESTINATION, None
+            if found.get(self.source.name):
+                return Location.SOURCE, None
+            return (Location.UNKNOWN, unanswered) if unanswered else (Location.NEITHER, None)
+        try:
             vm = self._vm_on(self.source)
-            if vm is not None and files_in_place(vm, self.invocation):
-                return MigrationOutcome(True, duration, None, events=events)
-            stayed = vm is not None
-        if stayed:
-            error = KNOWLEDGE[ErrorKind.NOT_STARTED].error(host=self.source.name)
-        else:
-            error = KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(
-                summary="The migration left no job and no event, and the VM is on neither host.",
-                host=self.source.name,
-            )
-        return MigrationOutcome(False, duration, error=error, events=events)
+        except HyperVError as exc:
+            return Location.UNKNOWN, exc
+        if vm is None:
+            return Location.NEITHER, None
+        in_place = files_in_place(vm, self.invocation)
+        return (Location.DESTINATION if in_place else Location.SOURCE), None
 
     def _vm_on(self, host: Host) -> VmInfo | None:
-        """The VM (this id) on `host`, or None; a host that cannot answer proves nothing."""
+        """The VM (this id) on `host`, or None; raises when the host cannot answer."""
         try:
             vm = self._port.get_vm(host, self.vm_name)
         except HyperVError as exc:
@@ -447,9 +438,33 @@ class Migration:
             return None
         return vm if vm.id.casefold() == self._vm_id else None
 
-    def _cancelled(self, duration: float, events: tuple[HostEvent, ...]) -> MigrationOutcome:
-        error = KNOWLEDGE[ErrorKind.CANCELLED].error(host=self.source.name)
-        return MigrationOutcome(False, duration, error=error, events=events)
+    # -- outcome -------------------------------------------------------------------------
+
+    def _settle(self, decision: Decision) -> MigrationOutcome:
+        """The outcome of a settled verdict, kept: a finished move does not change."""
+        if self._outcome is not None:
+            return self._outcome
+        job = decision.job
+        if job is not None and job.progress.elapsed_seconds > 0:
+            duration = job.progress.elapsed_seconds
+        else:
+            pipeline = self._pipeline
+            end = pipeline.finished_at if pipeline and pipeline.finished_at else _now()
+            duration = max(0.0, (end - self._started_at).total_seconds())
+        succeeded = decision.verdict is Verdict.SUCCEEDED
+        self._outcome = MigrationOutcome(
+            succeeded,
+            duration,
+            blackout(decision.events) if succeeded else None,
+            error=decision.error,
+            events=decision.events,
+            evidence=decision.evidence,
+        )
+        log.info(
+            "migration outcome decided",
+            extra={"host": self.source.name, "vm_id": self._vm_id, "verdict": decision.verdict},
+        )
+        return self._outcome
 
 
 def _require_migration(invocation: Invocation) -> None:

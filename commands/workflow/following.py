@@ -171,12 +171,12 @@ class Follower:
 
     def _end_unfollowable(self, record: RequestRecord, error: HyperVError | WorkflowError) -> None:
         """Nothing can follow the request (its host left the inventory, its invocation is
-        missing): it ends `failed`, never re-sent, and people are told to check the host."""
-        step = Step.FAIL if record.state is State.RUNNING else Step.START_FAILED
+        missing): its outcome is unknown, it is never re-sent, and people are told to check
+        the host."""
         host = record.source_host or "the host"
         self._end(
             record,
-            step,
+            Step.UNKNOWN,
             error_data(error),
             f"Request #{record.id} cannot be followed after a restart: {error_text(error)} "
             f"Its result is unknown; check with `/migrate host {host}`.",
@@ -293,6 +293,8 @@ class Follower:
             step = Step.SUCCEED
         elif outcome.error is not None and outcome.error.kind is ErrorKind.CANCELLED:
             step = Step.STOPPED
+        elif outcome.error is not None and outcome.error.kind is ErrorKind.OUTCOME_UNKNOWN:
+            step = Step.UNKNOWN
         else:
             step = Step.FAIL
         summary = outcome_data(outcome)
@@ -357,6 +359,7 @@ def outcome_data(outcome: MigrationOutcome) -> dict[str, Any]:
             {"event_id": e.event_id, "at": e.time_created.isoformat(), "level": e.level}
             for e in outcome.events
         ],
+        "evidence": list(outcome.evidence),
     }
     if outcome.error is not None:
         data.update(error_data(outcome.error))

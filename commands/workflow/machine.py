@@ -2,8 +2,13 @@
 
 ```
 requested → checking → awaiting_approval → approved → running → succeeded | failed
+                                                                | outcome_unknown
 ```
 plus `rejected`, `expired` and `cancelled` from the open states. Decisions the design left open:
+
+- `outcome_unknown` is final: a move (or a setting change) whose hosts' evidence disagrees or
+  is gone (`commands.outcome`), or a setting change interrupted after its send. It is never
+  guessed into `succeeded` or `failed`; people are told the evidence and what to check.
 
 - `running` can be cancelled, but not by a state change: the workflow asks the host to stop
   the job (`MigrationHandle.cancel`) and the final state comes from the host's answer —
@@ -64,6 +69,7 @@ class Step(StrEnum):
     SUCCEED = "succeeded"
     FAIL = "failed"
     STOPPED = "stopped_on_host"
+    UNKNOWN = "outcome_unknown"
     ANNOTATE = "annotated"
 
 
@@ -97,6 +103,9 @@ RULES: Mapping[Step, Rule] = {
     Step.SUCCEED: Rule(frozenset({State.RUNNING}), State.SUCCEEDED, "finished"),
     Step.FAIL: Rule(frozenset({State.RUNNING}), State.FAILED, "finished"),
     Step.STOPPED: Rule(frozenset({State.RUNNING}), State.CANCELLED, "finished"),
+    Step.UNKNOWN: Rule(
+        frozenset({State.APPROVED, State.RUNNING}), State.OUTCOME_UNKNOWN, "finished"
+    ),
     Step.ANNOTATE: Rule(OPEN_STATES, None, "updated"),
 }
 """The whole transition table. The final approval is `APPROVE` with target `approved`."""
@@ -143,6 +152,7 @@ _STATE_WORDS: Mapping[State, str] = {
     State.REJECTED: "already rejected",
     State.EXPIRED: "expired",
     State.CANCELLED: "already cancelled",
+    State.OUTCOME_UNKNOWN: "already finished (outcome unknown)",
 }
 
 

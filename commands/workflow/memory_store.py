@@ -21,6 +21,7 @@ from commands.workflow.records import (
     State,
     TransitionResult,
 )
+from commands.workflow.store import SubjectBusy, clashes
 
 _FIXED_FIELDS = frozenset({"id", "kind", "state", "version", "requester", "place", "created_at"})
 
@@ -42,6 +43,12 @@ class MemoryAuditStore:
     def create(self, new: NewRequest, event: EventDraft) -> RequestRecord:
         """Records `new` in state `requested` with its first event."""
         with self._lock:
+            holder = next(
+                (r for r in self._records.values() if r.state in OPEN_STATES and clashes(new, r)),
+                None,
+            )
+            if holder is not None:
+                raise SubjectBusy(holder)
             now = self._clock()
             record = RequestRecord(
                 id=len(self._records) + 1,

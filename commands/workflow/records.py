@@ -22,6 +22,9 @@ class State(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    # The move (or change) may or may not have happened: what the hosts said disagrees or is
+    # gone. Final: nobody will learn more by waiting; people are told what to check.
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
     @property
     def terminal(self) -> bool:
@@ -30,7 +33,14 @@ class State(StrEnum):
 
 
 TERMINAL_STATES = frozenset(
-    {State.SUCCEEDED, State.FAILED, State.REJECTED, State.EXPIRED, State.CANCELLED}
+    {
+        State.SUCCEEDED,
+        State.FAILED,
+        State.REJECTED,
+        State.EXPIRED,
+        State.CANCELLED,
+        State.OUTCOME_UNKNOWN,
+    }
 )
 OPEN_STATES = frozenset(State) - TERMINAL_STATES
 

@@ -17,16 +17,15 @@ one line to show the person who asked (and `winner` the actor who got there firs
 They do store writes only; hosts are talked to on the executor passed in, never on the
 caller's thread (a chat framework's listener pool must stay free).
 
-Within one process: one open request per VM (and per host for setting changes), queues and
-slots. The store's conditional updates make every state change safe across processes too, but
-the per-VM check and the host queues assume one bot process works on a database at a time.
+One open request per VM (and per host for setting changes) is the store's rule, enforced in
+the transaction that creates a request, so it holds across processes sharing one database;
+so do the store's conditional updates of every state change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
@@ -36,8 +35,6 @@ from commands.ports import HyperVPort
 from commands.requests import Request
 from commands.workflow.approvals import Approvers
 from commands.workflow.codec import (
-    HOST_CHANGE,
-    Subject,
     decode_request,
     encode_request,
     subject_of,
@@ -59,7 +56,7 @@ from commands.workflow.records import (
     State,
 )
 from commands.workflow.recovery import Action, Decision, decide, requeue_order
-from commands.workflow.store import AuditStore
+from commands.workflow.store import AuditStore, SubjectBusy
 from commands.workflow.ticker import Ticker
 
 logger = logging.getLogger(__name__)
@@ -96,7 +93,6 @@ class Workflow:
         self._dispatch = Dispatcher(self._deps)
         self._slots = self._dispatch.slots
         self._runner = self._dispatch.runner
-        self._submit_lock = threading.Lock()
         self._expiry = Ticker(
             expiry_seconds, self._expire_task, self._deps.run_task, "hvbot-expiry"
         )
@@ -109,13 +105,7 @@ class Workflow:
         already has an open one, naming it."""
         subject = subject_of(request)
         encoded = encode_request(request)
-        with self._submit_lock:
-            clash = self._open_clash(subject)
-            if clash is not None:
-                raise WorkflowError(
-                    f"{clash.vm or clash.source_host} already has open request #{clash.id} "
-                    f"({clash.state.value}, by {who(clash.requester)}); wait for it or cancel it."
-                )
+        try:
             record = self._deps.store.create(
                 NewRequest(
                     kind=subject.kind,
@@ -129,6 +119,12 @@ class Workflow:
                 ),
                 EventDraft("submitted", actor, {"request": encoded}),
             )
+        except SubjectBusy as busy:
+            clash = busy.holder
+            raise WorkflowError(
+                f"{clash.vm or clash.source_host} already has open request #{clash.id} "
+                f"({clash.state.value}, by {who(clash.requester)}); wait for it or cancel it."
+            ) from None
         self._deps.tell(record, f"Request #{record.id} recorded; checking it now.")
         self._deps.run_task(self._check, record.id)
         return record
@@ -411,11 +407,10 @@ class Workflow:
         return record
 
     def _outcome_unknown(self, record: RequestRecord) -> None:
-        step = Step.FAIL if record.state is State.RUNNING else Step.START_FAILED
         why = "the bot restarted while applying it; its result is unknown"
         record = self._deps.step(
             record,
-            step,
+            Step.UNKNOWN,
             SYSTEM,
             {"error": {"kind": "outcome_unknown", "summary": why}},
             {"finished_at": self._deps.clock()},
@@ -423,19 +418,6 @@ class Workflow:
         )
         host = record.source_host or "the host"
         self._deps.tell(record, f"Request #{record.id}: {why}. Check with `/migrate host {host}`.")
-
-    def _open_clash(self, subject: Subject) -> RequestRecord | None:
-        for record in self._deps.store.open_requests():
-            if subject.vm and record.vm and record.vm.casefold() == subject.vm.casefold():
-                return record
-            if (
-                subject.kind == HOST_CHANGE
-                and record.kind == HOST_CHANGE
-                and subject.host is not None
-                and (record.source_host or "").casefold() == subject.host.name.casefold()
-            ):
-                return record
-        return None
 
     def _moved_on(self, record: RequestRecord) -> WorkflowError:
         """The refusal for someone acting on a request that has moved on: who moved it."""

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from commands.workflow.codec import HOST_CHANGE
 from commands.workflow.records import (
     AuditEvent,
     EventDraft,
@@ -14,6 +15,29 @@ from commands.workflow.records import (
     State,
     TransitionResult,
 )
+
+
+class SubjectBusy(Exception):
+    """`create` refused: the VM (or the host's settings) already has an open request, held
+    by `holder`. Raised by the store inside the creating transaction, so it holds across
+    processes sharing one database."""
+
+    def __init__(self, holder: RequestRecord) -> None:
+        super().__init__(f"request #{holder.id} is open for the same subject")
+        self.holder = holder
+
+
+def clashes(new: NewRequest, record: RequestRecord) -> bool:
+    """Whether the open `record` holds what `new` would need: its VM, or (for a host settings
+    change) its host's settings. Names compare case-insensitively."""
+    if new.vm and record.vm and record.vm.casefold() == new.vm.casefold():
+        return True
+    return (
+        new.kind == HOST_CHANGE
+        and record.kind == HOST_CHANGE
+        and bool(new.source_host)
+        and (record.source_host or "").casefold() == (new.source_host or "").casefold()
+    )
 
 
 class AuditStore(Protocol):
@@ -25,7 +49,8 @@ class AuditStore(Protocol):
     """
 
     def create(self, new: NewRequest, event: EventDraft) -> RequestRecord:
-        """Record a new request in state `requested`, with its first event."""
+        """Record a new request in state `requested`, with its first event; `SubjectBusy`
+        when an open request already holds its VM (or its host's settings)."""
         ...
 
     def transition(

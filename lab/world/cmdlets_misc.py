@@ -167,6 +167,29 @@ def invoke_cim_method(inv: Invocation) -> None:
         inv.output(objects.method_result(inv.host, code))
 
 
+def get_date(inv: Invocation) -> None:
+    """Get-Date [-Format o]: the host's own clock (see `Host.now`).
+
+    `-Format o` is .NET's round-trip pattern `yyyy-MM-ddTHH:mm:ss.fffffffK`: seven fractional
+    digits and the offset. Other patterns are not modelled: refused rather than guessed.
+    """
+    now = inv.host.now()
+    pattern = inv.bound.text("Format")
+    if pattern is None:
+        inv.output(now)
+    elif pattern in ("o", "O"):
+        inv.output(f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond:06d}0+00:00")
+    else:
+        inv.error(
+            errors.binding_error(
+                "Get-Date",
+                "Microsoft.PowerShell.Commands.GetDateCommand",
+                "NotModeledInLab",
+                f"The lab models only Get-Date -Format o, not '{pattern}'.",
+            )
+        )
+
+
 def get_win_event(inv: Invocation) -> None:
     """Get-WinEvent -LogName ... [-MaxEvents N] | -FilterHashtable @{LogName; StartTime; Id}."""
     filters = inv.bound.get("FilterHashtable")
@@ -371,6 +394,18 @@ COMMANDS = (
             default_set="GetLogSet",
         ),
         get_win_event,
+    ),
+    Cmdlet(
+        CmdletSpec(
+            name="Get-Date",
+            fqid_suffix="Microsoft.PowerShell.Commands.GetDateCommand",
+            params=(
+                Param("Date", Kind.OBJECT, position=0),
+                Param("Format", Kind.STRING),
+                Param("UFormat", Kind.STRING),
+            ),
+        ),
+        get_date,
     ),
     Cmdlet(
         CmdletSpec(

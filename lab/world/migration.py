@@ -6,7 +6,6 @@ VMMS service owns the migration); only RequestStateChange or a stopped Move-VM c
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 import uuid
@@ -96,7 +95,7 @@ def start(world: World, plan: MovePlan) -> MigrationJob | None:
         source=plan.source.name,
         destination=plan.destination.name,
         storage_only=plan.storage_only,
-        start_time=dt.datetime.now(dt.UTC),
+        start_time=plan.source.now(),
     )
     with world.lock:
         if is_migrating(world, plan.vm):

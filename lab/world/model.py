@@ -195,6 +195,13 @@ class Host:
     networks: list[MigrationNetwork] = field(default_factory=list)
     vms: dict[str, VirtualMachine] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # How far this host's clock runs ahead of the real one (behind when negative): domain
+    # members drift within seconds, Kerberos tolerates 5 minutes.
+    clock_offset_seconds: float = 0.0
+
+    def now(self) -> dt.datetime:
+        """The time on this host's own clock (what it stamps jobs, events, Get-Date with)."""
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.clock_offset_seconds)
 
     @property
     def fqdn(self) -> str:

@@ -107,6 +107,7 @@ _HOST_KEYS = {
     "auth",
     "performance",
     "use_any_network",
+    "clock_offset_seconds",
     "delegation_to",
     "volumes",
     "switches",
@@ -215,6 +216,7 @@ def _host(r: _Reader, domain: str) -> Host:
         performance=r.choice("performance", {p.name: p for p in Performance}, "Compression"),
         use_any_network=r.flag("use_any_network", False),
         delegation_to=set(r.texts("delegation_to")),
+        clock_offset_seconds=float(r.number("clock_offset_seconds", 0.0)),
     )
     for vol in r.tables("volumes"):
         vol.unknown_keys({"letter", "size_gb", "free_gb", "label", "file_system"})

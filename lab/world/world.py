@@ -145,7 +145,7 @@ class World:
         with self.lock:
             record = self._next_record.get(host.name, 1)
             self._next_record[host.name] = record + 1
-            host.events.append(Event(record, event_id, level, dt.datetime.now(dt.UTC), message))
+            host.events.append(Event(record, event_id, level, host.now(), message))
 
     # -- migrations ----------------------------------------------------------------------
 

@@ -185,7 +185,7 @@ def test_migrations_upgrade_an_older_database_in_place(db_path: Path) -> None:
         assert store.search(vm="old-vm")[0].state is State.CANCELLED
 
     db = Database(connect(db_path), execute_plugins=False)
-    assert [m.name for m in MIGRATIONS.applied(db)] == [first, "0002_search_indexes_and_views"]
+    assert [m.name for m in MIGRATIONS.applied(db)] == [m.name for m in MIGRATIONS._migrations]
     assert {"request_story", "open_requests"} <= set(db.view_names())
     story = list(db.query("SELECT vm, kind, state_to FROM request_story"))
     assert story == [
@@ -273,7 +273,7 @@ def test_processes_opening_a_new_file_together_migrate_it_once(db_path: Path) ->
         assert sorted(r.vm or "" for r in store.search()) == ["VM0", "VM1", "VM2", "VM3"]
         assert store.verify().count == 4
     db = Database(connect(db_path), execute_plugins=False)
-    assert len(MIGRATIONS.applied(db)) == 2
+    assert len(MIGRATIONS.applied(db)) == len(MIGRATIONS._migrations)
 
 
 def test_the_hvbot_command_verifies_the_log(db_path: Path) -> None:

@@ -145,6 +145,7 @@ def test_search_filters_combine_and_sort_newest_first(db_path: Path, clock: Step
     with SqliteAuditStore(db_path, clock=clock) as store:
         a = store.create(new_request("SRV-APP01", "HV-SRV01", "HV-SRV02"), draft("r")).id
         b = store.create(new_request("SRV-DB01", "HV-SRV02", "HV-SRV03"), draft("r")).id
+        store.transition(a, [State.REQUESTED], State.REJECTED, draft("rejected"))
         clock.now += dt.timedelta(days=2)
         c = store.create(new_request("srv-app01", "HV-SRV03", "HV-SRV01"), draft("r")).id
         store.transition(c, [State.REQUESTED], State.CHECKING, draft("checking"))
@@ -163,6 +164,7 @@ def test_search_filters_combine_and_sort_newest_first(db_path: Path, clock: Step
         assert ids(vm="SRV-APP01") == [c, a]
         assert ids(host="hv-srv02") == [b, a]
         assert ids(host="HV-SRV01", state=State.CHECKING) == [c]
+        assert ids(state=State.REJECTED) == [a]
         assert ids(since=clock.now - dt.timedelta(days=1)) == [c]
         assert ids(vm="SRV-DB01", since=clock.now - dt.timedelta(days=1)) == []
         assert ids(limit=1) == [c]

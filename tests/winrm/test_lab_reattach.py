@@ -125,9 +125,11 @@ def test_reattach_ignores_a_finished_job_of_an_earlier_migration(lab: Lab) -> No
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     with _reattached(lab, vm_id, later, invocation) as handle:
         outcome = handle.wait(5)
-    # No job, no event since then: only the VM's location speaks (it is on the destination).
-    assert outcome is not None and outcome.succeeded and outcome.events == ()
-    assert outcome.blackout_seconds is None
+    # No job, no event since then: the VM is on the destination, but nothing says this move
+    # put it there, so the outcome is unknown (never a success borrowed from the last move).
+    assert outcome is not None and not outcome.succeeded and outcome.events == ()
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.OUTCOME_UNKNOWN
+    assert "1 job(s) of earlier moves ignored" in outcome.evidence
 
 
 def test_reattach_to_a_move_that_was_never_sent(lab: Lab) -> None:

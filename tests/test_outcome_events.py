@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.winrm.jobs import events_of_this_move
+from commands.outcome import events_of_this_move
 from commands.hyperv import HostEvent
 
 T0 = dt.datetime(2026, 11, 25, 22, 0, tzinfo=dt.UTC)

@@ -110,10 +110,11 @@ def _search_indexes_and_views(db: Database) -> None:
     )
 
 
-@MIGRATIONS(name="0003_one_open_request_per_subject")
+@MIGRATIONS(name="0003_one_open_request_per_subject_and_host_slots")
 def _one_open_request_per_subject(db: Database) -> None:
     # The database itself refuses a second open request for a VM (or a second open host
-    # settings change for a host), so any number of processes on one file behave as one.
+    # settings change for a host), and holds the hosts' migration slots that approved
+    # requests claim, so any number of processes on one file behave as one.
     # The open_requests view learns the final state `outcome_unknown`.
     db.executescript(
         f"""
@@ -122,6 +123,12 @@ def _one_open_request_per_subject(db: Database) -> None:
         CREATE UNIQUE INDEX one_open_settings_change_per_host
             ON requests(source_host COLLATE NOCASE)
             WHERE kind = 'host_change' AND state NOT IN ({_FINAL});
+        CREATE TABLE host_slots (
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            host TEXT NOT NULL COLLATE NOCASE,
+            pool TEXT NOT NULL,
+            PRIMARY KEY (request_id, host, pool)
+        );
         DROP VIEW open_requests;
         CREATE VIEW open_requests AS SELECT * FROM requests WHERE state NOT IN ({_FINAL})
             ORDER BY id;

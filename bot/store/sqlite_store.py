@@ -45,6 +45,7 @@ from commands.workflow.records import (
     State,
     TransitionResult,
 )
+from commands.workflow.scheduler import Pool, SlotKey, has_room
 from commands.workflow.store import SubjectBusy, clashes
 
 _JSON_FIELDS = frozenset({"request", "invocation", "outcome", "approvals"})
@@ -238,6 +239,8 @@ class SqliteAuditStore:
                 return TransitionResult(
                     applied=False, record=record, winner=self._winner(conn, request_id)
                 )
+            if new_state.terminal:
+                conn.execute("DELETE FROM host_slots WHERE request_id = ?", (request_id,))
             self._insert_event(
                 conn,
                 seq,
@@ -249,6 +252,50 @@ class SqliteAuditStore:
                 new_state,
             )
             return TransitionResult(applied=True, record=self._record(conn, request_id))
+
+    def claim_slots(
+        self,
+        request_id: int,
+        keys: tuple[SlotKey, ...],
+        limits: Mapping[SlotKey, int] | None,
+    ) -> bool:
+        """Claim the request's slots in one `BEGIN IMMEDIATE` transaction if every pool has
+        room: the count and the claim cannot be split by another process's claim. True when
+        the request holds them already or has ended; False (nothing taken) when a pool is
+        full. Its final transition frees them (see `AuditStore.claim_slots`)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT state FROM requests WHERE id = ?", (request_id,)).fetchone()
+            if row is None:
+                raise RequestNotFound(request_id)
+            held_already = conn.execute(
+                "SELECT 1 FROM host_slots WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            if State(row["state"]).terminal or held_already:
+                return True
+            held = {
+                SlotKey(r["host"], Pool(r["pool"])): r["n"]
+                for r in conn.execute(
+                    "SELECT host, pool, count(*) AS n FROM host_slots GROUP BY host, pool"
+                )
+            }
+            if not has_room(held, keys, limits):
+                return False
+            conn.executemany(
+                "INSERT INTO host_slots (request_id, host, pool) VALUES (?, ?, ?)",
+                [(request_id, key.host, key.pool.value) for key in keys],
+            )
+            return True
+
+    def slot_holders(self) -> Mapping[SlotKey, tuple[int, ...]]:
+        """Which requests hold each pool's slots (tests check the limits with it)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT host, pool, request_id FROM host_slots ORDER BY request_id"
+            ).fetchall()
+        holders: dict[SlotKey, list[int]] = {}
+        for r in rows:
+            holders.setdefault(SlotKey(r["host"], Pool(r["pool"])), []).append(r["request_id"])
+        return {key: tuple(ids) for key, ids in holders.items()}
 
     def append(self, request_id: int | None, event: EventDraft) -> AuditEvent:
         """Append an event that changes no state (invocation sent, progress, notice)."""

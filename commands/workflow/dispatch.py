@@ -17,8 +17,11 @@ from commands.workflow.execution import Runner
 from commands.workflow.machine import WorkflowError
 from commands.workflow.records import SYSTEM, EventDraft, RequestRecord
 from commands.workflow.scheduler import HostSlots, Pool, SlotKey
+from commands.workflow.ticker import Ticker
 
 logger = logging.getLogger(__name__)
+
+_MIN_RETRY_SECONDS = 0.5
 
 
 class Dispatcher:
@@ -26,18 +29,37 @@ class Dispatcher:
 
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
-        self.slots = HostSlots()
+        self.slots = HostSlots(deps.store.claim_slots)
         self.runner = Runner(deps, self.released)
         self._announce_lock = threading.Lock()
         self._announced: set[int] = set()
+        # Slots another process holds are seen free by looking again: nothing signals here.
+        self._retry = Ticker(
+            max(deps.poll_seconds, _MIN_RETRY_SECONDS),
+            self._pump_if_waiting,
+            deps.run_task,
+            "hvbot-queue",
+        )
 
     def enqueue(self, record: RequestRecord) -> None:
         """Queues an approved migration for its hosts' slots; starts a setting change at once."""
         if record.kind in FOLLOWED_KINDS:
-            self.slots.enqueue(record.id, slot_keys(record))
+            self.queue(record)
             self._deps.run_task(self.pump)
         elif self.runner.claim(record.id):
             self._deps.run_task(self.runner.start, record.id)
+
+    def queue(self, record: RequestRecord) -> None:
+        """Queues an approved migration for its hosts' slots, without starting anything yet."""
+        self.slots.enqueue(record.id, slot_keys(record))
+
+    def stop(self) -> None:
+        """Stops looking for freed slots."""
+        self._retry.stop()
+
+    def _pump_if_waiting(self) -> None:
+        if self.slots.queued():
+            self.pump()
 
     def released(self, request_id: int) -> None:
         """A request left the host slots (finished, failed, void, cancelled): fill the slots."""
@@ -55,7 +77,20 @@ class Dispatcher:
             else:
                 # Held by a cancel in progress, which ends it; the slot is not needed.
                 self.slots.release(request_id)
+        self._watch_foreign_holders()
         self._announce_queue()
+
+    def _watch_foreign_holders(self) -> None:
+        """Starts looking again periodically once a queued request waits for a slot held by a
+        request this process does not run (its end will not call `released` here)."""
+        waiting = self.slots.waiting_keys()
+        holders = self._deps.store.slot_holders()
+        if any(
+            not self.runner.in_flight(request_id)
+            for key in waiting
+            for request_id in holders.get(key, ())
+        ):
+            self._retry.start()
 
     def _announce_queue(self) -> None:
         with self._announce_lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from commands.workflow.records import (
     State,
     TransitionResult,
 )
+from commands.workflow.scheduler import SlotKey, has_room
 from commands.workflow.store import SubjectBusy, clashes
 
 _FIXED_FIELDS = frozenset({"id", "kind", "state", "version", "requester", "place", "created_at"})
@@ -39,6 +41,7 @@ class MemoryAuditStore:
         self._lock = threading.Lock()
         self._records: dict[int, RequestRecord] = {}
         self._events: list[AuditEvent] = []
+        self._slots: dict[int, tuple[SlotKey, ...]] = {}
 
     def create(self, new: NewRequest, event: EventDraft) -> RequestRecord:
         """Records `new` in state `requested` with its first event."""
@@ -97,8 +100,38 @@ class MemoryAuditStore:
                 record, state=new_state, version=record.version + 1, updated_at=now, **fields
             )
             self._records[request_id] = updated
+            if new_state.terminal:
+                self._slots.pop(request_id, None)
             self._append(request_id, event, record.state, new_state, now)
             return TransitionResult(True, updated, None)
+
+    def claim_slots(
+        self,
+        request_id: int,
+        keys: tuple[SlotKey, ...],
+        limits: Mapping[SlotKey, int] | None,
+    ) -> bool:
+        """Claims the request's slots if every pool has room (see `AuditStore.claim_slots`)."""
+        with self._lock:
+            record = self._records.get(request_id)
+            if record is None:
+                raise KeyError(request_id)
+            if record.state.terminal or request_id in self._slots:
+                return True
+            held = Counter(key for taken in self._slots.values() for key in taken)
+            if not has_room(held, keys, limits):
+                return False
+            self._slots[request_id] = keys
+            return True
+
+    def slot_holders(self) -> Mapping[SlotKey, tuple[int, ...]]:
+        """Which requests hold each pool's slots (tests check the limits with it)."""
+        with self._lock:
+            holders: dict[SlotKey, list[int]] = {}
+            for request_id, keys in self._slots.items():
+                for key in keys:
+                    holders.setdefault(key, []).append(request_id)
+        return {key: tuple(sorted(ids)) for key, ids in holders.items()}
 
     def append(self, request_id: int | None, event: EventDraft) -> AuditEvent:
         """Appends an event that changes no state."""

@@ -2,14 +2,16 @@
 
 A live migration occupies a slot on its source *and* its destination host (Hyper-V enforces
 MaximumVirtualMachineMigrations on both ends; event 21501); a storage migration occupies a
-storage slot on its host. A request waiting for a host blocks later requests for that host,
-so each host's queue is first come, first served and nobody starves.
+storage slot on its host. Slots are claimed in the audit store, in the same database every
+hvbot process uses, so two processes never run more moves on a host than its limit. A request
+waiting for a host blocks later requests for that host, so each host's queue is first come,
+first served and nobody starves.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,42 +37,45 @@ class _Waiting:
     keys: tuple[SlotKey, ...]
 
 
-class HostSlots:
-    """Thread-safe queue and slot accounting; it never talks to hosts (limits are passed in)."""
+Claim = Callable[[int, tuple[SlotKey, ...], Mapping[SlotKey, int] | None], bool]
+"""Takes the request's slots under the given limits (None: no limit, it runs already); False
+when a pool is full. The audit store's `claim_slots`: one transaction in the database, so
+every process sharing it counts the same slots."""
 
-    def __init__(self) -> None:
+
+class HostSlots:
+    """The queue of approved requests waiting for their hosts, in order; thread-safe. The slots
+    themselves are claims in the audit store (freed by the request's final transition), so
+    the hosts' limits hold across processes; this queue only keeps this process's order."""
+
+    def __init__(self, claim: Claim) -> None:
+        self._claim = claim
         self._lock = threading.Lock()
         self._queue: list[_Waiting] = []
-        self._running: dict[int, tuple[SlotKey, ...]] = {}
 
     def enqueue(self, request_id: int, keys: tuple[SlotKey, ...]) -> None:
         """Adds an approved request at the end of the queue (again: no effect)."""
         with self._lock:
-            if request_id in self._running or any(w.request_id == request_id for w in self._queue):
+            if any(w.request_id == request_id for w in self._queue):
                 return
             self._queue.append(_Waiting(request_id, keys))
 
     def occupy(self, request_id: int, keys: tuple[SlotKey, ...]) -> None:
-        """Counts a request as running without queueing it (re-attached after a restart)."""
+        """Counts a request as running without queueing it (re-attached after a restart):
+        it holds its slots whatever the limits, since it may be moving on its hosts."""
         with self._lock:
             self._queue = [w for w in self._queue if w.request_id != request_id]
-            self._running[request_id] = keys
+        self._claim(request_id, keys, None)
 
     def release(self, request_id: int) -> None:
-        """Frees the request's slots or removes it from the queue."""
+        """Removes the request from the queue (its slots go with its final transition)."""
         with self._lock:
-            self._running.pop(request_id, None)
             self._queue = [w for w in self._queue if w.request_id != request_id]
 
     def waiting_keys(self) -> set[SlotKey]:
         """The slot pools that queued requests need (whose limits `take` will want)."""
         with self._lock:
             return {key for w in self._queue for key in w.keys}
-
-    def running(self, key: SlotKey) -> int:
-        """How many requests occupy `key`."""
-        with self._lock:
-            return self._count(key)
 
     def queued(self) -> list[int]:
         """The waiting requests, in queue order."""
@@ -86,21 +91,20 @@ class HostSlots:
         return None
 
     def take(self, limits: Mapping[SlotKey, int]) -> list[int]:
-        """Moves every queued request that fits into running, in queue order, and returns them.
+        """Claims slots for every queued request that fits, in queue order, and returns them.
 
-        A pool missing from `limits` counts as a limit of 1.
+        A request waiting for a pool blocks later requests for that pool (first come, first
+        served). A pool missing from `limits` counts as a limit of 1.
         """
         started: list[int] = []
         with self._lock:
             blocked: set[SlotKey] = set()
             still: list[_Waiting] = []
             for waiting in self._queue:
-                fits = all(
-                    key not in blocked and self._count(key) < limits.get(key, 1)
-                    for key in waiting.keys
+                fits = not blocked.intersection(waiting.keys) and self._claim(
+                    waiting.request_id, waiting.keys, limits
                 )
                 if fits:
-                    self._running[waiting.request_id] = waiting.keys
                     started.append(waiting.request_id)
                 else:
                     blocked.update(waiting.keys)
@@ -108,5 +112,9 @@ class HostSlots:
             self._queue = still
         return started
 
-    def _count(self, key: SlotKey) -> int:
-        return sum(key in keys for keys in self._running.values())
+
+def has_room(
+    held: Mapping[SlotKey, int], keys: tuple[SlotKey, ...], limits: Mapping[SlotKey, int] | None
+) -> bool:
+    """Whether every pool in `keys` holds fewer than its limit (1 when missing) of `held`."""
+    return limits is None or all(held.get(key, 0) < limits.get(key, 1) for key in keys)

@@ -304,7 +304,7 @@ class Workflow:
                 case Action.OUTCOME_UNKNOWN:
                     self._outcome_unknown(record)
         for decision in requeue_order(decisions):
-            self._slots.enqueue(decision.record.id, slot_keys(decision.record))
+            self._dispatch.queue(decision.record)
         deps.run_task(self._dispatch.pump)
         self._expiry.start()
         return decisions
@@ -313,6 +313,7 @@ class Workflow:
         """Stops following migrations (they stay `running`; `recover` resumes them) and the
         expiry timer. The executor belongs to the caller, who shuts it down afterwards."""
         self._expiry.stop()
+        self._dispatch.stop()
         self._runner.stop()
 
     def _expire_task(self) -> None:

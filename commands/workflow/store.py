@@ -15,6 +15,7 @@ from commands.workflow.records import (
     State,
     TransitionResult,
 )
+from commands.workflow.scheduler import SlotKey
 
 
 class SubjectBusy(Exception):
@@ -66,6 +67,22 @@ class AuditStore(Protocol):
         """Move to `new_state` (which may equal the current one, to change fields only) if the
         request is in one of `expected` (and at `expected_version`); apply `changes` to the
         record's fields; append `event`. Exactly one of racing callers wins."""
+        ...
+
+    def claim_slots(
+        self,
+        request_id: int,
+        keys: tuple[SlotKey, ...],
+        limits: Mapping[SlotKey, int] | None,
+    ) -> bool:
+        """Takes one slot in each pool of `keys` for the request, in one transaction, if each
+        holds fewer than its limit (1 when missing; `limits=None`: no limit, the request may be
+        moving already). True when the request holds them already, or has ended (it needs
+        none); False, taking nothing, when a pool is full. A final transition frees them."""
+        ...
+
+    def slot_holders(self) -> Mapping[SlotKey, tuple[int, ...]]:
+        """Which requests hold each pool's slots now."""
         ...
 
     def append(self, request_id: int | None, event: EventDraft) -> AuditEvent:

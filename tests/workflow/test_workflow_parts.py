@@ -203,7 +203,13 @@ def test_invocations_survive_json() -> None:
 
 
 def test_each_host_queue_is_first_come_first_served() -> None:
-    slots = HostSlots()
+    store = MemoryAuditStore(lambda: START)
+    for n in range(3):
+        store.create(
+            NewRequest("migration", REQUESTER, PLACE, {}, vm=f"VM{n}"),
+            EventDraft("submitted", REQUESTER),
+        )
+    slots = HostSlots(store.claim_slots)
     a, b = SlotKey("HV-A", Pool.VM), SlotKey("HV-B", Pool.VM)
     slots.occupy(1, (b,))
     slots.enqueue(2, (a, b))
@@ -211,10 +217,11 @@ def test_each_host_queue_is_first_come_first_served() -> None:
     slots.enqueue(3, (a,))
     assert slots.take({a: 1, b: 1}) == []
     assert slots.queued() == [2, 3]
-    slots.release(1)
+    # A final transition frees the slots, in the store, whichever process made it.
+    store.transition(1, [State.REQUESTED], State.CANCELLED, EventDraft("cancelled", REQUESTER))
     assert slots.take({a: 1, b: 1}) == [2]
-    assert (slots.running(a), slots.position(3)) == (1, 1)
-    slots.release(2)
+    assert (store.slot_holders()[a], slots.position(3)) == ((2,), 1)
+    store.transition(2, [State.REQUESTED], State.CANCELLED, EventDraft("cancelled", REQUESTER))
     assert slots.take({a: 1, b: 1}) == [3]
 
 

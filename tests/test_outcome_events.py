@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from commands.outcome import events_of_this_move
 from commands.hyperv import HostEvent
+from commands.outcome import events_of_this_move
 
 T0 = dt.datetime(2026, 11, 25, 22, 0, tzinfo=dt.UTC)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.cli_audit import register
+from bot.cli.audit import register
 from bot.store import SqliteAuditStore
 from bot.store.codec import GENESIS_HASH, canonical_json, event_hash, utc_text
 from bot.store.schema import connect

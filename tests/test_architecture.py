@@ -104,7 +104,7 @@ def test_the_check_allows_the_rest(source: str) -> None:
 
 BOT_FILES = sorted((ROOT / "bot").rglob("*.py"))
 # The `hvbot lab` and `hvbot demo` commands start the lab; they import it inside the command.
-LAB_USERS = frozenset({"bot/cli_lab.py", "bot/demo.py"})
+LAB_USERS = frozenset({"bot/cli/lab.py", "bot/demo.py"})
 
 
 def module_level_imports(source: str) -> set[str]:
@@ -157,3 +157,41 @@ def test_bot_imports_the_lab_only_inside_the_lab_commands(path: Path) -> None:
 def test_the_lab_check_tells_module_level_from_lazy_imports(source: str, at_import: bool) -> None:
     assert any(_is_lab(m) for m in module_level_imports(source)) is at_import
     assert any(_is_lab(m) for m in imported_modules(source))
+
+
+LANGUAGE_FILES = sorted((CORE / "language").rglob("*.py"))
+
+
+def relative_imports(package: str, source: str) -> set[str]:
+    """The modules the relative imports of a source in `package` name, made absolute."""
+    parts = package.split(".")
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = ".".join([*parts[: len(parts) - node.level + 1], node.module or ""])
+            modules.update(f"{base.rstrip('.')}.{alias.name}" for alias in node.names)
+    return modules
+
+
+@pytest.mark.parametrize(
+    "path", LANGUAGE_FILES, ids=[str(p.relative_to(ROOT)) for p in LANGUAGE_FILES]
+)
+def test_the_language_does_not_import_the_workflow(path: Path) -> None:
+    # Parsing text comes before anything is recorded: the language must not need the workflow.
+    source = path.read_text(encoding="utf-8")
+    package = ".".join(path.relative_to(ROOT).parent.parts)
+    found = imported_modules(source) | relative_imports(package, source)
+    bad = sorted(m for m in found if m.startswith("commands.workflow"))
+    assert not bad, f"{path.relative_to(ROOT)} imports {', '.join(bad)}"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from ..workflow import records", "commands.workflow.records"),
+        ("from .. import workflow", "commands.workflow"),
+        ("from .values import vm_name", "commands.language.values.vm_name"),
+    ],
+)
+def test_relative_imports_are_made_absolute(source: str, expected: str) -> None:
+    assert expected in relative_imports("commands.language", source)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.cli_common import log_path
+from bot.cli.common import log_path
 from bot.config import load_config
 from commands.workflow.machine import WorkflowError
 
@@ -47,7 +47,7 @@ def test_an_internal_error_shows_a_reference_and_logs_the_traceback(
     def broken(*args: object) -> object:
         raise RuntimeError("boom in the parser")
 
-    monkeypatch.setattr("bot.cli_parse.parse", broken)
+    monkeypatch.setattr("bot.cli.parse.parse", broken)
     code, out, err = run(capsys, "parse", "--config", str(config), "--", "help")
     assert (code, out) == (1, "")
     log_file = config.parent / "audit.log"
@@ -76,7 +76,7 @@ def test_ctrl_c_is_a_short_answer_with_exit_130(
     def interrupted(*args: object) -> object:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bot.cli_parse.parse", interrupted)
+    monkeypatch.setattr("bot.cli.parse.parse", interrupted)
     code, out, err = run(capsys, "parse", "--config", str(config), "--", "help")
     assert (code, out, err) == (130, "", "Interrupted.\n")
 
@@ -87,7 +87,7 @@ def test_a_closed_output_pipe_is_not_an_internal_error(
     def closed(*args: object) -> object:
         raise BrokenPipeError
 
-    monkeypatch.setattr("bot.cli_parse.summary", closed)
+    monkeypatch.setattr("bot.cli.parse.summary", closed)
     code, _, err = run(capsys, "parse", "--config", str(config), "--", "status")
     assert (code, err) == (141, "")
     assert not (config.parent / "audit.log").exists()
@@ -99,7 +99,7 @@ def test_refusals_show_chat_mentions_as_a_terminal_does(
     def refused(*args: object) -> object:
         raise WorkflowError("Request #4 is already finished (submitted by <@UALICE>).")
 
-    monkeypatch.setattr("bot.cli_parse.parse", refused)
+    monkeypatch.setattr("bot.cli.parse.parse", refused)
     code, _, err = run(capsys, "parse", "--config", str(config), "--", "help")
     assert (code, err) == (2, "Request #4 is already finished (submitted by @UALICE).\n")
 
@@ -200,7 +200,7 @@ def test_a_subcommand_without_its_own_guard_still_answers_in_one_line(
     def broken(args: object) -> int:
         raise OSError("Address already in use")
 
-    monkeypatch.setattr("bot.cli_lab.run_lab", broken)
+    monkeypatch.setattr("bot.cli.lab.run_lab", broken)
     code, out, err = run(capsys, "lab")
     assert (code, out) == (1, "")
     assert err.startswith("internal error (reference ")
@@ -219,7 +219,7 @@ def test_an_unusable_log_file_falls_back_to_the_temp_dir(
     def broken(*args: object) -> object:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("bot.cli_parse.parse", broken)
+    monkeypatch.setattr("bot.cli.parse.parse", broken)
     code, _, err = run(capsys, "parse", "--config", str(config), "--", "help")
     assert code == 1 and "boom" not in err
     assert err.rstrip().endswith(f"details in {tmp_path / 'hvbot.log'}")

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import BotRig
 
 from lab.running import start_lab
 from lab.world import load_scenario
+from support.e2e import BotRig
 
 
 @contextlib.contextmanager

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from e2e_support import BotRig
 
 from bot.app import Services
 from bot.cli import main
 from commands.workflow.records import TERMINAL_STATES, RequestRecord, State
+from support.e2e import BotRig
 
 MOVE = "SRV-APP01 to HV-SRV02 include-storage"
 

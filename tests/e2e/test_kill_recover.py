@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import BotRig
 
 from bot.store import SqliteAuditStore
 from commands.workflow.records import State
+from support.e2e import BotRig
 
 _RANDOM = random.Random(20261125)
 KILL_POINTS = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from lab_winrm_support import FakeWorld
 
 from lab.running import RunningLab, start_lab
+from support.lab_winrm import FakeWorld
 
 
 @pytest.fixture

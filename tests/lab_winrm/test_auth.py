@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from lab_winrm_support import PASSWORD, USER, FakeWorld, invoke, wsman
 from pypsrp.exceptions import AuthenticationError
 from pypsrp.powershell import RunspacePool
 
 from lab.running import RunningLab, start_lab
 from lab.winrm import CertificateAuthority
+from support.lab_winrm import PASSWORD, USER, FakeWorld, invoke, wsman
 
 
 @pytest.fixture

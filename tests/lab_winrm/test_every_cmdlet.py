@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lab_winrm_support import wsman
 from pypsrp.powershell import PowerShell, RunspacePool
 
 from lab.running import RunningLab, start_lab
 from lab.world import load_scenario
+from support.lab_winrm import wsman
 
 HV = "Microsoft.HyperV.PowerShell."
 Params = tuple[tuple[str, Any], ...]

@@ -7,13 +7,13 @@ import uuid
 
 import pytest
 import requests
-from lab_winrm_support import FakeWorld, invoke, wsman
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.shell import WinRS
 
 from lab.running import RunningLab, start_lab
+from support.lab_winrm import FakeWorld, invoke, wsman
 
 OPERATION_TIMEOUT = 0x80338029
 INVALID_SELECTORS = 0x8033805B

@@ -6,9 +6,9 @@ import datetime as dt
 
 from hypothesis import given
 from hypothesis import strategies as st
-from lab_winrm_support import duration
 
 from lab.winrm.psrpcore_fixes import duration_text
+from support.lab_winrm import duration
 
 SPAN = st.timedeltas(min_value=dt.timedelta(days=-3), max_value=dt.timedelta(days=3))
 

@@ -13,12 +13,12 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from lab_winrm_support import Recorder, wsman
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.shell import SignalCode
 
 from lab.running import RunningLab
+from support.lab_winrm import Recorder, wsman
 
 RECORDED = Path(__file__).parent / "recorded"
 _ACTION = re.compile(r"<wsa:Action[^>]*>([^<]+)</wsa:Action>")

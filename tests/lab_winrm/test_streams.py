@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from lab_winrm_support import STATE_TYPE, VM_TYPE, FakeWorld, Recorder, invoke, wsman
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 
 from lab.pipeline import CommandCall
 from lab.running import RunningLab
+from support.lab_winrm import STATE_TYPE, VM_TYPE, FakeWorld, Recorder, invoke, wsman
 
 
 @pytest.fixture

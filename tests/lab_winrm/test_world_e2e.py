@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from lab_winrm_support import duration, wsman
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 
 from lab.pipeline import CollectingSink, CommandCall, InvocationContext
 from lab.running import RunningLab, start_lab
 from lab.world import World, load_scenario
+from support.lab_winrm import duration, wsman
 
 VHD_PATH = "D:\\Hyper-V\\Virtual Hard Disks"
 

@@ -6,8 +6,7 @@ import pytest
 
 from lab.pipeline import LabValue
 from lab.world import World, load_scenario
-
-from .support import RecordingSink, Runner, run_on
+from support.lab_world import RecordingSink, Runner, run_on
 
 
 @pytest.fixture

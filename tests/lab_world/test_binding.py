@@ -6,8 +6,7 @@ import pytest
 
 from lab.pipeline import CommandCall, InvocationContext, TerminatingError
 from lab.world import World
-
-from .support import RecordingSink, Runner, enum_name, host_of
+from support.lab_world import RecordingSink, Runner, enum_name, host_of
 
 APP01_TO_SRV02 = (("Name", "SRV-APP01"), ("DestinationHost", "HV-SRV02"))
 SEED_INVALID = (

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lab.pipeline import LabEnum, LabObject, LabValue
-
-from .support import Runner, enum_name
+from support.lab_world import Runner, enum_name
 
 
 def one(values: Sequence[LabValue]) -> LabObject:

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 from lab.pipeline import LabObject, LabValue
 from lab.world import World
-
-from .support import Runner
+from support.lab_world import Runner
 
 HV_NS = ("Namespace", "root\\virtualization\\v2")
 

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from lab.pipeline import LabEnum, LabObject, LabValue
 from lab.world import World
-
-from .support import Runner, run_on
+from support.lab_world import Runner, run_on
 
 
 def objs(values: Sequence[LabValue]) -> list[LabObject]:

@@ -16,8 +16,7 @@ from lab.pipeline import (
     TerminatingError,
 )
 from lab.world import World
-
-from .support import RecordingSink, Runner, host_of, run_on, start_move, wait_for_job
+from support.lab_world import RecordingSink, Runner, host_of, run_on, start_move, wait_for_job
 
 
 def test_computer_name_runs_the_cmdlet_on_that_host(run: Runner) -> None:

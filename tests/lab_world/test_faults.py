@@ -8,8 +8,7 @@ import pytest
 
 from lab.pipeline import CommandCall, InvocationContext, LabObject
 from lab.world import Fault, FaultKind, World
-
-from .support import LIVE, RecordingSink, Runner, event_ids, host_of, move
+from support.lab_world import LIVE, RecordingSink, Runner, event_ids, host_of, move
 
 
 def only_error(sink: RecordingSink) -> str:

@@ -18,8 +18,7 @@ from lab.pipeline import (
 )
 from lab.world import Fault, FaultKind, World, migration
 from lab.world.model import GIB, JobState, Performance
-
-from .support import (
+from support.lab_world import (
     LIVE,
     RecordingSink,
     Runner,

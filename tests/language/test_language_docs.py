@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from language_support import ok, refusal
 
 from commands.language import (
     SUBCOMMANDS,
@@ -17,6 +16,7 @@ from commands.language import (
 )
 from commands.language.registry import Subcommand
 from commands.requests import HelpRequest
+from support.language import ok, refusal
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- commands:start -->\n", "<!-- commands:end -->"

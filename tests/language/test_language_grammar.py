@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from language_support import SRV01, SRV02, SRV03, ok
 
 from commands.requests import (
     AuthType,
@@ -28,6 +27,7 @@ from commands.requests import (
     VhdMove,
     VmCompatibilityRequest,
 )
+from support.language import SRV01, SRV02, SRV03, ok
 
 
 def move(vm: str = "SRV-APP01", **fields: object) -> MigrateRequest:

@@ -12,7 +12,6 @@ from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from language_support import INVENTORY
 
 from commands.inventory import Host
 from commands.language import ParseError, hints, parse, parser, render
@@ -45,6 +44,7 @@ from commands.requests import (
     VhdMove,
     VmCompatibilityRequest,
 )
+from support.language import INVENTORY
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from language_support import ok, refusal
 
 from commands.language.registry import BY_NAME, GENERAL_USAGE
+from support.language import ok, refusal
 
 LONG_PATH = "D:\\" + "\\".join(["folder"] * 40)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_support import StepClock
 
 from bot.store import SqliteAuditStore
+from support.clock import FakeClock, step_clock
 
 
 @pytest.fixture
@@ -19,13 +18,13 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def clock() -> StepClock:
+def clock() -> FakeClock:
     """A clock starting at 2026-11-25 09:00 UTC."""
-    return StepClock(dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC))
+    return step_clock()
 
 
 @pytest.fixture
-def store(db_path: Path, clock: StepClock) -> Iterator[SqliteAuditStore]:
+def store(db_path: Path, clock: FakeClock) -> Iterator[SqliteAuditStore]:
     """An open store on `db_path`, closed after the test."""
     with SqliteAuditStore(db_path, clock=clock) as opened:
         yield opened

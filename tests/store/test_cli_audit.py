@@ -11,11 +11,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from store_support import BOB, StepClock, draft, new_request
 
-from bot.cli_audit import parse_since, register
+from bot.cli.audit import parse_since, register
 from bot.store import SqliteAuditStore
 from commands.workflow.records import SYSTEM, State
+from support.clock import FakeClock
+from support.store import BOB, draft, new_request
 
 Run = tuple[int, str, str]
 
@@ -30,7 +31,7 @@ def _audit(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
 
 
 @pytest.fixture
-def filled(db_path: Path, clock: StepClock) -> Path:
+def filled(db_path: Path, clock: FakeClock) -> Path:
     """Two requests: #1 SRV-APP01 succeeded, #2 SRV-DB01 awaiting approval (two days later)."""
     with SqliteAuditStore(db_path, clock=clock) as store:
         one = store.create(new_request(), draft("requested", text="/migrate SRV-APP01")).id

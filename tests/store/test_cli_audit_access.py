@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
-from store_support import BOB, draft, new_request
 
-from bot.cli_audit import EXIT_BROKEN_PIPE
+from bot.cli.audit import EXIT_BROKEN_PIPE
 from bot.store import SqliteAuditStore
 from bot.store.schema import MIGRATIONS, connect
 from commands.workflow.records import SYSTEM, State
+from support.store import BOB, draft, new_request
 
 ACTIONS = (
     ("list",),

@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
-from store_support import BOB, draft, new_request
 
 from bot.store import SqliteAuditStore
 from bot.store.codec import GENESIS_HASH, event_hash
 from bot.store.rows import hashed_content
 from bot.store.schema import MIGRATIONS, connect
 from commands.workflow.records import EventDraft, State
+from support.store import BOB, draft, new_request
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,10 +10,9 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-from store_support import draft, new_request
-
 from bot.store import SqliteAuditStore
 from commands.workflow.records import Actor, State, TransitionResult
+from support.store import draft, new_request
 
 DECISIONS = (State.APPROVED, State.REJECTED, State.CANCELLED)
 

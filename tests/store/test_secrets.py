@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from store_support import BOB, draft, new_request
-
 from bot.config import Secrets, parse_config
 from bot.store import SqliteAuditStore, configured_secrets, open_store
 from bot.store.scrub import REDACTED, Scrubber
 from commands.workflow.records import SYSTEM, State
+from support.store import BOB, draft, new_request
 
 WINRM_PASSWORD = "Winrm-P@ss-2026!"
 LDAP_PASSWORD = "ldap bind secret 77"

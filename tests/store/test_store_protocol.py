@@ -7,11 +7,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from store_support import ALICE, BOB, StepClock, draft, new_request
 
 from bot.store import CHANGEABLE_FIELDS, RequestNotFound, SqliteAuditStore
 from commands.workflow.records import RequestRecord, State
 from commands.workflow.store import AuditStore
+from support.clock import FakeClock
+from support.store import ALICE, BOB, draft, new_request
 
 
 def test_is_an_audit_store(store: SqliteAuditStore) -> None:
@@ -141,7 +142,7 @@ def test_open_requests_oldest_first_without_terminal_ones(store: SqliteAuditStor
     assert [r.id for r in store.open_requests()] == [ids[0], ids[2], ids[3]]
 
 
-def test_search_filters_combine_and_sort_newest_first(db_path: Path, clock: StepClock) -> None:
+def test_search_filters_combine_and_sort_newest_first(db_path: Path, clock: FakeClock) -> None:
     with SqliteAuditStore(db_path, clock=clock) as store:
         a = store.create(new_request("SRV-APP01", "HV-SRV01", "HV-SRV02"), draft("r")).id
         b = store.create(new_request("SRV-DB01", "HV-SRV02", "HV-SRV03"), draft("r")).id

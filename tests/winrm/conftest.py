@@ -6,7 +6,13 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from winrm_lab import (
+
+from bot.config import Secrets
+from bot.winrm.hyperv import WinRMHyperV
+from bot.winrm.session import ConnectionSettings, Sessions
+from lab.running import start_lab
+from lab.world import parse_scenario
+from support.winrm_lab import (
     PASSWORD_ENV,
     TIME_SCALE,
     USER_ENV,
@@ -14,12 +20,6 @@ from winrm_lab import (
     lab_config,
     scenario,
 )
-
-from bot.config import Secrets
-from bot.winrm.hyperv import WinRMHyperV
-from bot.winrm.session import ConnectionSettings, Sessions
-from lab.running import start_lab
-from lab.world import parse_scenario
 
 
 @pytest.fixture

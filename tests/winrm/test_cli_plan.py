@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from winrm_lab import Lab
 
 from bot.cli import main
 from lab.world import Fault, FaultKind
+from support.winrm_lab import Lab
 
 
 @pytest.fixture

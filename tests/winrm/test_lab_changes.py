@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from winrm_lab import Lab
 
 from commands.hyperv import ErrorKind, HyperVError
 from commands.invocation import Invocation, Parameter
@@ -18,6 +17,7 @@ from commands.requests import (
     PerformanceOption,
     VmCompatibilityRequest,
 )
+from support.winrm_lab import Lab
 
 
 def test_every_host_setting_change_of_the_seed(lab: Lab) -> None:

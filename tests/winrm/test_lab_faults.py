@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from winrm_lab import Lab
 
 from commands.hyperv import ErrorKind, HyperVError, MigrationOutcome
 from commands.plans import plan_move
 from commands.requests import Move
 from lab.world import Fault, FaultKind
+from support.winrm_lab import Lab
 
 MOVE_FAULTS = [
     (Fault(FaultKind.KERBEROS_DELEGATION_MISSING, "HV-SRV02"), ErrorKind.DELEGATION),

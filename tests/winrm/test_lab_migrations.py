@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from winrm_lab import Lab
 
 from commands.hyperv import CancelMethod, ErrorKind, JobState, MigrationOutcome
 from commands.plans import Plan, plan_move, plan_storage
 from commands.requests import Move, StorageRequest, VhdMove
+from support.winrm_lab import Lab
 
 SOURCE = "HV-SRV01"
 

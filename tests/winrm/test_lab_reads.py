@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from winrm_lab import Lab
 
 from commands.hyperv import ErrorKind, HyperVError
 from commands.plans import plan_move
 from commands.requests import Move
+from support.winrm_lab import Lab
 
 
 def test_find_vm_asks_every_host_and_reads_the_details(lab: Lab) -> None:

@@ -12,14 +12,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from winrm_lab import Lab
-
 from commands.hyperv import ErrorKind, JobState
 from commands.invocation import Invocation
 from commands.plans import plan_storage
 from commands.ports import MigrationHandle
 from commands.requests import StorageRequest
 from lab.world import Fault, FaultKind
+from support.winrm_lab import Lab
 
 CHILD = str(Path(__file__).with_name("crash_child.py"))
 

@@ -9,7 +9,6 @@ import threading
 import tomllib
 
 import pytest
-from winrm_lab import PASSWORD_ENV, TIME_SCALE, USER_ENV, Lab, scenario, toml_for
 
 from bot.config import Secrets, parse_config
 from bot.logs import JsonFormatter, bind
@@ -22,6 +21,7 @@ from commands.plans import plan_move
 from commands.requests import Move
 from lab.running import start_lab
 from lab.world import parse_scenario
+from support.winrm_lab import PASSWORD_ENV, TIME_SCALE, USER_ENV, Lab, scenario, toml_for
 
 
 def _drop_shell(lab: Lab, host: str, shell_id: str) -> None:

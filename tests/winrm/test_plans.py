@@ -7,7 +7,6 @@ import re
 import pytest
 
 from commands.hyperv import HardDisk, VmInfo
-from commands.inventory import Host
 from commands.plans import (
     PlanError,
     PlanKind,
@@ -32,9 +31,9 @@ from commands.requests import (
     VhdMove,
     VmCompatibilityRequest,
 )
+from support.hosts import inventory
 
-SRV01 = Host("HV-SRV01", "hv-srv01.lab.local")
-SRV02 = Host("HV-SRV02", "hv-srv02.lab.local")
+SRV01, SRV02 = inventory("HV-SRV01", "HV-SRV02")
 VM = VmInfo(
     id="5c1f0b5e-0000-4000-8000-000000000001",
     name="SRV-APP01",

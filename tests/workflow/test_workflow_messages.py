@@ -8,7 +8,16 @@ import re
 from concurrent.futures import Executor
 
 import pytest
-from workflow_fakes import (
+
+from commands.hyperv import MigrationProgress
+from commands.invocation import Invocation, Parameter
+from commands.requests import HostShowRequest, Request, StatusRequest
+from commands.workflow.codec import subject_of
+from commands.workflow.context import Deps
+from commands.workflow.machine import WorkflowError
+from commands.workflow.preflight import Finding, PreflightResult, Severity
+from commands.workflow.records import State
+from support.workflow import (
     ALICE,
     INVENTORY,
     PLACE,
@@ -21,15 +30,6 @@ from workflow_fakes import (
     make_rig,
     move,
 )
-
-from commands.hyperv import MigrationProgress
-from commands.invocation import Invocation, Parameter
-from commands.requests import HostShowRequest, Request, StatusRequest
-from commands.workflow.codec import subject_of
-from commands.workflow.context import Deps
-from commands.workflow.machine import WorkflowError
-from commands.workflow.preflight import Finding, PreflightResult, Severity
-from commands.workflow.records import State
 
 SWITCH = Finding(
     Severity.BLOCKING,

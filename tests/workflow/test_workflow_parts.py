@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from workflow_fakes import INVENTORY, PLACE, REQUESTER, START, host, move
 
 from commands.invocation import Invocation, Parameter
 from commands.requests import (
@@ -47,6 +46,7 @@ from commands.workflow.records import (
 )
 from commands.workflow.recovery import Action, decide
 from commands.workflow.scheduler import HostSlots, Pool, SlotKey
+from support.workflow import INVENTORY, PLACE, REQUESTER, START, host, move
 
 
 def record(state: State, **fields: object) -> RequestRecord:

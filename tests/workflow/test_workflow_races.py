@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from workflow_fakes import ALICE, BOB, CAROL, PLACE, REQUESTER, Rig, SlowReadStore, make_rig, move
 
 from commands.workflow.machine import WorkflowError, who
 from commands.workflow.records import Actor, State
+from support.workflow import ALICE, BOB, CAROL, PLACE, REQUESTER, Rig, SlowReadStore, make_rig, move
 
 THREADS = 50
 

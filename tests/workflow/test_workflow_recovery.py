@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from workflow_fakes import (
+
+from commands.hyperv import ErrorKind
+from commands.requests import HostSetRequest, HostSetting
+from commands.workflow.machine import WorkflowError
+from commands.workflow.records import SYSTEM, EventDraft, State
+from commands.workflow.recovery import Action
+from support.workflow import (
     ALICE,
     PLACE,
     REQUESTER,
@@ -16,12 +22,6 @@ from workflow_fakes import (
     make_rig,
     move,
 )
-
-from commands.hyperv import ErrorKind
-from commands.requests import HostSetRequest, HostSetting
-from commands.workflow.machine import WorkflowError
-from commands.workflow.records import SYSTEM, EventDraft, State
-from commands.workflow.recovery import Action
 
 
 def approved(rig: Rig, vm: str = "SRV-APP01") -> int:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from workflow_fakes import (
+
+from commands.requests import HostSetRequest, HostSetting, StorageRequest
+from commands.workflow.machine import WorkflowError
+from commands.workflow.records import State
+from support.workflow import (
     ALICE,
     BOB,
     CAROL,
@@ -17,10 +21,6 @@ from workflow_fakes import (
     make_rig,
     move,
 )
-
-from commands.requests import HostSetRequest, HostSetting, StorageRequest
-from commands.workflow.machine import WorkflowError
-from commands.workflow.records import State
 
 
 def submitted(rig: Rig, vm: str = "SRV-APP01", destination: str = "HV-SRV02") -> int:

@@ -7,7 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from workflow_fakes import (
+
+from bot.store import SqliteAuditStore
+from commands.workflow.machine import WorkflowError
+from commands.workflow.records import State
+from support.workflow import (
     ALICE,
     BOB,
     CAROL,
@@ -18,10 +22,6 @@ from workflow_fakes import (
     make_rig,
     move,
 )
-
-from bot.store import SqliteAuditStore
-from commands.workflow.machine import WorkflowError
-from commands.workflow.records import State
 
 
 def test_a_move_crashing_after_the_send_finishes_once_with_a_verified_log(tmp_path: Path) -> None:

@@ -14,10 +14,21 @@ import contextlib
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from workflow_fakes import ALICE, BOB, CAROL, MALLORY, PLACE, REQUESTER, Crash, Rig, make_rig, move
 
 from commands.workflow.machine import ALLOWED, WorkflowError
 from commands.workflow.records import OPEN_STATES, Actor, State
+from support.workflow import (
+    ALICE,
+    BOB,
+    CAROL,
+    MALLORY,
+    PLACE,
+    REQUESTER,
+    Crash,
+    Rig,
+    make_rig,
+    move,
+)
 
 VMS = ("SRV-APP01", "SRV-APP02", "SRV-DB01")
 HOSTS = ("HV-SRV01", "HV-SRV02", "HV-SRV03", "HV-CRIT")

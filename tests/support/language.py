@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from commands.inventory import Host, Inventory
 from commands.language import ParseError, parse
 from commands.requests import Request
+from support.hosts import inventory
 
-SRV01 = Host("HV-SRV01", "hv-srv01.lab.local", critical=True)
-SRV02 = Host("HV-SRV02", "hv-srv02.lab.local")
-SRV03 = Host("HV-SRV03", "hv-srv03.lab.local")
-INVENTORY = Inventory([SRV01, SRV02, SRV03])
+SRV01, SRV02, SRV03 = INVENTORY = inventory(
+    "HV-SRV01", "HV-SRV02", "HV-SRV03", critical={"HV-SRV01"}
+)
 
 
 def ok(text: str) -> Request:

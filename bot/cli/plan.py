@@ -11,7 +11,7 @@ import argparse
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.cli_common import (
+from bot.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     command_text,

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot.cli_common import EXIT_REFUSED, answer
+from bot.cli.common import EXIT_REFUSED, answer
 from bot.logs import logging_to
 
 

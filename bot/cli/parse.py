@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.cli_common import (
+from bot.cli.common import (
     command_text,
     config_option,
     guarded,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from commands.hyperv import (
@@ -25,15 +25,21 @@ from commands.inventory import Host, Inventory
 from commands.invocation import Invocation, Parameter
 from commands.requests import HostSetRequest, MigrateRequest, Request, StorageRequest
 from commands.workflow.preflight import Finding, PreflightResult, Severity
+from support.clock import START
 
-START = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-HOSTS = (
-    Host("HV-SRV01", "hv-srv01.lab.local"),
-    Host("HV-SRV02", "hv-srv02.lab.local"),
-    Host("HV-SRV03", "hv-srv03.lab.local"),
-    Host("HV-CRIT", "hv-crit.lab.local", critical=True),
-)
-INVENTORY = Inventory(HOSTS)
+
+def lab_host(name: str, critical: bool = False) -> Host:
+    """An inventory host named like the lab's (`HV-SRV01` at `hv-srv01.lab.local`)."""
+    return Host(name, f"{name.lower()}.lab.local", critical=critical)
+
+
+def inventory(*names: str, critical: Collection[str] = ()) -> Inventory:
+    """An inventory of lab hosts; those named in `critical` need two approvals."""
+    return Inventory([lab_host(name, name in critical) for name in names])
+
+
+INVENTORY = inventory("HV-SRV01", "HV-SRV02", "HV-SRV03", "HV-CRIT", critical={"HV-CRIT"})
+HOSTS = tuple(INVENTORY)
 
 
 class Crash(BaseException):

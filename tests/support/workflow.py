@@ -1,5 +1,5 @@
 """Fakes for the workflow tests: stores, a notifier, an executor that runs tasks only when told,
-a clock that moves only when told, and the rig that wires them (hosts: `fake_hosts`)."""
+a clock that moves only when told, and the rig that wires them (hosts: `support.hosts`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, Protocol, TypeVar
-
-from fake_hosts import HOSTS as HOSTS  # re-exported for the tests
-from fake_hosts import INVENTORY as INVENTORY
-from fake_hosts import START as START
-from fake_hosts import Crash as Crash
-from fake_hosts import FakeHyperV, FakePreflight
-from fake_hosts import FakeMigration as FakeMigration
 
 from commands.hyperv import (
     MigrationOutcome,
@@ -38,6 +31,13 @@ from commands.workflow.records import (
 )
 from commands.workflow.service import Workflow
 from commands.workflow.store import AuditStore
+from support.clock import START as START
+from support.clock import FakeClock
+from support.hosts import HOSTS as HOSTS  # re-exported for the tests
+from support.hosts import INVENTORY as INVENTORY
+from support.hosts import Crash as Crash
+from support.hosts import FakeHyperV, FakePreflight
+from support.hosts import FakeMigration as FakeMigration
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -48,19 +48,6 @@ BOB = Actor("UBOB", "LAB\\bob")
 CAROL = Actor("UCAROL", "LAB\\carol")
 MALLORY = Actor("UMALLORY", "LAB\\mallory")
 PLACE = Place("C0OPS", "1700000000.000100")
-
-
-class FakeClock:
-    """A clock that moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 class ManualExecutor(Executor):

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 
 from bot.app import SETTLED_STATES, Services, build_services
-from bot.cli_common import (
+from bot.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     Interrupted,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 
-from bot.cli_common import EXIT_INTERRUPTED, crashed, say
+from bot.cli.common import EXIT_INTERRUPTED, crashed, say
 
 # Each module exposes `register(subparsers)` and sets `func` on its parsers; imported here
 # (not at package import time) so that `hvbot --help` stays cheap and side-effect free.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "bot.cli_parse",
-    "bot.cli_audit",
-    "bot.cli_plan",
-    "bot.cli_lab",
-    "bot.cli_workflow",
-    "bot.cli_demo",
+    "bot.cli.parse",
+    "bot.cli.audit",
+    "bot.cli.plan",
+    "bot.cli.lab",
+    "bot.cli.workflow",
+    "bot.cli.demo",
 )
 
 
@@ -45,7 +44,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Most subcommands answer their own failures; this catches what the others let out.
         return crashed()
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,24 +1,11 @@
-"""Builders shared by the audit store tests: actors, requests, event drafts, a stepping clock."""
+"""Builders shared by the audit store tests: actors, requests, event drafts."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from commands.workflow.records import Actor, EventDraft, NewRequest, Place
 
 ALICE = Actor(slack_user_id="U0ALICE", directory_account="LAB\\alice", display_name="Alice")
 BOB = Actor(slack_user_id="U0BOB", directory_account="LAB\\bob")
-
-
-class StepClock:
-    """A clock that moves one second per reading, so timestamps are distinct and predictable."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now
 
 
 def new_request(

@@ -251,7 +251,7 @@ def test_placement_table(
     assert {u.vm.name for u in result.unplaced} == set(nowhere)
     for name, reasons in nowhere.items():
         assert codes(result, name) == reasons
-    assert result.complete is not nowhere
+    assert result.complete == (not nowhere)
 
 
 def test_source_with_migration_disabled_moves_nothing() -> None:

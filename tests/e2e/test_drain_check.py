@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from e2e_support import BotRig
+from support.e2e import BotRig
 
 
 def test_drain_check_places_every_vm_it_can_and_says_why_not(drain_rig: BotRig) -> None:
@@ -13,6 +13,7 @@ def test_drain_check_places_every_vm_it_can_and_says_why_not(drain_rig: BotRig) 
     plan = json.loads(done.stdout)
     world = drain_rig.world
     source = world.host("HV-SRV01")
+    assert source is not None
     running = {vm.name for vm in source.vms.values() if vm.state.name == "Running"}
     stopped = {vm.name for vm in source.vms.values() if vm.state.name == "Off"}
     moved = {m["vm"]: m for m in plan["moves"]}
@@ -28,6 +29,7 @@ def test_drain_check_places_every_vm_it_can_and_says_why_not(drain_rig: BotRig) 
     # whose compatibility mode is on.
     for name in ("HV-SRV02", "HV-SRV03", "HV-SRV04"):
         peer = world.host(name)
+        assert peer is not None
         placed = sum(m["memory_bytes"] for m in moved.values() if m["destination"] == name)
         assert 0 < placed <= peer.memory_free
     for name, move in moved.items():

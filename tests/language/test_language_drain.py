@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from language_support import SRV01, SRV02, SRV03, ok, refusal
 
 from commands.language import render, to_dict
 from commands.language.registry import BY_NAME
@@ -19,6 +18,7 @@ from commands.requests import (
     Request,
     StatusRequest,
 )
+from support.language import SRV01, SRV02, SRV03, ok, refusal
 
 ALL_FLAGS = Drain(SRV01, (SRV02, SRV03), include_storage=True, include_stopped=True, reason="x y")
 

@@ -18,6 +18,7 @@ from commands.hyperv import (
     JobState,
     MigrationOutcome,
     MigrationProgress,
+    Processor,
     VmInfo,
     Volume,
 )
@@ -146,6 +147,12 @@ class FakeHyperV:
 
     def get_vm(self, host: Host, vm: str) -> VmInfo:
         return self.find_vm(vm)
+
+    def list_vms(self, host: Host) -> tuple[VmInfo, ...]:
+        return tuple(vm for vm in self.vms.values() if vm.host == host.name)
+
+    def processor(self, host: Host) -> Processor:
+        return Processor("GenuineIntel", "Intel(R) Xeon(R) Gold 6338")
 
     def host_settings(self, host: Host) -> HostSettings:
         if host.name in self.unreachable:

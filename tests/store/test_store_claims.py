@@ -11,13 +11,14 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import pytest
-from store_support import ALICE, BOB, StepClock, draft, new_request
 
 from bot.store import SqliteAuditStore
 from commands.workflow.memory_store import MemoryAuditStore
 from commands.workflow.records import State
 from commands.workflow.scheduler import Pool, SlotKey
 from commands.workflow.store import AuditStore, SubjectBusy
+from support.clock import FakeClock
+from support.store import ALICE, BOB, draft, new_request
 
 A = SlotKey("HV-SRV01", Pool.VM)
 B = SlotKey("HV-SRV02", Pool.VM)
@@ -25,7 +26,7 @@ B = SlotKey("HV-SRV02", Pool.VM)
 
 @pytest.fixture(params=["sqlite", "memory"])
 def any_store(
-    request: pytest.FixtureRequest, db_path: Path, clock: StepClock
+    request: pytest.FixtureRequest, db_path: Path, clock: FakeClock
 ) -> Iterator[AuditStore]:
     if request.param == "memory":
         yield MemoryAuditStore(clock)

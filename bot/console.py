@@ -110,6 +110,7 @@ class ConsoleNotifier:
         self._names = names
         self._lock = threading.Lock()
         self._last: dict[int, tuple[JobState, int]] = {}
+        self._summaries: dict[int, str] = {}
 
     def say(self, text: str) -> None:
         """Print one line (or several) as the bot."""
@@ -137,6 +138,14 @@ class ConsoleNotifier:
             f"#{record.id} {record.vm}: {progress.state.name.lower()} {progress.percent}% "
             f"after {progress.elapsed_seconds:.1f} s{transferred}"
         )
+
+    def summary(self, record: RequestRecord, text: str) -> None:
+        """Print a drain's summary when it changed (a terminal cannot edit what it printed)."""
+        with self._lock:
+            if self._summaries.get(record.id) == text:
+                return
+            self._summaries[record.id] = text
+        self.say(text)
 
     def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         """Print the final state and, for migrations, the outcome."""

@@ -33,6 +33,7 @@ from commands.placement import (
 from commands.plans import Plan, compare_invocation, plan_move
 from commands.ports import HyperVPort
 from commands.requests import Drain, DrainCheckRequest, Move
+from commands.workflow.preflight import Finding, PreflightResult, Severity
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,18 @@ class DrainMove:
     def vm(self) -> VmInfo:
         """The VM this move takes off the drained host."""
         return self.placed.vm
+
+    def to_json(self) -> dict[str, object]:
+        """The move as JSON: what the drain records a child migration from."""
+        return {
+            "vm": self.vm.name,
+            "vm_id": self.vm.id,
+            "destination": self.placed.destination,
+            "memory_bytes": self.vm.memory_bytes,
+            "moves_storage": self.placed.moves_storage,
+            "notes": list(self.placed.notes),
+            "invocation": self.plan.invocations[0].to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -234,18 +247,7 @@ def drain_plan_json(plan: DrainPlan) -> str:
     data = {
         "request": to_dict(DrainCheckRequest(plan.drain)),
         "empties_host": plan.empties_host,
-        "moves": [
-            {
-                "vm": m.vm.name,
-                "vm_id": m.vm.id,
-                "destination": m.placed.destination,
-                "memory_bytes": m.vm.memory_bytes,
-                "moves_storage": m.placed.moves_storage,
-                "notes": list(m.placed.notes),
-                "invocation": m.plan.invocations[0].to_json(),
-            }
-            for m in plan.moves
-        ],
+        "moves": [m.to_json() for m in plan.moves],
         "unplaced": [
             {
                 "vm": u.vm.name,
@@ -260,6 +262,49 @@ def drain_plan_json(plan: DrainPlan) -> str:
         "limits": dict(plan.limits),
     }
     return json.dumps(data, ensure_ascii=False)
+
+
+def drain_preflight(plan: DrainPlan, inventory: Inventory) -> PreflightResult:
+    """The plan as the workflow's preflight result: the moves' Move-VMs in start order, a
+    warning per VM that fits nowhere (the rest may still go if an approver agrees), and the
+    placement in `details` for the drain to record one move per VM from."""
+    by_vm = {m.vm.name: m for m in plan.moves}
+    ordered = [by_vm[slot.key] for slot in sorted(plan.order(), key=lambda s: s.start)]
+    findings = [
+        Finding(
+            Severity.WARNING,
+            "fits_nowhere",
+            f"{u.vm.name} fits nowhere ({why(u.reasons)}); it stays on {plan.source.name}.",
+        )
+        for u in plan.placement.unplaced
+    ]
+    if plan.left_stopped:
+        names = ", ".join(v.name for v in plan.left_stopped)
+        findings.append(Finding(Severity.INFO, "stopped_left", f"Stopped, not moved: {names}."))
+    if not ordered:
+        findings.append(
+            Finding(
+                Severity.BLOCKING,
+                "nothing_to_move",
+                f"No VM of {plan.source.name} can move: {headline(plan)}",
+                "Fix what the placement says, or name other hosts after `to`.",
+            )
+        )
+    destinations = {m.placed.destination for m in ordered}
+    details = {
+        "moves": [m.to_json() for m in ordered],
+        "unplaced": [u.vm.name for u in plan.placement.unplaced],
+        "stopped_left": [v.name for v in plan.left_stopped],
+        "limits": dict(plan.limits),
+    }
+    return PreflightResult(
+        findings=tuple(findings),
+        invocations=tuple(m.plan.invocations[0] for m in ordered),
+        host=plan.source,
+        others=tuple(h for h in inventory if h.name in destinations),
+        details=details,
+        text=render_drain_plan(plan),
+    )
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from commands.diagnosis import diagnose_incompatibility
+from commands.drain import drain_preflight, plan_drain
 from commands.hyperv import ErrorKind, HostSettings, VmInfo, is_shared_path, volume_of
 from commands.inventory import Host, Inventory
 from commands.language import to_dict
@@ -26,6 +27,7 @@ from commands.plans import (
 from commands.ports import HyperVPort
 from commands.requests import (
     CheckRequest,
+    DrainRequest,
     HostChange,
     HostNetworkAddRequest,
     HostNetworkRemoveRequest,
@@ -106,6 +108,10 @@ class HostPreflight:
 
     def preflight(self, request: Request) -> PreflightResult:
         """Check `request` against the hosts now; raises HyperVError when a host cannot answer."""
+        if isinstance(request, DrainRequest):
+            return drain_preflight(
+                plan_drain(self._hyperv, self._inventory, request.drain), self._inventory
+            )
         try:
             resolved = resolve_plan(self._hyperv, self._inventory, request)
         except PlanError as refused:

@@ -27,7 +27,7 @@ from bot.store import database_path
 from commands.hyperv import ErrorKind, HyperVError
 from commands.language import ParseError, to_dict
 from commands.plans import PlanError
-from commands.requests import Request, runs_on_a_host
+from commands.requests import DrainRequest, Request, runs_on_a_host
 from commands.workflow.machine import WorkflowError
 
 EXIT_OK = 0
@@ -150,7 +150,7 @@ _CHANGES = "a move, a check, a storage move, or a host or vm change"
 def require_change(request: Request, command: str, text: Sequence[str]) -> None:
     """Refuse, naming what would work, when `request` changes nothing on a host:
     `hvbot plan` and `hvbot request` take changes (and checks) only."""
-    if runs_on_a_host(request):
+    if runs_on_a_host(request) or (command == "request" and isinstance(request, DrainRequest)):
         return
     who = " --as USER" if command == "request" else ""
     example = f"hvbot {command}{who} -- SRV-APP01 to HV-SRV02 include-storage"
@@ -162,7 +162,8 @@ def require_change(request: Request, command: str, text: Sequence[str]) -> None:
         "status": " To see requests: hvbot audit list.",
         "history": " To see requests: hvbot audit list.",
         "host": " To see every host's settings: hvbot hosts.",
-        "drain": " To see a drain's placement and moves: hvbot plan -- drain check HOST.",
+        "drain": " To see a drain's placement and moves: hvbot plan -- drain check HOST; "
+        "to stop a drain: hvbot cancel ID --as USER.",
     }.get(action, "")
     raise Refused(
         f"`/migrate {action}` changes nothing on a host; hvbot {command} takes {_CHANGES}, "

@@ -32,6 +32,7 @@ from bot.console import (
 from bot.logs import bind
 from commands.language import parse
 from commands.requests import CheckRequest
+from commands.workflow.codec import DRAIN
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, State
 from commands.workflow.recovery import Action
 
@@ -43,6 +44,7 @@ _RECOVERY = {
     Action.REQUEUE: "approved, never started: checking it again, then starting it",
     Action.REATTACH: "following the move on its host again (no second Move-VM)",
     Action.OUTCOME_UNKNOWN: "a setting change cut short: its result is unknown (recorded failed)",
+    Action.RESUME_DRAIN: "a drain (or one of its moves): picking it up where it was",
 }
 
 
@@ -174,7 +176,8 @@ def _refuse_cancel_elsewhere(services: Services, request_id: int, actor: Actor) 
     """A running move can only be stopped by the process that follows it (it holds the job
     and the pipeline); a fresh `hvbot cancel` follows nothing, so it says so instead."""
     record = services.workflow.get(request_id)
-    if record.state is not State.RUNNING:
+    if record.state is not State.RUNNING or record.kind == DRAIN:
+        # A running drain is stopped by cancelling its moves not yet sent, from any process.
         return
     services.approvers.check_may_cancel(record, actor)
     host = record.source_host or "its host"

@@ -136,6 +136,17 @@ def _one_open_request_per_subject(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0004_one_open_drain_per_host")
+def _one_open_drain_per_host(db: Database) -> None:
+    # Two open drains of one host would place the same VMs twice.
+    db.executescript(
+        f"""
+        CREATE UNIQUE INDEX one_open_drain_per_host ON requests(source_host COLLATE NOCASE)
+            WHERE kind = 'drain' AND state NOT IN ({_FINAL});
+        """
+    )
+
+
 APPEND_ONLY_TRIGGERS = frozenset({"events_refuse_update", "events_refuse_delete"})
 
 

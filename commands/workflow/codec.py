@@ -18,6 +18,7 @@ from commands.inventory import Host, Inventory
 from commands.invocation import Invocation, Parameter, ParameterValue
 from commands.language import to_dict
 from commands.requests import (
+    DrainRequest,
     HostNetworkAddRequest,
     HostNetworkRemoveRequest,
     HostSetRequest,
@@ -28,6 +29,7 @@ from commands.requests import (
     VmCompatibilityRequest,
 )
 from commands.workflow.machine import WorkflowError
+from commands.workflow.records import RequestRecord
 
 _TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Request)}
 
@@ -35,6 +37,9 @@ MIGRATION = "migration"
 STORAGE_MIGRATION = "storage_migration"
 HOST_CHANGE = "host_change"
 VM_CHANGE = "vm_change"
+DRAIN = "drain"
+"""A drain: its own record, whose moves are child migration records (see `drain_of`)."""
+DRAIN_KEY = "drain"
 FOLLOWED_KINDS = frozenset({MIGRATION, STORAGE_MIGRATION})
 """Kinds that run as a long Move-VM/Move-VMStorage job, followed and limited per host."""
 
@@ -59,6 +64,8 @@ def subject_of(request: Request) -> Subject:
             return Subject(STORAGE_MIGRATION, request.vm, None, None, request.reason)
         case VmCompatibilityRequest():
             return Subject(VM_CHANGE, request.vm, None, None, None)
+        case DrainRequest(drain=drain):
+            return Subject(DRAIN, None, drain.source, None, drain.reason)
         case (
             HostToggleRequest()
             | HostSetRequest()
@@ -69,8 +76,8 @@ def subject_of(request: Request) -> Subject:
     raise WorkflowError(
         f"`/migrate {to_dict(request)['action']}` needs no approval: send it on its own and the "
         "bot answers at once. Approval is for changes: `/migrate <vm> to <host>`, "
-        "`/migrate storage <vm> to <path>`, `/migrate host <host> enable|disable|set ...` and "
-        "`/migrate vm <vm> compatibility on|off`."
+        "`/migrate storage <vm> to <path>`, `/migrate host <host> enable|disable|set ...`, "
+        "`/migrate vm <vm> compatibility on|off` and `/migrate drain <host>`."
     )
 
 
@@ -79,6 +86,12 @@ def encode_request(request: Request) -> dict[str, Any]:
     encoded = _encode(request)
     assert isinstance(encoded, dict)
     return {"type": type(request).__name__, **encoded}
+
+
+def drain_of(record: RequestRecord) -> int | None:
+    """The id of the drain a migration record is one move of, or None for a request of its own."""
+    parent = record.request.get(DRAIN_KEY)
+    return parent if isinstance(parent, int) and not isinstance(parent, bool) else None
 
 
 def decode_request(data: Mapping[str, Any], inventory: Inventory) -> Request:

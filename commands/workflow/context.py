@@ -120,6 +120,10 @@ class Deps:
         """Reports the end of a run; a chat failure never changes the recorded outcome."""
         _notify(self.notifier.finished, record, outcome)
 
+    def tell_summary(self, record: RequestRecord, text: str) -> None:
+        """Replaces a drain's summary message; a chat failure never stops the drain."""
+        _notify(self.notifier.summary, record, text)
+
 
 def _notify(send: Callable[..., None], record: RequestRecord, *args: Any) -> None:
     try:

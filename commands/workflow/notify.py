@@ -29,6 +29,11 @@ class Notifier(Protocol):
         """`record` reached a final state after running; `outcome` is None for setting changes."""
         ...
 
+    def summary(self, record: RequestRecord, text: str) -> None:
+        """A drain's one summary message, replaced by `text` (edited in place; the caller
+        coalesces, so each call is worth sending)."""
+        ...
+
 
 class SilentNotifier:
     """A notifier that tells nobody (CLI runs and tests that only read the audit log)."""
@@ -41,3 +46,6 @@ class SilentNotifier:
 
     def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         """Ignores the outcome."""
+
+    def summary(self, record: RequestRecord, text: str) -> None:
+        """Ignores the summary."""

@@ -7,7 +7,7 @@ elsewhere; `bot/` adapts them to `Preflight`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -51,7 +51,9 @@ class PreflightResult:
     """The checks' findings and the exact plan: `invocations` to run, in order, on `host`.
 
     `host` is the source host for moves (Move-VM runs there, DESIGN §5) and the target host
-    for setting changes. `vm_id` is the VM's GUID when a VM is involved.
+    for setting changes. `vm_id` is the VM's GUID when a VM is involved. A drain also names
+    the `others` hosts it fills (their critical flag counts for approvals), keeps its
+    placement in `details` and shows approvers `text` (the placement table).
     """
 
     findings: tuple[Finding, ...]
@@ -59,6 +61,9 @@ class PreflightResult:
     host: Host | None
     destination: Host | None = None
     vm_id: str | None = None
+    others: tuple[Host, ...] = ()
+    details: Mapping[str, Any] | None = None
+    text: str = ""
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
@@ -72,12 +77,15 @@ class PreflightResult:
 
     def plan_fields(self) -> dict[str, Any]:
         """The record fields this result sets (the exact invocations approvers will see)."""
+        invocation: dict[str, Any] = {
+            "host": self.host.name if self.host else None,
+            "rendered": [inv.render() for inv in self.invocations],
+            "invocations": [inv.to_json() for inv in self.invocations],
+        }
+        if self.details is not None:
+            invocation["details"] = dict(self.details)
         return {
-            "invocation": {
-                "host": self.host.name if self.host else None,
-                "rendered": [inv.render() for inv in self.invocations],
-                "invocations": [inv.to_json() for inv in self.invocations],
-            },
+            "invocation": invocation,
             "source_host": self.host.name if self.host else None,
             "destination_host": self.destination.name if self.destination else None,
             "vm_id": self.vm_id,

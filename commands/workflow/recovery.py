@@ -15,6 +15,9 @@ carries the actions out. The policies, and why:
 - `approved` + sent or `running` *setting change* (Set-VMHost, ...): there is no job to re-attach
   to and re-running it would be a second send, so it ends `failed` with "outcome unknown" and
   people are told to look at the host's settings.
+- an approved or running drain, and a drain's move not yet approved (the process died while
+  the drain was recording its moves): the drain picks them up (`commands.workflow.drains`); its
+  approved and running moves are requeued and re-attached like any migration.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from commands.workflow.codec import FOLLOWED_KINDS
+from commands.workflow.codec import DRAIN, FOLLOWED_KINDS, drain_of
 from commands.workflow.execution import INVOCATION_SENT
 from commands.workflow.records import AuditEvent, RequestRecord, State
+
+_BEFORE_APPROVAL = frozenset({State.REQUESTED, State.CHECKING, State.AWAITING_APPROVAL})
 
 
 class Action(StrEnum):
@@ -38,6 +43,7 @@ class Action(StrEnum):
     REQUEUE = "requeue"
     REATTACH = "reattach"
     OUTCOME_UNKNOWN = "outcome_unknown"
+    RESUME_DRAIN = "resume_drain"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,10 @@ class Decision:
 def decide(record: RequestRecord, events: Sequence[AuditEvent], now: dt.datetime) -> Decision:
     """The recovery action for an open `record` given its audit `events`."""
     sent = next((e for e in reversed(events) if e.kind == INVOCATION_SENT), None)
+    if record.kind == DRAIN and record.state in (State.APPROVED, State.RUNNING):
+        return Decision(record, Action.RESUME_DRAIN)
+    if drain_of(record) is not None and record.state in _BEFORE_APPROVAL:
+        return Decision(record, Action.RESUME_DRAIN)
     match record.state:
         case State.REQUESTED | State.CHECKING:
             return Decision(record, Action.RECHECK)

@@ -35,12 +35,14 @@ from commands.ports import HyperVPort
 from commands.requests import Request
 from commands.workflow.approvals import Approvers
 from commands.workflow.codec import (
+    DRAIN,
     decode_request,
     encode_request,
     subject_of,
 )
 from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.dispatch import Dispatcher, slot_keys
+from commands.workflow.drains import DrainNotifier, Drains
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.memory_store import utc_now
 from commands.workflow.notify import Notifier
@@ -78,13 +80,16 @@ class Workflow:
         clock: Callable[[], dt.datetime] = utc_now,
         poll_seconds: float = 2.0,
         expiry_seconds: float = 30.0,
+        summary_seconds: float = 5.0,
     ) -> None:
+        # Drains' moves report to their drain's one summary, not to the chat one by one.
+        routed = DrainNotifier(notifier)
         self._deps = Deps(
             store=store,
             hyperv=hyperv,
             preflight=preflight,
             approvers=approvers,
-            notifier=notifier,
+            notifier=routed,
             inventory=inventory,
             executor=executor,
             clock=clock,
@@ -93,6 +98,10 @@ class Workflow:
         self._dispatch = Dispatcher(self._deps)
         self._slots = self._dispatch.slots
         self._runner = self._dispatch.runner
+        self._drains = Drains(
+            self._deps, self._dispatch.enqueue, self.cancel, summary_seconds=summary_seconds
+        )
+        routed.drains = self._drains
         self._expiry = Ticker(
             expiry_seconds, self._expire_task, self._deps.run_task, "hvbot-expiry"
         )
@@ -156,7 +165,10 @@ class Workflow:
         count = f"{len(approvals)} of {record.required_approvals}"
         if final:
             self._deps.tell(record, f"Request #{record.id} approved by {who(actor)} ({count}).")
-            self._dispatch.enqueue(record)
+            if record.kind == DRAIN:
+                self._deps.run_task(self._drains.start, record.id)
+            else:
+                self._dispatch.enqueue(record)
         else:
             self._deps.tell(record, f"Request #{record.id}: approval {count} from {who(actor)}.")
         return record
@@ -187,6 +199,8 @@ class Workflow:
         deps.approvers.check_may_cancel(record, actor)
         if seen is not None and record.state is not seen:
             raise self._moved_on(record)
+        if record.kind == DRAIN and record.state is State.RUNNING:
+            return self._drains.cancel(record, actor)
         if not self._runner.claim(request_id, cancel_by=actor):
             # Being started, followed or cancelled here: stopping is the runner's job, unless
             # the caller saw an earlier state (the record read above may predate the approval).
@@ -213,6 +227,16 @@ class Workflow:
         self._dispatch.released(request_id)
         deps.tell(record, f"Request #{record.id} cancelled by {who(actor)}.")
         return record
+
+    def cancel_drain(self, request_id: int, actor: Actor) -> RequestRecord:
+        """`/migrate drain cancel #id`: a running drain starts no further move (running ones
+        finish); a drain not started yet is cancelled whole."""
+        record = self._deps.record(request_id)
+        if record.kind != DRAIN:
+            raise WorkflowError(
+                f"Request #{request_id} is not a drain; to cancel it: /migrate cancel #{request_id}"
+            )
+        return self.cancel(request_id, actor)
 
     def remember_messages(
         self, request_id: int, *, card_ts: str | None = None, progress_ts: str | None = None
@@ -263,6 +287,10 @@ class Workflow:
             return [found] if found else list(self._deps.store.search(vm=vm, limit=1))
         return list(self.open_requests())
 
+    def drain_moves(self, request_id: int) -> list[RequestRecord]:
+        """A drain's moves (child requests) in start order; empty before it starts."""
+        return self._drains.children(request_id)
+
     def queue_position(self, request_id: int) -> int | None:
         """1-based place of an approved request waiting for a host slot; None otherwise."""
         return self._slots.position(request_id)
@@ -290,6 +318,7 @@ class Workflow:
             for record in deps.store.open_requests()
             if not self._runner.in_flight(record.id)
         ]
+        drains = [d.record for d in decisions if d.action is Action.RESUME_DRAIN]
         for decision in decisions:
             record = decision.record
             match decision.action:
@@ -305,6 +334,7 @@ class Workflow:
                     self._outcome_unknown(record)
         for decision in requeue_order(decisions):
             self._dispatch.queue(decision.record)
+        self._drains.resume(drains)
         deps.run_task(self._dispatch.pump)
         self._expiry.start()
         return decisions
@@ -344,7 +374,7 @@ class Workflow:
             why = _cannot_go_ahead(record, blocking_text(result.blocking))
             self._check_failed(record, {"findings": findings}, why)
             return
-        required = deps.approvers.required_for([result.host, result.destination])
+        required = deps.approvers.required_for([result.host, result.destination, *result.others])
         expires = deps.approvers.expires_at(deps.clock())
         record = deps.step(
             record,
@@ -357,7 +387,7 @@ class Workflow:
         deps.tell(
             record,
             f"Request #{record.id} checked; it needs {required} approval(s) "
-            f"before {expires:%H:%M} UTC.",
+            f"before {expires:%H:%M} UTC." + (f"\n{result.text}" if result.text else ""),
         )
         self._expiry.start()
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from commands.workflow.codec import HOST_CHANGE
+from commands.workflow.codec import DRAIN, HOST_CHANGE
 from commands.workflow.records import (
     AuditEvent,
     EventDraft,
@@ -30,12 +30,13 @@ class SubjectBusy(Exception):
 
 def clashes(new: NewRequest, record: RequestRecord) -> bool:
     """Whether the open `record` holds what `new` would need: its VM, or (for a host settings
-    change) its host's settings. Names compare case-insensitively."""
+    change, or a drain) its host's settings (or the host's VMs). Names compare
+    case-insensitively."""
     if new.vm and record.vm and record.vm.casefold() == new.vm.casefold():
         return True
     return (
-        new.kind == HOST_CHANGE
-        and record.kind == HOST_CHANGE
+        new.kind in (HOST_CHANGE, DRAIN)
+        and record.kind == new.kind
         and bool(new.source_host)
         and (record.source_host or "").casefold() == (new.source_host or "").casefold()
     )

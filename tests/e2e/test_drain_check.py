@@ -59,7 +59,7 @@ def test_drain_check_text_shows_table_misfits_and_powershell(drain_rig: BotRig) 
     assert "SRV-APP07' -DestinationHost" not in text
 
 
-def test_drain_is_refused_by_hvbot_request_with_what_works(drain_rig: BotRig) -> None:
-    done = drain_rig.run("request", "--as", "UALICE", "--", "drain", "HV-SRV01")
+def test_drain_check_is_not_a_request_and_says_what_works(drain_rig: BotRig) -> None:
+    done = drain_rig.run("request", "--as", "UALICE", "--", "drain", "check", "HV-SRV01")
     assert done.returncode == 2
     assert "hvbot plan -- drain check HOST" in done.stderr

@@ -138,6 +138,7 @@ class RecordingNotifier:
         self.messages: list[tuple[int, str]] = []
         self.progress_readings: list[tuple[int, int]] = []
         self.finals: list[tuple[int, str]] = []
+        self.summaries: list[tuple[int, str]] = []
 
     def request_updated(self, record: RequestRecord, message: str) -> None:
         with self.lock:
@@ -150,6 +151,10 @@ class RecordingNotifier:
     def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         with self.lock:
             self.finals.append((record.id, record.state.value))
+
+    def summary(self, record: RequestRecord, text: str) -> None:
+        with self.lock:
+            self.summaries.append((record.id, text))
 
     def texts(self, request_id: int) -> list[str]:
         with self.lock:

@@ -180,7 +180,7 @@ class Driver:
             if delivery.acked or delivery.headers.get("X-Slack-No-Retry") == "1":
                 break
             time.sleep(delay)
-            delivery = self._deliver_event(callback, attempt, _retry_reason(delivery))
+            delivery = self._deliver_event(callback, attempt, self._retry_reason(delivery))
         return delivery
 
     def redeliver(self, delivery: Delivery, reason: str = "http_timeout") -> Delivery:
@@ -357,6 +357,10 @@ class Driver:
         elif text or blocks:
             workspace.post_ephemeral(channel, user, text, blocks)
 
+    def _retry_reason(self, delivery: Delivery) -> str:
+        # Socket Mode envelopes say "timeout"; HTTP retries use X-Slack-Retry-Reason's names.
+        return "timeout" if self.bot_url is None else _http_retry_reason(delivery)
+
     def _bot_url(self) -> str:
         if self.bot_url is None:
             raise RuntimeError("this driver delivers over Socket Mode; it has no bot URL")
@@ -418,7 +422,7 @@ def _trigger_id() -> str:
     return f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}"
 
 
-def _retry_reason(delivery: Delivery) -> str:
+def _http_retry_reason(delivery: Delivery) -> str:
     if delivery.status == 0:
         return "http_timeout"
     if delivery.status < 0:

@@ -29,6 +29,7 @@ from lab.slack.workspace import APP_ID, Json
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_SECONDS = 3.0
+SETTLE_SECONDS = 2.0
 ENVELOPE_TYPES = ("events_api", "interactive", "slash_commands")
 
 
@@ -137,6 +138,10 @@ class SocketModeServer:
             raise ValueError(f"unknown envelope type {kind!r}")
         if not self.wait_connected(connect_timeout):
             raise NoConnection("no Socket Mode client connected")
+        # While a client replaces its connection, slack_sdk's builtin client acks on the old
+        # session until it has closed it: give a reconnection a moment to settle first.
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._connections) == 1, SETTLE_SECONDS)
         envelope_id = str(uuid.uuid4())
         envelope = {
             "envelope_id": envelope_id,

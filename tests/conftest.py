@@ -13,6 +13,7 @@ MARKS: dict[str, str] = {
     "lab_world": "lab",
     "lab_winrm": "lab",
     "winrm/test_cli_plan.py": "lab",
+    "slack_standin": "lab",
 }
 
 

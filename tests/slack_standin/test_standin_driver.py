@@ -9,9 +9,9 @@ from urllib.parse import parse_qs
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
-from standin_support import CARD_TEXT, BoltOverHttp, RawReceiver, Seen, build_app, wait_for
 
 from lab.slack import ButtonNotFound, Driver, SlackStandIn, signature
+from support.slack import CARD_TEXT, BoltOverHttp, RawReceiver, Seen, build_app, wait_for
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from standin_support import CARD_TEXT, BoltOverSocket, Seen, build_app, wait_for
 
 from lab.slack import Driver, SlackStandIn
+from support.slack import CARD_TEXT, BoltOverSocket, Seen, build_app, wait_for
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def test_envelopes_have_slacks_shape_and_missing_acks_are_recorded(
         auto_reconnect_enabled=False,
     )
 
-    def listener(sock: SocketModeClient, request: SocketModeRequest) -> None:
+    def listener(sock: BaseSocketModeClient, request: SocketModeRequest) -> None:
         received.append(request)
         if request.type == "slash_commands":
             sock.send_socket_mode_response(

@@ -8,8 +8,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from lab.slack import BOT_USER_ID, Limit, SlackStandIn
+from lab.slack.workspace import Json
 
-CARD = [
+CARD: list[Json] = [
     {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": "*Move*"}},
     {
         "type": "actions",

@@ -1,4 +1,4 @@
-"""Bots for the stand-in's tests: a small bolt app over HTTP or Socket Mode, a raw receiver."""
+"""Bots for tests against the Slack stand-in: bolt over HTTP or Socket Mode, a raw receiver."""
 
 from __future__ import annotations
 
@@ -166,12 +166,12 @@ class BoltOverSocket:
         self.slack = slack
 
     def __enter__(self) -> BoltOverSocket:
-        self.handler.connect()
+        self.handler.connect()  # type: ignore[no-untyped-call]
         assert self.slack.socket.wait_connected(timeout=20)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.handler.close()
+        self.handler.close()  # type: ignore[no-untyped-call]
 
 
 @dataclass

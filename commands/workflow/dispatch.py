@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
-from commands.hyperv import HyperVError
+from commands.hyperv import HostSettings, HyperVError
 from commands.workflow.codec import FOLLOWED_KINDS, STORAGE_MIGRATION
 from commands.workflow.context import Deps
 from commands.workflow.execution import Runner
@@ -22,6 +23,9 @@ from commands.workflow.ticker import Ticker
 logger = logging.getLogger(__name__)
 
 _MIN_RETRY_SECONDS = 0.5
+# Every freed slot pumps the queue: a drain of 40 VMs would read each host's settings (three
+# calls) dozens of times. Limits change rarely, and a host refuses a move over its own limit.
+_SETTINGS_SECONDS = 10.0
 
 
 class Dispatcher:
@@ -33,6 +37,8 @@ class Dispatcher:
         self.runner = Runner(deps, self.released)
         self._announce_lock = threading.Lock()
         self._announced: set[int] = set()
+        self._settings_lock = threading.Lock()
+        self._settings: dict[str, tuple[float, HostSettings]] = {}
         # Slots another process holds are seen free by looking again: nothing signals here.
         self._retry = Ticker(
             max(deps.poll_seconds, _MIN_RETRY_SECONDS),
@@ -110,13 +116,20 @@ class Dispatcher:
 
     def _limit(self, key: SlotKey) -> int:
         """The host's own limit (Get-VMHost); 1 when the host cannot be asked right now."""
-        try:
-            settings = self._deps.hyperv.host_settings(self._deps.host(key.host))
-        except (HyperVError, WorkflowError) as exc:
-            logger.warning(
-                "host limit unknown; assuming 1", extra={"host": key.host, "error": str(exc)}
-            )
-            return 1
+        with self._settings_lock:
+            known = self._settings.get(key.host)
+        if known is not None and time.monotonic() - known[0] < _SETTINGS_SECONDS:
+            settings = known[1]
+        else:
+            try:
+                settings = self._deps.hyperv.host_settings(self._deps.host(key.host))
+            except (HyperVError, WorkflowError) as exc:
+                logger.warning(
+                    "host limit unknown; assuming 1", extra={"host": key.host, "error": str(exc)}
+                )
+                return 1
+            with self._settings_lock:
+                self._settings[key.host] = (time.monotonic(), settings)
         limit = (
             settings.max_storage_migrations
             if key.pool is Pool.STORAGE

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
+from commands.drain import drain_preflight, plan_drain
 from commands.hyperv import (
     CancelMethod,
     ErrorKind,
@@ -24,7 +25,13 @@ from commands.hyperv import (
 )
 from commands.inventory import Host, Inventory
 from commands.invocation import Invocation, Parameter
-from commands.requests import HostSetRequest, MigrateRequest, Request, StorageRequest
+from commands.requests import (
+    DrainRequest,
+    HostSetRequest,
+    MigrateRequest,
+    Request,
+    StorageRequest,
+)
 from commands.workflow.preflight import Finding, PreflightResult, Severity
 from support.clock import START
 
@@ -252,6 +259,8 @@ class FakePreflight:
                 ),
             )
             return PreflightResult((), (invocation,), INVENTORY.find(vm.host), vm_id=vm.id)
+        if isinstance(request, DrainRequest):
+            return drain_preflight(plan_drain(self.world, INVENTORY, request.drain), INVENTORY)
         assert isinstance(request, MigrateRequest)
         move = request.move
         vm = self.world.find_vm(move.vm)

@@ -1,0 +1,211 @@
+"""Drain of a host with N VMs in the lab: time against the ideal schedule, chat calls, bot RSS.
+
+    scripts/bench drain [--vms 40] [--time-scale 0.2] [--poll 0.1]
+
+The lab (HV-SRV01 with N running VMs of 2-8 GB on a share, three peers; HV-SRV01 allows 4
+migrations at a time, each peer 2) runs in a child process, so the RSS measured is the bot's:
+the real wiring (`bot.app.build_services`: WinRM adapter, SQLite store, workflow) with a
+notifier that counts its calls. The drain is submitted, approved once, and waited for.
+
+- drain: from the approval to the drain's final state, on the bot's clock;
+- ideal: the makespan of `commands.placement.schedule` over the same moves, each lasting what
+  its host job took (`duration_seconds` x the lab's time scale), under the same limits;
+- chat calls: every notifier call of the whole drain, and those that reach Slack: messages
+  about the drain itself plus summary edits (moves' own news only feeds the summary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import tempfile
+import threading
+import time
+from collections import Counter
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from bot.app import Services, build_services
+from bot.config import Secrets, load_config
+from commands.hyperv import MigrationOutcome, MigrationProgress
+from commands.placement import Job, makespan, schedule
+from commands.requests import Drain, DrainRequest
+from commands.workflow.codec import drain_of
+from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
+from lab.running import start_lab
+from lab.world.scenario import parse_scenario
+
+SIZES_GB = (2, 4, 8, 4, 6, 2, 8, 4)
+LIMITS = {"HV-SRV01": 4, "HV-SRV02": 2, "HV-SRV03": 2, "HV-SRV04": 2}
+
+
+def scenario(vms: int, time_scale: float) -> dict[str, Any]:
+    """A source with `vms` running VMs on a share and three peers with room for all of them."""
+    hosts = [
+        {
+            "name": name,
+            "memory_gb": 512,
+            "max_vm_migrations": limit,
+            "auth": "Kerberos",
+            "delegation_to": [h for h in LIMITS if h != name],
+            "switches": [{"name": "vSwitch-Prod"}],
+            "migration_networks": [{"subnet": "10.10.10.0/24", "priority": 1}],
+            "volumes": [{"letter": "C", "size_gb": 200, "free_gb": 100}],
+        }
+        for name, limit in LIMITS.items()
+    ]
+    machines = [
+        {
+            "name": f"SRV-B{i:02d}",
+            "host": "HV-SRV01",
+            "memory_gb": SIZES_GB[i % len(SIZES_GB)],
+            "path": f"\\\\FS01.lab.local\\VMs\\SRV-B{i:02d}",
+            "adapters": [{"name": "Network Adapter", "switch": "vSwitch-Prod"}],
+            "disks": [{"path": f"\\\\FS01.lab.local\\VMs\\SRV-B{i:02d}\\os.vhdx", "size_gb": 30}],
+        }
+        for i in range(1, vms + 1)
+    ]
+    return {
+        "lab": {"time_scale": time_scale, "link_mbps": 10000},
+        "users": [{"name": "LAB\\hvadmin", "password": "Lab-Passw0rd!"}],
+        "hosts": hosts,
+        "vms": machines,
+    }
+
+
+def _run_lab(data: dict[str, Any], pipe: Connection) -> None:
+    world = parse_scenario(data, "bench")
+    with start_lab(world) as lab:
+        pipe.send((lab.config_fragment(), lab.username, lab.password))
+        pipe.recv()  # until the bot is done
+
+
+class CountingNotifier:
+    """Counts the workflow's calls; what reaches the chat is the drain's own (not its moves')."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    def _count(self, record: RequestRecord, method: str) -> None:
+        with self.lock:
+            self.calls[method] += 1
+            if drain_of(record) is None:
+                self.calls["to chat"] += 1
+
+    def request_updated(self, record: RequestRecord, message: str) -> None:
+        """Counts a message."""
+        self._count(record, "request_updated")
+
+    def progress(self, record: RequestRecord, progress: MigrationProgress) -> None:
+        """Counts a progress reading."""
+        self._count(record, "progress")
+
+    def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
+        """Counts a final report."""
+        self._count(record, "finished")
+
+    def summary(self, record: RequestRecord, text: str) -> None:
+        """Counts a summary edit."""
+        self._count(record, "summary")
+
+
+def _wait(services: Services, request_id: int, until: frozenset[State]) -> RequestRecord:
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        record = services.workflow.get(request_id)
+        if record.state in until:
+            return record
+        time.sleep(0.02)
+    raise RuntimeError(f"request #{request_id} did not reach {sorted(until)}")
+
+
+def _ideal(children: list[RequestRecord], time_scale: float) -> float:
+    jobs = []
+    for child in children:
+        outcome = child.outcome or {}
+        seconds = float(outcome.get("duration_seconds") or 0.0) * time_scale
+        jobs.append(
+            Job(str(child.id), child.source_host or "", child.destination_host or "", seconds)
+        )
+    return makespan(schedule(jobs, LIMITS))
+
+
+def measure(vms: int, time_scale: float, poll: float) -> None:
+    """Runs one drain and prints the table."""
+    parent_end, child_end = multiprocessing.Pipe()
+    lab = multiprocessing.Process(target=_run_lab, args=(scenario(vms, time_scale), child_end))
+    lab.start()
+    try:
+        fragment, user, password = parent_end.recv()
+        with tempfile.TemporaryDirectory() as work:
+            path = Path(work) / "hvbot.toml"
+            path.write_text(
+                fragment
+                + '\n[approvals]\nusers = ["UBOB"]\n'
+                + f"\n[executor]\npoll_seconds = {poll}\nworkers = 8\n"
+                + f'\n[audit]\ndatabase = "{Path(work) / "audit.db"}"\n'
+                + f'\n[logging]\nfile = "{Path(work) / "bot.log"}"\n',
+                encoding="utf-8",
+            )
+            config = load_config(path)
+            notifier = CountingNotifier()
+            secrets = Secrets.from_environ(
+                {**os.environ, "HVBOT_WINRM_USER": user, "HVBOT_WINRM_PASSWORD": password}
+            )
+            services = build_services(config, secrets, notifier)
+            try:
+                _drain(services, notifier, config.inventory, vms, time_scale)
+            finally:
+                services.close()
+
+    finally:
+        parent_end.send("stop")
+        lab.join(timeout=30)
+
+
+def _drain(
+    services: Services, notifier: CountingNotifier, inventory: Any, vms: int, time_scale: float
+) -> None:
+    source = inventory.find("HV-SRV01")
+    workflow = services.workflow
+    record = workflow.submit(DrainRequest(Drain(source)), Actor("UALICE"), Place("C-BENCH"))
+    record = _wait(services, record.id, frozenset({State.AWAITING_APPROVAL}) | TERMINAL_STATES)
+    if record.state is not State.AWAITING_APPROVAL:
+        events = workflow.events(record.id)
+        raise RuntimeError(f"the drain was refused: {record.state.value} {events[-1].data}")
+    approved_at = time.monotonic()
+    workflow.approve(record.id, Actor("UBOB"))
+    final = _wait(services, record.id, TERMINAL_STATES)
+    wall = time.monotonic() - approved_at
+    children = workflow.drain_moves(final.id)
+    moved = sum(c.state is State.SUCCEEDED for c in children)
+    ideal = _ideal(children, time_scale)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"drain of {vms} VMs, limits {LIMITS}, time scale {time_scale}")
+    print(f"{'measure':<34} {'value':>12}")
+    print(f"{'moved':<34} {moved:>12}")
+    print(f"{'final state':<34} {final.state.value:>12}")
+    print(f"{'drain time (s)':<34} {wall:>12.2f}")
+    print(f"{'ideal schedule (s)':<34} {ideal:>12.2f}")
+    print(f"{'drain / ideal':<34} {wall / ideal if ideal else float('nan'):>12.2f}")
+    for name in ("request_updated", "progress", "finished", "summary", "to chat"):
+        print(f"{'notifier calls: ' + name:<34} {notifier.calls[name]:>12}")
+    print(f"{'bot max RSS (MiB)':<34} {rss:>12.1f}")
+
+
+def main() -> None:
+    """Parse the options and run the measurement."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vms", type=int, default=40)
+    parser.add_argument("--time-scale", type=float, default=0.2)
+    parser.add_argument("--poll", type=float, default=0.1, help="[executor] poll_seconds")
+    args = parser.parse_args()
+    measure(args.vms, args.time_scale, args.poll)
+
+
+if __name__ == "__main__":
+    main()

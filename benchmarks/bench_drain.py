@@ -1,6 +1,6 @@
 """Drain of a host with N VMs in the lab: time against the ideal schedule, chat calls, bot RSS.
 
-    scripts/bench drain [--vms 40] [--time-scale 0.2] [--poll 0.1]
+    scripts/bench drain [--vms 40] [--time-scale 1.0] [--poll 2.0]
 
 The lab (HV-SRV01 with N running VMs of 2-8 GB on a share, three peers; HV-SRV01 allows 4
 migrations at a time, each peer 2) runs in a child process, so the RSS measured is the bot's:
@@ -12,6 +12,10 @@ notifier that counts its calls. The drain is submitted, approved once, and waite
   its host job took (`duration_seconds` x the lab's time scale), under the same limits;
 - chat calls: every notifier call of the whole drain, and those that reach Slack: messages
   about the drain itself plus summary edits (moves' own news only feeds the summary).
+
+Every running move's job is read on the source host's one session each `--poll` seconds,
+and each move's pre-start preflight reads that host too: a short poll (0.1 s) saturates the
+session and slows the drain itself, so the default is the bot's own (2 s).
 """
 
 from __future__ import annotations
@@ -201,8 +205,10 @@ def main() -> None:
     """Parse the options and run the measurement."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=40)
-    parser.add_argument("--time-scale", type=float, default=0.2)
-    parser.add_argument("--poll", type=float, default=0.1, help="[executor] poll_seconds")
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument(
+        "--poll", type=float, default=2.0, help="[executor] poll_seconds (the bot's default)"
+    )
     args = parser.parse_args()
     measure(args.vms, args.time_scale, args.poll)
 

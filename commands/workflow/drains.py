@@ -345,8 +345,11 @@ class Drains:
     def _cancel_quietly(self, child_id: int, actor: Actor) -> int:
         try:
             if actor == SYSTEM:
-                # A move never queued (its drain ended or never started): nobody else holds it.
+                # A move whose drain ended or never started. Versioned, and never once sent:
+                # a send recorded meanwhile makes this step lose, as any cancel would.
                 child = self._deps.record(child_id)
+                if self._deps.was_sent(child_id):
+                    return 0
                 self._deps.step(child, Step.CANCEL, SYSTEM, {DRAIN_KEY: drain_of(child)})
             else:
                 self._cancel_child(child_id, actor)

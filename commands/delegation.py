@@ -1,0 +1,377 @@
+"""Kerberos constrained delegation between two Hyper-V hosts: what Active Directory must hold,
+what is missing, and exactly which changes repair it.
+
+Pure: an adapter (`bot/directory`) reads the two computer objects and hands them in as
+`ComputerObject` values; the decisions are made here, so they are table-tested without a DC.
+
+What a live migration with Kerberos needs (DESIGN §5; Microsoft, "Set up hosts for live
+migration without Failover Clustering"), on the computer object of each source host S towards
+each destination D:
+- userAccountControl has TRUSTED_TO_AUTH_FOR_DELEGATION ("use any authentication protocol")
+  and not TRUSTED_FOR_DELEGATION (unconstrained delegation, which Windows would use instead);
+- msDS-AllowedToDelegateTo holds `Microsoft Virtual System Migration Service/<D FQDN>` and
+  `/<D short name>`, and `cifs/<D FQDN>` and `cifs/<D short name>` (cifs: storage moves only);
+- D's computer object carries those SPNs. A `HOST/` SPN stands for `cifs/` through the
+  forest's sPNMappings (read on the test DC:
+  `CN=Directory Service,CN=Windows NT,CN=Services,CN=Configuration` maps host to cifs).
+Service names are compared case-insensitively, as AD does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from commands.inventory import Host
+from commands.workflow.approvals import DirectoryError
+
+TRUSTED_FOR_DELEGATION = 0x80000
+TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
+MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
+CIFS = "cifs"
+# The service classes whose tickets are issued for a HOST/ SPN (sPNMappings, see above).
+_HOST_ALIASES = frozenset({CIFS})
+
+NEW_TICKETS = (
+    "Hosts use the new delegation after `klist purge -li 0x3e7` on each of them "
+    "(as administrator), or by themselves within about 15 minutes."
+)
+
+
+@dataclass(frozen=True)
+class ComputerObject:
+    """The attributes of a host's AD computer object that delegation depends on."""
+
+    dn: str
+    name: str
+    dns_host_name: str | None
+    user_account_control: int
+    allowed_to_delegate_to: tuple[str, ...] = ()
+    service_principal_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DelegationFinding:
+    """One missing piece: on whose computer object, the evidence read, and the fix.
+
+    `storage_only` marks what only storage moves need (the cifs service)."""
+
+    code: str
+    host: str
+    message: str
+    evidence: str
+    fix: str
+    storage_only: bool = False
+
+
+@dataclass(frozen=True)
+class DelegationReport:
+    """The delegation between two hosts, both ways. `unknown` says why the directory could not
+    tell (then there are no findings, and nothing is known to be right or wrong)."""
+
+    first: Host
+    second: Host
+    findings: tuple[DelegationFinding, ...] = ()
+    unknown: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether everything is known to be in place."""
+        return self.unknown is None and not self.findings
+
+    def lines(self) -> list[str]:
+        """The report in words: a verdict, then each finding with its evidence and fix."""
+        pair = f"{self.first.name} ↔ {self.second.name}"
+        if self.unknown is not None:
+            return [f"Kerberos delegation {pair}: unknown — {self.unknown}"]
+        if not self.findings:
+            return [
+                f"Kerberos delegation {pair}: in place both ways "
+                "(any protocol, no unconstrained delegation, migration service and cifs, SPNs)."
+            ]
+        lines = [f"Kerberos delegation {pair}: {len(self.findings)} problem(s)."]
+        for f in self.findings:
+            scope = " (storage moves)" if f.storage_only else ""
+            lines.append(f"• {f.host}{scope}: {f.message} [{f.evidence}] Fix: {f.fix}")
+        return lines
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    """The LDAP changes to one computer object. `uac_before == uac_after` leaves the flags."""
+
+    dn: str
+    host: str
+    uac_before: int
+    uac_after: int
+    add_delegate_to: tuple[str, ...] = ()
+    add_spns: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing changes on this object."""
+        return self.uac_before == self.uac_after and not self.add_delegate_to and not self.add_spns
+
+    def lines(self) -> list[str]:
+        """Each change in words, the unconstrained-delegation one said explicitly."""
+        out: list[str] = []
+        before, after = self.uac_before, self.uac_after
+        if after & TRUSTED_TO_AUTH_FOR_DELEGATION and not before & TRUSTED_TO_AUTH_FOR_DELEGATION:
+            out.append(
+                f"{self.host}: set TRUSTED_TO_AUTH_FOR_DELEGATION (use any authentication "
+                f"protocol); userAccountControl {before:#x} → {after:#x}"
+            )
+        if before & TRUSTED_FOR_DELEGATION and not after & TRUSTED_FOR_DELEGATION:
+            out.append(
+                f"{self.host}: turn OFF unconstrained delegation (TRUSTED_FOR_DELEGATION was on); "
+                f"userAccountControl {before:#x} → {after:#x}"
+            )
+        out += [f"{self.host}: add msDS-AllowedToDelegateTo {v}" for v in self.add_delegate_to]
+        out += [f"{self.host}: add servicePrincipalName {v}" for v in self.add_spns]
+        return out
+
+    def audit(self) -> dict[str, object]:
+        """Before/after values for the audit log."""
+        return {
+            "dn": self.dn,
+            "userAccountControl": {"before": self.uac_before, "after": self.uac_after},
+            "msDS-AllowedToDelegateTo": {"added": list(self.add_delegate_to)},
+            "servicePrincipalName": {"added": list(self.add_spns)},
+        }
+
+
+@dataclass(frozen=True)
+class RepairPlan:
+    """Exactly what `fix` would change, and what it cannot repair (a missing object)."""
+
+    changes: tuple[ObjectChange, ...] = ()
+    cannot: tuple[DelegationFinding, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Whether there is nothing to change."""
+        return not self.changes
+
+    def lines(self) -> list[str]:
+        """Every change, then what needs a person."""
+        out = [line for change in self.changes for line in change.lines()]
+        out += [f"cannot fix: {f.host}: {f.message} Fix: {f.fix}" for f in self.cannot]
+        return out
+
+
+def delegation_targets(peer: Host, *, storage: bool = True) -> tuple[str, ...]:
+    """The msDS-AllowedToDelegateTo values a host needs towards `peer`."""
+    services = (MIGRATION_SERVICE, CIFS) if storage else (MIGRATION_SERVICE,)
+    return tuple(f"{s}/{n}" for s in services for n in (peer.fqdn, peer.name))
+
+
+def _folded(values: Iterable[str]) -> set[str]:
+    return {v.casefold() for v in values}
+
+
+def _has_spn(obj: ComputerObject, spn: str) -> bool:
+    spns = _folded(obj.service_principal_names)
+    service, _, name = spn.partition("/")
+    if spn.casefold() in spns:
+        return True
+    return service.casefold() in _HOST_ALIASES and f"host/{name}".casefold() in spns
+
+
+def _missing_object(host: Host) -> DelegationFinding:
+    return DelegationFinding(
+        "delegation_no_computer",
+        host.name,
+        "no computer object in the directory",
+        f"no computer with sAMAccountName {host.name}$ or dNSHostName {host.fqdn}",
+        f"Join {host.name} to the domain, or correct its name in the inventory.",
+    )
+
+
+def check_direction(
+    source: Host, source_obj: ComputerObject | None, dest: Host, dest_obj: ComputerObject | None
+) -> tuple[DelegationFinding, ...]:
+    """What is missing for `source` to migrate VMs to `dest` with Kerberos."""
+    findings: list[DelegationFinding] = []
+    if source_obj is None:
+        findings.append(_missing_object(source))
+    else:
+        findings += _flag_findings(source, source_obj)
+        present = _folded(source_obj.allowed_to_delegate_to)
+        held = ", ".join(source_obj.allowed_to_delegate_to) or "nothing"
+        for target in delegation_targets(dest):
+            if target.casefold() not in present:
+                findings.append(
+                    DelegationFinding(
+                        "delegation_target_missing",
+                        source.name,
+                        f"may not delegate to {target}",
+                        f"msDS-AllowedToDelegateTo holds {held}",
+                        f"Add {target} to the delegation list of {source.name}.",
+                        storage_only=target.startswith(CIFS + "/"),
+                    )
+                )
+    if dest_obj is None:
+        findings.append(_missing_object(dest))
+    else:
+        spns = ", ".join(dest_obj.service_principal_names) or "none"
+        for target in delegation_targets(dest):
+            if not _has_spn(dest_obj, target):
+                findings.append(
+                    DelegationFinding(
+                        "delegation_spn_missing",
+                        dest.name,
+                        f"has no SPN {target}",
+                        f"servicePrincipalName: {spns}",
+                        f"Register the SPN on {dest.name} (setspn -S \"{target}\" {dest.name}).",
+                        storage_only=target.startswith(CIFS + "/"),
+                    )
+                )
+    return tuple(findings)
+
+
+def _flag_findings(host: Host, obj: ComputerObject) -> list[DelegationFinding]:
+    uac = obj.user_account_control
+    findings: list[DelegationFinding] = []
+    if not uac & TRUSTED_TO_AUTH_FOR_DELEGATION:
+        findings.append(
+            DelegationFinding(
+                "delegation_protocol_transition",
+                host.name,
+                "is not trusted to delegate with any authentication protocol",
+                f"userAccountControl {uac:#x} lacks TRUSTED_TO_AUTH_FOR_DELEGATION (0x1000000)",
+                "Choose 'Trust this computer for delegation to specified services only' with "
+                "'Use any authentication protocol'.",
+            )
+        )
+    if uac & TRUSTED_FOR_DELEGATION:
+        findings.append(
+            DelegationFinding(
+                "delegation_unconstrained",
+                host.name,
+                "has unconstrained delegation on (Windows then ignores the constrained list)",
+                f"userAccountControl {uac:#x} has TRUSTED_FOR_DELEGATION (0x80000)",
+                "Turn unconstrained delegation off; use delegation to specified services only.",
+            )
+        )
+    return findings
+
+
+def check_pair(
+    first: Host,
+    first_obj: ComputerObject | None,
+    second: Host,
+    second_obj: ComputerObject | None,
+) -> tuple[DelegationFinding, ...]:
+    """Both directions; a piece both directions miss (a missing object) is said once."""
+    both = check_direction(first, first_obj, second, second_obj) + check_direction(
+        second, second_obj, first, first_obj
+    )
+    return tuple(dict.fromkeys(both))
+
+
+def plan_repair(
+    first: Host,
+    first_obj: ComputerObject | None,
+    second: Host,
+    second_obj: ComputerObject | None,
+) -> RepairPlan:
+    """Exactly the changes that make `check_pair` green: values added, flags set, unconstrained
+    delegation turned off only where it is on. An already repaired pair plans nothing."""
+    findings = check_pair(first, first_obj, second, second_obj)
+    cannot = tuple(f for f in findings if f.code == "delegation_no_computer")
+    if cannot:
+        return RepairPlan(cannot=cannot)
+    assert first_obj is not None and second_obj is not None
+    changes = [
+        _object_change(host, obj, peer, peer_obj)
+        for host, obj, peer, peer_obj in (
+            (first, first_obj, second, second_obj),
+            (second, second_obj, first, first_obj),
+        )
+    ]
+    return RepairPlan(changes=tuple(c for c in changes if not c.empty))
+
+
+def _object_change(
+    host: Host, obj: ComputerObject, peer: Host, peer_obj: ComputerObject
+) -> ObjectChange:
+    present = _folded(obj.allowed_to_delegate_to)
+    uac = obj.user_account_control
+    return ObjectChange(
+        dn=obj.dn,
+        host=host.name,
+        uac_before=uac,
+        uac_after=(uac | TRUSTED_TO_AUTH_FOR_DELEGATION) & ~TRUSTED_FOR_DELEGATION,
+        add_delegate_to=tuple(t for t in delegation_targets(peer) if t.casefold() not in present),
+        # The SPNs this host must carry for the peer to delegate to it.
+        add_spns=tuple(t for t in delegation_targets(host) if not _has_spn(obj, t)),
+    )
+
+
+class DelegationDirectory(Protocol):
+    """Computer objects from the directory. Raises `DirectoryError` (message safe to show)."""
+
+    def computer(self, host: Host) -> ComputerObject | None:
+        """The computer object of `host` (by short name or FQDN), None when there is none."""
+        ...
+
+    def write_refusal(self) -> str | None:
+        """Why changes cannot be written (no write-capable account), or None when they can."""
+        ...
+
+    def apply(self, change: ObjectChange) -> None:
+        """Write `change` to its object; refuses if the object changed since it was read."""
+        ...
+
+
+def read_report(directory: DelegationDirectory, first: Host, second: Host) -> DelegationReport:
+    """The delegation report of a pair; a directory that cannot answer makes it "unknown"."""
+    try:
+        first_obj, second_obj = directory.computer(first), directory.computer(second)
+    except DirectoryError as exc:
+        return DelegationReport(first, second, unknown=str(exc))
+    return DelegationReport(first, second, check_pair(first, first_obj, second, second_obj))
+
+
+@dataclass(frozen=True)
+class RepairOutcome:
+    """What a fix did: the changes applied, and the report read back afterwards."""
+
+    applied: tuple[ObjectChange, ...]
+    after: DelegationReport
+
+    def lines(self) -> list[str]:
+        """The changes made, the state read back, and when hosts see it."""
+        if not self.applied:
+            return ["Nothing to change.", *self.after.lines()]
+        out = ["Changed:", *(line for c in self.applied for line in c.lines())]
+        out += self.after.lines()
+        out.append(NEW_TICKETS)
+        return out
+
+
+def plan_for(directory: DelegationDirectory, first: Host, second: Host) -> RepairPlan:
+    """Read both objects now and plan their repair. Raises `DirectoryError`."""
+    return plan_repair(first, directory.computer(first), second, directory.computer(second))
+
+
+def apply_repair(directory: DelegationDirectory, first: Host, second: Host) -> RepairOutcome:
+    """Re-read, apply exactly the changes still needed, read back. Raises `DirectoryError`
+    (a missing write account included, before anything is written)."""
+    refusal = directory.write_refusal()
+    if refusal is not None:
+        raise DirectoryError(refusal)
+    plan = plan_for(directory, first, second)
+    if plan.cannot:
+        raise DirectoryError("; ".join(f"{f.host}: {f.message}" for f in plan.cannot))
+    for change in plan.changes:
+        directory.apply(change)
+    return RepairOutcome(plan.changes, read_report(directory, first, second))
+
+
+def preflight_findings(
+    report: Sequence[DelegationFinding], *, storage: bool
+) -> tuple[DelegationFinding, ...]:
+    """The findings that matter to one move: cifs ones only when it moves storage."""
+    return tuple(f for f in report if storage or not f.storage_only)

@@ -97,7 +97,12 @@ class DirectoryConfig:
     base_dn: str | None = None
     bind_dn_env: str = "HVBOT_LDAP_BIND_DN"
     password_env: str = "HVBOT_LDAP_PASSWORD"
+    write_bind_dn_env: str = "HVBOT_LDAP_WRITE_BIND_DN"
+    write_password_env: str = "HVBOT_LDAP_WRITE_PASSWORD"
     ca_file: str | None = None
+    connect_timeout: int = 5
+    timeout: int = 10
+    cache_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -367,8 +372,19 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
         base_dn=r.optional_text("base_dn"),
         bind_dn_env=r.get("bind_dn_env", str, rd.bind_dn_env, _env_name),
         password_env=r.get("password_env", str, rd.password_env, _env_name),
+        write_bind_dn_env=r.get("write_bind_dn_env", str, rd.write_bind_dn_env, _env_name),
+        write_password_env=r.get("write_password_env", str, rd.write_password_env, _env_name),
         ca_file=r.optional_text("ca_file"),
+        connect_timeout=r.get("connect_timeout", int, rd.connect_timeout, _positive),
+        timeout=r.get("timeout", int, rd.timeout, _positive),
+        cache_seconds=r.get("cache_seconds", int, rd.cache_seconds, _positive),
     )
+    if directory.uri and not directory.base_dn:
+        problems.append("directory.base_dn: required when directory.uri is set")
+    if directory.ca_file and not Path(directory.ca_file).is_file():
+        problems.append(f"directory.ca_file: {directory.ca_file!r} is not a readable file")
+    if approvals.ad_groups and not directory.uri:
+        problems.append("approvals.ad_groups: needs [directory] uri (AD groups are read over LDAP)")
 
     u = _section(problems, data, "audit")
     u.unknown(set(AuditConfig.__dataclass_fields__))
@@ -447,5 +463,6 @@ def configured_secrets(config: Config, secrets: Secrets) -> tuple[str, ...]:
         config.slack.signing_secret_env,
         config.winrm.password_env,
         config.directory.password_env,
+        config.directory.write_password_env,
     )
     return tuple(value for name in names if (value := secrets.get(name)))

@@ -223,7 +223,7 @@ def check_direction(
                         dest.name,
                         f"has no SPN {target}",
                         f"servicePrincipalName: {spns}",
-                        f"Register the SPN on {dest.name} (setspn -S \"{target}\" {dest.name}).",
+                        f'Register the SPN on {dest.name} (setspn -S "{target}" {dest.name}).',
                         storage_only=target.startswith(CIFS + "/"),
                     )
                 )

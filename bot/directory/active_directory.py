@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE
+from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import parse_dn
 
 from bot.directory.connection import Found, LdapConnection, LdapSettings
 from commands.delegation import ComputerObject, ObjectChange
@@ -55,6 +57,14 @@ def _values(found: Found, name: str) -> tuple[str, ...]:
 def _first(found: Found, name: str) -> str | None:
     values = _values(found, name)
     return values[0] if values else None
+
+
+def _is_dn(text: str) -> bool:
+    try:
+        parse_dn(text)
+    except LDAPInvalidDnError:
+        return False
+    return True
 
 
 def _computer(found: Found) -> ComputerObject:
@@ -126,12 +136,15 @@ class ActiveDirectory:
             return None
         f = found[0]
         return DirectoryUser(
-            f.dn, _first(f, "sAMAccountName") or "", _first(f, "mail"), _first(f, "userPrincipalName")
+            dn=f.dn,
+            account=_first(f, "sAMAccountName") or "",
+            mail=_first(f, "mail"),
+            upn=_first(f, "userPrincipalName"),
         )
 
     def group_dn(self, group: str) -> str | None:
         """A group's DN from its DN, sAMAccountName or cn."""
-        if "=" in group:
+        if _is_dn(group):
             found = self._read.search(group, "(objectClass=group)", ("cn",), scope=BASE)
         else:
             value = escape_filter_chars(group)

@@ -193,9 +193,7 @@ class LdapConnection:
                 return
             except LDAPOperationResult as exc:
                 log.warning("LDAP search refused: %r", exc)
-                raise DirectoryError(
-                    f"the directory refused a search ({exc.description})"
-                ) from exc
+                raise DirectoryError(f"the directory refused a search ({exc.description})") from exc
             for entry in conn.response or ():
                 if entry.get("type") == "searchResEntry":
                     yield Found(entry["dn"], dict(entry["attributes"]))

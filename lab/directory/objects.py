@@ -120,10 +120,10 @@ class LabDirectory:
         self.conn.add(dn, ["top", "group"], attributes)
         return dn
 
-    def read(self, dn: str, attributes: Sequence[str]) -> dict[str, object]:
-        """The raw attributes of one object, for assertions."""
+    def read(self, dn: str, attributes: Sequence[str]) -> dict[str, list[str]]:
+        """The raw values of one object's attributes, for assertions."""
         self.conn.search(dn, "(objectClass=*)", BASE, attributes=list(attributes))
-        return dict(self.conn.response[0]["attributes"])
+        return {k: [str(v) for v in vs] for k, vs in self.conn.response[0]["attributes"].items()}
 
     def clear(self) -> None:
         """Delete the unit and everything in it (deepest first)."""

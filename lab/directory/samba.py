@@ -9,8 +9,8 @@ Recipe (DESIGN §8, re-checked on Debian 12 / Samba 4.17):
   reused: each DC copies it (~33 MiB) into its own *slot*, so every DC starts from a clean
   domain and provisioning is not repeated.
 - Samba's ports are fixed (389, 636, 88...), and several test runs share this machine, so each
-  DC gets its own loopback address 127.0.77.N: slot N is held with an flock for the DC's
-  lifetime. `interfaces = 127.0.77.N/8` (with the mask: a bare address matches no interface)
+  DC gets its own loopback address 127.0.77.N, held with an flock (in /tmp, machine-wide) for
+  the DC's lifetime; an address whose ports are taken by anything else is skipped. `interfaces = 127.0.77.N/8` (with the mask: a bare address matches no interface)
   and `bind interfaces only` keep every socket on that address.
 - Only the ldap and kdc services run (no dns, dnsupdate, nbt, wrepl, smb): nothing is sent off
   loopback, and no `dns forwarder` line exists in the generated smb.conf.
@@ -18,7 +18,7 @@ Recipe (DESIGN §8, re-checked on Debian 12 / Samba 4.17):
   clients validate it against `ca_file` like an enterprise CA.
 - `samba -F -M single` runs as our child and receives SIGTERM when its starter dies
   (PR_SET_PDEATHSIG), so a crashed test run leaves no DC behind; a DC orphaned anyway (its
-  starter was SIGKILLed between fork and prctl) is stopped by the next holder of its slot.
+  starter was SIGKILLed between fork and prctl) is stopped by the next holder of its address.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ ADMIN_DN = f"CN=Administrator,CN=Users,{BASE_DN}"
 # Bump when the provisioning recipe changes, so cached templates are rebuilt.
 _RECIPE = 1
 _SLOTS = range(1, 200)
+# Loopback addresses are a machine-wide resource, whatever state root a DC uses.
+_ADDRESS_LOCKS = Path("/tmp/hvbot-samba-addresses")
 _PACKAGES_SCRIPT = Path(__file__).with_name("packages.sh")
 _PR_SET_PDEATHSIG = 1
 _START_TIMEOUT = 180.0
@@ -245,6 +247,8 @@ def _smb_conf(data: Path, address: str, cert: Path, key: Path, ca: Path) -> str:
         "interfaces": f"{address}/8",
         "bind interfaces only": "yes",
         "disable netbios": "yes",
+        # A throw-away domain: skip fsync on every write (Samba's own selftest does the same).
+        "ldb:nosync": "true",
         "tls enabled": "yes",
         "tls certfile": str(cert),
         "tls keyfile": str(key),
@@ -269,15 +273,15 @@ def _ports_free(address: str) -> bool:
     return True
 
 
-def _stop_orphan(slot_dir: Path) -> None:
-    """Stop a DC that a dead holder of this slot left running (only if it is that DC)."""
-    pid_file = slot_dir / "samba.pid"
+def _stop_orphan(pid_file: Path) -> None:
+    """Stop a DC that a dead holder of this address left running (only if it is that DC)."""
     try:
-        pid = int(pid_file.read_text(encoding="utf-8"))
+        pid_text, conf = pid_file.read_text(encoding="utf-8").split("\n", 1)
+        pid = int(pid_text)
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return
-    if str(slot_dir).encode() not in cmdline:
+    if not conf or conf.encode() not in cmdline:
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
@@ -302,6 +306,7 @@ class RunningDC:
     admin_password: str
     process: subprocess.Popen[bytes]
     _slot_lock: IO[str]
+    _pid_file: Path
 
     admin_dn: str = ADMIN_DN
     base_dn: str = BASE_DN
@@ -326,7 +331,7 @@ class RunningDC:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        (self.slot_dir / "samba.pid").unlink(missing_ok=True)
+        self._pid_file.unlink(missing_ok=True)
         self._slot_lock.close()
 
     def __enter__(self) -> RunningDC:
@@ -336,15 +341,16 @@ class RunningDC:
         self.stop()
 
 
-def _take_slot(root: Path) -> tuple[int, IO[str]]:
+def _take_slot() -> tuple[int, IO[str]]:
+    _ADDRESS_LOCKS.mkdir(parents=True, exist_ok=True)
     for slot in _SLOTS:
-        handle = (root / f"slot-{slot}.lock").open("a")
+        handle = (_ADDRESS_LOCKS / f"{slot}.lock").open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             continue
-        _stop_orphan(root / f"slot-{slot}")
+        _stop_orphan(_ADDRESS_LOCKS / f"{slot}.pid")
         if _ports_free(_address(slot)):
             return slot, handle
         handle.close()
@@ -355,15 +361,16 @@ def start_dc(root: Path | None = None) -> RunningDC:
     """Start a fresh DC (a copy of the cached template) on its own loopback address."""
     root = root or state_root()
     tpl = template(root)
-    slot, lock = _take_slot(root)
+    slot, lock = _take_slot()
     try:
-        return _start_in_slot(tpl, root / f"slot-{slot}", _address(slot), lock)
+        return _start_in_slot(tpl, root / f"slot-{slot}", slot, lock)
     except BaseException:
         lock.close()
         raise
 
 
-def _start_in_slot(tpl: Template, slot_dir: Path, address: str, lock: IO[str]) -> RunningDC:
+def _start_in_slot(tpl: Template, slot_dir: Path, slot: int, lock: IO[str]) -> RunningDC:
+    address = _address(slot)
     shutil.rmtree(slot_dir, ignore_errors=True)
     slot_dir.mkdir(parents=True)
     data = slot_dir / "data"
@@ -381,8 +388,9 @@ def _start_in_slot(tpl: Template, slot_dir: Path, address: str, lock: IO[str]) -
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
-    (slot_dir / "samba.pid").write_text(str(process.pid), encoding="utf-8")
-    dc = RunningDC(address, slot_dir, tpl.ca_file, tpl.admin_password, process, lock)
+    pid_file = _ADDRESS_LOCKS / f"{slot}.pid"
+    pid_file.write_text(f"{process.pid}\n{conf}", encoding="utf-8")
+    dc = RunningDC(address, slot_dir, tpl.ca_file, tpl.admin_password, process, lock, pid_file)
     try:
         _wait_ready(dc)
     except BaseException:

@@ -1,0 +1,73 @@
+"""A real Samba AD DC for this test process (its own loopback address), and per-test objects.
+
+The DC is started on first use and stopped when the session ends. Its tests carry the
+`directory` marker so that a fast inner loop can leave them out (`-m "not directory"`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from bot.directory import ActiveDirectory, LdapSettings
+from lab.directory import RunningDC, SambaUnavailable, start_dc
+from lab.directory.objects import LabDirectory, admin_connection
+
+_units = itertools.count(1)
+
+
+def start_or_skip() -> RunningDC:
+    """A fresh DC; outside root (no packages, no ports below 1024) the tests are skipped."""
+    try:
+        return start_dc()
+    except SambaUnavailable as exc:
+        if os.geteuid() == 0:
+            raise
+        pytest.skip(f"no Samba AD DC here (needs root): {exc}")
+
+
+@pytest.fixture(scope="session")
+def dc() -> Iterator[RunningDC]:
+    running = start_or_skip()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def lab_dir(dc: RunningDC) -> Iterator[LabDirectory]:
+    """An organisational unit of its own, emptied after the test (names can be reused)."""
+    conn = admin_connection(dc)
+    unit = LabDirectory(conn, dc.base_dn, f"t{os.getpid()}-{next(_units)}")
+    yield unit
+    unit.clear()
+    conn.unbind()
+
+
+def settings(dc: RunningDC, **changes: object) -> LdapSettings:
+    """Administrator settings for the adapter (the lab's throw-away account)."""
+    base = {
+        "uri": dc.uri,
+        "bind_dn": dc.admin_dn,
+        "password": dc.admin_password,
+        "ca_file": str(dc.ca_file),
+    }
+    return LdapSettings(**{**base, **changes})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ad(dc: RunningDC) -> Iterator[ActiveDirectory]:
+    """The adapter with a reading and a writing account."""
+    directory = ActiveDirectory(settings(dc), dc.base_dn, settings(dc))
+    yield directory
+    directory.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the DC."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "dc" in fixtures:
+            item.add_marker(pytest.mark.directory)

@@ -1,0 +1,110 @@
+"""The lab's DC is safe with several test processes at once, and goes away with its starter."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import settings
+
+from bot.directory import ActiveDirectory
+from lab.directory import RunningDC
+
+ROOT = Path(__file__).resolve().parents[2]
+_CHILD = """
+import sys
+from lab.directory import start_dc
+dc = start_dc()
+print(dc.address, dc.process.pid, flush=True)
+sys.stdin.read()
+dc.stop()
+"""
+
+
+def start_child(env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def started(child: subprocess.Popen[str]) -> tuple[str, int]:
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line, child.stderr.read() if child.stderr else "no output"
+    address, pid = line.split()
+    return address, int(pid)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_gone(pid: int, within: float = 120.0) -> bool:
+    deadline = time.monotonic() + within
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not alive(pid)
+
+
+def answers(dc: RunningDC, address: str) -> bool:
+    directory = ActiveDirectory(settings(dc, uri=f"ldaps://{address}"), dc.base_dn)
+    try:
+        return directory.find_computer("DC1") is not None
+    finally:
+        directory.close()
+
+
+def test_another_process_gets_its_own_dc_and_stopping_it_leaves_ours(dc: RunningDC) -> None:
+    child = start_child()
+    try:
+        address, samba_pid = started(child)
+        assert address != dc.address
+        assert answers(dc, address) and answers(dc, dc.address)
+        assert child.stdin is not None
+        child.stdin.close()
+        assert child.wait(timeout=120) == 0
+        assert wait_gone(samba_pid)
+        assert answers(dc, dc.address)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_killed_starter_takes_its_dc_with_it(dc: RunningDC) -> None:
+    child = start_child()
+    try:
+        _, samba_pid = started(child)
+        assert alive(samba_pid)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert wait_gone(samba_pid)
+    assert answers(dc, dc.address)
+
+
+def test_two_processes_on_a_fresh_machine_provision_once(dc: RunningDC, tmp_path: Path) -> None:
+    env = {"HVBOT_SAMBA_DIR": str(tmp_path)}
+    children = [start_child(env), start_child(env)]
+    try:
+        addresses = {started(child)[0] for child in children}
+        assert len(addresses) == 2 and dc.address not in addresses
+        assert len(list(tmp_path.glob("template-*"))) == 1
+    finally:
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(timeout=120)

@@ -17,7 +17,7 @@ from bot.cli.common import (
     log_path,
     print_problems,
 )
-from bot.config import Config, ConfigError
+from bot.config import Config, ConfigError, Secrets
 from bot.store import database_path
 from commands.language import help_text, parse, summary, to_dict
 from commands.requests import HelpRequest
@@ -104,8 +104,32 @@ def config_summary(config: Config) -> str:
         lines.append(
             "  no TLS and no message encryption: commands cross the network readable (lab only)"
         )
-    d = config.directory
-    lines.append(f"directory: {d.uri or 'not configured'}")
+    lines += directory_summary(config, Secrets.from_environ())
     lines.append(f"audit: {database_path(config)}")
     lines.append(f"log: {log_path(config)}")
     return "\n".join(lines)
+
+
+def directory_summary(config: Config, secrets: Secrets) -> list[str]:
+    """The `[directory]` lines: where, how TLS is done, which accounts are set (never their
+    values), what it serves and what is missing."""
+    d = config.directory
+    if not d.uri:
+        return [
+            "directory: not configured (delegation checks say 'unknown'; AD groups cannot approve)"
+        ]
+    tls = "LDAPS" if d.uri.startswith("ldaps://") else "StartTLS"
+    ca = d.ca_file or "the system's CAs"
+    lines = [
+        f"directory: {d.uri} ({tls}, certificate validated against {ca}), base {d.base_dn}",
+        f"  timeouts: connect {d.connect_timeout} s, answer {d.timeout} s; "
+        f"a member stays approved for {d.cache_seconds} s",
+    ]
+    for role, dn_env, password_env in (
+        ("read", d.bind_dn_env, d.password_env),
+        ("write (delegation fix)", d.write_bind_dn_env, d.write_password_env),
+    ):
+        unset = [f"${n}" for n in (dn_env, password_env) if not secrets.get(n)]
+        state = f"not set: {', '.join(unset)}" if unset else "set"
+        lines.append(f"  {role} account: ${dn_env}, ${password_env} ({state})")
+    return lines

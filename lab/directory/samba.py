@@ -6,12 +6,13 @@
 Recipe (DESIGN §8, re-checked on Debian 12 / Samba 4.17):
 - The Debian packages are installed by `packages.sh` when missing (root; nothing starts).
 - One domain is provisioned once into a cached *template* (about 7 s) under a file lock, and
-  reused: each DC copies it (~33 MiB) into its own *slot*, so every DC starts from a clean
-  domain and provisioning is not repeated.
+  reused: each DC copies it (~33 MiB) into its own *slot* (about 1 s), so every DC starts
+  from a clean domain and provisioning is not repeated. `ldb:nosync` skips fsync.
 - Samba's ports are fixed (389, 636, 88...), and several test runs share this machine, so each
   DC gets its own loopback address 127.0.77.N, held with an flock (in /tmp, machine-wide) for
-  the DC's lifetime; an address whose ports are taken by anything else is skipped. `interfaces = 127.0.77.N/8` (with the mask: a bare address matches no interface)
-  and `bind interfaces only` keep every socket on that address.
+  the DC's lifetime; an address whose ports are taken by anything else is skipped.
+  `interfaces = 127.0.77.N/8` (with the mask: a bare address matches no interface) and
+  `bind interfaces only` keep every socket on that address.
 - Only the ldap and kdc services run (no dns, dnsupdate, nbt, wrepl, smb): nothing is sent off
   loopback, and no `dns forwarder` line exists in the generated smb.conf.
 - LDAPS presents a certificate from the template's own CA naming the slot's address, so
@@ -247,7 +248,6 @@ def _smb_conf(data: Path, address: str, cert: Path, key: Path, ca: Path) -> str:
         "interfaces": f"{address}/8",
         "bind interfaces only": "yes",
         "disable netbios": "yes",
-        # A throw-away domain: skip fsync on every write (Samba's own selftest does the same).
         "ldb:nosync": "true",
         "tls enabled": "yes",
         "tls certfile": str(cert),

@@ -70,9 +70,11 @@ def test_migration_service_missing(lab_dir: LabDirectory, ad: ActiveDirectory) -
 def test_one_direction_only(lab_dir: LabDirectory, ad: ActiveDirectory) -> None:
     lab_dir.add_computer(ComputerSpec(*PAIR_A, delegate_to=full_delegation([PAIR_B])))
     lab_dir.add_computer(ComputerSpec(*PAIR_B, any_protocol=False))
-    assert found(ad) == [("delegation_protocol_transition", "HV-B")] + [
-        ("delegation_target_missing", "HV-B")
-    ] * 4
+    assert (
+        found(ad)
+        == [("delegation_protocol_transition", "HV-B")]
+        + [("delegation_target_missing", "HV-B")] * 4
+    )
 
 
 def test_unconstrained_delegation_on(lab_dir: LabDirectory, ad: ActiveDirectory) -> None:
@@ -270,7 +272,7 @@ def test_a_directory_that_never_answers_times_out(
         settings(dc, uri=f"{scheme}://127.0.0.1:{silent_server}", timeout=1.0, connect_timeout=1.0),
         dc.base_dn,
     )
-    with pytest.raises(DirectoryError, match="did not answer|cannot reach"):
+    with pytest.raises(DirectoryError, match=r"did not answer|cannot reach"):
         hung.find_computer("HV-A")
     report = read_report(hung, A, B)
     assert report.unknown is not None and not report.findings

@@ -170,9 +170,7 @@ def test_repaired_objects_plan_nothing_and_check_green() -> None:
     broken_a = obj(A, B, allowed_to_delegate_to=(), user_account_control=WORKSTATION)
     broken_b = obj(B, A, service_principal_names=())
     plan = plan_repair(A, broken_a, B, broken_b)
-    fixed = {
-        c.host: (c.uac_after, c.add_delegate_to, c.add_spns) for c in plan.changes
-    }
+    fixed = {c.host: (c.uac_after, c.add_delegate_to, c.add_spns) for c in plan.changes}
     repaired_a = replace(
         broken_a, user_account_control=fixed["HV-A"][0], allowed_to_delegate_to=fixed["HV-A"][1]
     )

@@ -11,22 +11,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from directory_support import settings, start_or_skip
 
-from bot.directory import ActiveDirectory, LdapSettings
-from lab.directory import RunningDC, SambaUnavailable, start_dc
+from bot.directory import ActiveDirectory
+from lab.directory import RunningDC
 from lab.directory.objects import LabDirectory, admin_connection
 
 _units = itertools.count(1)
-
-
-def start_or_skip() -> RunningDC:
-    """A fresh DC; outside root (no packages, no ports below 1024) the tests are skipped."""
-    try:
-        return start_dc()
-    except SambaUnavailable as exc:
-        if os.geteuid() == 0:
-            raise
-        pytest.skip(f"no Samba AD DC here (needs root): {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +35,6 @@ def lab_dir(dc: RunningDC) -> Iterator[LabDirectory]:
     yield unit
     unit.clear()
     conn.unbind()
-
-
-def settings(dc: RunningDC, **changes: object) -> LdapSettings:
-    """Administrator settings for the adapter (the lab's throw-away account)."""
-    base = {
-        "uri": dc.uri,
-        "bind_dn": dc.admin_dn,
-        "password": dc.admin_password,
-        "ca_file": str(dc.ca_file),
-    }
-    return LdapSettings(**{**base, **changes})  # type: ignore[arg-type]
 
 
 @pytest.fixture

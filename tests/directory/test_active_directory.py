@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from conftest import settings
+from directory_support import settings, start_or_skip
 from ldap3 import MODIFY_REPLACE
 
 from bot.directory import ActiveDirectory
@@ -20,7 +20,7 @@ from commands.delegation import (
 from commands.inventory import Host
 from commands.workflow.approvals import DirectoryError
 from lab.directory import RunningDC
-from lab.directory.objects import ComputerSpec, LabDirectory, full_delegation
+from lab.directory.objects import ComputerSpec, LabDirectory, admin_connection, full_delegation
 
 A = Host("HV-A", "hv-a.hvlab.test")
 B = Host("HV-B", "hv-b.hvlab.test")
@@ -278,19 +278,12 @@ def test_a_directory_that_never_answers_times_out(
     assert report.unknown is not None and not report.findings
 
 
-def test_directory_down_mid_check_gives_unknown(lab_dir: LabDirectory) -> None:
-    from conftest import start_or_skip
-
+def test_directory_down_mid_check_gives_unknown(dc: RunningDC) -> None:
     own = start_or_skip()
     try:
-        from lab.directory.objects import LabDirectory as Unit
-        from lab.directory.objects import admin_connection
-
-        unit = Unit(admin_connection(own), own.base_dn, "down")
-        both = [ComputerSpec(*PAIR_A, delegate_to=full_delegation([PAIR_B]))]
-        both.append(ComputerSpec(*PAIR_B, delegate_to=full_delegation([PAIR_A])))
-        for spec in both:
-            unit.add_computer(spec)
+        unit = LabDirectory(admin_connection(own), own.base_dn, "down")
+        unit.add_computer(ComputerSpec(*PAIR_A, delegate_to=full_delegation([PAIR_B])))
+        unit.add_computer(ComputerSpec(*PAIR_B, delegate_to=full_delegation([PAIR_A])))
         directory = ActiveDirectory(settings(own), own.base_dn)
         assert read_report(directory, A, B).ok
     finally:

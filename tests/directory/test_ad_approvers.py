@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import settings, start_or_skip
+from directory_support import settings, start_or_skip
 from ldap3 import MODIFY_DELETE
 
 from bot.directory import ActiveDirectory, AdGroupApprovers

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import settings
+from directory_support import settings
 
 from bot.directory import ActiveDirectory
 from lab.directory import RunningDC

@@ -27,8 +27,11 @@ def mark_of(path: Path) -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Adds the `lab` or `e2e` mark to each test by where it lives."""
+    """Adds the `lab` or `e2e` mark to each test by where it lives, and `directory` to each
+    test that uses the Samba DC (the `dc` fixture of tests/directory)."""
     for item in items:
         mark = mark_of(item.path)
         if mark is not None:
             item.add_marker(mark)
+        if "dc" in getattr(item, "fixturenames", ()):
+            item.add_marker("directory")

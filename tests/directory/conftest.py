@@ -1,7 +1,7 @@
 """A real Samba AD DC for this test process (its own loopback address), and per-test objects.
 
-The DC is started on first use and stopped when the session ends. Its tests carry the
-`directory` marker so that a fast inner loop can leave them out (`-m "not directory"`).
+The DC is started on first use and stopped when the session ends. Every test using it gets
+the `directory` mark (tests/conftest.py), which `scripts/test --fast` leaves out.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from directory_support import settings, start_or_skip
 
 from bot.directory import ActiveDirectory
 from lab.directory import RunningDC
 from lab.directory.objects import LabDirectory, admin_connection
+from support.directory import settings, start_or_skip
 
 _units = itertools.count(1)
 
@@ -43,11 +43,3 @@ def ad(dc: RunningDC) -> Iterator[ActiveDirectory]:
     directory = ActiveDirectory(settings(dc), dc.base_dn, settings(dc))
     yield directory
     directory.close()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs the DC."""
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if "dc" in fixtures:
-            item.add_marker(pytest.mark.directory)

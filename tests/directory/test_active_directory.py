@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from directory_support import settings, start_or_skip
 from ldap3 import MODIFY_REPLACE
 
 from bot.directory import ActiveDirectory
@@ -21,6 +20,7 @@ from commands.inventory import Host
 from commands.workflow.approvals import DirectoryError
 from lab.directory import RunningDC
 from lab.directory.objects import ComputerSpec, LabDirectory, admin_connection, full_delegation
+from support.directory import settings, start_or_skip
 
 A = Host("HV-A", "hv-a.hvlab.test")
 B = Host("HV-B", "hv-b.hvlab.test")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from directory_support import settings, start_or_skip
 from ldap3 import MODIFY_DELETE
 
 from bot.directory import ActiveDirectory, AdGroupApprovers
@@ -12,6 +11,7 @@ from commands.workflow.machine import WorkflowError
 from commands.workflow.records import Actor
 from lab.directory import RunningDC
 from lab.directory.objects import LabDirectory, admin_connection
+from support.directory import settings, start_or_skip
 
 EMAILS = {
     "UCAROL": "carol@example.com",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli_parse import directory_summary
+from bot.cli.parse import directory_summary
 from bot.config import ConfigError, Secrets, configured_secrets, load_config, parse_config
 from bot.directory import open_directory
 

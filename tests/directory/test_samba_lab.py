@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from directory_support import settings
-
 from bot.directory import ActiveDirectory
 from lab.directory import RunningDC
+from support.directory import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 _CHILD = """

@@ -169,13 +169,15 @@ def _memory_need(vm: VmInfo) -> int:
 
 
 def _local_bytes(vm: VmInfo) -> dict[str, int]:
-    """Bytes of the VM's files on local volumes, by volume (what include-storage copies)."""
+    """Bytes of the VM's local disks by volume: what include-storage copies. Empty when every
+    disk is shared: like a single move, such a VM goes live without storage (its
+    configuration files then need no volume of their own on the destination)."""
     needed: dict[str, int] = {}
     for disk in vm.disks:
         if not is_shared_path(disk.path):
             volume = volume_of(disk.path)
             needed[volume] = needed.get(volume, 0) + disk.size_bytes
-    if vm.path and not is_shared_path(vm.path):
+    if needed and vm.path and not is_shared_path(vm.path):
         needed.setdefault(volume_of(vm.path), 0)
     return needed
 

@@ -276,10 +276,13 @@ def test_notes_say_what_an_approver_should_know() -> None:
     assert any("moved without running" in n for n in notes["OFF"])
 
 
-def test_storage_flag_only_for_vms_with_local_files() -> None:
+def test_storage_flag_only_for_vms_with_local_disks() -> None:
     local = vm("L", 2, path="D:\\VMs\\L", disks=(HardDisk("D:\\VMs\\L.vhdx", GIB),))
-    result = plan([local, vm("S", 2)], [host("H1")], include_storage=True)
-    assert {p.vm.name: p.moves_storage for p in result.placed} == {"L": True, "S": False}
+    # Disks on the share, configuration on D: (the lab's SRV-DB01): a plain live move.
+    config_only = vm("C", 2, path="D:\\VMs\\C")
+    result = plan([local, vm("S", 2), config_only], [host("H1")], include_storage=True)
+    flags = {p.vm.name: p.moves_storage for p in result.placed}
+    assert flags == {"L": True, "S": False, "C": False}
 
 
 @settings(max_examples=200, deadline=None)

@@ -278,10 +278,11 @@ class Workflow:
         )
 
     def status(self, request_id: int | None = None, vm: str | None = None) -> list[RequestRecord]:
-        """`/migrate status [<id>|<vm>]`: one request; the VM's open request, else its latest;
-        or, with neither, every open request."""
+        """`/migrate status [<id>|<vm>]`: one request (a drain followed by its moves); the VM's
+        open request, else its latest; or, with neither, every open request."""
         if request_id is not None:
-            return [self.get(request_id)]
+            record = self.get(request_id)
+            return [record, *(self.drain_moves(record.id) if record.kind == DRAIN else ())]
         if vm is not None:
             found = self.open_for_vm(vm)
             return [found] if found else list(self._deps.store.search(vm=vm, limit=1))

@@ -63,3 +63,21 @@ def test_drain_check_is_not_a_request_and_says_what_works(drain_rig: BotRig) -> 
     done = drain_rig.run("request", "--as", "UALICE", "--", "drain", "check", "HV-SRV01")
     assert done.returncode == 2
     assert "hvbot plan -- drain check HOST" in done.stderr
+
+
+def test_drain_check_with_storage_moves_only_the_local_disks(rig: BotRig) -> None:
+    # The default lab: SRV-APP01 has local disks, SRV-DB01 its disk on a share.
+    without = rig.run("plan", "--", "drain", "check", "HV-SRV01")
+    assert without.returncode == 0, without.stderr
+    assert "SRV-APP01 has disks on local storage" in without.stdout
+    assert "add include-storage" in without.stdout
+
+    done = rig.run("plan", "--json", "--", "drain", "check", "HV-SRV01", "include-storage")
+    assert done.returncode == 0, done.stderr
+    moves = {m["vm"]: m for m in json.loads(done.stdout)["moves"]}
+    assert moves["SRV-APP01"]["moves_storage"] is True
+    assert moves["SRV-DB01"]["moves_storage"] is False
+    app = [p["name"] for p in moves["SRV-APP01"]["invocation"]["parameters"]]
+    assert app == ["Name", "DestinationHost", "IncludeStorage"]
+    db = [p["name"] for p in moves["SRV-DB01"]["invocation"]["parameters"]]
+    assert db == ["Name", "DestinationHost"]

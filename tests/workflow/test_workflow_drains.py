@@ -68,6 +68,8 @@ def test_one_approval_moves_every_vm_as_its_own_migration() -> None:
     assert all(rig.notifier.texts(c.id) == [] for c in children)
     final = rig.notifier.texts(parent)[-1]
     assert final.startswith("HV-SRV01 is empty: 3 VMs moved in")
+    status = rig.workflow.status(request_id=parent)
+    assert [r.id for r in status] == [parent, *(c.id for c in children)]
     summaries = [t for i, t in rig.notifier.summaries if i == parent]
     assert summaries[-1].startswith(f"Drain #{parent} of HV-SRV01: 3 of 3 moved")
     assert "done in 42 s, blackout 0.3 s" in summaries[-1]

@@ -115,6 +115,8 @@ class VmInfo:
     adapters: tuple[NetworkAdapter, ...] = ()
     disks: tuple[HardDisk, ...] = ()
     dvd_paths: tuple[str, ...] = ()
+    # A role of a failover cluster (Get-VM's IsClustered): the cluster moves it, not Move-VM.
+    clustered: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,20 @@ class Volume:
     path: str
     size_bytes: int
     free_bytes: int
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What one read of a host tells a preflight: settings, switches, volumes, versions, paths.
+
+    `paths` maps each path asked about to whether Test-Path saw it from the host's session.
+    """
+
+    settings: HostSettings
+    switches: tuple[str, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    supported_versions: tuple[str, ...] = ()
+    paths: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 Hashtable = Mapping[str, str | int]
-ParameterValue = str | int | bool | Hashtable | tuple[Hashtable, ...] | None
+ParameterValue = str | int | bool | Hashtable | tuple[Hashtable, ...] | tuple[str, ...] | None
 """None means a switch parameter that is present (`-IncludeStorage`); a Mapping is one
-hashtable (`-Arguments @{...}`), a tuple of them an array (`-Vhds @(@{...})`)."""
+hashtable (`-Arguments @{...}`), a tuple of them an array (`-Vhds @(@{...})`), a tuple of
+strings a string array (`-Paths @('a', 'b')`)."""
 
 # PowerShell treats the typographic single quotes as quote characters too; doubling every
 # one of them keeps a value from closing the literal early.
@@ -63,7 +64,7 @@ class Invocation:
         }
 
 
-def quote(value: str | int | bool | Hashtable | tuple[Hashtable, ...]) -> str:
+def quote(value: str | int | bool | Hashtable | tuple[Hashtable, ...] | tuple[str, ...]) -> str:
     """A PowerShell literal for `value`: 'single-quoted' strings, $true/$false, @(@{...})."""
     if isinstance(value, bool):
         return "$true" if value else "$false"
@@ -74,7 +75,7 @@ def quote(value: str | int | bool | Hashtable | tuple[Hashtable, ...]) -> str:
         return f"'{escaped}'"
     if isinstance(value, Mapping):
         return _table(value)
-    return "@(" + ", ".join(_table(table) for table in value) + ")"
+    return "@(" + ", ".join(quote(item) for item in value) + ")"
 
 
 def _table(table: Hashtable) -> str:
@@ -83,7 +84,7 @@ def _table(table: Hashtable) -> str:
 
 def _json_value(value: ParameterValue) -> object:
     if isinstance(value, tuple):
-        return [dict(table) for table in value]
+        return [item if isinstance(item, str) else dict(item) for item in value]
     if isinstance(value, Mapping):
         return dict(value)
     return value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, Union
@@ -21,6 +22,7 @@ LabValue = Union[
     int,
     float,
     str,
+    uuid.UUID,
     dt.datetime,
     dt.timedelta,
     "LabEnum",
@@ -28,6 +30,26 @@ LabValue = Union[
     Sequence["LabValue"],
     Mapping[str, "LabValue"],
 ]
+
+
+class Int64(int):
+    """A System.Int64 (`<I64>`); a plain int is written as Int32 when it fits."""
+
+
+class UInt32(int):
+    """A System.UInt32 (`<U32>`)."""
+
+
+class UInt64(int):
+    """A System.UInt64 (`<U64>`)."""
+
+
+class Char(str):
+    """A System.Char (`<C>`, written as its code): `Char("\\0")` is .NET's empty char."""
+
+
+class Version(str):
+    """A System.Version (`<Version>`), kept as its text (`10.0.20348`)."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +63,53 @@ class LabEnum:
 
 @dataclass(frozen=True)
 class LabObject:
-    """A .NET object as PowerShell would serialize it: type names, adapted properties, ToString."""
+    """A .NET object as PowerShell would serialize it: type names, adapted properties, ToString.
+
+    `notes` are instance members (what `Select-Object`, `Add-Member` and `[pscustomobject]`
+    add): PowerShell serializes them at the object's own depth, adapted properties one level
+    deeper. A property bag (`[pscustomobject]`) has notes only and `to_string` None.
+    """
 
     type_names: tuple[str, ...]
     properties: Mapping[str, LabValue]
-    to_string: str
+    to_string: str | None
+    notes: Mapping[str, LabValue] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """What PowerShell's ToString gives: a property bag reads `@{Name=x; Size=1}`."""
+        if self.to_string is not None:
+            return self.to_string
+        return "@{" + "; ".join(f"{k}={_bag_text(v)}" for k, v in self.notes.items()) + "}"
+
+    @property
+    def is_cim(self) -> bool:
+        """Whether this is a CimInstance (always serialized at depth 1 by PowerShell)."""
+        return bool(self.type_names) and self.type_names[0].startswith(CIM_INSTANCE)
+
+
+CIM_INSTANCE = "Microsoft.Management.Infrastructure.CimInstance"
+PSCUSTOMOBJECT = ("System.Management.Automation.PSCustomObject", "System.Object")
+
+
+def _bag_text(value: LabValue) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, LabObject):
+        return value.text()
+    if isinstance(value, LabEnum):
+        return value.name
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, Mapping):
+        return "System.Collections.Hashtable"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return " ".join(_bag_text(item) for item in value)
+    return str(value)
+
+
+def property_bag(notes: Mapping[str, LabValue], type_names: tuple[str, ...] = ()) -> LabObject:
+    """A `[pscustomobject]@{...}`; `type_names` go before PSCustomObject (`Selected.X`)."""
+    return LabObject((*type_names, *PSCUSTOMOBJECT), {}, None, dict(notes))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
 
 from commands.hyperv import ErrorKind, HyperVError
 from commands.inventory import Inventory
@@ -33,7 +36,44 @@ def refuse_pattern(vm: str) -> None:
         )
 
 
-def refuse_patterns(invocations: Iterable[Invocation]) -> None:
+@dataclass(frozen=True)
+class Script:
+    """One of the bot's fixed scripts (`bot/winrm/scripts/*.ps1`) and its parameters.
+
+    The text never changes at run time; every user value travels as a parameter
+    (`add_parameter`), so nothing a user types is ever parsed as PowerShell.
+    """
+
+    file: str
+    parameters: tuple[Parameter, ...] = ()
+
+    @property
+    def cmdlet(self) -> str:
+        """How logs name this step."""
+        return f"script {self.file}"
+
+    @property
+    def text(self) -> str:
+        """The script's fixed text."""
+        return script_text(self.file)
+
+
+@functools.cache
+def script_text(file: str) -> str:
+    """The text of one of the bot's fixed scripts."""
+    return (resources.files("bot.winrm") / "scripts" / file).read_text(encoding="utf-8")
+
+
+def script(file: str, *parameters: tuple[str, ParameterValue]) -> Script:
+    """A fixed script with (name, value) parameters."""
+    return Script(file, tuple(Parameter(n, v) for n, v in parameters))
+
+
+Step = Invocation | Script
+"""One command of a pipeline: a cmdlet invocation or a fixed script."""
+
+
+def refuse_patterns(invocations: Iterable[Step]) -> None:
     """Refuse any invocation whose `-Name`/`-VMName` would be read as a pattern.
 
     The command language refuses such names already; this is the last check before a host.

@@ -14,7 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.winrm import objects as o
-from bot.winrm.calls import VMMS_ADMIN_LOG, call, refuse_foreign_destination, refuse_pattern
+from bot.winrm.calls import (
+    VMMS_ADMIN_LOG,
+    Step,
+    call,
+    refuse_foreign_destination,
+    refuse_pattern,
+    script,
+)
 from bot.winrm.errors import incompatibilities_error, records_error
 from bot.winrm.migration import Migration
 from bot.winrm.session import HostSession, Result, Sessions
@@ -23,6 +30,7 @@ from commands.hyperv import (
     ErrorKind,
     HardDisk,
     HostEvent,
+    HostFacts,
     HostSettings,
     Incompatibility,
     MigrationNetwork,
@@ -54,10 +62,10 @@ class WinRMHyperV:
         """The shared session of an inventory host."""
         return self.sessions.get(host)
 
-    def query(self, host: Host, invocation: Invocation, *, tolerate: str = "") -> list[Any]:
+    def query(self, host: Host, step: Step, *, tolerate: str = "") -> list[Any]:
         """Output of a read; error records fail it unless their FQEID starts with `tolerate`."""
         session = self.session(host)
-        result = session.run([invocation])
+        result = session.run([step])
         self._raise_for(session, result, tolerate)
         return result.output
 
@@ -98,7 +106,7 @@ class WinRMHyperV:
 
     def _machines(self, host: Host, vm: str) -> list[Any]:
         # A host that does not answer must not hide the VM's real location: fail the search.
-        output = self.query(host, call("Get-VM", ("Name", vm)), tolerate="InvalidParameter")
+        output = self.query(host, script("vm.ps1", ("Name", vm)), tolerate="InvalidParameter")
         return [m for m in output if o.text(m, "Name").casefold() == vm.casefold()]
 
     def get_vm(self, host: Host, vm: str) -> VmInfo:
@@ -113,72 +121,74 @@ class WinRMHyperV:
 
     def list_vms(self, host: Host) -> tuple[VmInfo, ...]:
         """Every VM of `host` (Get-VM without a name), each with its details."""
-        return tuple(self._details(host, m) for m in self.query(host, call("Get-VM")))
+        return tuple(self._details(host, m) for m in self.query(host, script("vm.ps1")))
 
     def _details(self, host: Host, machine: Any) -> VmInfo:
-        name = o.text(machine, "Name")
-        adapters = self.query(host, call("Get-VMNetworkAdapter", ("VMName", name)))
-        disks = self.query(host, call("Get-VMHardDiskDrive", ("VMName", name)))
-        dvds = self.query(host, call("Get-VMDvdDrive", ("VMName", name)))
-        processors = self.query(host, call("Get-VMProcessor", ("VMName", name)))
+        """The VmInfo of one record of vm.ps1 (devices included, read on the host)."""
         return VmInfo(
-            id=o.text(machine, "Id").lower(),
-            name=name,
+            id=o.text(machine, "Id").strip("{}").lower(),
+            name=o.text(machine, "Name"),
             host=host.name,
             state=o.text(machine, "State"),
             memory_bytes=o.number(machine, "MemoryAssigned") or o.number(machine, "MemoryStartup"),
-            processor_compatibility=any(
-                o.flag(p, "CompatibilityForMigrationEnabled") for p in processors
-            ),
+            processor_compatibility=o.flag(machine, "CompatibilityForMigrationEnabled"),
             configuration_version=o.text(machine, "Version"),
             path=o.text(machine, "Path"),
             adapters=tuple(
-                NetworkAdapter(o.text(a, "Name"), o.text(a, "SwitchName") or None) for a in adapters
+                NetworkAdapter(o.text(a, "Name"), o.text(a, "SwitchName") or None)
+                for a in o.items(o.prop(machine, "Adapters"))
             ),
             disks=tuple(
                 HardDisk(
                     path=o.text(d, "Path"),
-                    size_bytes=self._disk_bytes(host, o.text(d, "Path")),
+                    size_bytes=o.number(d, "FileSize"),
                     controller=o.text(d, "ControllerType"),
                 )
-                for d in disks
+                for d in o.items(o.prop(machine, "Disks"))
             ),
-            dvd_paths=tuple(o.text(d, "Path") for d in dvds if o.text(d, "Path")),
+            dvd_paths=tuple(
+                t for t in (o.text_of(p) for p in o.items(o.prop(machine, "DvdPaths"))) if t
+            ),
+            clustered=o.flag(machine, "IsClustered"),
         )
-
-    def _disk_bytes(self, host: Host, path: str) -> int:
-        """Bytes the disk file takes (what a storage move copies); 0 when Get-VHD cannot tell."""
-        if not path:
-            return 0
-        result = self.session(host).run([call("Get-VHD", ("Path", path))])
-        if result.failed or not result.output:
-            # Pass-through disks have no VHD file; the size is then unknown, not an error.
-            return 0
-        return o.number(result.output[0], "FileSize")
 
     # -- hosts ---------------------------------------------------------------------------
 
-    def host_settings(self, host: Host) -> HostSettings:
-        """Get-VMHost, Get-VMMigrationNetwork and the free memory of `host`."""
-        vmhost = self.query(host, call("Get-VMHost"))
-        if not vmhost:
-            raise KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(detail="Get-VMHost returned nothing")
-        h = vmhost[0]
-        networks = self.query(host, call("Get-VMMigrationNetwork"))
-        return HostSettings(
+    def host_facts(self, host: Host, paths: Sequence[str] = ()) -> HostFacts:
+        """Settings, networks, free memory, switches, volumes, versions and `paths` of a host,
+        in one round trip (host.ps1)."""
+        output = self.query(host, script("host.ps1", ("Paths", tuple(paths))))
+        if not output:
+            raise KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(detail="host.ps1 returned nothing")
+        h = output[0]
+        settings = HostSettings(
             host=host.name,
-            migration_enabled=o.flag(h, "VirtualMachineMigrationEnabled"),
+            migration_enabled=o.flag(h, "MigrationEnabled"),
             max_vm_migrations=o.number(h, "MaximumVirtualMachineMigrations"),
             max_storage_migrations=o.number(h, "MaximumStorageMigrations"),
-            authentication=o.text(h, "VirtualMachineMigrationAuthenticationType"),
-            performance=o.text(h, "VirtualMachineMigrationPerformanceOption"),
-            use_any_network=o.flag(h, "UseAnyNetworkForMigration"),
+            authentication=o.text(h, "Authentication"),
+            performance=o.text(h, "Performance"),
+            use_any_network=o.flag(h, "UseAnyNetwork"),
             networks=tuple(
-                MigrationNetwork(o.text(n, "Subnet"), o.number(n, "Priority")) for n in networks
+                MigrationNetwork(o.text(n, "Subnet"), o.number(n, "Priority"))
+                for n in o.items(o.prop(h, "Networks"))
             ),
             logical_processors=o.number(h, "LogicalProcessorCount"),
             memory_total_bytes=o.number(h, "MemoryCapacity"),
-            memory_free_bytes=self._free_memory(host),
+            memory_free_bytes=o.number(h, "FreeMemoryBytes"),
+        )
+        return HostFacts(
+            settings=settings,
+            switches=o.texts(o.prop(h, "Switches")),
+            volumes=tuple(
+                Volume(o.text(v, "Path"), o.number(v, "Size"), o.number(v, "SizeRemaining"))
+                for v in o.items(o.prop(h, "Volumes"))
+                if o.text(v, "Path")
+            ),
+            supported_versions=o.texts(o.prop(h, "SupportedVersions")),
+            paths=tuple(
+                (o.text(p, "Path"), o.flag(p, "Exists")) for p in o.items(o.prop(h, "Paths"))
+            ),
         )
 
     def processor(self, host: Host) -> Processor:
@@ -190,38 +200,25 @@ class WinRMHyperV:
         first = result.output[0]
         return Processor(o.text(first, "Manufacturer"), o.text(first, "Name"))
 
-    def _free_memory(self, host: Host) -> int:
-        session = self.session(host)
-        result = session.run([call("Get-CimInstance", ("ClassName", "Win32_OperatingSystem"))])
-        if result.failed or not result.output:
-            # Not every endpoint exposes Win32_OperatingSystem (JEA); 0 means unknown.
-            return 0
-        return o.number(result.output[0], "FreePhysicalMemory") * 1024
+    def host_settings(self, host: Host) -> HostSettings:
+        """Get-VMHost, Get-VMMigrationNetwork and the free memory of `host`."""
+        return self.host_facts(host).settings
 
     def switches(self, host: Host) -> tuple[str, ...]:
         """Names of the host's virtual switches."""
-        return tuple(o.text(s, "Name") for s in self.query(host, call("Get-VMSwitch")))
+        return self.host_facts(host).switches
 
     def volumes(self, host: Host) -> tuple[Volume, ...]:
         """Volumes with a drive letter or path, and their free space."""
-        found = []
-        for v in self.query(host, call("Get-Volume")):
-            letter = o.text(v, "DriveLetter").strip()
-            path = f"{letter}:\\" if letter else o.text(v, "Path")
-            if path:
-                found.append(Volume(path, o.number(v, "Size"), o.number(v, "SizeRemaining")))
-        return tuple(found)
+        return self.host_facts(host).volumes
 
     def supported_versions(self, host: Host) -> tuple[str, ...]:
         """Configuration versions the host can run (Get-VMHostSupportedVersion)."""
-        return tuple(
-            o.text(v, "Version") for v in self.query(host, call("Get-VMHostSupportedVersion"))
-        )
+        return self.host_facts(host).supported_versions
 
     def path_exists(self, host: Host, path: str) -> bool:
         """Test-Path -LiteralPath on the host (no wildcard expansion)."""
-        output = self.query(host, call("Test-Path", ("LiteralPath", path)))
-        return bool(output) and output[0] is True
+        return dict(self.host_facts(host, [path]).paths).get(path, False)
 
     def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
         """VMMS-Admin events written at or after `since`, oldest first."""
@@ -249,19 +246,24 @@ class WinRMHyperV:
         """Compare-VM with the move's parameters; the report's incompatibilities."""
         refuse_foreign_destination(invocation, self.inventory)
         session = self.session(source)
-        result = session.run([Invocation("Compare-VM", invocation.parameters)])
+        # The report's Incompatibilities are below the top level: over remoting each would
+        # arrive as its ToString text. Expanded on the host, each error is an output object
+        # whose MessageId (Int64) and Message (String) keep their types.
+        result = session.run(
+            [
+                Invocation("Compare-VM", invocation.parameters),
+                call("Select-Object", ("ExpandProperty", "Incompatibilities")),
+            ]
+        )
         self._raise_for(session, result)
-        found: list[Incompatibility] = []
-        for report in result.output:
-            for item in o.items(o.prop(report, "Incompatibilities")):
-                found.append(
-                    Incompatibility(
-                        message_id=o.number(item, "MessageId"),
-                        message=session.scrub(o.text(item, "Message")),
-                        source=o.text(o.prop(item, "Source"), "Name") or o.text(item, "Source"),
-                    )
-                )
-        return tuple(found)
+        return tuple(
+            Incompatibility(
+                message_id=o.number(item, "MessageId"),
+                message=session.scrub(o.text(item, "Message")),
+                source=session.scrub(o.text(item, "Source")),
+            )
+            for item in result.output
+        )
 
     def raise_incompatibilities(self, source: Host, items: Sequence[Incompatibility]) -> None:
         """Raise the classified error of a non-empty Compare-VM report."""

@@ -1,14 +1,18 @@
 """Reading values out of deserialized PowerShell objects.
 
 Real .NET objects carry their properties as *adapted* properties; `Select-Object` and
-custom objects carry *extended* ones (DESIGN §6): every read looks in both. Enums arrive as
-objects whose ToString is the name; datetimes and timespans as their XML text.
+custom objects carry *extended* ones (DESIGN §6): every read looks in both. The bot's own
+scripts send plain text and numbers, but a value may arrive in any form Windows can send
+it: an enum as its text (below the top level) or as an object whose ToString is the name
+(in a note property), a Guid as `uuid.UUID`, a Char as a one-character string (`"\x00"`
+when empty), datetimes and timespans as their XML text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
 _DURATION = re.compile(
@@ -41,8 +45,11 @@ def text_of(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        # .NET's empty Char ([char]0) arrives as "\x00": it means no value.
+        return "" if value == "\x00" else value
     if isinstance(value, bool | int | float):
+        return str(value)
+    if isinstance(value, uuid.UUID):
         return str(value)
     to_string = getattr(value, "to_string", None) or getattr(value, "_to_string", None)
     if isinstance(to_string, str):
@@ -105,6 +112,11 @@ def items(value: Any) -> list[Any]:
     if isinstance(value, list | tuple):
         return list(value)
     return [value]
+
+
+def texts(value: Any) -> tuple[str, ...]:
+    """A collection property as its non-empty texts."""
+    return tuple(t for t in (text_of(item) for item in items(value)) if t)
 
 
 def timestamp(value: Any) -> dt.datetime | None:

@@ -20,11 +20,11 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from bot.config import Config, Secrets, WinRMConfig
-from bot.winrm.calls import refuse_patterns
+from bot.winrm.calls import Script, Step, refuse_patterns
 from bot.winrm.errors import Scrubber, is_transient, shell_lost, transport_error
 from commands.hyperv import ErrorKind, HyperVError
 from commands.inventory import Host, Inventory
-from commands.invocation import Invocation, ParameterValue
+from commands.invocation import ParameterValue
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +159,15 @@ class Result:
         return self.had_errors or bool(self.errors)
 
 
-def build_pipeline(pool: RunspacePool, invocations: Sequence[Invocation]) -> PowerShell:
-    """A PowerShell pipeline of `invocations` (`a | b`), built with add_cmdlet/add_parameter."""
+def build_pipeline(pool: RunspacePool, invocations: Sequence[Step]) -> PowerShell:
+    """A PowerShell pipeline of `invocations` (`a | b`), built with add_cmdlet/add_parameter;
+    a fixed script goes in with add_script, its values still as parameters."""
     ps = PowerShell(pool)
     for invocation in invocations:
-        ps.add_cmdlet(invocation.cmdlet)
+        if isinstance(invocation, Script):
+            ps.add_script(invocation.text)
+        else:
+            ps.add_cmdlet(invocation.cmdlet)
         for parameter in invocation.parameters:
             if parameter.value is None:
                 ps.add_parameter(parameter.name)
@@ -174,7 +178,7 @@ def build_pipeline(pool: RunspacePool, invocations: Sequence[Invocation]) -> Pow
 
 def _wire(value: ParameterValue) -> Any:
     if isinstance(value, tuple):
-        return [dict(table) for table in value]
+        return [item if isinstance(item, str) else dict(item) for item in value]
     if isinstance(value, Mapping):
         return dict(value)
     return value
@@ -245,7 +249,7 @@ class HostSession:
             _close_quietly(self._pool)
             self._pool = None
 
-    def run(self, invocations: Sequence[Invocation], *, idempotent: bool = True) -> Result:
+    def run(self, invocations: Sequence[Step], *, idempotent: bool = True) -> Result:
         """Run one pipeline and return its output and error records.
 
         Transport errors are retried on a fresh pool when the call is `idempotent`, or when

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,22 +21,39 @@ from psrpcore.types import (
     ErrorRecord,
     InvocationInfo,
     NETException,
+    PSChar,
     PSDateTime,
     PSDict,
+    PSDouble,
     PSDuration,
+    PSGuid,
     PSInt,
     PSInt64,
     PSList,
     PSNoteProperty,
     PSObject,
     PSString,
+    PSUInt,
+    PSUInt64,
+    PSVersion,
     SessionStateEntryVisibility,
     add_note_property,
 )
 from psrpcore.types._base import PSObjectMeta
 from psrpcore.types._enum import PSEnumBase, PSEnumMeta
 
-from lab.pipeline import CommandCall, LabEnum, LabError, LabObject, LabValue
+from lab.pipeline import (
+    Char,
+    CommandCall,
+    Int64,
+    LabEnum,
+    LabError,
+    LabObject,
+    LabValue,
+    UInt32,
+    UInt64,
+    Version,
+)
 from lab.winrm import psrpcore_fixes
 
 # Every reply the lab serializes goes through psrpcore: correct its TimeSpans first.
@@ -57,36 +75,83 @@ def _enum_class(type_names: tuple[str, ...], name: str, value: int) -> Any:
     return cls
 
 
-def to_clixml(value: LabValue) -> Any:
-    """The psrpcore value that serializes `value` the way PowerShell would."""
-    if value is None or isinstance(value, bool | float):
+# PowerShell remoting serializes output at depth 1 (`SerializationDepthForRemoting`,
+# PowerShell's engine/remoting/common/fragmentor.cs).
+REMOTING_DEPTH = 1
+
+
+def to_clixml(value: LabValue, depth: int = REMOTING_DEPTH) -> Any:
+    """The psrpcore value that serializes `value` the way PowerShell's serializer would at `depth`.
+
+    From PowerShell's engine/serialization.cs (`InternalSerializer.WriteOneObject`): a known
+    primitive keeps its own tag at any depth; a CimInstance is always written at depth 1;
+    containers cost no depth (their items are written at the container's depth); at depth 0
+    anything else (an enum, a nested object) is written as `<S>` holding its ToString; above
+    it an object's adapted properties are written one level deeper and its notes (instance
+    members) at its own depth.
+    """
+    if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        return PSInt(value) if value in _INT32 else PSInt64(value)
-    if isinstance(value, str):
-        return PSString(value)
-    if isinstance(value, dt.datetime):
-        return PSDateTime(value)
-    if isinstance(value, dt.timedelta):
-        return PSDuration(value)
+    primitive = _primitive(value)
+    if primitive is not None:
+        return primitive
+    if isinstance(value, LabObject) and value.is_cim:
+        depth = 1
     if isinstance(value, LabEnum):
+        if depth == 0:
+            return PSString(value.name)
         return _enum_class(value.type_names, value.name, value.value)(value.value)
     if isinstance(value, LabObject):
-        return _object(value)
+        return PSString(value.text()) if depth == 0 else _object(value, depth)
     if isinstance(value, Mapping):
-        return PSDict({PSString(k): to_clixml(v) for k, v in value.items()})
-    return PSList([to_clixml(item) for item in value])
+        return PSDict({PSString(k): to_clixml(v, depth) for k, v in value.items()})
+    if isinstance(value, Sequence):
+        return PSList([to_clixml(item, depth) for item in value])
+    return PSString(str(value))
 
 
-def _object(value: LabObject) -> PSObject:
+def _primitive(value: LabValue) -> Any:
+    """The tagged primitive for a value of one of PowerShell's known primitive types, or None."""
+    tagged: Any = None
+    if isinstance(value, Char):
+        tagged = PSChar(value)
+    elif isinstance(value, Version):
+        tagged = PSVersion(value)
+    elif isinstance(value, str):
+        tagged = PSString(value)
+    elif isinstance(value, Int64):
+        tagged = PSInt64(value)
+    elif isinstance(value, UInt32):
+        tagged = PSUInt(value)
+    elif isinstance(value, UInt64):
+        tagged = PSUInt64(value)
+    elif isinstance(value, int):
+        tagged = PSInt(value) if value in _INT32 else PSInt64(value)
+    elif isinstance(value, float):
+        tagged = PSDouble(value)
+    elif isinstance(value, uuid.UUID):
+        tagged = PSGuid(str(value))
+    elif isinstance(value, dt.datetime):
+        tagged = PSDateTime(value)
+    elif isinstance(value, dt.timedelta):
+        tagged = PSDuration(value)
+    return tagged
+
+
+def _object(value: LabObject, depth: int) -> PSObject:
     obj = PSObject()
     names = list(value.type_names)
     if "System.Object" not in names:
         names.append("System.Object")
     obj.PSObject.type_names = names
-    obj.PSObject.to_string = value.to_string
+    # A property bag has no ToString of its own, so none is written (HandleComplexTypePSObject).
+    if value.to_string is not None:
+        obj.PSObject.to_string = value.to_string
     obj.PSObject.adapted_properties = [
-        PSNoteProperty(name, to_clixml(prop)) for name, prop in value.properties.items()
+        PSNoteProperty(name, to_clixml(prop, depth - 1)) for name, prop in value.properties.items()
+    ]
+    obj.PSObject.extended_properties = [
+        PSNoteProperty(name, to_clixml(prop, depth)) for name, prop in value.notes.items()
     ]
     return obj
 

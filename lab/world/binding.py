@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -384,12 +385,12 @@ def _convert(param: Param, value: LabValue) -> LabValue:
 def _scalar_text(value: LabValue) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
-    if isinstance(value, str | int | float):
+    if isinstance(value, str | int | float | uuid.UUID):
         return str(value)
     if isinstance(value, LabEnum):
         return value.name
     if isinstance(value, LabObject):
-        return value.to_string
+        return value.text()
     raise ValueError("Specified method is not supported.")
 
 
@@ -434,7 +435,7 @@ def _type_name(param: Param) -> str:
 
 def _show(value: LabValue) -> str:
     if isinstance(value, LabObject):
-        return value.to_string
+        return value.text()
     if isinstance(value, LabEnum):
         return value.name
     if isinstance(value, Mapping):

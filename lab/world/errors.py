@@ -43,7 +43,7 @@ def binding_error(command: str, fqid_suffix: str, reason: str, message: str) -> 
     """A ParameterBindingException as the engine raises it (always terminating)."""
     return LabError(
         message=message,
-        fully_qualified_error_id=f"{reason},{fqid_suffix}",
+        fully_qualified_error_id=f"{reason},{fqid_suffix}" if fqid_suffix else reason,
         category="InvalidArgument",
         exception_type=BINDING_EXCEPTION,
         command_name=command,

@@ -133,6 +133,8 @@ class VirtualMachine:
     path: str
     generation: int = 2
     compatibility_for_migration: bool = False
+    # A role of a failover cluster (Get-VM's IsClustered): Windows moves it through the cluster.
+    clustered: bool = False
     adapters: list[NetworkAdapter] = field(default_factory=list)
     disks: list[HardDisk] = field(default_factory=list)
     dvds: list[DvdDrive] = field(default_factory=list)

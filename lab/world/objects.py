@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
-from lab.pipeline import LabObject, LabValue
+from lab.pipeline import Char, Int64, LabObject, LabValue, UInt32, UInt64
 from lab.world.binding import EnumType
 from lab.world.model import (
     DvdDrive,
@@ -71,19 +72,19 @@ def vm(host: Host, machine: VirtualMachine) -> LabObject:
         {
             "Name": machine.name,
             "VMName": machine.name,
-            "Id": machine.id,
-            "VMId": machine.id,
+            "Id": uuid.UUID(machine.id),
+            "VMId": uuid.UUID(machine.id),
             "State": VM_STATE.value(machine.state.name),
             "ComputerName": host.name,
             "Version": machine.version,
             "Generation": machine.generation,
             "Path": machine.path,
             "ConfigurationLocation": machine.path,
-            "ProcessorCount": machine.processor_count,
-            "MemoryStartup": machine.memory_startup,
-            "MemoryAssigned": machine.memory_assigned,
+            "ProcessorCount": Int64(machine.processor_count),
+            "MemoryStartup": Int64(machine.memory_startup),
+            "MemoryAssigned": Int64(machine.memory_assigned),
             "DynamicMemoryEnabled": False,
-            "IsClustered": False,
+            "IsClustered": machine.clustered,
             "Status": "Operating normally",
         },
         f"VirtualMachine (Name = '{machine.name}') [Id = '{machine.id}']",
@@ -99,10 +100,10 @@ def vm_host(host: Host) -> LabObject:
             "ComputerName": host.name,
             "FullyQualifiedDomainName": host.fqdn,
             "LogicalProcessorCount": host.logical_processors,
-            "MemoryCapacity": host.memory_total,
+            "MemoryCapacity": Int64(host.memory_total),
             "VirtualMachineMigrationEnabled": host.migration_enabled,
-            "MaximumVirtualMachineMigrations": host.max_vm_migrations,
-            "MaximumStorageMigrations": host.max_storage_migrations,
+            "MaximumVirtualMachineMigrations": UInt32(host.max_vm_migrations),
+            "MaximumStorageMigrations": UInt32(host.max_storage_migrations),
             "VirtualMachineMigrationAuthenticationType": AUTH_TYPE.value(host.auth_type.name),
             "VirtualMachineMigrationPerformanceOption": PERFORMANCE.value(host.performance.name),
             "UseAnyNetworkForMigration": host.use_any_network,
@@ -126,7 +127,7 @@ def switch(host: Host, sw: VirtualSwitch) -> LabObject:
         "VMSwitch",
         {
             "Name": sw.name,
-            "Id": sw.id,
+            "Id": uuid.UUID(sw.id),
             "SwitchType": SWITCH_TYPE.value(sw.switch_type.name),
             "ComputerName": host.name,
         },
@@ -134,12 +135,22 @@ def switch(host: Host, sw: VirtualSwitch) -> LabObject:
 
 
 def _vm_part(
-    type_name: str, host: Host, machine: VirtualMachine, properties: dict[str, LabValue]
+    type_name: str,
+    host: Host,
+    machine: VirtualMachine,
+    properties: dict[str, LabValue],
+    to_string: str = "",
 ) -> LabObject:
     """A device or setting of `machine`: its own properties, then VMName, VMId, ComputerName."""
     return hyperv_object(
         type_name,
-        {**properties, "VMName": machine.name, "VMId": machine.id, "ComputerName": host.name},
+        {
+            **properties,
+            "VMName": machine.name,
+            "VMId": uuid.UUID(machine.id),
+            "ComputerName": host.name,
+        },
+        to_string,
     )
 
 
@@ -155,6 +166,9 @@ def network_adapter(host: Host, machine: VirtualMachine, nic: NetworkAdapter) ->
             "MacAddress": nic.mac,
             "IsManagementOs": False,
         },
+        # Modelled on VirtualMachine's ToString; the exact text is unverified.
+        f"VMNetworkAdapter (Name = '{nic.name}', VMName = '{machine.name}') "
+        f"[VMId = '{machine.id}']",
     )
 
 
@@ -209,7 +223,7 @@ def processor(host: Host, machine: VirtualMachine) -> LabObject:
         host,
         machine,
         {
-            "Count": machine.processor_count,
+            "Count": Int64(machine.processor_count),
             "CompatibilityForMigrationEnabled": machine.compatibility_for_migration,
             "CompatibilityForOlderOperatingSystemsEnabled": False,
         },
@@ -241,7 +255,7 @@ def compatibility_error(message: str, message_id: int, source: LabValue) -> LabO
     """One entry of VMCompatibilityReport.Incompatibilities."""
     return hyperv_object(
         "VMCompatibilityError",
-        {"Message": message, "MessageId": message_id, "Source": source},
+        {"Message": message, "MessageId": Int64(message_id), "Source": source},
         message,
     )
 
@@ -355,15 +369,15 @@ def volume(host: Host, vol: Volume) -> LabObject:
         "ROOT/Microsoft/Windows/Storage",
         "MSFT_Volume",
         {
-            "DriveLetter": vol.letter,
+            "DriveLetter": Char(vol.letter or "\0"),
             "FileSystemLabel": vol.label,
             "FileSystem": vol.file_system,
             "FileSystemType": vol.file_system,
             "DriveType": "Fixed",
             "HealthStatus": "Healthy",
             "OperationalStatus": "OK",
-            "Size": vol.size,
-            "SizeRemaining": vol.free,
+            "Size": UInt64(vol.size),
+            "SizeRemaining": UInt64(vol.free),
             "PSComputerName": host.name,
         },
         f'ObjectId = "{{1}}\\\\{host.fqdn}\\root/Microsoft/Windows/Storage/Providers_v2'

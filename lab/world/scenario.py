@@ -126,6 +126,7 @@ _VM_KEYS = {
     "generation",
     "path",
     "compatibility_for_migration",
+    "clustered",
     "adapters",
     "disks",
     "dvd",
@@ -275,6 +276,7 @@ def _vm(r: _Reader, hosts: dict[str, Host], index: int, shares: set[str]) -> Non
         path=folder,
         generation=r.integer("generation", 2),
         compatibility_for_migration=r.flag("compatibility_for_migration", False),
+        clustered=r.flag("clustered", False),
     )
     for i, nic in enumerate(r.tables("adapters")):
         nic.unknown_keys({"name", "switch"})

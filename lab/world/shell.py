@@ -13,7 +13,15 @@ from lab.pipeline import (
     PipelineSink,
     TerminatingError,
 )
-from lab.world import cmdlets_host, cmdlets_migration, cmdlets_misc, cmdlets_vm, errors
+from lab.world import (
+    cmdlets_engine,
+    cmdlets_host,
+    cmdlets_migration,
+    cmdlets_misc,
+    cmdlets_vm,
+    errors,
+    scripts,
+)
 from lab.world.binding import Bound, bind
 from lab.world.cmdlet import Cmdlet, Invocation, Outbox
 from lab.world.model import Host
@@ -28,6 +36,7 @@ REGISTRY: dict[str, Cmdlet] = {
         *cmdlets_host.COMMANDS,
         *cmdlets_migration.COMMANDS,
         *cmdlets_misc.COMMANDS,
+        *cmdlets_engine.COMMANDS,
     )
 }
 
@@ -48,6 +57,9 @@ def run_pipeline(
     host = world.host(context.host)
     if host is None:
         raise TerminatingError(errors.command_not_found(commands[0].name if commands else ""))
+    if len(commands) == 1 and commands[0].is_script:
+        scripts.run_script(world, context, commands[0], sink, run_pipeline)
+        return
     for call in commands:
         world.record_call(context, call)
     resolved = [_lookup(call) for call in commands]

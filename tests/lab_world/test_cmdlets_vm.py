@@ -22,7 +22,7 @@ def test_get_vm_returns_typed_objects(run: Runner) -> None:
     )
     assert vm.type_names[-1] == "System.Object"
     assert vm.properties["Name"] == "SRV-APP01"
-    assert vm.properties["Id"] == "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61"
+    assert str(vm.properties["Id"]) == "6f1c2a9e-3b7d-4c55-9a0e-1d2f3a4b5c61"
     state = vm.properties["State"]
     assert isinstance(state, LabEnum) and (state.value, state.name) == (2, "Running")
     assert state.type_names[0] == "Microsoft.HyperV.PowerShell.VMState"

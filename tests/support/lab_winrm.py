@@ -101,6 +101,8 @@ class FakeWorld:
                     "VirtualMachine (Name = 'SRV-APP01')",
                 )
             )
+        elif call.name == "Get-VMState":
+            sink.write_output(LabEnum((STATE_TYPE,), 2, "Running"))
         elif call.name == "Write-Mixed":
             sink.write_output("before")
             sink.write_warning("careful")

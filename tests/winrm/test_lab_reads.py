@@ -103,9 +103,12 @@ def test_compare_reports_the_switch_mismatch_and_the_cpu(lab: Lab) -> None:
     db = lab.port.find_vm("SRV-DB01")
     move = plan_move(Move("SRV-DB01", srv03, include_storage=True), db, source).invocations[0]
     found = lab.port.compare(source, move)
-    assert [(i.message_id, i.message, i.source) for i in found] == [
-        (33012, "Could not find Ethernet switch 'vSwitch-Backup'.", "Backup Adapter")
+    # Each incompatibility is expanded on the host: MessageId and Message arrive typed, the
+    # Source (an adapter object one level down) as its ToString text.
+    assert [(i.message_id, i.message) for i in found] == [
+        (33012, "Could not find Ethernet switch 'vSwitch-Backup'.")
     ]
+    assert found[0].source.startswith("VMNetworkAdapter (Name = 'Backup Adapter'")
     with pytest.raises(HyperVError) as caught:
         lab.port.raise_incompatibilities(source, found)
     assert caught.value.kind is ErrorKind.SWITCH_MISSING

@@ -86,6 +86,8 @@ def vm(host: Host, machine: VirtualMachine) -> LabObject:
             "DynamicMemoryEnabled": False,
             "IsClustered": machine.clustered,
             "Status": "Operating normally",
+            # The lab keeps no boot time: a running VM reports a constant uptime (unverified).
+            "Uptime": dt.timedelta(0) if machine.state.name != "Running" else dt.timedelta(hours=1),
         },
         f"VirtualMachine (Name = '{machine.name}') [Id = '{machine.id}']",
     )

@@ -3,6 +3,7 @@ objects and no error record; changes are visible to the next read."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,3 +123,13 @@ def test_vm_changes_and_moves_show_in_the_next_read(lab: RunningLab) -> None:
         assert all(prop(d, "Path").startswith("E:\\VMs\\") for d in disks)
         run(pool, "Move-VM", (("Name", "SRV-DB01"), ("DestinationHost", "HV-SRV02.lab.local")))
         assert [prop(v, "Name") for v in run(pool, "Get-VM")].count("SRV-DB01") == 0
+
+
+def test_a_pypsrp_client_reads_get_vm_as_windows_sends_it(lab: RunningLab) -> None:
+    # Depth 1: the Guid keeps its <G> tag (pypsrp makes a uuid.UUID of it), the VMState enum
+    # one level down is its ToString text.
+    with RunspacePool(wsman(lab, "HV-SRV01")) as pool:
+        [vm] = run(pool, "Get-VM", (("Name", "SRV-APP01"),))
+    assert isinstance(prop(vm, "Id"), uuid.UUID)
+    assert prop(vm, "State") == "Running"
+    assert prop(vm, "MemoryAssigned") == 8 * 2**30

@@ -9,8 +9,7 @@ import pytest
 from lab.pipeline import CommandCall, InvocationContext, LabObject, TerminatingError
 from lab.world import World
 from lab.world.scripts import TWINS, script_text
-
-from .support import RecordingSink
+from support.lab_world import RecordingSink
 
 
 def run_script(world: World, text: str, *params: tuple[str, object]) -> RecordingSink:

@@ -21,8 +21,7 @@ from lab.pipeline import CommandCall, InvocationContext, LabObject, LabValue
 from lab.winrm.clixml import to_clixml
 from lab.world import World, load_scenario, objects
 from lab.world.model import Volume
-
-from .support import RecordingSink, run_on
+from support.lab_world import RecordingSink, run_on
 
 CAPTURE = Path(__file__).parents[1] / "reference" / "hyperv-capture" / "get-vm-select.xml"
 NS = "{http://schemas.microsoft.com/powershell/2004/04}"
@@ -125,7 +124,8 @@ def type_names(element: ET.Element) -> list[str]:
 def first_output(world: World, cmdlet: str, params: tuple[tuple[str, LabValue], ...]) -> LabValue:
     sink = run_on(world, "HV-SRV01", (cmdlet, params))
     assert sink.errors == [] and sink.output, (cmdlet, sink.errors)
-    return sink.output[0]
+    first: LabValue = sink.output[0]
+    return first
 
 
 @pytest.mark.parametrize(

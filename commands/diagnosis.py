@@ -232,6 +232,8 @@ _HRESULT = re.compile(r"0x[0-9a-fA-F]{8}")
 
 _BY_HRESULT: dict[int, ErrorKind] = {
     0x8009030E: ErrorKind.DELEGATION,
+    # SEC_E_WRONG_PRINCIPAL: a ticket for a service name the peer does not hold (its SPN).
+    0x80090322: ErrorKind.DELEGATION,
     0x8009030D: ErrorKind.CREDENTIALS_NOT_RECOGNIZED,
     0x8007274C: ErrorKind.MIGRATION_NETWORK,
     0x8007274D: ErrorKind.MIGRATION_NETWORK,
@@ -249,6 +251,12 @@ _BY_TEXT: tuple[tuple[re.Pattern[str], ErrorKind], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), kind)
     for pattern, kind in (
         (r"no credentials are available in the security package", ErrorKind.DELEGATION),
+        # The other forms Windows words a Kerberos/delegation failure in (unverified texts):
+        # the source could not authenticate to the peer, had no suitable credentials, or
+        # says so outright.
+        (r"failed to authenticate the connection", ErrorKind.DELEGATION),
+        (r"no suitable credentials", ErrorKind.DELEGATION),
+        (r"constrained delegation|kerberos", ErrorKind.DELEGATION),
         (
             r"credentials supplied to the package were not recognized",
             ErrorKind.CREDENTIALS_NOT_RECOGNIZED,

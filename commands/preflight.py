@@ -144,6 +144,8 @@ class HostPreflight:
     def _move(self, move: Move, plan: Plan, vm: VmInfo | None) -> tuple[Finding, ...]:
         assert vm is not None
         dest = move.destination
+        if vm.clustered:
+            return (_clustered(vm, dest),)
         src_settings = self._hyperv.host_settings(plan.host)
         dst_settings = self._hyperv.host_settings(dest)
         findings = [
@@ -222,7 +224,9 @@ class HostPreflight:
     def _space_and_paths(self, host: Host, paths: list[str], vm: VmInfo) -> list[Finding]:
         findings: list[Finding] = []
         for path in dict.fromkeys(paths):
-            if not self._hyperv.path_exists(host, path):
+            if path.startswith("\\\\"):
+                findings.append(_share_unchecked(host, path))
+            elif not self._hyperv.path_exists(host, path):
                 findings.append(
                     _blocking(
                         ErrorKind.PATH_MISSING.value,
@@ -244,6 +248,29 @@ class HostPreflight:
                     )
                 )
         return findings
+
+
+def _clustered(vm: VmInfo, dest: Host) -> Finding:
+    """A role of a failover cluster is moved by the cluster; Move-VM would go behind its back."""
+    return _blocking(
+        "clustered",
+        f"{vm.name} is a failover cluster role: the cluster must move it, and hvbot does not "
+        "drive cluster moves yet.",
+        f"Move it with the cluster: Move-ClusterVirtualMachineRole -Name '{vm.name}' "
+        f"-Node {dest.name} -MigrationType Live (or Failover Cluster Manager: Move > Live "
+        "Migration).",
+    )
+
+
+def _share_unchecked(host: Host, path: str) -> Finding:
+    """A share cannot be seen from the bot's WinRM session on `host` (the double hop)."""
+    return _warning(
+        "share_unchecked",
+        f"hvbot could not check {path} from {host.name}: a remote session cannot reach a share "
+        "without delegation (double hop), so it is neither confirmed nor missing.",
+        f"Check it on {host.name} in a console or RDP session (Test-Path '{path}'), and that "
+        f"the share grants {host.name}'s computer account full control.",
+    )
 
 
 def _settings_findings(source: HostSettings, dest: HostSettings) -> Iterable[Finding]:

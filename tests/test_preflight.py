@@ -226,3 +226,29 @@ def test_removing_an_absent_network_is_blocked(hyperv: FakeHyperV) -> None:
 def test_a_request_without_a_plan_is_named_as_the_user_typed_it(hyperv: FakeHyperV) -> None:
     with pytest.raises(PlanError, match=r"^/migrate status changes nothing on a host"):
         resolve_plan(hyperv, Inventory([SRV01, SRV02]), StatusRequest())  # type: ignore[arg-type]
+
+
+def test_a_clustered_vm_is_refused_in_one_line_that_says_how_to_move_it(
+    hyperv: FakeHyperV,
+) -> None:
+    hyperv.vm = dataclasses.replace(hyperv.vm, clustered=True)
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
+    [finding] = preflight.preflight(CheckRequest(move)).findings
+    assert (finding.severity, finding.code) == (Severity.BLOCKING, "clustered")
+    assert "Move-ClusterVirtualMachineRole -Name 'SRV-APP01' -Node HV-SRV02" in finding.fix
+    assert "-MigrationType Live" in finding.fix
+    assert hyperv.compared == []
+
+
+def test_a_share_is_never_called_missing_it_could_not_be_checked(hyperv: FakeHyperV) -> None:
+    share = "\\\\files01\\vms"
+    hyperv.paths = set()  # Test-Path on a share is false from a remote session
+    assert check(hyperv, storage_path=share) == [(Severity.WARNING, "share_unchecked")]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    move = Move("SRV-APP01", SRV02, include_storage=True, storage_path=share)
+    [finding] = preflight.preflight(CheckRequest(move)).findings
+    assert "double hop" in finding.message and "missing" not in finding.message.replace(
+        "neither confirmed nor missing", ""
+    )
+    assert f"Test-Path '{share}'" in finding.fix

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.winrm import objects as o
 from bot.winrm.calls import (
-    VMMS_ADMIN_LOG,
+    MIGRATION_LOGS,
     Step,
     call,
     refuse_foreign_destination,
@@ -62,14 +62,16 @@ class WinRMHyperV:
         """The shared session of an inventory host."""
         return self.sessions.get(host)
 
-    def query(self, host: Host, step: Step, *, tolerate: str = "") -> list[Any]:
+    def query(self, host: Host, step: Step, *, tolerate: str | tuple[str, ...] = ()) -> list[Any]:
         """Output of a read; error records fail it unless their FQEID starts with `tolerate`."""
         session = self.session(host)
         result = session.run([step])
         self._raise_for(session, result, tolerate)
         return result.output
 
-    def _raise_for(self, session: HostSession, result: Result, tolerate: str = "") -> None:
+    def _raise_for(
+        self, session: HostSession, result: Result, tolerate: str | tuple[str, ...] = ()
+    ) -> None:
         errors = [
             e
             for e in result.errors
@@ -221,11 +223,12 @@ class WinRMHyperV:
         return dict(self.host_facts(host, [path]).paths).get(path, False)
 
     def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
-        """VMMS-Admin events written at or after `since`, oldest first."""
+        """Migration events (VMMS-Admin and High-Availability-Admin) at or after `since`,
+        oldest first."""
         output = self.query(
             host,
-            call("Get-WinEvent", ("LogName", VMMS_ADMIN_LOG), ("MaxEvents", MAX_EVENTS)),
-            tolerate="NoMatchingEventsFound",
+            call("Get-WinEvent", ("LogName", MIGRATION_LOGS), ("MaxEvents", MAX_EVENTS)),
+            tolerate=("NoMatchingEventsFound", "NoMatchingLogsFound"),
         )
         events = []
         for e in output:

@@ -29,6 +29,7 @@ from commands.invocation import ParameterValue
 log = logging.getLogger(__name__)
 
 _PASSWORD_AUTHS = ("basic", "ntlm", "negotiate", "credssp")
+_SPNEGO_AUTHS = ("negotiate", "kerberos", "ntlm")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,12 @@ class ConnectionSettings:
         if w.ssl and not w.ca_file and not w.cert_validation:
             log.warning("winrm TLS certificate not validated", extra={"host": host.name})
         validation: bool | str = w.ca_file if (w.ssl and w.ca_file) else w.cert_validation
+        # Kerberos asks for a ticket to HTTP/<name it connects to>: behind NAT or an IP
+        # address that would be the wrong principal (and delegation would break), so the
+        # host's FQDN stays the service name.
+        spnego: dict[str, str] = {}
+        if w.auth in _SPNEGO_AUTHS and endpoint.server.casefold() != host.fqdn.casefold():
+            spnego["negotiate_hostname_override"] = host.fqdn
         return WSMan(
             endpoint.server,
             port=endpoint.port,
@@ -132,6 +139,7 @@ class ConnectionSettings:
             # Hosts are reached directly; an environment proxy must never see the credentials.
             no_proxy=True,
             encryption="never" if plain else "auto",
+            **spnego,  # type: ignore[arg-type]
         )
 
 

@@ -9,11 +9,10 @@ from lab.pipeline import LabError, LabObject, LabValue
 from lab.world import errors, migration, objects, winpath
 from lab.world.binding import CmdletSpec, EnumType, Kind, Param, set_key
 from lab.world.cmdlet import Cmdlet, Invocation
-from lab.world.model import Host
+from lab.world.model import LOG_PROVIDERS, Host
 from lab.world.wql import Condition, WqlError, parse_filter, parse_query
 
 CIM_FQID = "Microsoft.Management.Infrastructure.CimCmdlets"
-VMMS_LOG = "Microsoft-Windows-Hyper-V-VMMS-Admin"
 HV_NAMESPACE = "root/virtualization/v2"
 CIMV2 = "root/cimv2"
 TEST_PATH_TYPE = EnumType(
@@ -203,19 +202,25 @@ def get_win_event(inv: Invocation) -> None:
     else:
         query = {}
         logs = inv.bound.texts("LogName")
+    known = {name.casefold(): name for name in LOG_PROVIDERS}
+    wanted = set()
     for log in logs:
-        if log.lower() != VMMS_LOG.lower():
-            inv.error(
-                _winevent_error(
-                    inv,
-                    "NoMatchingLogsFound",
-                    f'There is not an event log on the localhost computer that matches "{log}".',
-                    log,
-                )
+        if log.casefold() in known:
+            wanted.add(known[log.casefold()])
+            continue
+        # Each missing log is its own error; the logs that exist are still read (unverified).
+        inv.error(
+            _winevent_error(
+                inv,
+                "NoMatchingLogsFound",
+                f'There is not an event log on the localhost computer that matches "{log}".',
+                log,
             )
-            return
+        )
+    if not wanted:
+        return
     with inv.world.lock:
-        events = list(inv.host.events)
+        events = [e for e in inv.host.events if e.log in wanted]
     start, end = _utc(query.get("starttime")), _utc(query.get("endtime"))
     ids = {i for i in _as_ints(query.get("id"))}
     levels = {i for i in _as_ints(query.get("level"))}
@@ -278,13 +283,18 @@ def _utc(value: LabValue) -> dt.datetime | None:
 
 
 def test_path(inv: Invocation) -> None:
-    """Test-Path [-Path|-LiteralPath] [-PathType Any|Container|Leaf]: True or False per path."""
+    """Test-Path [-Path|-LiteralPath] [-PathType Any|Container|Leaf]: True or False per path.
+
+    Every lab session is a WinRM session: a share is another hop away, which the session's
+    credentials cannot make without delegation, and Test-Path turns the access denied into
+    False (the double hop).
+    """
     kind = inv.bound.member("PathType") or "Any"
     host = inv.host
     for path in inv.bound.texts("Path") or inv.bound.texts("LiteralPath"):
         with inv.world.lock:
             if winpath.is_unc(path):
-                folder, leaf = inv.world.on_share(path)
+                folder = leaf = False
             else:
                 folder = winpath.is_absolute(path) and host.has_folder(path)
                 leaf = winpath.is_absolute(path) and host.has_file(path)

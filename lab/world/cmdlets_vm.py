@@ -202,6 +202,19 @@ SET_PROCESSOR = Cmdlet(
 def get_vhd(inv: Invocation) -> None:
     """Get-VHD -Path: size of a virtual hard disk attached to one of the host's VMs."""
     for path in inv.bound.texts("Path"):
+        if winpath.is_unc(path):
+            # A share is a second hop from a WinRM session: no delegation, no access.
+            inv.error(
+                inv.hyperv_error(
+                    f"Getting the mounted storage instance for the path '{path}' failed. "
+                    "Access is denied. (0x80070005)",
+                    reason="AccessDenied",
+                    category="PermissionDenied",
+                    target=path,
+                    hresult=0x80070005,
+                )
+            )
+            continue
         with inv.world.lock:
             disk = next(
                 (

@@ -70,6 +70,14 @@ FINISHED_JOB_STATES = frozenset(
 )
 
 
+VMMS_LOG = "Microsoft-Windows-Hyper-V-VMMS-Admin"
+HA_LOG = "Microsoft-Windows-Hyper-V-High-Availability-Admin"
+LOG_PROVIDERS = {
+    VMMS_LOG: "Microsoft-Windows-Hyper-V-VMMS",
+    HA_LOG: "Microsoft-Windows-Hyper-V-High-Availability",
+}
+
+
 @dataclass
 class Volume:
     """A fixed NTFS/ReFS volume with a drive letter."""
@@ -158,13 +166,20 @@ class MigrationNetwork:
 
 @dataclass
 class Event:
-    """A record of the Microsoft-Windows-Hyper-V-VMMS-Admin log."""
+    """A record of a Hyper-V event log (VMMS-Admin, or High-Availability-Admin)."""
 
     record_id: int
     event_id: int
     level: str
     time: dt.datetime
     message: str
+    log: str = VMMS_LOG
+
+
+# The failure of a live migration (21501, 21502) and the destination's configuration failure
+# (21125) are written by the Hyper-V-High-Availability provider (Microsoft's KB2475761
+# diagnostic reads them there); the rest of the migration events by VMMS.
+HA_EVENTS = frozenset({21125, 21501, 21502})
 
 
 @dataclass

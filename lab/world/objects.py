@@ -8,6 +8,7 @@ import uuid
 from lab.pipeline import Char, Int64, LabObject, LabValue, UInt32, UInt64
 from lab.world.binding import EnumType
 from lab.world.model import (
+    LOG_PROVIDERS,
     DvdDrive,
     Event,
     HardDisk,
@@ -357,8 +358,8 @@ def event_record(host: Host, event: Event) -> LabObject:
             "Message": event.message,
             "Level": levels[event.level],
             "LevelDisplayName": event.level,
-            "LogName": "Microsoft-Windows-Hyper-V-VMMS-Admin",
-            "ProviderName": "Microsoft-Windows-Hyper-V-VMMS",
+            "LogName": event.log,
+            "ProviderName": LOG_PROVIDERS[event.log],
             "MachineName": host.fqdn,
         },
         "System.Diagnostics.Eventing.Reader.EventLogRecord",

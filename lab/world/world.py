@@ -10,7 +10,17 @@ from collections.abc import Iterable, Sequence
 from lab.pipeline import CommandCall, InvocationContext, PipelineSink
 from lab.world import winpath
 from lab.world.faults import Fault, FaultKind
-from lab.world.model import CallRecord, Event, Host, JobState, MigrationJob, Performance
+from lab.world.model import (
+    HA_EVENTS,
+    HA_LOG,
+    VMMS_LOG,
+    CallRecord,
+    Event,
+    Host,
+    JobState,
+    MigrationJob,
+    Performance,
+)
 from lab.world.shell import run_pipeline
 
 DEFAULT_USER = "LAB\\hvadmin"
@@ -52,13 +62,10 @@ class World:
         self.linger_seconds = linger_seconds
         self.faults: list[Fault] = list(faults)
         self.shared_files = {winpath.normalize(p) for p in shared_files}
-        self.shared_folders = {
-            winpath.normalize(folder) for p in shared_files for folder in winpath.ancestors(p)
-        }
         self.jobs: dict[str, MigrationJob] = {}
         self.call_log: list[CallRecord] = []
         self.peak_running: dict[str, int] = {}
-        self._next_record: dict[str, int] = {}
+        self._next_record: dict[tuple[str, str], int] = {}
         self._threads: list[threading.Thread] = []
 
     # -- hosts ---------------------------------------------------------------------------
@@ -92,11 +99,6 @@ class World:
                 _account(known) == wanted and secret == password
                 for known, secret in self.credentials.items()
             )
-
-    def on_share(self, path: str) -> tuple[bool, bool]:
-        """(is a folder, is a file) for a UNC `path` on the lab's file shares."""
-        key = winpath.normalize(path)
-        return key in self.shared_folders, key in self.shared_files
 
     # -- faults --------------------------------------------------------------------------
 
@@ -141,11 +143,13 @@ class World:
             ]
 
     def log_event(self, host: Host, event_id: int, level: str, message: str) -> None:
-        """Write one record to `host`'s Hyper-V-VMMS-Admin log."""
+        """Write one record to the log of `host` where Windows writes `event_id`."""
+        log = HA_LOG if event_id in HA_EVENTS else VMMS_LOG
         with self.lock:
-            record = self._next_record.get(host.name, 1)
-            self._next_record[host.name] = record + 1
-            host.events.append(Event(record, event_id, level, host.now(), message))
+            # Record ids count per log, as each Windows event log numbers its own records.
+            record = self._next_record.get((host.name, log), 1)
+            self._next_record[(host.name, log)] = record + 1
+            host.events.append(Event(record, event_id, level, host.now(), message, log))
 
     # -- migrations ----------------------------------------------------------------------
 

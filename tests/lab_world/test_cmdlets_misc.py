@@ -94,7 +94,7 @@ def test_get_win_event_newest_first_with_max_events(run: Runner) -> None:
     sink = run(
         "HV-SRV01",
         "Get-WinEvent",
-        ("LogName", "Microsoft-Windows-Hyper-V-VMMS-Admin"),
+        ("LogName", "Microsoft-Windows-Hyper-V-High-Availability-Admin"),
         ("MaxEvents", 1),
     )
     (event,) = props(sink.output)
@@ -152,7 +152,9 @@ def test_test_path(run: Runner) -> None:
     assert check("HV-SRV01", "D:\\ISO\\WindowsServer2022.iso") is False
     assert check("HV-SRV02", "D:\\ISO\\WindowsServer2022.iso", ("PathType", "Leaf")) is True
     assert check("HV-SRV02", "D:\\ISO", ("PathType", "Leaf")) is False
-    assert check("HV-SRV01", "\\\\FS01.lab.local\\VMs\\SRV-DB01", ("PathType", "Container")) is True
+    # A share is a second hop from the WinRM session: Test-Path says False (no delegation).
+    share = "\\\\FS01.lab.local\\VMs\\SRV-DB01"
+    assert check("HV-SRV01", share, ("PathType", "Container")) is False
     assert check("HV-SRV01", "relative\\path") is False
 
 

@@ -289,3 +289,30 @@ def test_a_host_that_cannot_find_a_vm_does_not_speak_for_the_whole_inventory() -
     error = records_error([record], "HV-SRV02", SCRUB)
     assert error.kind is ErrorKind.VM_NOT_FOUND
     assert "inventory" not in error.summary
+
+
+KERBEROS_TEXTS = [
+    "No credentials are available in the security package (0x8009030E).",
+    "The Virtual Machine Management Service failed to authenticate the connection for a "
+    "Virtual machine migration at the source host: no suitable credentials available.",
+    "Failed to establish a connection with host 'HV-SRV02': The target principal name is "
+    "incorrect. (0x80090322).",
+    "Kerberos constrained delegation is not configured for the migration service.",
+]
+
+
+@pytest.mark.parametrize("text", KERBEROS_TEXTS)
+def test_a_kerberos_failure_is_delegation_in_every_form_it_arrives_in(text: str) -> None:
+    fix = KNOWLEDGE[ErrorKind.DELEGATION].fix
+    # An error record of Move-VM.
+    record = records_error(
+        [_record(text, "Unspecified,Microsoft.HyperV.PowerShell.Commands.MoveVM")],
+        "HV-SRV01",
+        SCRUB,
+    )
+    assert record.kind is ErrorKind.DELEGATION and record.fix == fix
+    # The migration job's ErrorDescription, and a 21502 event's message.
+    assert diagnose(text).kind is ErrorKind.DELEGATION
+    event = HostEvent(21502, dt.datetime.now(dt.UTC), "Error", text)
+    assert diagnose_events([event]) == KNOWLEDGE[ErrorKind.DELEGATION]
+    assert "delegation" in fix.casefold()

@@ -261,3 +261,24 @@ def test_turning_tls_validation_off_is_never_silent(caplog: pytest.LogCaptureFix
     assert wsman.transport.cert_validation is False
     assert [r.getMessage() for r in caplog.records] == ["winrm TLS certificate not validated"]
     assert ConnectionSettings.from_config(CONFIG, SECRETS).wsman(HOST).transport.cert_validation
+
+
+@pytest.mark.parametrize("auth", ["kerberos", "negotiate"])
+def test_a_host_reached_through_an_address_keeps_its_fqdn_as_the_kerberos_name(auth: str) -> None:
+    behind_nat = Config(
+        hosts=(HostConfig("HV-SRV01", "hv-srv01.lab.local", address="10.0.0.7"),),
+        winrm=WinRMConfig(auth=auth, ssl=True, port=5986),
+    )
+    assert HOST is not None
+    transport = ConnectionSettings.from_config(behind_nat, SECRETS).wsman(HOST).transport
+    session = requests.Session()
+    transport._build_auth_negotiate(session, auth)  # what pypsrp does on first contact
+    assert transport.server == "10.0.0.7"
+    assert session.auth.hostname_override == "hv-srv01.lab.local"  # type: ignore[union-attr]
+
+
+def test_a_host_reached_by_its_fqdn_needs_no_override() -> None:
+    direct = Config(hosts=CONFIG.hosts, winrm=WinRMConfig(auth="kerberos", ssl=True, port=5986))
+    assert HOST is not None
+    transport = ConnectionSettings.from_config(direct, SECRETS).wsman(HOST).transport
+    assert getattr(transport, "negotiate_hostname_override", "missing") is None

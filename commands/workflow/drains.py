@@ -595,7 +595,35 @@ def summary_text(live: _Live, now: dt.datetime) -> str:
     head = (
         f"Drain #{live.parent.id} of {live.parent.source_host}{stop}: {', '.join(parts)}; {timing}"
     )
-    return "\n".join([head, *(_line_text(x) for x in lines), *live.extra])
+    return "\n".join([head, *_vm_lines(lines), *live.extra])
+
+
+# Past this many VMs the summary would outgrow one chat message (Slack: 3000 characters per
+# section): the moves that ended well and those still queued are then counted, not listed.
+MAX_LISTED = 30
+
+
+def _vm_lines(lines: list[_Line]) -> list[str]:
+    """A line per VM; for a large drain, every running, failed or cancelled VM and a count of
+    the rest, so the message stays one message however many VMs there are."""
+    if len(lines) <= MAX_LISTED:
+        return [_line_text(x) for x in lines]
+    done = [x for x in lines if x.state is State.SUCCEEDED]
+    waiting = [x for x in lines if not x.state.terminal and x.state is not State.RUNNING]
+    shown = [x for x in lines if x not in done and x not in waiting]
+    room = max(MAX_LISTED - len(shown), 0)
+    text = [_line_text(x) for x in shown]
+    if done:
+        text.append(f"{len(done)} done: " + _names(done, room))
+    if waiting:
+        text.append(f"{len(waiting)} queued, next: " + _names(waiting, room))
+    return text
+
+
+def _names(lines: list[_Line], room: int) -> str:
+    listed = ", ".join(x.vm for x in lines[: max(room, 3)])
+    more = len(lines) - max(room, 3)
+    return listed + (f" and {more} more" if more > 0 else "")
 
 
 def final_sentence(

@@ -8,7 +8,7 @@ import datetime as dt
 
 from commands.requests import Drain, DrainRequest
 from commands.workflow.codec import drain_of
-from commands.workflow.drains import _Line, _Live, final_sentence, summary_text
+from commands.workflow.drains import MAX_LISTED, _Line, _Live, final_sentence, summary_text
 from commands.workflow.machine import WorkflowError
 from commands.workflow.records import RequestRecord, State
 from support.workflow import ALICE, BOB, PLACE, REQUESTER, Rig, host, kinds, make_rig
@@ -209,6 +209,21 @@ def test_summary_counts_lines_and_time_left() -> None:
         "#3 C → H3: queued",
         "#4 D → H3: failed: Could not find switch. Fix: create it.",
     ]
+
+
+def test_a_large_drain_lists_what_needs_eyes_and_counts_the_rest() -> None:
+    now = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+    lines = {i: _Line(i, f"VM{i:03d}", "H2", State.SUCCEEDED, seconds=10.0) for i in range(60)}
+    lines.update({i: _Line(i, f"VM{i:03d}", "H3", State.APPROVED) for i in range(60, 100)})
+    lines[5] = _Line(5, "VM005", "H2", State.FAILED, cause="no switch")
+    lines[61] = _Line(61, "VM061", "H3", State.RUNNING, percent=10)
+    live = _Live(_record(9), lines, {"H1": 4, "H2": 2, "H3": 2}, now)
+    rows = summary_text(live, now).splitlines()[1:]
+    assert rows[:2] == ["#5 VM005 → H2: failed: no switch", "#61 VM061 → H3: running 10%"]
+    assert rows[2].startswith("59 done: VM000, VM001, VM002, VM003, VM004, VM006")
+    assert rows[2].endswith(" and 31 more")
+    assert rows[3].startswith("39 queued, next: VM060, VM062")
+    assert len(rows) == 4 <= MAX_LISTED
 
 
 def _record(request_id: int) -> RequestRecord:

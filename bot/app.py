@@ -21,6 +21,8 @@ from bot.config import Config, Secrets
 from bot.store import SqliteAuditStore, open_store
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
+from commands.handling import Handler
+from commands.ports import DelegationChecker, NoDirectory
 from commands.preflight import HostPreflight
 from commands.workflow.approvals import (
     ApprovalPolicy,
@@ -28,7 +30,7 @@ from commands.workflow.approvals import (
     Approvers,
     MemoryDirectory,
 )
-from commands.workflow.notify import Notifier
+from commands.workflow.notify import Notifier, ProgressCadence
 from commands.workflow.records import TERMINAL_STATES, RequestRecord, State
 from commands.workflow.service import Workflow
 
@@ -63,6 +65,7 @@ class Services:
     workflow: Workflow
     executor: ThreadPoolExecutor
     approvers: Approvers
+    handler: Handler
 
     def wait_for(
         self, request_id: int, until: frozenset[State], poll_seconds: float = 0.05
@@ -102,9 +105,13 @@ def build_services(
     notifier: Notifier,
     *,
     directory: ApproverDirectory | None = None,
+    delegation: DelegationChecker | None = None,
+    cadence: ProgressCadence | None = None,
 ) -> Services:
     """Wire the bot. `directory` answers group questions for approvals; without one, only
-    `[approvals] users` can approve (Slack user groups and AD groups need their adapters)."""
+    `[approvals] users` can approve (Slack user groups and AD groups need their adapters).
+    `delegation` reads Kerberos delegation (without one, `/migrate delegation` says the
+    directory is not configured); `cadence` paces progress reports (the core's default)."""
     if directory is None:
         if config.approvals.usergroups or config.approvals.ad_groups:
             log.warning(
@@ -129,5 +136,14 @@ def build_services(
         inventory=config.inventory,
         executor=executor,
         poll_seconds=config.executor.poll_seconds,
+        cadence=cadence,
     )
-    return Services(config, hyperv, store, preflight, workflow, executor, approvers)
+    handler = Handler(
+        inventory=config.inventory,
+        workflow=workflow,
+        store=store,
+        preflight=preflight,
+        hyperv=hyperv,
+        delegation=delegation or NoDirectory(),
+    )
+    return Services(config, hyperv, store, preflight, workflow, executor, approvers, handler)

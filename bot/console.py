@@ -1,6 +1,7 @@
 """A terminal front end: the workflow's notifications and approval cards as readable text.
 
 Used by the CLI drivers and the demo; the Slack app renders the same facts as Block Kit.
+What is said, and when, is decided by the core (`commands.workflow.notify`).
 """
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
-from commands.hyperv import ErrorKind, JobState, MigrationOutcome, MigrationProgress
-from commands.workflow.preflight import PreflightResult
-from commands.workflow.records import AuditEvent, RequestRecord
+from commands.hyperv import ErrorKind, MigrationOutcome, MigrationProgress
+from commands.workflow.cards import ApprovalCard
+from commands.workflow.records import RequestRecord
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 
@@ -23,51 +24,6 @@ def plain_mentions(text: str, names: Callable[[str], str] | None = None) -> str:
     `names(user)`)."""
     name = names or (lambda user: f"@{user}")
     return _MENTION.sub(lambda m: name(m.group(1)), text)
-
-
-def findings_of(events: Sequence[AuditEvent]) -> list[Mapping[str, Any]]:
-    """The preflight findings recorded by the latest check of a request."""
-    for event in reversed(events):
-        findings = event.data.get("findings")
-        if isinstance(findings, list):
-            return [f for f in findings if isinstance(f, Mapping)]
-    return []
-
-
-def card_lines(record: RequestRecord, events: Sequence[AuditEvent]) -> list[str]:
-    """The approval card as text: what, where, why, findings, and the exact PowerShell."""
-    invocation = record.invocation or {}
-    lines = [f"Request #{record.id} — {record.kind.replace('_', ' ')} of {record.vm or '-'}"]
-    route = record.source_host or "?"
-    if record.destination_host:
-        route += f" → {record.destination_host}"
-    lines.append(f"  hosts:     {route}")
-    lines.append(f"  requested: <@{record.requester.slack_user_id}>")
-    if record.reason:
-        lines.append(f"  reason:    {record.reason}")
-    lines.append(f"  approvals: {len(record.approvals)} of {record.required_approvals} needed")
-    for finding in findings_of(events):
-        fix = f" Fix: {finding['fix']}" if finding.get("fix") else ""
-        lines.append(f"  {finding.get('severity', '?')}: {finding.get('message', '')}{fix}")
-    host = invocation.get("host") or record.source_host
-    lines.append(f"  will run on {host}:")
-    lines += [f"    PS> {text}" for text in invocation.get("rendered", [])]
-    return lines
-
-
-def _finding(severity: str, message: str, fix: str | None) -> list[str]:
-    return [f"{severity}: {message}", *([f"  fix: {fix}"] if fix else [])]
-
-
-def preflight_lines(result: PreflightResult) -> list[str]:
-    """A preflight as text: each finding with its fix, the verdict, and what would run."""
-    lines: list[str] = []
-    for finding in result.findings:
-        lines += _finding(finding.severity.value, finding.message, finding.fix)
-    lines.append(f"preflight: {'ready to go' if result.ok else 'would be refused'}")
-    for invocation in result.invocations:
-        lines += [f"would run on {result.host}:", f"  PS> {invocation.render()}"]
-    return lines
 
 
 def outcome_lines(outcome: MigrationOutcome) -> list[str]:
@@ -96,7 +52,7 @@ def outcome_lines(outcome: MigrationOutcome) -> list[str]:
 
 
 class ConsoleNotifier:
-    """Prints what the workflow reports, one line per fact; progress only when it moves."""
+    """Prints what the workflow reports, one line per fact."""
 
     def __init__(
         self,
@@ -109,7 +65,6 @@ class ConsoleNotifier:
         self._prefix = prefix
         self._names = names
         self._lock = threading.Lock()
-        self._last: dict[int, tuple[JobState, int]] = {}
         self._summaries: dict[int, str] = {}
 
     def say(self, text: str) -> None:
@@ -119,17 +74,17 @@ class ConsoleNotifier:
             for line in text.splitlines() or [""]:
                 print(f"{self._prefix}: {line}", file=self._stream, flush=True)
 
+    def approval_needed(self, record: RequestRecord, card: ApprovalCard) -> None:
+        """Print the card and the buttons an approver would see; a terminal has no message
+        to refer to later."""
+        self.say("\n".join([*card.lines(), "[Approve] [Reject] [Cancel]"]))
+
     def request_updated(self, record: RequestRecord, message: str) -> None:
         """Print the workflow's message."""
         self.say(message)
 
     def progress(self, record: RequestRecord, progress: MigrationProgress) -> None:
-        """Print a reading when the state changes or the percentage moves by 10 points."""
-        bucket = (progress.state, progress.percent // 10)
-        with self._lock:
-            if self._last.get(record.id) == bucket:
-                return
-            self._last[record.id] = bucket
+        """Print the reading (the core already chose which readings are shown)."""
         transferred = ""
         if progress.bytes_total:
             done = (progress.bytes_transferred or 0) / 1024**3

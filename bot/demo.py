@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.app import SETTLED_STATES, Services, build_services
 from bot.config import Config, Secrets, parse_config
-from bot.console import ConsoleNotifier, card_lines, preflight_lines
+from bot.console import ConsoleNotifier
 from bot.winrm.errors import record_text
-from commands.hyperv import HyperVError
 from commands.invocation import Invocation, Parameter
-from commands.language import ParseError, parse
-from commands.requests import CheckRequest
+from commands.replies import ReplyKind
 from commands.workflow.machine import WorkflowError
+from commands.workflow.notify import PROGRESS_SECONDS, ProgressCadence
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
 
 if TYPE_CHECKING:
@@ -57,25 +56,12 @@ class Demo:
     def type(self, user: str, text: str) -> RequestRecord | None:
         """`user` types `/migrate text`; returns the request it recorded, if any."""
         print(f"{PEOPLE[user]:>22} › /migrate {text}", file=self.out, flush=True)
-        services = self.services
-        try:
-            request = parse(text, services.config.inventory)
-            if isinstance(request, CheckRequest):
-                result = services.preflight.preflight(request)
-                self.notifier.say("\n".join(preflight_lines(result)))
-                return None
-            record = services.workflow.submit(request, Actor(user), _CHANNEL)
-        except ParseError as refusal:
-            self.notifier.say(refusal.line())
+        reply = self.services.handler.handle(text, Actor(user), _CHANNEL)
+        self.notifier.say(reply.text())
+        if reply.kind is not ReplyKind.RECORDED or reply.request_id is None:
             return None
-        except (WorkflowError, HyperVError) as refusal:
-            self.notifier.say(str(refusal))
-            return None
-        record = services.wait_for(record.id, SETTLED_STATES)
-        if record.state is State.AWAITING_APPROVAL:
-            card = card_lines(record, services.workflow.events(record.id))
-            self.notifier.say("\n".join(["[approval card]", *card, "[Approve] [Reject] [Cancel]"]))
-        return record
+        # The notifier shows the card, or why the check refused the request.
+        return self.services.wait_for(reply.request_id, SETTLED_STATES)
 
     def approve(self, user: str, request_id: int) -> None:
         """`user` clicks Approve on the card."""
@@ -112,7 +98,9 @@ def _lab(time_scale: float, notifier: ConsoleNotifier) -> Iterator[tuple[Service
         secrets = Secrets.from_environ(
             {"HVBOT_WINRM_USER": lab.username, "HVBOT_WINRM_PASSWORD": lab.password}
         )
-        services = build_services(config, secrets, notifier)
+        # Progress at the pace people would see on real hosts, in the lab's faster time.
+        cadence = ProgressCadence(min_seconds=PROGRESS_SECONDS * time_scale)
+        services = build_services(config, secrets, notifier, cadence=cadence)
         try:
             yield services, world, directory
         finally:
@@ -196,8 +184,7 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
             failed = services.wait_for(broken.id, TERMINAL_STATES)
 
         demo.section("7. The audit log")
-        for line in _history(services):
-            demo.note(line)
+        demo.type("UCAROL", "history")
         report = services.store.verify()
         demo.note(
             f"hash chain: {report.count} events, "
@@ -213,18 +200,3 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
             and report.ok
         )
         return 0 if story else 1
-
-
-def _history(services: Services) -> list[str]:
-    lines = []
-    for record in reversed(services.store.search(limit=10)):
-        outcome = record.outcome or {}
-        error = outcome.get("error") or {}
-        detail = error.get("summary") or (
-            f"{outcome.get('duration_seconds', 0):.1f} s" if outcome else ""
-        )
-        lines.append(
-            f"#{record.id} {record.state.value:<10} {record.vm} {record.source_host or '?'} → "
-            f"{record.destination_host}  by {Demo.name(record.requester.slack_user_id)}  {detail}"
-        )
-    return lines

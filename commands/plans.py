@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from commands.errors import Refusal
 from commands.hyperv import VmInfo
 from commands.inventory import Host
 from commands.invocation import Hashtable, Invocation, Parameter
@@ -32,16 +33,15 @@ from commands.requests import (
 )
 
 
-class PlanError(ValueError):
+class PlanError(Refusal):
     """The request cannot become a valid invocation; the message is safe to show.
 
     `code` names the reason for the audit log and tests; `fix` says what would work.
     """
 
     def __init__(self, message: str, *, code: str = "plan", fix: str = "") -> None:
-        super().__init__(message)
+        super().__init__(message, fix)
         self.code = code
-        self.fix = fix
 
 
 class PlanKind(StrEnum):

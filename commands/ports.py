@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from commands.errors import Refusal
 from commands.hyperv import (
     CancelMethod,
     HostEvent,
@@ -110,3 +112,46 @@ class HyperVPort(Protocol):
     ) -> MigrationHandle:
         """Follow a migration started earlier (maybe by a crashed process) without re-running it."""
         ...
+
+
+@dataclass(frozen=True)
+class DelegationGap:
+    """A missing Kerberos constrained delegation: `host`'s computer object may not delegate
+    `service` (`Microsoft Virtual System Migration Service` or `cifs`) to `target`."""
+
+    host: str
+    target: str
+    service: str
+
+
+class DelegationChecker(Protocol):
+    """Reads Kerberos constrained delegation from the directory (`bot/directory/` adapts LDAP).
+
+    Raises `commands.errors.Refusal` when no directory is configured, and
+    `DirectoryUnavailable` when the configured one cannot be read.
+    """
+
+    def missing_delegations(self, first: Host, second: Host) -> tuple[DelegationGap, ...]:
+        """What a live migration between the two hosts, both ways, lacks; () when complete."""
+        ...
+
+
+class DirectoryUnavailable(Exception):
+    """The directory did not answer; `summary` and `fix` are safe to show."""
+
+    def __init__(self, summary: str, fix: str = "") -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.fix = fix
+
+
+class NoDirectory:
+    """The delegation checker of a bot without a directory: every question is refused."""
+
+    def missing_delegations(self, first: Host, second: Host) -> tuple[DelegationGap, ...]:
+        """Refuses: the answer is in Active Directory, which the bot cannot read."""
+        raise Refusal(
+            "The directory is not configured, so hvbot cannot read Kerberos delegation",
+            "Add a [directory] section to hvbot.toml (see examples/hvbot.toml), or check the "
+            "hosts' computer objects in Active Directory Users and Computers, Delegation tab.",
+        )

@@ -116,7 +116,7 @@ class HostPreflight:
             resolved = resolve_plan(self._hyperv, self._inventory, request)
         except PlanError as refused:
             return PreflightResult(
-                findings=(_blocking(refused.code, str(refused), refused.fix),),
+                findings=(_blocking(refused.code, refused.message, refused.fix),),
                 invocations=(),
                 host=None,
             )

@@ -21,17 +21,13 @@ from bot.cli.common import (
     config_option,
     guarded,
     require_change,
+    say,
 )
 from bot.config import Config, Secrets
-from bot.console import (
-    ConsoleNotifier,
-    card_lines,
-    plain_mentions,
-    preflight_lines,
-)
+from bot.console import ConsoleNotifier, plain_mentions
 from bot.logs import bind
 from commands.language import parse
-from commands.requests import CheckRequest
+from commands.replies import ReplyKind
 from commands.workflow.codec import DRAIN
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, State
 from commands.workflow.recovery import Action
@@ -60,10 +56,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Submit TEXT as USER would type it after /migrate. `check` forms only "
         "run the preflight; other changing forms are recorded, checked and wait for approval.",
     )
-    _actor_options(request)
-    request.add_argument("--channel", default="CLI", help="where the request is reported")
-    request.add_argument("text", nargs="+", metavar="TEXT", help="the /migrate text (after --)")
+    _text_options(request)
     request.set_defaults(func=guarded(_request))
+
+    say = subparsers.add_parser(
+        "say",
+        parents=[common],
+        help="what the bot answers in chat to /migrate TEXT from USER",
+        description="Answer TEXT as the bot answers `/migrate TEXT` in chat, through the same "
+        "handler: read-only requests are answered at once; a changing one is recorded and "
+        "checked, and its approval card printed. Exit 0 answered, 1 failed, 2 refused.",
+    )
+    _text_options(say)
+    say.set_defaults(func=guarded(_say))
 
     for name, helptext in (
         ("approve", "approve a request and run it here until it ends"),
@@ -89,6 +94,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _actor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="user", required=True, metavar="USER", help="Slack user id")
+
+
+def _text_options(parser: argparse.ArgumentParser) -> None:
+    _actor_options(parser)
+    parser.add_argument("--channel", default="CLI", help="where the request is reported")
+    parser.add_argument("text", nargs="+", metavar="TEXT", help="the /migrate text (after --)")
 
 
 def request_id(text: str) -> int:
@@ -130,25 +141,34 @@ def _left_behind(services: Services, request_id: int) -> Interrupted:
 
 
 def _request(args: argparse.Namespace, config: Config) -> int:
-    request = parse(command_text(args.text), config.inventory)
-    require_change(request, "request", args.text)
+    text = command_text(args.text)
+    require_change(parse(text, config.inventory), "request", args.text)
     with _services(config) as services:
-        if isinstance(request, CheckRequest):
-            result = services.preflight.preflight(request)
-            print("\n".join(preflight_lines(result)))
-            return EXIT_OK if result.ok else EXIT_FAILED
-        record = services.workflow.submit(request, Actor(args.user), Place(args.channel))
-        with bind(request_id=record.id):
-            try:
-                record = services.wait_for(record.id, SETTLED_STATES)
-            except KeyboardInterrupt:
-                raise _left_behind(services, record.id) from None
-            events = services.workflow.events(record.id)
-        if record.state is State.AWAITING_APPROVAL:
-            print(plain_mentions("\n".join(card_lines(record, events))))
-            return EXIT_OK
-        # The notifier already said why, finding by finding, with each fix.
-        return EXIT_FAILED
+        return tell(services, text, Actor(args.user), Place(args.channel))
+
+
+def _say(args: argparse.Namespace, config: Config) -> int:
+    with _services(config) as services:
+        return tell(services, command_text(args.text), Actor(args.user), Place(args.channel))
+
+
+def tell(services: Services, text: str, actor: Actor, place: Place) -> int:
+    """Answer `/migrate text` through the bot's handler and print the reply; for a recorded
+    request, wait until it is checked (the notifier prints its card, or why it cannot go
+    ahead). Returns the exit code: 0 answered, 1 failed, 2 refused."""
+    reply = services.handler.handle(text, actor, place)
+    if reply.kind in (ReplyKind.REFUSAL, ReplyKind.FAILURE):
+        say(reply.text())
+    else:
+        print(plain_mentions(reply.text()), flush=True)
+    if reply.kind is not ReplyKind.RECORDED or reply.request_id is None:
+        return int(reply.outcome)
+    with bind(request_id=reply.request_id):
+        try:
+            record = services.wait_for(reply.request_id, SETTLED_STATES)
+        except KeyboardInterrupt:
+            raise _left_behind(services, reply.request_id) from None
+    return EXIT_OK if record.state is State.AWAITING_APPROVAL else EXIT_FAILED
 
 
 def _decide(args: argparse.Namespace, config: Config) -> int:

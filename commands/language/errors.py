@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
+from commands.errors import Refusal, one_line
 
-class ParseError(Exception):
-    """A refused command: `message` says what was wrong and what would work; `usage` the form.
 
-    Both are single lines, so chat replies and the CLI can show them without a stack trace.
-    """
+class ParseError(Refusal):
+    """A refused command: `message` says what was wrong and what would work; `usage` the form,
+    which is the refusal's fix. Both are single lines."""
 
     def __init__(self, message: str, usage: str) -> None:
-        self.message = _one_line(message)
-        self.usage = _one_line(usage)
-        super().__init__(self.line())
-
-    def line(self) -> str:
-        """The refusal as one line: the reason, then the usage."""
-        return f"{self.message.rstrip('.')}. Usage: {self.usage}"
-
-
-def _one_line(text: str) -> str:
-    # User text ends up in messages (a bad VM name, say); a newline in it must not split the reply.
-    return " ".join(text.split())
+        self.usage = one_line(usage)
+        super().__init__(message, f"Usage: {self.usage}")
 
 
 def shown(text: str, limit: int = 60) -> str:

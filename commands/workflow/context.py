@@ -8,13 +8,14 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from commands.hyperv import HyperVError, MigrationOutcome, MigrationProgress
 from commands.inventory import Host, Inventory
 from commands.ports import HyperVPort
 from commands.workflow.approvals import Approvers
+from commands.workflow.cards import ApprovalCard
 from commands.workflow.machine import (
     RULES,
     Step,
@@ -23,9 +24,9 @@ from commands.workflow.machine import (
     lost_race_message,
     target_of,
 )
-from commands.workflow.notify import Notifier
+from commands.workflow.notify import MessageRef, Notifier, ProgressCadence
 from commands.workflow.preflight import Preflight
-from commands.workflow.records import Actor, AuditEvent, EventDraft, RequestRecord
+from commands.workflow.records import SYSTEM, Actor, AuditEvent, EventDraft, RequestRecord
 from commands.workflow.store import AuditStore
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Deps:
     executor: Executor
     clock: Callable[[], dt.datetime]
     poll_seconds: float = 2.0
+    cadence: ProgressCadence = field(default_factory=ProgressCadence)
 
     def step(
         self,
@@ -112,24 +114,51 @@ class Deps:
         """Tells people about `record`; a chat failure never stops the workflow."""
         _notify(self.notifier.request_updated, record, message)
 
+    def tell_approval_needed(self, record: RequestRecord, card: ApprovalCard) -> None:
+        """Shows the approval card and remembers where it was posted."""
+        ref = _notify(self.notifier.approval_needed, record, card)
+        if ref is not None:
+            self.remember(record.id, {"card_ts": ref})
+
     def tell_progress(self, record: RequestRecord, progress: MigrationProgress) -> None:
-        """Reports a progress reading; a chat failure never stops the migration."""
-        _notify(self.notifier.progress, record, progress)
+        """Reports a reading when the cadence says people should see it; remembers where the
+        first one was posted. A chat failure never stops the migration."""
+        if not self.cadence.due(record.id, progress, self.clock()):
+            return
+        ref = _notify(self.notifier.progress, record, progress)
+        if ref is not None and record.progress_ts is None:
+            self.remember(record.id, {"progress_ts": ref})
 
     def tell_finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         """Reports the end of a run; a chat failure never changes the recorded outcome."""
+        self.cadence.forget(record.id)
         _notify(self.notifier.finished, record, outcome)
 
     def tell_summary(self, record: RequestRecord, text: str) -> None:
         """Replaces a drain's summary message; a chat failure never stops the drain."""
         _notify(self.notifier.summary, record, text)
 
+    def remember(self, request_id: int, refs: Mapping[str, MessageRef]) -> RequestRecord:
+        """Records where messages about the request were posted (`card_ts`, `progress_ts`), so
+        reports after a restart update the same messages. Finished requests keep what they had."""
+        while True:
+            record = self.record(request_id)
+            if record.state.terminal or not refs:
+                return record
+            try:
+                return self.step(record, Step.ANNOTATE, SYSTEM, refs, refs)
+            except RaceLost:
+                continue
 
-def _notify(send: Callable[..., None], record: RequestRecord, *args: Any) -> None:
+
+def _notify(
+    send: Callable[..., MessageRef | None], record: RequestRecord, *args: Any
+) -> MessageRef | None:
     try:
-        send(record, *args)
+        return send(record, *args)
     except Exception:
         logger.exception("notifier failed", extra={"request_id": record.id})
+        return None
 
 
 def error_data(error: HyperVError | WorkflowError) -> dict[str, Any]:

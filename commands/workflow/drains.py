@@ -27,6 +27,7 @@ from typing import Any
 from commands.hyperv import HyperVError, MigrationOutcome, MigrationProgress
 from commands.placement import Job, makespan, schedule
 from commands.requests import MigrateRequest, Move
+from commands.workflow.cards import ApprovalCard
 from commands.workflow.codec import (
     DRAIN_KEY,
     MIGRATION,
@@ -36,7 +37,7 @@ from commands.workflow.codec import (
 )
 from commands.workflow.context import Deps, RaceLost
 from commands.workflow.machine import Step, WorkflowError, who
-from commands.workflow.notify import Notifier
+from commands.workflow.notify import MessageRef, Notifier
 from commands.workflow.preflight import sentence
 from commands.workflow.records import (
     SYSTEM,
@@ -93,6 +94,12 @@ class DrainNotifier:
         self.inner = inner
         self.drains: Drains | None = None
 
+    def approval_needed(self, record: RequestRecord, card: ApprovalCard) -> MessageRef | None:
+        """Passes a card through; a drain's moves are approved with their drain, never alone."""
+        if drain_of(record) is not None:
+            return None
+        return self.inner.approval_needed(record, card)
+
     def request_updated(self, record: RequestRecord, message: str) -> None:
         """A child's message feeds its drain's summary; others pass through."""
         parent = drain_of(record)
@@ -101,13 +108,13 @@ class DrainNotifier:
         else:
             self.drains.child_changed(parent, record, message)
 
-    def progress(self, record: RequestRecord, progress: MigrationProgress) -> None:
+    def progress(self, record: RequestRecord, progress: MigrationProgress) -> MessageRef | None:
         """A child's reading updates its line; others pass through."""
         parent = drain_of(record)
         if parent is None or self.drains is None:
-            self.inner.progress(record, progress)
-        else:
-            self.drains.child_progress(parent, record, progress)
+            return self.inner.progress(record, progress)
+        self.drains.child_progress(parent, record, progress)
+        return None
 
     def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         """A child's end updates its line (and may end the drain); others pass through."""

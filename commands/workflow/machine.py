@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from commands.errors import Refusal
 from commands.workflow.records import (
     OPEN_STATES,
     SYSTEM,
@@ -43,12 +44,12 @@ from commands.workflow.records import (
 )
 
 
-class WorkflowError(Exception):
-    """A refusal with a one-line message that is safe to show the person who asked."""
+class WorkflowError(Refusal):
+    """A refusal with a one-line message that is safe to show the person who asked; `winner`
+    is who got there first when a race was lost."""
 
-    def __init__(self, message: str, *, winner: Actor | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, fix: str = "", winner: Actor | None = None) -> None:
+        super().__init__(message, fix)
         self.winner = winner
 
 

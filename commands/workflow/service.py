@@ -34,6 +34,7 @@ from commands.inventory import Inventory
 from commands.ports import HyperVPort
 from commands.requests import Request
 from commands.workflow.approvals import Approvers
+from commands.workflow.cards import approval_card
 from commands.workflow.codec import (
     DRAIN,
     decode_request,
@@ -45,7 +46,7 @@ from commands.workflow.dispatch import Dispatcher, slot_keys
 from commands.workflow.drains import DrainNotifier, Drains
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.memory_store import utc_now
-from commands.workflow.notify import Notifier
+from commands.workflow.notify import Notifier, ProgressCadence
 from commands.workflow.preflight import Preflight, blocking_text
 from commands.workflow.records import (
     SYSTEM,
@@ -81,6 +82,7 @@ class Workflow:
         poll_seconds: float = 2.0,
         expiry_seconds: float = 30.0,
         summary_seconds: float = 5.0,
+        cadence: ProgressCadence | None = None,
     ) -> None:
         # Drains' moves report to their drain's one summary, not to the chat one by one.
         routed = DrainNotifier(notifier)
@@ -94,6 +96,7 @@ class Workflow:
             executor=executor,
             clock=clock,
             poll_seconds=poll_seconds,
+            cadence=cadence or ProgressCadence(),
         )
         self._dispatch = Dispatcher(self._deps)
         self._slots = self._dispatch.slots
@@ -134,7 +137,7 @@ class Workflow:
                 f"{clash.vm or clash.source_host} already has open request #{clash.id} "
                 f"({clash.state.value}, by {who(clash.requester)}); wait for it or cancel it."
             ) from None
-        self._deps.tell(record, f"Request #{record.id} recorded; checking it now.")
+        # No message here: whoever submitted answers "recorded" (`commands.handling`).
         self._deps.run_task(self._check, record.id)
         return record
 
@@ -237,25 +240,6 @@ class Workflow:
                 f"Request #{request_id} is not a drain; to cancel it: /migrate cancel #{request_id}"
             )
         return self.cancel(request_id, actor)
-
-    def remember_messages(
-        self, request_id: int, *, card_ts: str | None = None, progress_ts: str | None = None
-    ) -> RequestRecord:
-        """Records where the approval card and the progress message were posted, so reports
-        after a restart update the same messages. Finished requests keep what they had."""
-        changes = {
-            name: value
-            for name, value in (("card_ts", card_ts), ("progress_ts", progress_ts))
-            if value is not None
-        }
-        while True:
-            record = self._deps.record(request_id)
-            if record.state.terminal or not changes:
-                return record
-            try:
-                return self._deps.step(record, Step.ANNOTATE, SYSTEM, changes, changes)
-            except RaceLost:
-                continue
 
     # --- reading ----------------------------------------------------------------------
 
@@ -390,6 +374,7 @@ class Workflow:
             f"Request #{record.id} checked; it needs {required} approval(s) "
             f"before {expires:%H:%M} UTC." + (f"\n{result.text}" if result.text else ""),
         )
+        deps.tell_approval_needed(record, approval_card(record, result.findings))
         self._expiry.start()
 
     def _check_failed(self, record: RequestRecord, data: dict[str, object], message: str) -> None:

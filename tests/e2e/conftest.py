@@ -48,3 +48,18 @@ def drain_rig(tmp_path: Path) -> Iterator[BotRig]:
     scenario = Path(__file__).resolve().parents[2] / "lab" / "scenarios" / "drain.toml"
     with running_rig(tmp_path, scenario) as running:
         yield running
+
+
+@pytest.fixture
+def hvbot(
+    rig: BotRig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[BotRig]:
+    """The rig, for `hvbot` run in the test process (`support.e2e.run`); afterwards, checks
+    that nothing secret or Python-internal reached the terminal."""
+    for name in ("HVBOT_WINRM_USER", "HVBOT_WINRM_PASSWORD"):
+        monkeypatch.setenv(name, rig.env[name])
+    yield rig
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err):
+        assert rig.lab.password not in text
+        assert "Traceback" not in text

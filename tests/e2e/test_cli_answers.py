@@ -4,35 +4,13 @@ secret or Python-internal reaches the terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bot.app import Services
-from bot.cli import main
 from commands.workflow.records import TERMINAL_STATES, RequestRecord, State
-from support.e2e import BotRig
+from support.e2e import BotRig, run
 
 MOVE = "SRV-APP01 to HV-SRV02 include-storage"
-
-
-@pytest.fixture
-def hvbot(
-    rig: BotRig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[BotRig]:
-    for name in ("HVBOT_WINRM_USER", "HVBOT_WINRM_PASSWORD"):
-        monkeypatch.setenv(name, rig.env[name])
-    yield rig
-    captured = capsys.readouterr()
-    for text in (captured.out, captured.err):
-        assert rig.lab.password not in text
-        assert "Traceback" not in text
-
-
-def run(rig: BotRig, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main([argv[0], "--config", str(rig.config), *argv[1:]])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_recover_with_nothing_to_do_says_so(

@@ -7,6 +7,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from bot.cli import main
 from lab.running import RunningLab
 from lab.world import World
 
@@ -39,3 +42,10 @@ class BotRig:
             stderr=subprocess.PIPE,
             text=True,
         )
+
+
+def run(rig: BotRig, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`hvbot ARGV` in the test process against the rig: exit code, stdout, stderr."""
+    code = main([argv[0], "--config", str(rig.config), *argv[1:]])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -26,11 +26,14 @@ from commands.hyperv import (
 from commands.inventory import Host, Inventory
 from commands.invocation import Invocation, Parameter
 from commands.requests import (
+    CheckRequest,
     DrainRequest,
+    HostChange,
     HostSetRequest,
     MigrateRequest,
     Request,
     StorageRequest,
+    VmCompatibilityRequest,
 )
 from commands.workflow.preflight import Finding, PreflightResult, Severity
 from support.clock import START
@@ -234,7 +237,8 @@ class FakeHyperV:
 
 
 class FakePreflight:
-    """Plans `Move-VM` on the VM's current host; findings injected by tests."""
+    """Plans `Move-VM` on the VM's current host (and a plausible cmdlet for every other
+    change); findings injected by tests."""
 
     def __init__(self, world: FakeHyperV) -> None:
         self.world = world
@@ -261,7 +265,20 @@ class FakePreflight:
             return PreflightResult((), (invocation,), INVENTORY.find(vm.host), vm_id=vm.id)
         if isinstance(request, DrainRequest):
             return drain_preflight(plan_drain(self.world, INVENTORY, request.drain), INVENTORY)
-        assert isinstance(request, MigrateRequest)
+        if isinstance(request, VmCompatibilityRequest):
+            vm = self.world.find_vm(request.vm)
+            invocation = Invocation(
+                "Set-VMProcessor",
+                (
+                    Parameter("VMName", vm.name),
+                    Parameter("CompatibilityForMigrationEnabled", request.enabled),
+                ),
+            )
+            return PreflightResult((), (invocation,), INVENTORY.find(vm.host), vm_id=vm.id)
+        if isinstance(request, HostChange):
+            invocation = Invocation(f"{type(request).__name__.removesuffix('Request')}-VMHost", ())
+            return PreflightResult((), (invocation,), request.host)
+        assert isinstance(request, MigrateRequest | CheckRequest)
         move = request.move
         vm = self.world.find_vm(move.vm)
         source = INVENTORY.find(vm.host)

@@ -19,7 +19,9 @@ from commands.hyperv import (
 from commands.inventory import Host
 from commands.requests import MigrateRequest, Move
 from commands.workflow.approvals import ApprovalPolicy, Approvers, MemoryDirectory
+from commands.workflow.cards import ApprovalCard
 from commands.workflow.memory_store import MemoryAuditStore
+from commands.workflow.notify import ProgressCadence
 from commands.workflow.records import (
     Actor,
     AuditEvent,
@@ -131,10 +133,13 @@ class RaceStore(MemoryAuditStore):
 
 
 class RecordingNotifier:
-    """Keeps every message, progress reading and final report, thread-safely."""
+    """Keeps every card, message, progress reading and final report, thread-safely. With
+    `refs`, answers as a chat would, with message references `card-<id>`, `progress-<id>`."""
 
     def __init__(self) -> None:
+        self.refs = False
         self.lock = threading.Lock()
+        self.cards: list[ApprovalCard] = []
         self.messages: list[tuple[int, str]] = []
         self.progress_readings: list[tuple[int, int]] = []
         self.finals: list[tuple[int, str]] = []
@@ -144,9 +149,15 @@ class RecordingNotifier:
         with self.lock:
             self.messages.append((record.id, message))
 
-    def progress(self, record: RequestRecord, progress: MigrationProgress) -> None:
+    def approval_needed(self, record: RequestRecord, card: ApprovalCard) -> str | None:
+        with self.lock:
+            self.cards.append(card)
+        return f"card-{record.id}" if self.refs else None
+
+    def progress(self, record: RequestRecord, progress: MigrationProgress) -> str | None:
         with self.lock:
             self.progress_readings.append((record.id, progress.percent))
+        return f"progress-{record.id}" if self.refs else None
 
     def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         with self.lock:
@@ -174,6 +185,8 @@ class Rig:
     poll_seconds: float = 0.0
     executor: Executor = field(default_factory=ManualExecutor)
     expiry_seconds: float = 30.0
+    # The fake clock stands still: with 0, every 10 points is shown, as a slow move would be.
+    progress_seconds: float = 0.0
     workflow: Workflow = field(init=False)
 
     def __post_init__(self) -> None:
@@ -211,6 +224,7 @@ class Rig:
             clock=self.clock,
             poll_seconds=self.poll_seconds,
             expiry_seconds=self.expiry_seconds,
+            cadence=ProgressCadence(min_seconds=self.progress_seconds),
         )
 
 
@@ -221,6 +235,7 @@ def make_rig(
     ttl_minutes: int = 60,
     poll_seconds: float = 0.0,
     expiry_seconds: float = 30.0,
+    progress_seconds: float = 0.0,
     store: Callable[[FakeClock], InspectableStore] = MemoryAuditStore,
 ) -> Rig:
     """Three VMs on HV-SRV01; approvers: UALICE and UREQ by id, UBOB by Slack user group,
@@ -251,6 +266,7 @@ def make_rig(
         poll_seconds=poll_seconds,
         executor=executor or ManualExecutor(),
         expiry_seconds=expiry_seconds,
+        progress_seconds=progress_seconds,
     )
 
 

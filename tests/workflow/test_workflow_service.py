@@ -302,11 +302,23 @@ def test_a_failed_migration_records_the_classified_error() -> None:
 
 def test_where_messages_were_posted_is_remembered() -> None:
     rig = make_rig()
+    rig.notifier.refs = True
     request_id = submitted(rig)
-    rig.workflow.remember_messages(request_id, card_ts="1.1")
-    record = rig.workflow.remember_messages(request_id, progress_ts="1.2")
-    assert (record.card_ts, record.progress_ts) == ("1.1", "1.2")
-    assert record.state is State.AWAITING_APPROVAL
+    record = rig.workflow.get(request_id)
+    assert (record.state, record.card_ts, record.progress_ts) == (
+        State.AWAITING_APPROVAL,
+        f"card-{request_id}",
+        None,
+    )
+    rig.workflow.approve(request_id, ALICE)
+    rig.run(5)
+    assert rig.workflow.get(request_id).progress_ts == f"progress-{request_id}"
+    rig.world.migrations[0].finish()
+    rig.run()
+    record = rig.workflow.get(request_id)
+    assert (record.state, record.card_ts) == (State.SUCCEEDED, f"card-{request_id}")
+    # Each reference is recorded once, however many readings were shown.
+    assert kinds(rig, request_id).count("annotated") == 2
 
 
 def test_unknown_requests_are_refused_with_their_id() -> None:

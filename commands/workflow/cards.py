@@ -1,0 +1,106 @@
+"""The approval card: everything an approver must see before clicking Approve, built once here.
+
+Front ends only render it: the terminal as text (`ApprovalCard.lines`), Slack as Block Kit.
+The findings come from the preflight that checked the request; the PowerShell is the exact
+text that will run, taken from the record (what approvers approve is what runs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from commands.workflow.preflight import Finding, Severity
+from commands.workflow.records import AuditEvent, RequestRecord
+
+
+@dataclass(frozen=True)
+class ApprovalCard:
+    """Who asks, why, where, what the checks found (each with its fix), the exact PowerShell
+    and on which host it runs, the approvals so far and needed, and when the card expires."""
+
+    request_id: int
+    kind: str
+    vm: str | None
+    requester: str
+    reason: str | None
+    source_host: str | None
+    destination_host: str | None
+    findings: tuple[Finding, ...]
+    run_on: str | None
+    powershell: tuple[str, ...]
+    approvals: tuple[str, ...]
+    required_approvals: int
+    expires_at: dt.datetime | None
+
+    @property
+    def title(self) -> str:
+        """`Request #42 — migrate of SRV-APP01`."""
+        return f"Request #{self.request_id} — {self.kind.replace('_', ' ')} of {self.vm or '-'}"
+
+    @property
+    def route(self) -> str:
+        """`HV-SRV01 → HV-SRV02`, or the one host of a change made in place."""
+        route = self.source_host or "?"
+        return f"{route} → {self.destination_host}" if self.destination_host else route
+
+    def lines(self) -> list[str]:
+        """The card as text; users appear as chat mentions (`<@U123>`)."""
+        lines = [self.title, f"  hosts:     {self.route}", f"  requested: <@{self.requester}>"]
+        if self.reason:
+            lines.append(f"  reason:    {self.reason}")
+        approved = ", ".join(f"<@{user}>" for user in self.approvals)
+        lines.append(
+            f"  approvals: {len(self.approvals)} of {self.required_approvals} needed"
+            + (f" ({approved})" if approved else "")
+        )
+        if self.expires_at is not None:
+            lines.append(f"  expires:   {self.expires_at:%Y-%m-%d %H:%M} UTC")
+        for finding in self.findings:
+            fix = f" Fix: {finding.fix}" if finding.fix else ""
+            lines.append(f"  {finding.severity.value}: {finding.message}{fix}")
+        lines.append(f"  will run on {self.run_on or '?'}:")
+        lines += [f"    PS> {text}" for text in self.powershell]
+        return lines
+
+
+def approval_card(record: RequestRecord, findings: Sequence[Finding]) -> ApprovalCard:
+    """The card of a checked request, from its record and its preflight's findings."""
+    invocation = record.invocation or {}
+    return ApprovalCard(
+        request_id=record.id,
+        kind=record.kind,
+        vm=record.vm,
+        requester=record.requester.slack_user_id,
+        reason=record.reason,
+        source_host=record.source_host,
+        destination_host=record.destination_host,
+        findings=tuple(findings),
+        run_on=invocation.get("host") or record.source_host,
+        powershell=tuple(invocation.get("rendered", ())),
+        approvals=record.approvals,
+        required_approvals=record.required_approvals,
+        expires_at=record.expires_at,
+    )
+
+
+def recorded_findings(events: Sequence[AuditEvent]) -> tuple[Finding, ...]:
+    """The findings recorded by the latest check of a request (for a card built again later)."""
+    for event in reversed(events):
+        found = event.data.get("findings")
+        if isinstance(found, list):
+            return tuple(_finding(item) for item in found if isinstance(item, Mapping))
+    return ()
+
+
+def _finding(data: Mapping[str, Any]) -> Finding:
+    severity = str(data.get("severity", ""))
+    known = severity in {s.value for s in Severity}
+    return Finding(
+        Severity(severity) if known else Severity.INFO,
+        str(data.get("code", "")),
+        str(data.get("message", "")),
+        str(data.get("fix", "")),
+    )

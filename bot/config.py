@@ -150,10 +150,6 @@ class Config:
         """The hosts as the core sees them."""
         return Inventory(h.to_host() for h in self.hosts)
 
-    def host_config(self, host: Host) -> HostConfig:
-        """The `[[hosts]]` entry behind an inventory host."""
-        return next(h for h in self.hosts if h.name == host.name)
-
 
 class _Reader:
     """Reads typed values out of a TOML table, recording problems instead of raising."""

@@ -1,6 +1,6 @@
 """The troubleshooting knowledge base: what a Hyper-V failure means and how to fix it.
 
-Sources: DESIGN §5 (HRESULTs, event ids, Compare-VM message ids) and the seed's own
+Sources: architecture §5 (HRESULTs, event ids, Compare-VM message ids) and the seed's own
 troubleshooting table. Pure functions over text and numbers; the adapters feed them error
 records, faults, Compare-VM reports and events, and get back a `Diagnosis` to show people.
 """

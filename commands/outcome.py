@@ -34,7 +34,7 @@ from commands.diagnosis import (
 )
 from commands.hyperv import ErrorKind, HostEvent, HyperVError, JobState, MigrationProgress
 
-# Storage-move events as the lab writes them; DESIGN §5 lists only the live-migration ids,
+# Storage-move events as the lab writes them; architecture §5 lists only the live-migration ids,
 # so these three are a guess about Windows (unverified).
 EVENT_STORAGE_STARTED = 20414
 EVENT_STORAGE_SUCCEEDED = 20418

@@ -4,7 +4,7 @@ A plan is what approvers read and what the WinRM adapter sends, so it is built o
 data, and never from text. Moves need the VM as read from its host (`VmInfo`): its source
 host, and its disks when the configuration and the disks go to different places.
 
-Move-VM has two parameter sets that do not mix (DESIGN §5): `-IncludeStorage
+Move-VM has two parameter sets that do not mix (architecture §5): `-IncludeStorage
 -DestinationStoragePath`, or `-VirtualMachinePath [-Vhds]`. "Configuration here, disks
 there" therefore becomes `-VirtualMachinePath` plus one `-Vhds` entry per disk of the VM,
 never the seed's `-VirtualMachinePath ... -DestinationStoragePath ... -IncludeStorage`.
@@ -53,16 +53,6 @@ class PlanKind(StrEnum):
     STORAGE_ONLY = "storage_only"
     HOST_SETTING = "host_setting"
     VM_SETTING = "vm_setting"
-
-    @property
-    def is_migration(self) -> bool:
-        """Whether the plan runs as a long, followed migration (Move-VM / Move-VMStorage)."""
-        return self in (
-            PlanKind.LIVE,
-            PlanKind.SHARED_NOTHING,
-            PlanKind.SPLIT_STORAGE,
-            PlanKind.STORAGE_ONLY,
-        )
 
 
 PLAN_TITLES: dict[PlanKind, str] = {

@@ -22,7 +22,7 @@ def load_manifest() -> dict[str, Any]:
 
 
 def missing_urls(manifest: dict[str, Any]) -> list[str]:
-    """What HTTP mode needs and the schema does not check (DESIGN §4)."""
+    """What HTTP mode needs and the schema does not check (architecture §4)."""
     settings = manifest.get("settings", {})
     if settings.get("socket_mode_enabled"):
         return []

@@ -1,6 +1,6 @@
 """WinRM sessions: connection settings from the config, and one reusable runspace pool per host.
 
-pypsrp has no locks (DESIGN §6), so each `HostSession` serialises its pool behind a lock.
+pypsrp has no locks (architecture §6), so each `HostSession` serialises its pool behind a lock.
 A pool the host dropped (idle timeout, restart) is re-opened transparently; transient
 transport errors are retried with backoff, but a command that may have started changing
 something is never sent twice.
@@ -163,7 +163,7 @@ class Result:
 
     @property
     def failed(self) -> bool:
-        """Whether PowerShell reported any error, terminating or not (DESIGN §6: check both)."""
+        """Whether PowerShell reported any error, terminating or not (architecture §6)."""
         return self.had_errors or bool(self.errors)
 
 

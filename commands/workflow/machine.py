@@ -1,4 +1,4 @@
-"""The request state machine (DESIGN §3): every change of state is one named, guarded step.
+"""The request state machine (architecture §3): every change of state is one named, guarded step.
 
 ```
 requested → checking → awaiting_approval → approved → running → succeeded | failed

@@ -50,7 +50,7 @@ class Finding:
 class PreflightResult:
     """The checks' findings and the exact plan: `invocations` to run, in order, on `host`.
 
-    `host` is the source host for moves (Move-VM runs there, DESIGN §5) and the target host
+    `host` is the source host for moves (Move-VM runs there, architecture §5) and the target host
     for setting changes. `vm_id` is the VM's GUID when a VM is involved. A drain also names
     the `others` hosts it fills (their critical flag counts for approvals), keeps its
     placement in `details` and shows approvers `text` (the placement table).

@@ -10,7 +10,7 @@ from typing import Any
 
 
 class State(StrEnum):
-    """Request states (DESIGN §3)."""
+    """Request states (architecture §3)."""
 
     REQUESTED = "requested"
     CHECKING = "checking"

@@ -32,7 +32,7 @@ def get_vm_host(inv: Invocation) -> None:
 
 
 def set_vm_host(inv: Invocation) -> None:
-    """Set-VMHost: the migration settings of DESIGN §5 (and the default paths)."""
+    """Set-VMHost: the migration settings of architecture §5 (and the default paths)."""
     if inv.bound.what_if:
         return
     b = inv.bound

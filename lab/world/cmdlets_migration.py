@@ -1,4 +1,4 @@
-"""Compare-VM, Move-VM and Move-VMStorage, with both parameter-set families of DESIGN §5."""
+"""Compare-VM, Move-VM and Move-VMStorage, with both parameter-set families of architecture §5."""
 
 from __future__ import annotations
 

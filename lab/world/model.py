@@ -184,7 +184,7 @@ HA_EVENTS = frozenset({21125, 21501, 21502})
 
 @dataclass
 class Host:
-    """A Hyper-V host with every migration setting of DESIGN §5."""
+    """A Hyper-V host with every migration setting of architecture §5."""
 
     name: str
     domain: str

@@ -1,4 +1,4 @@
-"""Every fault fails the way DESIGN §5 says Windows fails: message, HRESULT, event."""
+"""Every fault fails the way architecture §5 says Windows fails: message, HRESULT, event."""
 
 from __future__ import annotations
 

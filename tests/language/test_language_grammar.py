@@ -1,4 +1,4 @@
-"""Every form of DESIGN §2, and every Slack quirk, into the expected typed request."""
+"""Every form of architecture §2, and every Slack quirk, into the expected typed request."""
 
 from __future__ import annotations
 

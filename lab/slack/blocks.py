@@ -1,6 +1,6 @@
 """Block Kit as the stand-in sees it: Slack's limits checked, buttons found, text flattened.
 
-The limits are Slack's documented ones (DESIGN §4); the stand-in refuses what Slack refuses,
+The limits are Slack's documented ones (architecture §4); the stand-in refuses what Slack refuses,
 so a card that passes here is not rejected by Slack for its size or shape.
 """
 

@@ -2,7 +2,7 @@
 
 Slack's tiers are per method per workspace (Tier 1 ≈ 1/min … Tier 4 ≈ 100/min, "with bursts
 tolerated"); `chat.postMessage` is about one per second per channel with short bursts
-(DESIGN §4). Each limit is a token bucket: `burst` calls at once, refilled at `per_minute`.
+(architecture §4). Each limit is a token bucket: `burst` calls at once, refilled at `per_minute`.
 The burst sizes are a guess (unverified: Slack does not publish them).
 """
 

@@ -1,6 +1,6 @@
 """`response_url`: the one-off webhooks Slack hands out with each slash command and click.
 
-Each URL may be used 5 times within 30 minutes (DESIGN §4). What a use does follows Slack:
+Each URL may be used 5 times within 30 minutes (architecture §4). What a use does follows Slack:
 `delete_original` removes the message the interaction came from, `replace_original` replaces
 it (the only way to change an ephemeral message), otherwise a new message is posted —
 ephemeral to the user unless `response_type` is `in_channel`. For a slash command, the

@@ -4,7 +4,7 @@
 one connection. On connect the server says `hello`; each envelope
 `{envelope_id, type, payload, accepts_response_payload, retry_attempt, retry_reason}` goes to
 the newest open connection and must be acked with `{envelope_id[, payload]}` within 3 s
-(DESIGN §4); a missing ack is recorded. `ask_reconnect` sends Slack's `disconnect` message,
+(architecture §4); a missing ack is recorded. `ask_reconnect` sends Slack's `disconnect` message,
 `drop` closes sockets without a word (both are fault injection).
 The `websockets` library does the protocol (pings are answered for the client's keep-alive).
 """

@@ -37,6 +37,7 @@ from bot.config import Secrets, load_config
 from commands.hyperv import MigrationOutcome, MigrationProgress
 from commands.placement import Job, makespan, schedule
 from commands.requests import Drain, DrainRequest
+from commands.workflow.cards import ApprovalCard
 from commands.workflow.codec import drain_of
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
 from lab.running import start_lab
@@ -99,6 +100,10 @@ class CountingNotifier:
             self.calls[method] += 1
             if drain_of(record) is None:
                 self.calls["to chat"] += 1
+
+    def approval_needed(self, record: RequestRecord, card: ApprovalCard) -> None:
+        """Counts an approval card."""
+        self._count(record, "approval_needed")
 
     def request_updated(self, record: RequestRecord, message: str) -> None:
         """Counts a message."""

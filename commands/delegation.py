@@ -4,7 +4,7 @@ what is missing, and exactly which changes repair it.
 Pure: an adapter (`bot/directory`) reads the two computer objects and hands them in as
 `ComputerObject` values; the decisions are made here, so they are table-tested without a DC.
 
-What a live migration with Kerberos needs (DESIGN §5; Microsoft, "Set up hosts for live
+What a live migration with Kerberos needs (architecture §5; Microsoft, "Set up hosts for live
 migration without Failover Clustering"), on the computer object of each source host S towards
 each destination D:
 - userAccountControl has TRUSTED_TO_AUTH_FOR_DELEGATION ("use any authentication protocol")

@@ -1,7 +1,7 @@
 """Populate the lab's DC: hosts' computer objects with their delegation, users, nested groups.
 
 Computers are added over LDAP rather than with `samba-tool computer create`, which makes them
-disabled and without dNSHostName (DESIGN §8). A computer is created the way a domain join
+disabled and without dNSHostName (architecture §8). A computer is created the way a domain join
 leaves it: WORKSTATION_TRUST_ACCOUNT, `HOST/` SPNs for both names, and the `Microsoft Virtual
 System Migration Service/` SPNs that the Hyper-V role registers.
 """

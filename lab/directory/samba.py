@@ -3,7 +3,7 @@
     with start_dc() as dc:
         dc.uri, dc.ca_file, dc.admin_dn, dc.admin_password
 
-Recipe (DESIGN §8, re-checked on Debian 12 / Samba 4.17):
+Recipe (architecture §8, re-checked on Debian 12 / Samba 4.17):
 - The Debian packages are installed by `packages.sh` when missing (root; nothing starts).
 - One domain is provisioned once into a cached *template* (about 7 s) under a file lock, and
   reused: each DC copies it (~33 MiB) into its own *slot* (about 1 s), so every DC starts

@@ -14,7 +14,7 @@ from commands.invocation import Invocation, Parameter, ParameterValue
 
 VMMS_ADMIN_LOG = "Microsoft-Windows-Hyper-V-VMMS-Admin"
 # Live migration failures (21501, 21502) and the destination's configuration failure (21125)
-# are written here (DESIGN §5); a host without the channel answers NoMatchingLogsFound.
+# are written here (architecture §5); a host without the channel answers NoMatchingLogsFound.
 HA_ADMIN_LOG = "Microsoft-Windows-Hyper-V-High-Availability-Admin"
 MIGRATION_LOGS = (VMMS_ADMIN_LOG, HA_ADMIN_LOG)
 VIRTUALIZATION_NAMESPACE = "root\\virtualization\\v2"

@@ -1,7 +1,7 @@
 """Reading values out of deserialized PowerShell objects.
 
 Real .NET objects carry their properties as *adapted* properties; `Select-Object` and
-custom objects carry *extended* ones (DESIGN §6): every read looks in both. The bot's own
+custom objects carry *extended* ones (architecture §6): every read looks in both. The bot's own
 scripts send plain text and numbers, but a value may arrive in any form Windows can send
 it: an enum as its text (below the top level) or as an object whose ToString is the name
 (in a note property), a Guid as `uuid.UUID`, a Char as a one-character string (`"\x00"`

@@ -1,6 +1,6 @@
 """The lab's CLIXML, cmdlet by cmdlet, against what PowerShell's rules give for each .NET type.
 
-The rules (DESIGN §6, from PowerShell's engine/serialization.cs): remoting writes an output
+The rules (architecture §6, from PowerShell's engine/serialization.cs): remoting writes an output
 object at depth 1, so its adapted properties are at depth 0, where a known primitive keeps
 its own tag and anything else (enums, nested objects) is `<S>` holding its ToString; a
 collection costs no depth; notes keep the object's depth; a CimInstance is always depth 1.

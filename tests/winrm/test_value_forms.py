@@ -1,4 +1,4 @@
-"""The reader takes a value in every form Windows can send it (DESIGN §6).
+"""The reader takes a value in every form Windows can send it (architecture §6).
 
 Below the top level an enum arrives as its text, in a note property as an object whose
 ToString is its name; a Guid as `uuid.UUID`; an empty Char as "\\x00"; a DateTime as its

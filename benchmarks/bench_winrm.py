@@ -15,11 +15,12 @@ a slow migration runs. Prints a table of medians and p95, and the speed-up ratio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from pypsrp.client import Client
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
-from bot.config import Secrets, parse_config
+from bot.config import Config, Secrets, parse_config
 from bot.winrm.calls import call
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
@@ -69,6 +70,23 @@ def _config_text(running: Any, https: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+@contextlib.contextmanager
+def lab_port(world: Any, https: bool) -> Iterator[tuple[Any, Config, WinRMHyperV]]:
+    """The lab running `world` (Basic auth; HTTPS unless told) and the bot's port to it."""
+    from lab.running import start_lab
+
+    with start_lab(world, auth="basic", https=https) as running:
+        config = parse_config(tomllib.loads(_config_text(running, https)))
+        secrets = Secrets.from_environ(
+            {"BENCH_USER": running.username, "BENCH_PASSWORD": running.password}
+        )
+        port = WinRMHyperV(Sessions(ConnectionSettings.from_config(config, secrets)))
+        try:
+            yield running, config, port
+        finally:
+            port.close()
+
+
 def main() -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -77,20 +95,13 @@ def main() -> int:
     parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
     args = parser.parse_args()
 
-    from lab.running import start_lab
     from lab.world import load_scenario
 
     world = load_scenario(None)
     # Slow enough that the migration outlives every poll below.
     world.time_scale = 1.0
     https = not args.http
-    with start_lab(world, auth="basic", https=https) as running:
-        config = parse_config(tomllib.loads(_config_text(running, https)))
-        secrets = Secrets.from_environ(
-            {"BENCH_USER": running.username, "BENCH_PASSWORD": running.password}
-        )
-        settings = ConnectionSettings.from_config(config, secrets)
-        port = WinRMHyperV(Sessions(settings))
+    with lab_port(world, https) as (running, config, port):
         host = next(iter(config.inventory))
         options = running.client_options(host.name)
 
@@ -126,7 +137,6 @@ def main() -> int:
         progress = handle.poll()
         handle.cancel()
         handle.wait(30)
-        port.close()
 
     rows = [
         ("Get-VMHost, reused pool (adapter)", reused),

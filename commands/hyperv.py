@@ -177,6 +177,19 @@ class HostFacts:
 
 
 @dataclass(frozen=True)
+class Survey:
+    """One parallel read of the inventory for a move: the VM, with the facts of the host that
+    runs it and of the destination."""
+
+    vm: VmInfo
+    facts: tuple[HostFacts, ...] = ()
+
+    def facts_of(self, host: str) -> HostFacts | None:
+        """The facts read of `host` (by name), if it was read."""
+        return next((f for f in self.facts if f.settings.host.casefold() == host.casefold()), None)
+
+
+@dataclass(frozen=True)
 class Incompatibility:
     """One entry of a Compare-VM report."""
 

@@ -14,11 +14,13 @@ from commands.errors import Refusal
 from commands.hyperv import (
     CancelMethod,
     HostEvent,
+    HostFacts,
     HostSettings,
     Incompatibility,
     MigrationOutcome,
     MigrationProgress,
     Processor,
+    Survey,
     VmInfo,
     Volume,
 )
@@ -69,6 +71,15 @@ class HyperVPort(Protocol):
 
     def processor(self, host: Host) -> Processor:
         """The host's processor vendor and model."""
+        ...
+
+    def survey(self, vm: str, destination: Host, paths: Sequence[str]) -> Survey:
+        """The VM named exactly `vm` (as `find_vm`), the facts of the host that runs it and of
+        `destination` (with whether each of `paths` exists there), in one parallel read."""
+        ...
+
+    def host_facts(self, host: Host, paths: Sequence[str] = ()) -> HostFacts:
+        """A host's settings, switches, volumes, versions and whether each of `paths` exists."""
         ...
 
     def host_settings(self, host: Host) -> HostSettings:

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from commands.diagnosis import diagnose_incompatibility
 from commands.drain import drain_preflight, plan_drain
-from commands.hyperv import ErrorKind, HostSettings, VmInfo, is_shared_path, volume_of
+from commands.hyperv import (
+    ErrorKind,
+    HostFacts,
+    HostSettings,
+    Survey,
+    VmInfo,
+    is_shared_path,
+    volume_of,
+)
 from commands.inventory import Host, Inventory
 from commands.language import to_dict
 from commands.plans import (
@@ -63,14 +71,17 @@ class ResolvedPlan:
     vm: VmInfo | None = None
 
 
-def resolve_plan(hyperv: HyperVPort, inventory: Inventory, request: Request) -> ResolvedPlan:
+def resolve_plan(
+    hyperv: HyperVPort, inventory: Inventory, request: Request, located: VmInfo | None = None
+) -> ResolvedPlan:
     """The exact plan of a changing request, reading from the hosts what it needs: where the
-    VM runs, its disks. Raises PlanError (refused) or HyperVError (a host could not answer)."""
+    VM runs, its disks (unless `located` already says). Raises PlanError (refused) or
+    HyperVError (a host could not answer)."""
     if isinstance(request, HostChange):
         return ResolvedPlan(plan_host_change(request))
     if isinstance(request, MigrateRequest | CheckRequest):
         move = request.move
-        vm, source = _locate(hyperv, inventory, move.vm)
+        vm, source = _locate(hyperv, inventory, move.vm, located)
         if move.source is not None and move.source.name != source.name:
             raise PlanError(
                 f"{move.vm} runs on {source.name}, not on {move.source.name}.",
@@ -91,8 +102,10 @@ def resolve_plan(hyperv: HyperVPort, inventory: Inventory, request: Request) -> 
     )
 
 
-def _locate(hyperv: HyperVPort, inventory: Inventory, vm_name: str) -> tuple[VmInfo, Host]:
-    vm = hyperv.find_vm(vm_name)
+def _locate(
+    hyperv: HyperVPort, inventory: Inventory, vm_name: str, located: VmInfo | None = None
+) -> tuple[VmInfo, Host]:
+    vm = located or hyperv.find_vm(vm_name)
     host = inventory.find(vm.host)
     if host is None:
         raise PlanError(f"{vm_name} runs on {vm.host}, which is not in the inventory.")
@@ -112,8 +125,16 @@ class HostPreflight:
             return drain_preflight(
                 plan_drain(self._hyperv, self._inventory, request.drain), self._inventory
             )
+        survey = None
+        if isinstance(request, MigrateRequest | CheckRequest):
+            # Every host at once, each in one round trip: where the VM runs, and the facts
+            # of its host and of the destination (DESIGN §6: a real host takes ~0.2 s a cmdlet).
+            move = request.move
+            survey = self._hyperv.survey(move.vm, move.destination, _targets(move))
         try:
-            resolved = resolve_plan(self._hyperv, self._inventory, request)
+            resolved = resolve_plan(
+                self._hyperv, self._inventory, request, survey.vm if survey else None
+            )
         except PlanError as refused:
             return PreflightResult(
                 findings=(_blocking(refused.code, refused.message, refused.fix),),
@@ -125,11 +146,13 @@ class HostPreflight:
         destination = None
         if isinstance(request, MigrateRequest | CheckRequest):
             destination = request.move.destination
-            findings = self._move(request.move, plan, vm)
+            assert survey is not None
+            findings = self._move(request.move, plan, survey)
         elif isinstance(request, StorageRequest) and vm is not None:
             targets = [p for p in (request.storage_path, request.vm_path) if p]
             targets += [v.destination.rsplit("\\", 1)[0] for v in request.vhds]
-            findings = tuple(self._space_and_paths(plan.host, targets, vm))
+            facts = self._hyperv.host_facts(plan.host, targets)
+            findings = tuple(_space_and_paths(facts, plan.host, targets, vm))
         elif isinstance(request, HostChange):
             settings = self._hyperv.host_settings(request.host)
             findings = tuple(_host_change_findings(request, settings))
@@ -141,22 +164,19 @@ class HostPreflight:
             vm_id=vm.id if vm else None,
         )
 
-    def _move(self, move: Move, plan: Plan, vm: VmInfo | None) -> tuple[Finding, ...]:
-        assert vm is not None
-        dest = move.destination
+    def _move(self, move: Move, plan: Plan, survey: Survey) -> tuple[Finding, ...]:
+        vm, dest = survey.vm, move.destination
         if vm.clustered:
             return (_clustered(vm, dest),)
-        src_settings = self._hyperv.host_settings(plan.host)
-        dst_settings = self._hyperv.host_settings(dest)
+        source_facts = survey.facts_of(plan.host.name) or self._hyperv.host_facts(plan.host)
+        facts = survey.facts_of(dest.name) or self._hyperv.host_facts(dest, _targets(move))
         findings = [
-            *_settings_findings(src_settings, dst_settings),
-            *self._vm_fits(vm, dest, dst_settings),
+            *_settings_findings(source_facts.settings, facts.settings),
+            *_vm_fits(vm, dest, facts),
         ]
         moves_storage = move.include_storage or move.storage_path or move.vm_path
         if moves_storage:
-            findings += self._space_and_paths(
-                dest, [p for p in (move.storage_path, move.vm_path) if p], vm
-            )
+            findings += _space_and_paths(facts, dest, _targets(move), vm)
         else:
             local = [d.path for d in vm.disks if not is_shared_path(d.path)]
             if local:
@@ -179,75 +199,95 @@ class HostPreflight:
                     "compare-vm incompatibility",
                     extra={"message_id": item.message_id, "remote_message": item.message},
                 )
-                summary = f"{diagnosis.summary} (Compare-VM MessageId {item.message_id})"
+                summary = f"{_compare_summary(diagnosis.summary, item.message, vm, dest)} "
+                summary += f"(Compare-VM MessageId {item.message_id})"
                 findings.append(_blocking(diagnosis.kind.value, summary, diagnosis.fix))
         return tuple(findings)
 
-    def _vm_fits(self, vm: VmInfo, dest: Host, settings: HostSettings) -> Iterable[Finding]:
-        if (
-            vm.state.casefold() == "running"
-            and settings.memory_free_bytes
-            and (settings.memory_free_bytes < vm.memory_bytes)
-        ):
-            yield _blocking(
-                ErrorKind.NOT_ENOUGH_MEMORY.value,
-                f"{dest.name} has {_gib(settings.memory_free_bytes)} free; "
-                f"{vm.name} uses {_gib(vm.memory_bytes)}.",
-                "Free memory on the destination or pick another host.",
-            )
-        versions = self._hyperv.supported_versions(dest)
-        if versions and vm.configuration_version not in versions:
-            yield _blocking(
-                ErrorKind.VERSION_UNSUPPORTED.value,
-                f"{dest.name} does not support configuration version "
-                f"{vm.configuration_version} (supports {', '.join(versions)}).",
-                "Pick a host with the same or a newer Windows Server version.",
-            )
-        switches = {s.casefold() for s in self._hyperv.switches(dest)}
-        for adapter in vm.adapters:
-            if adapter.switch_name and adapter.switch_name.casefold() not in switches:
-                yield _blocking(
-                    ErrorKind.SWITCH_MISSING.value,
-                    f"{dest.name} has no virtual switch '{adapter.switch_name}' "
-                    f"(adapter '{adapter.name}').",
-                    f"Create the switch '{adapter.switch_name}' on {dest.name}, "
-                    "or connect the adapter to a switch that exists there.",
-                )
-        for iso in vm.dvd_paths:
-            if iso and not is_shared_path(iso):
-                yield _blocking(
-                    ErrorKind.LOCAL_ISO.value,
-                    f"{vm.name} has the ISO {iso} attached from a local path.",
-                    "Eject the ISO (Set-VMDvdDrive -Path $null) or attach it from a share.",
-                )
 
-    def _space_and_paths(self, host: Host, paths: list[str], vm: VmInfo) -> list[Finding]:
-        findings: list[Finding] = []
-        for path in dict.fromkeys(paths):
-            if path.startswith("\\\\"):
-                findings.append(_share_unchecked(host, path))
-            elif not self._hyperv.path_exists(host, path):
-                findings.append(
-                    _blocking(
-                        ErrorKind.PATH_MISSING.value,
-                        f"{path} does not exist on {host.name}.",
-                        f"Create the folder on {host.name} or fix the path.",
-                    )
+def _targets(move: Move) -> list[str]:
+    """The destination paths a move names (checked when it moves storage)."""
+    return [p for p in (move.storage_path, move.vm_path) if p]
+
+
+def _compare_summary(summary: str, remote: str, vm: VmInfo, dest: Host) -> str:
+    """The knowledge base's words, naming the switch when Compare-VM's text names one of the
+    VM's own switches (the name comes from the VM, never the remote text itself)."""
+    for adapter in vm.adapters:
+        name = adapter.switch_name
+        if name and f"'{name}'".casefold() in remote.casefold():
+            return f"{dest.name} has no virtual switch '{name}' (adapter '{adapter.name}')."
+    return summary
+
+
+def _vm_fits(vm: VmInfo, dest: Host, facts: HostFacts) -> Iterable[Finding]:
+    settings = facts.settings
+    if (
+        vm.state.casefold() == "running"
+        and settings.memory_free_bytes
+        and (settings.memory_free_bytes < vm.memory_bytes)
+    ):
+        yield _blocking(
+            ErrorKind.NOT_ENOUGH_MEMORY.value,
+            f"{dest.name} has {_gib(settings.memory_free_bytes)} free; "
+            f"{vm.name} uses {_gib(vm.memory_bytes)}.",
+            "Free memory on the destination or pick another host.",
+        )
+    versions = facts.supported_versions
+    if versions and vm.configuration_version not in versions:
+        yield _blocking(
+            ErrorKind.VERSION_UNSUPPORTED.value,
+            f"{dest.name} does not support configuration version "
+            f"{vm.configuration_version} (supports {', '.join(versions)}).",
+            "Pick a host with the same or a newer Windows Server version.",
+        )
+    switches = {s.casefold() for s in facts.switches}
+    for adapter in vm.adapters:
+        if adapter.switch_name and adapter.switch_name.casefold() not in switches:
+            yield _blocking(
+                ErrorKind.SWITCH_MISSING.value,
+                f"{dest.name} has no virtual switch '{adapter.switch_name}' "
+                f"(adapter '{adapter.name}').",
+                f"Create the switch '{adapter.switch_name}' on {dest.name}, "
+                "or connect the adapter to a switch that exists there.",
+            )
+    for iso in vm.dvd_paths:
+        if iso and not is_shared_path(iso):
+            yield _blocking(
+                ErrorKind.LOCAL_ISO.value,
+                f"{vm.name} has the ISO {iso} attached from a local path.",
+                "Eject the ISO (Set-VMDvdDrive -Path $null) or attach it from a share.",
+            )
+
+
+def _space_and_paths(facts: HostFacts, host: Host, paths: list[str], vm: VmInfo) -> list[Finding]:
+    exists = dict(facts.paths)
+    findings: list[Finding] = []
+    for path in dict.fromkeys(paths):
+        if path.startswith("\\\\"):
+            findings.append(_share_unchecked(host, path))
+        elif not exists.get(path, False):
+            findings.append(
+                _blocking(
+                    ErrorKind.PATH_MISSING.value,
+                    f"{path} does not exist on {host.name}.",
+                    f"Create the folder on {host.name} or fix the path.",
                 )
-        needed = sum(d.size_bytes for d in vm.disks)
-        volumes = {v.path.rstrip("\\").upper(): v for v in self._hyperv.volumes(host)}
-        for drive in dict.fromkeys(volume_of(p) for p in paths):
-            volume = volumes.get(drive.upper())
-            if volume is not None and volume.free_bytes < needed:
-                findings.append(
-                    _blocking(
-                        ErrorKind.NOT_ENOUGH_DISK.value,
-                        f"{drive} on {host.name} has {_gib(volume.free_bytes)} free; "
-                        f"the disks of {vm.name} need {_gib(needed)}.",
-                        "Free space on the volume or choose another path.",
-                    )
+            )
+    needed = sum(d.size_bytes for d in vm.disks)
+    volumes = {v.path.rstrip("\\").upper(): v for v in facts.volumes}
+    for drive in dict.fromkeys(volume_of(p) for p in paths):
+        volume = volumes.get(drive.upper())
+        if volume is not None and volume.free_bytes < needed:
+            findings.append(
+                _blocking(
+                    ErrorKind.NOT_ENOUGH_DISK.value,
+                    f"{drive} on {host.name} has {_gib(volume.free_bytes)} free; "
+                    f"the disks of {vm.name} need {_gib(needed)}.",
+                    "Free space on the volume or choose another path.",
                 )
-        return findings
+            )
+    return findings
 
 
 def _clustered(vm: VmInfo, dest: Host) -> Finding:

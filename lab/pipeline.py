@@ -233,6 +233,9 @@ class InvocationContext:
     host: str
     user: str
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    # The runspace pool the pipeline runs in (the lab charges the Hyper-V module's load once
+    # per pool); empty when the caller has none.
+    session: str = ""
 
 
 class CommandRunner(Protocol):

@@ -11,9 +11,11 @@ import pytest
 from commands.hyperv import (
     HardDisk,
     HostEvent,
+    HostFacts,
     HostSettings,
     Incompatibility,
     NetworkAdapter,
+    Survey,
     VmInfo,
     Volume,
 )
@@ -31,6 +33,7 @@ from commands.requests import (
     VmCompatibilityRequest,
 )
 from commands.workflow.preflight import Severity
+from support.hosts import facts_from_reads, survey_from_reads
 
 SRV01 = Host("HV-SRV01", "hv-srv01.lab.local")
 SRV02 = Host("HV-SRV02", "hv-srv02.lab.local")
@@ -79,6 +82,12 @@ class FakeHyperV:
 
     def get_vm(self, host: Host, vm: str) -> VmInfo:
         return self.vm
+
+    def host_facts(self, host: Host, paths: Sequence[str] = ()) -> HostFacts:
+        return facts_from_reads(self, host, paths)
+
+    def survey(self, vm: str, destination: Host, paths: Sequence[str]) -> Survey:
+        return survey_from_reads(self, vm, destination, paths)
 
     def host_settings(self, host: Host) -> HostSettings:
         return self.settings[host.name]
@@ -252,3 +261,15 @@ def test_a_share_is_never_called_missing_it_could_not_be_checked(hyperv: FakeHyp
         "neither confirmed nor missing", ""
     )
     assert f"Test-Path '{share}'" in finding.fix
+
+
+def test_compare_vm_finding_a_missing_switch_names_it(hyperv: FakeHyperV) -> None:
+    # The switch exists by name (Get-VMSwitch) but Compare-VM still refuses the adapter.
+    hyperv.incompatibilities = (
+        Incompatibility(33012, "Could not find Ethernet switch 'vSwitch-Prod'.", "adapter"),
+    )
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
+    [finding] = preflight.preflight(CheckRequest(move)).findings
+    assert finding.code == "switch_missing"
+    assert "'vSwitch-Prod'" in finding.message and "MessageId 33012" in finding.message

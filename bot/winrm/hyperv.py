@@ -36,11 +36,12 @@ from commands.hyperv import (
     MigrationNetwork,
     NetworkAdapter,
     Processor,
+    Survey,
     VmInfo,
     Volume,
 )
 from commands.inventory import Host
-from commands.invocation import Invocation
+from commands.invocation import Invocation, ParameterValue
 from commands.ports import MigrationHandle
 
 log = logging.getLogger(__name__)
@@ -84,16 +85,30 @@ class WinRMHyperV:
 
     def find_vm(self, vm: str) -> VmInfo:
         """The VM named exactly `vm`: every inventory host is asked in parallel."""
+        return self._search(vm, None, ()).vm
+
+    def survey(self, vm: str, destination: Host, paths: Sequence[str]) -> Survey:
+        """The VM named exactly `vm`, its host's facts and the destination's (with `paths`):
+        one pipeline per inventory host, all in parallel."""
+        return self._search(vm, destination, tuple(paths))
+
+    def _search(self, vm: str, destination: Host | None, paths: tuple[str, ...]) -> Survey:
         refuse_pattern(vm)
         hosts = list(self.inventory)
         with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
             # Each worker runs in a copy of the caller's context, so the log fields bound
             # for the request (its id) follow the search onto the pool's threads.
             searches = [
-                pool.submit(contextvars.copy_context().run, self._machines, h, vm) for h in hosts
+                pool.submit(contextvars.copy_context().run, self._read, h, vm, destination, paths)
+                for h in hosts
             ]
             answers = [search.result() for search in searches]
-        found = [(h, m) for h, machines in zip(hosts, answers, strict=True) for m in machines]
+        found = [
+            (h, r)
+            for h, records in zip(hosts, answers, strict=True)
+            for r in records
+            if _is_vm(r) and o.text(r, "Name").casefold() == vm.casefold()
+        ]
         if not found:
             raise KNOWLEDGE[ErrorKind.VM_NOT_FOUND].error(
                 detail=f"vm={vm}", summary=f"No inventory host runs a VM named {vm}."
@@ -104,12 +119,34 @@ class WinRMHyperV:
                 detail=f"vm={vm} hosts={where}",
                 summary=f"{vm} exists on more than one host: {where}.",
             )
-        return self._details(*found[0])
+        facts = tuple(
+            self._facts(h, r)
+            for h, records in zip(hosts, answers, strict=True)
+            for r in records
+            if not _is_vm(r)
+        )
+        return Survey(self._details(*found[0]), facts)
+
+    def _read(
+        self, host: Host, vm: str, destination: Host | None, paths: tuple[str, ...]
+    ) -> list[Any]:
+        """read.ps1 on one host: the VM if it is there; the facts of the VM's host (and all of
+        the destination's) when a move is being surveyed."""
+        facts = "Never"
+        if destination is not None:
+            facts = "Always" if host.name.casefold() == destination.name.casefold() else "WithVM"
+        parameters: list[tuple[str, ParameterValue]] = [("Name", vm), ("Facts", facts)]
+        if facts == "Always" and paths:
+            parameters.append(("Paths", paths))
+        # A host that does not answer must not hide the VM's real location: fail the search.
+        return self.query(host, script("read.ps1", *parameters), tolerate="InvalidParameter")
 
     def _machines(self, host: Host, vm: str) -> list[Any]:
-        # A host that does not answer must not hide the VM's real location: fail the search.
-        output = self.query(host, script("vm.ps1", ("Name", vm)), tolerate="InvalidParameter")
-        return [m for m in output if o.text(m, "Name").casefold() == vm.casefold()]
+        return [
+            r
+            for r in self._read(host, vm, None, ())
+            if _is_vm(r) and o.text(r, "Name").casefold() == vm.casefold()
+        ]
 
     def get_vm(self, host: Host, vm: str) -> VmInfo:
         """The VM named exactly `vm` on `host`, with adapters, disks, DVD and processor."""
@@ -123,10 +160,14 @@ class WinRMHyperV:
 
     def list_vms(self, host: Host) -> tuple[VmInfo, ...]:
         """Every VM of `host` (Get-VM without a name), each with its details."""
-        return tuple(self._details(host, m) for m in self.query(host, script("vm.ps1")))
+        return tuple(
+            self._details(host, m)
+            for m in self.query(host, script("read.ps1", ("AllVMs", None)))
+            if _is_vm(m)
+        )
 
     def _details(self, host: Host, machine: Any) -> VmInfo:
-        """The VmInfo of one record of vm.ps1 (devices included, read on the host)."""
+        """The VmInfo of one VM record of read.ps1 (devices included, read on the host)."""
         return VmInfo(
             id=o.text(machine, "Id").strip("{}").lower(),
             name=o.text(machine, "Name"),
@@ -158,11 +199,15 @@ class WinRMHyperV:
 
     def host_facts(self, host: Host, paths: Sequence[str] = ()) -> HostFacts:
         """Settings, networks, free memory, switches, volumes, versions and `paths` of a host,
-        in one round trip (host.ps1)."""
-        output = self.query(host, script("host.ps1", ("Paths", tuple(paths))))
-        if not output:
-            raise KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(detail="host.ps1 returned nothing")
-        h = output[0]
+        in one round trip (read.ps1)."""
+        output = self.query(host, script("read.ps1", ("Facts", "Always"), ("Paths", tuple(paths))))
+        records = [r for r in output if not _is_vm(r)]
+        if not records:
+            raise KNOWLEDGE[ErrorKind.REMOTE_ERROR].error(detail="read.ps1 returned no host")
+        return self._facts(host, records[0])
+
+    def _facts(self, host: Host, h: Any) -> HostFacts:
+        """The HostFacts of read.ps1's host record."""
         settings = HostSettings(
             host=host.name,
             migration_enabled=o.flag(h, "MigrationEnabled"),
@@ -299,3 +344,8 @@ class WinRMHyperV:
     def close(self) -> None:
         """Close every pool."""
         self.sessions.close()
+
+
+def _is_vm(record: Any) -> bool:
+    """Whether a read.ps1 record describes a VM (the other kind describes its host)."""
+    return o.text(record, "Record") == "vm"

@@ -285,7 +285,7 @@ class PipelineRun:
         self._calls = calls
         self._runner = runner
         self._lock = lock
-        self.context = InvocationContext(host=shell.host, user=shell.owner)
+        self.context = InvocationContext(host=shell.host, user=shell.owner, session=shell.shell_id)
         self.finished = False
         self._thread = threading.Thread(
             target=self._run, name=f"lab-pipeline-{pipeline.pipeline_id}", daemon=True

@@ -10,6 +10,7 @@ from typing import Any
 
 from lab.world import winpath
 from lab.world.faults import Fault, FaultKind
+from lab.world.latency import MODELS
 from lab.world.model import (
     GIB,
     AuthType,
@@ -159,7 +160,7 @@ def parse_scenario(
     top = _Reader(data, "", problems)
     top.unknown_keys({"lab", "users", "hosts", "vms", "faults"})
     lab = _Reader(data.get("lab", {}), "lab", problems)
-    lab.unknown_keys({"domain", "time_scale", "link_mbps", "linger_seconds"})
+    lab.unknown_keys({"domain", "time_scale", "link_mbps", "linger_seconds", "latency"})
     domain = lab.text("domain", "lab.local")
     hosts = [_host(r, domain) for r in top.tables("hosts")]
     by_name = {h.name.lower(): h for h in hosts if h.name}
@@ -177,6 +178,7 @@ def parse_scenario(
         if name and password:
             credentials[name] = password
     faults = [_fault(r, by_name) for r in top.tables("faults")]
+    latency = lab.choice("latency", MODELS, "off")
     # Read before the problems are reported, so that a bad value is one of them.
     timing = {
         key: float(lab.number(key, default))
@@ -185,7 +187,7 @@ def parse_scenario(
     problems += [f"lab.{key}: must be above 0" for key, value in timing.items() if value <= 0]
     if problems:
         raise ScenarioError(f"{source}: invalid scenario:\n  " + "\n  ".join(problems))
-    return World(
+    world = World(
         hosts,
         credentials=credentials or None,
         time_scale=time_scale if time_scale is not None else timing["time_scale"],
@@ -194,6 +196,8 @@ def parse_scenario(
         faults=[f for f in faults if f is not None],
         shared_files=shares,
     )
+    world.latency = latency
+    return world
 
 
 def _host(r: _Reader, domain: str) -> Host:

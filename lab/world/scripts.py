@@ -84,70 +84,57 @@ def _objects(values: list[LabValue]) -> list[LabObject]:
     return [v for v in values if isinstance(v, LabObject)]
 
 
-def _vm_script(run: Runner, params: Mapping[str, LabValue], sink: PipelineSink) -> None:
-    """Twin of bot/winrm/scripts/vm.ps1."""
-    name = _text(params.get("Name"))
-    for vm in _objects(run("Get-VM", (("Name", name),) if name else ())):
-        if name and _text(_prop(vm, "Name")).casefold() != name.casefold():
-            continue
-        adapters = [
-            property_bag(
-                {"Name": _text(_prop(a, "Name")), "SwitchName": _text(_prop(a, "SwitchName"))}
-            )
-            for a in _objects(run("Get-VMNetworkAdapter", (("VM", vm),)))
-        ]
-        disks = []
-        for disk in _objects(run("Get-VMHardDiskDrive", (("VM", vm),))):
-            path = _text(_prop(disk, "Path"))
-            size = Int64(0)
-            if path:
-                vhd = _objects(
-                    run("Get-VHD", (("Path", path), ("ErrorAction", "SilentlyContinue")))
-                )
-                if vhd:
-                    size = _int64(_prop(vhd[0], "FileSize"))
-            disks.append(
-                property_bag(
-                    {
-                        "Path": path,
-                        "ControllerType": _text(_prop(disk, "ControllerType")),
-                        "FileSize": size,
-                    }
-                )
-            )
-        dvds: list[LabValue] = [
-            _text(_prop(d, "Path"))
-            for d in _objects(run("Get-VMDvdDrive", (("VM", vm),)))
-            if _prop(d, "Path")
-        ]
-        processors = _objects(run("Get-VMProcessor", (("VM", vm),)))
-        compatible = bool(processors and _prop(processors[0], "CompatibilityForMigrationEnabled"))
-        sink.write_output(
+def _vm_record(run: Runner, vm: LabObject) -> LabObject:
+    """One VM record of read.ps1: the VM and its devices as plain fields."""
+    adapters: list[LabValue] = [
+        property_bag({"Name": _text(_prop(a, "Name")), "SwitchName": _text(_prop(a, "SwitchName"))})
+        for a in _objects(run("Get-VMNetworkAdapter", (("VM", vm),)))
+    ]
+    disks: list[LabValue] = []
+    for disk in _objects(run("Get-VMHardDiskDrive", (("VM", vm),))):
+        path = _text(_prop(disk, "Path"))
+        size = Int64(0)
+        if path:
+            vhd = _objects(run("Get-VHD", (("Path", path), ("ErrorAction", "SilentlyContinue"))))
+            if vhd:
+                size = _int64(_prop(vhd[0], "FileSize"))
+        disks.append(
             property_bag(
                 {
-                    "Id": str(_prop(vm, "Id")),
-                    "Name": _text(_prop(vm, "Name")),
-                    "State": _text(_prop(vm, "State")),
-                    "MemoryAssigned": _int64(_prop(vm, "MemoryAssigned")),
-                    "MemoryStartup": _int64(_prop(vm, "MemoryStartup")),
-                    "Version": _text(_prop(vm, "Version")),
-                    "Path": _text(_prop(vm, "Path")),
-                    "IsClustered": bool(_prop(vm, "IsClustered")),
-                    "CompatibilityForMigrationEnabled": compatible,
-                    "Adapters": list[LabValue](adapters),
-                    "Disks": list[LabValue](disks),
-                    "DvdPaths": dvds,
+                    "Path": path,
+                    "ControllerType": _text(_prop(disk, "ControllerType")),
+                    "FileSize": size,
                 }
             )
         )
-
-
-def _host_script(run: Runner, params: Mapping[str, LabValue], sink: PipelineSink) -> None:
-    """Twin of bot/winrm/scripts/host.ps1."""
-    given = params.get("Paths")
-    paths = (
-        [_text(p) for p in given] if isinstance(given, list) else [_text(given)] if given else []
+    dvds: list[LabValue] = [
+        _text(_prop(d, "Path"))
+        for d in _objects(run("Get-VMDvdDrive", (("VM", vm),)))
+        if _prop(d, "Path")
+    ]
+    processors = _objects(run("Get-VMProcessor", (("VM", vm),)))
+    compatible = bool(processors and _prop(processors[0], "CompatibilityForMigrationEnabled"))
+    return property_bag(
+        {
+            "Record": "vm",
+            "Id": str(_prop(vm, "Id")),
+            "Name": _text(_prop(vm, "Name")),
+            "State": _text(_prop(vm, "State")),
+            "MemoryAssigned": _int64(_prop(vm, "MemoryAssigned")),
+            "MemoryStartup": _int64(_prop(vm, "MemoryStartup")),
+            "Version": _text(_prop(vm, "Version")),
+            "Path": _text(_prop(vm, "Path")),
+            "IsClustered": bool(_prop(vm, "IsClustered")),
+            "CompatibilityForMigrationEnabled": compatible,
+            "Adapters": adapters,
+            "Disks": disks,
+            "DvdPaths": dvds,
+        }
     )
+
+
+def _host_record(run: Runner, paths: list[str]) -> LabObject:
+    """The host record of read.ps1: settings, networks, memory, switches, versions, volumes."""
     vmhosts = _objects(run("Get-VMHost", ()))
     vmhost = vmhosts[0] if vmhosts else None
     systems = _objects(
@@ -176,7 +163,7 @@ def _host_script(run: Runner, params: Mapping[str, LabValue], sink: PipelineSink
                 }
             )
         )
-    found: list[LabValue] = [
+    tested: list[LabValue] = [
         property_bag({"Path": p, "Exists": run("Test-Path", (("LiteralPath", p),)) == [True]})
         for p in paths
     ]
@@ -184,44 +171,76 @@ def _host_script(run: Runner, params: Mapping[str, LabValue], sink: PipelineSink
     versions: list[LabValue] = [
         _text(_prop(v, "Version")) for v in _objects(run("Get-VMHostSupportedVersion", ()))
     ]
-    sink.write_output(
-        property_bag(
-            {
-                "MigrationEnabled": bool(_prop(vmhost, "VirtualMachineMigrationEnabled")),
-                "MaximumVirtualMachineMigrations": _int64(
-                    _prop(vmhost, "MaximumVirtualMachineMigrations")
-                ),
-                "MaximumStorageMigrations": _int64(_prop(vmhost, "MaximumStorageMigrations")),
-                "Authentication": _text(_prop(vmhost, "VirtualMachineMigrationAuthenticationType")),
-                "Performance": _text(_prop(vmhost, "VirtualMachineMigrationPerformanceOption")),
-                "UseAnyNetwork": bool(_prop(vmhost, "UseAnyNetworkForMigration")),
-                "LogicalProcessorCount": _int64(_prop(vmhost, "LogicalProcessorCount")),
-                "MemoryCapacity": _int64(_prop(vmhost, "MemoryCapacity")),
-                "FreeMemoryBytes": free,
-                "Networks": networks,
-                "Switches": switches,
-                "SupportedVersions": versions,
-                "Volumes": volumes,
-                "Paths": found,
-            }
-        )
+    return property_bag(
+        {
+            "Record": "host",
+            "MigrationEnabled": bool(_prop(vmhost, "VirtualMachineMigrationEnabled")),
+            "MaximumVirtualMachineMigrations": _int64(
+                _prop(vmhost, "MaximumVirtualMachineMigrations")
+            ),
+            "MaximumStorageMigrations": _int64(_prop(vmhost, "MaximumStorageMigrations")),
+            "Authentication": _text(_prop(vmhost, "VirtualMachineMigrationAuthenticationType")),
+            "Performance": _text(_prop(vmhost, "VirtualMachineMigrationPerformanceOption")),
+            "UseAnyNetwork": bool(_prop(vmhost, "UseAnyNetworkForMigration")),
+            "LogicalProcessorCount": _int64(_prop(vmhost, "LogicalProcessorCount")),
+            "MemoryCapacity": _int64(_prop(vmhost, "MemoryCapacity")),
+            "FreeMemoryBytes": free,
+            "Networks": networks,
+            "Switches": switches,
+            "SupportedVersions": versions,
+            "Volumes": volumes,
+            "Paths": tested,
+        }
     )
+
+
+FACTS = ("Never", "WithVM", "Always")
+
+
+def _read_script(run: Runner, params: Mapping[str, LabValue], sink: PipelineSink) -> None:
+    """Twin of bot/winrm/scripts/read.ps1."""
+    name = _text(params.get("Name"))
+    every = "AllVMs" in params and params["AllVMs"] is not False
+    facts = next(
+        (f for f in FACTS if f.casefold() == _text(params.get("Facts", "Never")).casefold()), None
+    )
+    if facts is None:
+        raise TerminatingError(
+            errors.binding_error(
+                "",
+                "",
+                "ParameterArgumentValidationError",
+                "Cannot validate argument on parameter 'Facts'. The argument "
+                f'"{_text(params.get("Facts"))}" does not belong to the set '
+                '"Never,WithVM,Always" specified by the ValidateSet attribute.',
+            )
+        )
+    given = params.get("Paths")
+    paths = (
+        [_text(p) for p in given] if isinstance(given, list) else [_text(given)] if given else []
+    )
+    machines: list[LabObject] = []
+    if every:
+        machines = _objects(run("Get-VM", ()))
+    elif name:
+        machines = _objects(run("Get-VM", (("Name", name),)))
+    found = False
+    for vm in machines:
+        if name and _text(_prop(vm, "Name")).casefold() != name.casefold():
+            continue
+        found = True
+        sink.write_output(_vm_record(run, vm))
+    if facts == "Always" or (facts == "WithVM" and found):
+        sink.write_output(_host_record(run, paths))
 
 
 TWINS = (
     Twin(
-        "vm.ps1",
-        "6c48bad0fd6b296643eefb658e174686d1237aaee00b9d620262cd359a381432",
-        ("Name",),
+        "read.ps1",
+        "62abdf943a4d473a722776b61f7472e3ed532ff1ad5c171dc10b19ebfdece3c4",
+        ("Name", "AllVMs", "Facts", "Paths"),
         (),
-        _vm_script,
-    ),
-    Twin(
-        "host.ps1",
-        "d82b649628050757420b6657ea3d58ca5ef659ca4b97f9d1a227b297cb704c9f",
-        ("Paths",),
-        (),
-        _host_script,
+        _read_script,
     ),
 )
 

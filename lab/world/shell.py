@@ -41,6 +41,13 @@ REGISTRY: dict[str, Cmdlet] = {
 }
 
 
+# The cmdlets of the Hyper-V module (the rest are PowerShell's own or CIM's).
+HYPERV_MODULE = frozenset(
+    c.spec.name.lower()
+    for c in (*cmdlets_vm.COMMANDS, *cmdlets_host.COMMANDS, *cmdlets_migration.COMMANDS)
+)
+
+
 # System.Management.Automation.ActionPreference, for -ErrorAction given as a number.
 # Stop makes the first error terminating; SilentlyContinue and Ignore drop errors.
 ACTION_PREFERENCE = {0: "SilentlyContinue", 1: "Stop", 2: "Continue", 3: "Inquire", 4: "Ignore"}
@@ -63,6 +70,8 @@ def run_pipeline(
     for call in commands:
         world.record_call(context, call)
     resolved = [_lookup(call) for call in commands]
+    for call in commands:
+        world.pace(context, call.name.strip().lower() in HYPERV_MODULE)
     pipe_input: list[LabValue] | None = None
     for index, (call, cmdlet) in enumerate(zip(commands, resolved, strict=True)):
         last = index == len(commands) - 1

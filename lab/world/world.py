@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from lab.pipeline import CommandCall, InvocationContext, PipelineSink
 from lab.world import winpath
 from lab.world.faults import Fault, FaultKind
+from lab.world.latency import OFF, Latency
 from lab.world.model import (
     HA_EVENTS,
     HA_LOG,
@@ -66,6 +67,8 @@ class World:
         self.call_log: list[CallRecord] = []
         self.peak_running: dict[str, int] = {}
         self._next_record: dict[tuple[str, str], int] = {}
+        self.latency: Latency = OFF
+        self._modules_loaded: set[tuple[str, str]] = set()
         self._threads: list[threading.Thread] = []
 
     # -- hosts ---------------------------------------------------------------------------
@@ -237,7 +240,28 @@ class World:
         self, context: InvocationContext, commands: Sequence[CommandCall], sink: PipelineSink
     ) -> None:
         """CommandRunner: run a pipeline of cmdlets on `context.host`."""
+        time.sleep(self.latency.pipeline)
         run_pipeline(self, context, commands, sink)
+
+    def pace(self, context: InvocationContext, hyperv: bool) -> None:
+        """Take as long as Windows would for one cmdlet (see `lab.world.latency`)."""
+        latency = self.latency
+        cost = latency.hyperv_cmdlet if hyperv else latency.cmdlet
+        if hyperv and latency.module_load:
+            key = (context.host.casefold(), context.session)
+            with self.lock:
+                first = key not in self._modules_loaded
+                self._modules_loaded.add(key)
+            if first:
+                cost += latency.module_load
+        if cost:
+            time.sleep(cost)
+
+    @property
+    def loaded_modules(self) -> frozenset[tuple[str, str]]:
+        """(host, runspace pool) pairs that have loaded the Hyper-V module."""
+        with self.lock:
+            return frozenset(self._modules_loaded)
 
 
 def _account(user: str) -> str:

@@ -7,12 +7,14 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from commands.drain import drain_preflight, plan_drain
 from commands.hyperv import (
     CancelMethod,
     ErrorKind,
     HostEvent,
+    HostFacts,
     HostSettings,
     HyperVError,
     Incompatibility,
@@ -20,6 +22,7 @@ from commands.hyperv import (
     MigrationOutcome,
     MigrationProgress,
     Processor,
+    Survey,
     VmInfo,
     Volume,
 )
@@ -164,6 +167,12 @@ class FakeHyperV:
     def processor(self, host: Host) -> Processor:
         return Processor("GenuineIntel", "Intel(R) Xeon(R) Gold 6338")
 
+    def host_facts(self, host: Host, paths: Sequence[str] = ()) -> HostFacts:
+        return facts_from_reads(self, host, paths)
+
+    def survey(self, vm: str, destination: Host, paths: Sequence[str]) -> Survey:
+        return survey_from_reads(self, vm, destination, paths)
+
     def host_settings(self, host: Host) -> HostSettings:
         if host.name in self.unreachable:
             raise HyperVError(self.unreachable_kind, f"{host.name} does not answer.")
@@ -293,3 +302,36 @@ class FakePreflight:
             (Parameter("Name", vm.name), Parameter("DestinationHost", move.destination.fqdn)),
         )
         return PreflightResult(tuple(findings), (invocation,), source, move.destination, vm.id)
+
+
+class SingleReads(Protocol):
+    """The one-fact reads a fake answers; the combined reads are built from them."""
+
+    def find_vm(self, vm: str) -> VmInfo: ...
+    def host_settings(self, host: Host) -> HostSettings: ...
+    def switches(self, host: Host) -> tuple[str, ...]: ...
+    def volumes(self, host: Host) -> tuple[Volume, ...]: ...
+    def supported_versions(self, host: Host) -> tuple[str, ...]: ...
+    def path_exists(self, host: Host, path: str) -> bool: ...
+
+
+def facts_from_reads(port: SingleReads, host: Host, paths: Sequence[str] = ()) -> HostFacts:
+    """The HostFacts a fake gives: what its one-fact reads say of `host`."""
+    return HostFacts(
+        port.host_settings(host),
+        port.switches(host),
+        port.volumes(host),
+        port.supported_versions(host),
+        tuple((p, port.path_exists(host, p)) for p in paths),
+    )
+
+
+def survey_from_reads(
+    port: SingleReads, vm: str, destination: Host, paths: Sequence[str]
+) -> Survey:
+    """The Survey a fake gives: the VM, and the facts of its host and of the destination."""
+    found = port.find_vm(vm)
+    source = Host(found.host, found.host.lower())
+    return Survey(
+        found, (facts_from_reads(port, source), facts_from_reads(port, destination, paths))
+    )

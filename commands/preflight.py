@@ -128,7 +128,8 @@ class HostPreflight:
         survey = None
         if isinstance(request, MigrateRequest | CheckRequest):
             # Every host at once, each in one round trip: where the VM runs, and the facts
-            # of its host and of the destination (DESIGN §6: a real host takes ~0.2 s a cmdlet).
+            # of its host and of the destination. A real host takes a few hundred ms per
+            # Hyper-V cmdlet, so round trips, not cmdlets, set the approval card's wait.
             move = request.move
             survey = self._hyperv.survey(move.vm, move.destination, _targets(move))
         try:

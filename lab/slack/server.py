@@ -19,8 +19,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from lab.slack.limits import Faults, RateLimits
+from lab.slack.page import render as render_page
 from lab.slack.responses import PATH_PREFIX, ResponseUrls
 from lab.slack.socket_mode import SocketModeServer
+from lab.slack.transcript import transcript
 from lab.slack.webapi import Answer, Call, CallLog, Tokens, WebApi
 from lab.slack.workspace import Clock, Json, Workspace
 
@@ -107,6 +109,10 @@ class SlackStandIn:
         """The call log, all or one method's."""
         return self.log.calls(method)
 
+    def transcript(self, channel: str) -> str:
+        """The channel as readable text (threads indented, edits compact)."""
+        return transcript(self.workspace, channel)
+
     def config_fragment(self, http_port: int = 3000, mode: str = "socket") -> str:
         """The `[slack]` lines of `hvbot.toml` that point the bot at this stand-in."""
         return f'[slack]\nmode = "{mode}"\napi_url = "{self.api_url}"\nhttp_port = {http_port}\n'
@@ -162,7 +168,11 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = None
             self._send_json(standin.responses.use(url.path.removeprefix(PATH_PREFIX), payload))
         else:
-            self._send(404, b"not found\n", "text/plain; charset=utf-8")
+            page = render_page(standin.workspace, url.path) if self.command == "GET" else None
+            if page is None:
+                self._send(404, b"not found\n", "text/plain; charset=utf-8")
+            else:
+                self._send(200, page.encode(), "text/html; charset=utf-8")
 
     def _send_json(self, answer: Answer) -> None:
         self._send(

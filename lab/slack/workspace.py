@@ -373,7 +373,7 @@ class Workspace:
         with self._lock:
             found = self._require_channel(channel)
             merged = [*self._messages[found.id].values(), *self._ephemerals[found.id].values()]
-            return [copy.deepcopy(m) for m in sorted(merged, key=lambda m: _ts_key(m.ts))]
+            return [copy.deepcopy(m) for m in sorted(merged, key=lambda m: ts_key(m.ts))]
 
     def thread_summary(self, message: Message) -> Json:
         """`reply_count`, `reply_users`, `latest_reply` of a thread's parent (empty if none)."""
@@ -424,6 +424,7 @@ class Workspace:
         return message
 
 
-def _ts_key(ts: str) -> tuple[int, int]:
+def ts_key(ts: str) -> tuple[int, int]:
+    """Sort key of a message timestamp (seconds, microseconds)."""
     seconds, _, micros = ts.partition(".")
     return int(seconds), int(micros or 0)

@@ -1,8 +1,9 @@
-"""`hvbot lab`: run the simulated Hyper-V hosts in the foreground until Ctrl-C.
+"""`hvbot lab`: run the simulated Hyper-V hosts and the Slack stand-in until Ctrl-C.
 
-Prints, for each host, its WinRM endpoint, then a ready `hvbot.toml` fragment and the
-environment variables holding the lab's credentials. The lab is imported lazily so the bot's
-production code paths never load it.
+Prints, for each host, its WinRM endpoint, the stand-in's Web API and web page, then a ready
+`hvbot.toml` fragment (`[winrm]`, `[[hosts]]`, `[slack]`) and the environment variables holding
+the throw-away credentials. The lab is imported lazily so the bot's production code paths
+never load it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add `lab` to the `hvbot` parser."""
     parser = subparsers.add_parser(
         "lab",
-        help="run simulated Hyper-V hosts that speak WinRM, until Ctrl-C",
-        description="Run the lab's simulated Hyper-V hosts on 127.0.0.1 in the foreground.",
+        help="run simulated Hyper-V hosts that speak WinRM and a Slack stand-in, until Ctrl-C",
+        description=(
+            "Run the lab's simulated Hyper-V hosts and the Slack stand-in on 127.0.0.1 "
+            "in the foreground."
+        ),
     )
     parser.add_argument(
         "--scenario", metavar="FILE", help="scenario TOML (default: the packaged default lab)"
@@ -52,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_lab(args: argparse.Namespace) -> int:
     """Start the lab, print how to connect, wait for Ctrl-C (SIGINT) or SIGTERM, stop cleanly."""
     from lab.running import start_lab
+    from lab.slack import SlackStandIn
     from lab.world import ScenarioError, load_scenario
 
     if args.time_scale is not None and args.time_scale <= 0:
@@ -71,7 +76,9 @@ def run_lab(args: argparse.Namespace) -> int:
         )
         return EXIT_SCENARIO_PROBLEM
     ports = {name: args.base_port + i for i, name in enumerate(names)} if args.base_port else None
+    slack = SlackStandIn()
     try:
+        slack.start()
         lab = start_lab(
             world,
             auth=args.auth,
@@ -80,6 +87,7 @@ def run_lab(args: argparse.Namespace) -> int:
             work_dir=Path(args.work_dir) if args.work_dir else None,
         )
     except OSError as exc:
+        slack.stop()
         print(f"hvbot lab: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_SCENARIO_PROBLEM
     stop = threading.Event()
@@ -90,13 +98,18 @@ def run_lab(args: argparse.Namespace) -> int:
     # Set SIGINT explicitly too: a shell starts background jobs with SIGINT ignored.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with lab:
+        with lab, slack:
             for endpoint in lab.endpoints.values():
                 print(f"{endpoint.name:<12} {endpoint.fqdn:<28} {endpoint.url}")
+            print(f"{'Slack':<12} {'Web API':<28} {slack.api_url}")
+            print(f"{'':<12} {'web page':<28} {slack.page_url}")
             print("\n# hvbot.toml fragment\n" + lab.config_fragment())
+            print(slack.config_fragment())
             print("# credentials of the lab (throw-away values)")
             print(f"export HVBOT_WINRM_USER={shlex.quote(lab.username)}")
             print(f"export HVBOT_WINRM_PASSWORD={shlex.quote(lab.password)}")
+            for name, value in slack.environment().items():
+                print(f"export {name}={shlex.quote(value)}")
             print("\nLab running; Ctrl-C to stop.", flush=True)
             while not stop.wait(0.5):
                 pass

@@ -115,7 +115,11 @@ class SlackStandIn:
 
     def config_fragment(self, http_port: int = 3000, mode: str = "socket") -> str:
         """The `[slack]` lines of `hvbot.toml` that point the bot at this stand-in."""
-        return f'[slack]\nmode = "{mode}"\napi_url = "{self.api_url}"\nhttp_port = {http_port}\n'
+        return (
+            f'[slack]\nmode = "{mode}"\napi_url = "{self.api_url}"\n'
+            "# in http mode the bot answers on 127.0.0.1:<http_port>/slack/events\n"
+            f"http_port = {http_port}\n"
+        )
 
     def environment(self) -> dict[str, str]:
         """The environment variables holding the throw-away secrets, by their default names."""

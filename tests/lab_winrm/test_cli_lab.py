@@ -1,4 +1,4 @@
-"""`hvbot lab` runs the default lab in the foreground, prints how to connect, stops on Ctrl-C."""
+"""`hvbot lab` runs the lab and the Slack stand-in, prints how to connect, stops on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import requests
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
+from slack_sdk import WebClient
 
 from bot.config import load_config
 
@@ -60,6 +62,7 @@ def test_hvbot_lab_prints_a_working_config_and_stops_on_ctrl_c(tmp_path: Path) -
             ps = PowerShell(pool)
             ps.add_cmdlet("Get-VM")
             assert ps.invoke()
+        check_the_slack_stand_in(output, config.slack.api_url)
         process.send_signal(signal.SIGINT)
         remaining, _ = process.communicate(timeout=10)
     finally:
@@ -68,6 +71,21 @@ def test_hvbot_lab_prints_a_working_config_and_stops_on_ctrl_c(tmp_path: Path) -
             process.wait()
     assert process.returncode == 0
     assert "Lab stopped." in remaining
+
+
+def check_the_slack_stand_in(output: str, api_url: str) -> None:
+    """The printed [slack] api_url and tokens reach a running stand-in; its page is up."""
+    exports = dict(re.findall(r"export (SLACK_\w+)=(\S+)", output))
+    assert set(exports) == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"}
+    assert api_url.startswith("http://127.0.0.1:")
+    bot = WebClient(token=exports["SLACK_BOT_TOKEN"].strip("'"), base_url=api_url)
+    assert bot.auth_test()["ok"]
+    opened = WebClient(base_url=api_url).apps_connections_open(
+        app_token=exports["SLACK_APP_TOKEN"].strip("'")
+    )
+    assert opened["url"].startswith("ws://127.0.0.1:")
+    page = re.search(r"web page\s+(http://127\.0\.0\.1:\d+/)", output)
+    assert page and requests.get(page.group(1), timeout=10).status_code == 200
 
 
 def test_hvbot_lab_refuses_a_time_scale_of_zero() -> None:

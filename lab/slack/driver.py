@@ -65,6 +65,7 @@ class Delivery:
     status: int
     body: str
     seconds: float
+    # The bot's answer headers, names in lower case.
     headers: dict[str, str] = field(default_factory=dict)
     retry_num: int = 0
 
@@ -101,7 +102,6 @@ class Driver:
         self.signing_secret = signing_secret or slack.tokens.signing_secret
         self.ack_timeout = ack_timeout
         self.event_retry_delays = event_retry_delays
-        self._http = requests.Session()
 
     # -- what users do -------------------------------------------------------------------
 
@@ -177,7 +177,7 @@ class Driver:
         }
         delivery = self._deliver_event(callback, 0, "")
         for attempt, delay in enumerate(self.event_retry_delays, start=1):
-            if delivery.acked or delivery.headers.get("X-Slack-No-Retry") == "1":
+            if delivery.acked or delivery.headers.get("x-slack-no-retry") == "1":
                 break
             time.sleep(delay)
             delivery = self._deliver_event(callback, attempt, self._retry_reason(delivery))
@@ -277,7 +277,8 @@ class Driver:
         """POST raw bytes to the bot over HTTP, signed (with another secret or time if asked)."""
         all_headers = signed_headers(secret or self.signing_secret, body, content_type, timestamp)
         all_headers.update(headers or {})
-        return self._http.post(
+        # One connection per request, as Slack's deliveries are: safe from many threads at once.
+        return requests.post(
             self._bot_url(), data=body, headers=all_headers, timeout=self.ack_timeout
         )
 
@@ -328,7 +329,7 @@ class Driver:
             status=response.status_code,
             body=response.text,
             seconds=time.monotonic() - started,
-            headers=dict(response.headers),
+            headers={k.lower(): v for k, v in response.headers.items()},
             retry_num=retry_num,
         )
 

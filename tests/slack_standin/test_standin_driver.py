@@ -155,6 +155,14 @@ def test_event_retries_carry_slacks_headers(slack: SlackStandIn) -> None:
     assert json.loads(bot.received[-1].body)["event"]["type"] == "app_mention"
 
 
+def test_x_slack_no_retry_stops_the_retries(slack: SlackStandIn) -> None:
+    no_retry = {"X-Slack-No-Retry": "1"}
+    with RawReceiver(slack.tokens.signing_secret, status=500, headers=no_retry) as bot:
+        driver = Driver(slack, bot_url=bot.url, event_retry_delays=(0.0, 0.0))
+        assert not driver.mention("status", channel="C_OPS", user="U_ALICE").acked
+    assert len(bot.received) == 1
+
+
 def test_a_slash_command_not_acked_shows_slacks_error(slack: SlackStandIn) -> None:
     with RawReceiver(slack.tokens.signing_secret, status=500) as bot:
         Driver(slack, bot_url=bot.url).slash("/migrate", "x", user="U_ALICE", channel="C_OPS")

@@ -186,10 +186,17 @@ class Received:
 class RawReceiver(_Served):
     """An HTTP endpoint that checks signatures with slack_sdk's SignatureVerifier."""
 
-    def __init__(self, signing_secret: str, status: int = 200, reply: bytes = b"") -> None:
+    def __init__(
+        self,
+        signing_secret: str,
+        status: int = 200,
+        reply: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.verifier = SignatureVerifier(signing_secret)
         self.status = status
         self.reply = reply
+        self.headers = headers or {}
         self.received: list[Received] = []
         receiver = self
 
@@ -201,6 +208,8 @@ class RawReceiver(_Served):
                 receiver.received.append(Received(headers, body, valid))
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", str(len(receiver.reply)))
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(receiver.reply)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -28,7 +29,7 @@ from bot.winrm.calls import (
     refuse_patterns,
     wql_literal,
 )
-from bot.winrm.errors import records_error, shell_lost, transport_error
+from bot.winrm.errors import incompatibilities_error, records_error, shell_lost, transport_error
 from bot.winrm.jobs import (
     HostClock,
     JobReading,
@@ -61,6 +62,7 @@ from commands.outcome import (
     Verdict,
     decide,
 )
+from commands.plans import compare_invocation
 
 if TYPE_CHECKING:
     from bot.winrm.hyperv import WinRMHyperV
@@ -440,6 +442,29 @@ class Migration:
 
     # -- outcome -------------------------------------------------------------------------
 
+    def _explained(self, error: HyperVError | None) -> HyperVError | None:
+        """A failure Windows words generically ("... Use Compare-VM ...") is explained by a
+        Compare-VM with the move's own parameters, when that names incompatibilities."""
+        if (
+            error is None
+            or error.kind is not ErrorKind.REMOTE_ERROR
+            or self.invocation.cmdlet != "Move-VM"
+            or not _COMPARE_HINT.search(error.detail)
+        ):
+            return error
+        try:
+            items = self._port.compare(self.source, compare_invocation(self.invocation))
+        except HyperVError as exc:
+            log.warning(
+                "compare-vm after a generic failure failed",
+                extra={"host": self.source.name, "kind": exc.kind.value},
+            )
+            return error
+        if not items:
+            return error
+        scrub = self._port.session(self.source).scrub
+        return incompatibilities_error(items, self.source.name, scrub)
+
     def _settle(self, decision: Decision) -> MigrationOutcome:
         """The outcome of a settled verdict, kept: a finished move does not change."""
         if self._outcome is not None:
@@ -456,7 +481,7 @@ class Migration:
             succeeded,
             duration,
             blackout(decision.events) if succeeded else None,
-            error=decision.error,
+            error=self._explained(decision.error),
             events=decision.events,
             evidence=decision.evidence,
         )
@@ -465,6 +490,9 @@ class Migration:
             extra={"host": self.source.name, "vm_id": self._vm_id, "verdict": decision.verdict},
         )
         return self._outcome
+
+
+_COMPARE_HINT = re.compile(r"compare-vm", re.IGNORECASE)
 
 
 def _require_migration(invocation: Invocation) -> None:

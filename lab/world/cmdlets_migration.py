@@ -140,6 +140,13 @@ def move_vm(inv: Invocation) -> None:
             else checks.targets(inv, vm, include_flag=True)
         )
         problems, connection = checks.find_problems(inv, vm, name, destination, targets)
+        if (
+            problems
+            and not connection
+            and destination is not None
+            and inv.world.fault(FaultKind.GENERIC_REFUSAL, destination.name, vm.name)
+        ):
+            problems = [checks.GENERIC_REFUSAL]
         if problems or destination is None:
             checks.log_failure(inv, vm, destination, name, problems)
             inv.error(checks.move_error(inv, vm, name, problems, connection))

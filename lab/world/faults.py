@@ -23,6 +23,7 @@ class FaultKind(enum.Enum):
     SLOW_LINK = "slow_link"
     MIGRATION_LIMIT = "migration_limit"
     LISTENER_DOWN = "listener_down"
+    GENERIC_REFUSAL = "generic_refusal"
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,16 @@ def _failure_text(
     return "\n".join([header, *(p.message for p in problems)])
 
 
+# How a refused move reads when Windows does not name the incompatibility (the
+# `generic_refusal` fault): the wording is a guess; only the pointer to Compare-VM matters.
+GENERIC_REFUSAL = compat.Problem(
+    "The virtual machine is not compatible with the destination host. Use Compare-VM to get "
+    "the list of incompatibilities.",
+    0,
+    None,
+)
+
+
 def move_error(
     inv: Invocation, vm: VirtualMachine, destination: str, problems: list[Problem], connection: bool
 ) -> LabError:

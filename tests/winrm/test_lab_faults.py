@@ -104,3 +104,14 @@ def test_live_migration_of_local_disks_fails_on_storage(lab: Lab) -> None:
     outcome = lab.port.start_migration(source, plan.invocations[0], vm.id).wait(30)
     assert outcome is not None and not outcome.succeeded
     _assert_classified(outcome.error, ErrorKind.PATH_MISSING, lab)
+
+
+def test_a_generic_refusal_is_explained_by_compare_vm(lab: Lab) -> None:
+    # Windows' text only says to use Compare-VM; the bot runs it and reports what it finds.
+    lab.world.inject(Fault(FaultKind.GENERIC_REFUSAL, "HV-SRV03"))
+    vm, plan = lab.move_with_storage("SRV-DB01", "HV-SRV01", "HV-SRV03")
+    outcome = lab.port.start_migration(plan.host, plan.invocations[0], vm.id).wait(30)
+    assert outcome is not None and not outcome.succeeded
+    _assert_classified(outcome.error, ErrorKind.SWITCH_MISSING, lab)
+    assert outcome.error is not None and "vSwitch-Backup" in outcome.error.detail
+    assert len(lab.world.calls("Compare-VM")) == 1

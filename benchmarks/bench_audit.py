@@ -30,7 +30,7 @@ from bot.cli.audit import register
 from bot.store import SqliteAuditStore
 from bot.store.codec import GENESIS_HASH, canonical_json, event_hash, utc_text
 from bot.store.schema import connect
-from commands.workflow.records import Actor, EventDraft, NewRequest, Place
+from commands.workflow.records import Actor, EventDraft, NewRequest, Place, RequestKind
 
 ACTOR = Actor("U0BENCH", "LAB\\bench")
 DATA = {"percent": 42, "phase": "memory copy", "host": "HV-SRV02", "elapsed_seconds": 12.5}
@@ -53,7 +53,9 @@ def bench_store_append(directory: Path, count: int) -> float:
     """Events per second through SqliteAuditStore.append."""
     with SqliteAuditStore(directory / "store.db") as store:
         rid = store.create(
-            NewRequest("migrate", ACTOR, Place("C0"), {"vm": "SRV-APP01"}, vm="SRV-APP01"),
+            NewRequest(
+                RequestKind.MIGRATION, ACTOR, Place("C0"), {"vm": "SRV-APP01"}, vm="SRV-APP01"
+            ),
             EventDraft("requested", ACTOR),
         ).id
         draft = EventDraft("progress", ACTOR, DATA)

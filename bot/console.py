@@ -43,12 +43,8 @@ def outcome_lines(outcome: MigrationOutcome) -> list[str]:
         lines = [f"outcome unknown after {outcome.duration_seconds:.1f} s: {error.summary}"]
         lines += [f"  seen: {line}" for line in outcome.evidence]
         return [*lines, f"  check: {error.fix}"]
-    lines = [f"failed after {outcome.duration_seconds:.1f} s: {error.summary}"]
-    if error.cause:
-        lines.append(f"  cause: {error.cause}")
-    if error.fix:
-        lines.append(f"  fix:   {error.fix}")
-    return lines
+    failed = f"failed after {outcome.duration_seconds:.1f} s: {error.summary}"
+    return [failed, *(f"  {line}" for line in error.details())]
 
 
 class ConsoleNotifier:

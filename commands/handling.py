@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import assert_never
 
+from commands.clock import utc_now
 from commands.diagnosis import diagnose_events
 from commands.drain import plan_drain, render_drain_plan
 from commands.errors import Refusal
@@ -48,7 +49,6 @@ from commands.requests import (
 )
 from commands.workflow.cards import recorded_findings
 from commands.workflow.context import InternalError
-from commands.workflow.memory_store import utc_now
 from commands.workflow.preflight import Finding, Preflight, PreflightResult
 from commands.workflow.records import Actor, Place, RequestRecord
 from commands.workflow.service import Workflow
@@ -98,7 +98,9 @@ class Handler:
             return refused(refusal.line())
         except HyperVError as error:
             outcome = Outcome.REFUSED if error.kind in _ANSWERED_NO else Outcome.FAILED
-            return Reply(ReplyKind.FAILURE, *_error_parts(error), outcome=outcome, ephemeral=True)
+            return Reply(
+                ReplyKind.FAILURE, error.headline(), error.details(), outcome, ephemeral=True
+            )
         except DirectoryUnavailable as error:
             fix = (f"fix: {error.fix}",) if error.fix else ()
             return Reply(ReplyKind.FAILURE, error.summary, fix, Outcome.FAILED, ephemeral=True)
@@ -307,11 +309,3 @@ def _cancelled(record: RequestRecord) -> Reply:
 def _head(text: str) -> tuple[str, tuple[str, ...]]:
     first, *rest = text.splitlines()
     return first, tuple(rest)
-
-
-def _error_parts(error: HyperVError) -> tuple[str, tuple[str, ...]]:
-    where = f"{error.host}: " if error.host else ""
-    details = tuple(
-        f"{label}: {text}" for label, text in (("cause", error.cause), ("fix", error.fix)) if text
-    )
-    return f"{where}{error.summary}", details

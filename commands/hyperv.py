@@ -82,6 +82,23 @@ class HyperVError(Exception):
         self.detail = detail
         self.host = host
 
+    def headline(self) -> str:
+        """`host: summary`, or the summary alone: the first line shown to people."""
+        return f"{self.host}: {self.summary}" if self.host else self.summary
+
+    def details(self) -> tuple[str, ...]:
+        """`cause: ...` and `fix: ...`, those that are known, one line each."""
+        known = (("cause", self.cause), ("fix", self.fix))
+        return tuple(f"{label}: {text}" for label, text in known if text)
+
+    def sentence(self) -> str:
+        """The error on one line: the summary, then its cause and fix."""
+        parts = [self.summary]
+        parts += [
+            f"{label}: {text}" for label, text in (("Cause", self.cause), ("Fix", self.fix)) if text
+        ]
+        return " ".join(parts)
+
 
 @dataclass(frozen=True)
 class NetworkAdapter:

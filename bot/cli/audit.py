@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from bot.config import ConfigError, load_config
 from bot.store import SqliteAuditStore, database_path
 from bot.store.codec import jsonable, utc_text
+from commands.clock import utc_now
 from commands.workflow.records import Actor, AuditEvent, RequestRecord, State
 
 _AGE = re.compile(r"^(\d+)\s*([mhdw])$", re.IGNORECASE)
@@ -128,7 +129,7 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     age = _AGE.match(text.strip())
     if age:
         delta = dt.timedelta(**{_AGE_UNITS[age.group(2).lower()]: int(age.group(1))})
-        return (now or dt.datetime.now(dt.UTC)) - delta
+        return (now or utc_now()) - delta
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:

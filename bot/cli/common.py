@@ -116,11 +116,9 @@ def say(text: str) -> None:
 
 def print_error(error: HyperVError) -> None:
     """A classified host error on stderr: summary, cause and fix (never remote text)."""
-    where = f"{error.host}: " if error.host else ""
-    say(f"{where}{error.summary}")
-    for label, text in (("cause", error.cause), ("fix", error.fix)):
-        if text:
-            say(f"  {label}: {text}")
+    say(error.headline())
+    for line in error.details():
+        say(f"  {line}")
 
 
 def command_text(words: Sequence[str]) -> str:

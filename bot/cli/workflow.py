@@ -28,8 +28,7 @@ from bot.console import ConsoleNotifier, plain_mentions
 from bot.logs import bind
 from commands.language import parse
 from commands.replies import ReplyKind
-from commands.workflow.codec import DRAIN
-from commands.workflow.records import TERMINAL_STATES, Actor, Place, State
+from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestKind, State
 from commands.workflow.recovery import Action
 
 _FOLLOWED = frozenset({State.APPROVED, State.RUNNING})
@@ -196,7 +195,7 @@ def _refuse_cancel_elsewhere(services: Services, request_id: int, actor: Actor) 
     """A running move can only be stopped by the process that follows it (it holds the job
     and the pipeline); a fresh `hvbot cancel` follows nothing, so it says so instead."""
     record = services.workflow.get(request_id)
-    if record.state is not State.RUNNING or record.kind == DRAIN:
+    if record.state is not State.RUNNING or record.kind == RequestKind.DRAIN:
         # A running drain is stopped by cancelling its moves not yet sent, from any process.
         return
     services.approvers.check_may_cancel(record, actor)

@@ -6,7 +6,14 @@ import sqlite3
 from typing import Any
 
 from bot.store.codec import loads_or_none, parse_utc
-from commands.workflow.records import Actor, AuditEvent, Place, RequestRecord, State
+from commands.workflow.records import (
+    Actor,
+    AuditEvent,
+    Place,
+    RequestKind,
+    RequestRecord,
+    State,
+)
 
 
 def _state(value: str | None) -> State | None:
@@ -20,7 +27,7 @@ def record_from_row(row: sqlite3.Row) -> RequestRecord:
     assert created_at is not None and updated_at is not None  # NOT NULL columns
     return RequestRecord(
         id=row["id"],
-        kind=row["kind"],
+        kind=RequestKind(row["kind"]),
         state=State(row["state"]),
         version=row["version"],
         requester=Actor(

@@ -36,6 +36,7 @@ from bot.store.schema import (
     require_current,
 )
 from bot.store.scrub import Scrubber
+from commands.clock import utc_now
 from commands.workflow.records import (
     TERMINAL_STATES,
     AuditEvent,
@@ -67,10 +68,6 @@ class RequestNotFound(KeyError):
         return f"no request with id {self.request_id}"
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class SqliteAuditStore:
     """Requests (current state) and the append-only, hash-chained event log in one file.
 
@@ -85,7 +82,7 @@ class SqliteAuditStore:
         path: Path | str,
         *,
         secret_values: Iterable[str] = (),
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Callable[[], dt.datetime] = utc_now,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         read_only: bool = False,
     ) -> None:

@@ -13,6 +13,7 @@ from bot.winrm import objects as o
 from bot.winrm.calls import call, migration_jobs
 from bot.winrm.errors import records_error
 from bot.winrm.session import HostSession
+from commands.clock import utc_now
 from commands.diagnosis import blackout_seconds
 from commands.hyperv import HostEvent, JobState, MigrationProgress, VmInfo
 from commands.invocation import Invocation
@@ -55,19 +56,15 @@ def measure_clock(session: HostSession) -> HostClock:
     `commands.outcome` then never adopts a job or event from before the send, and at worst
     calls a move's outcome unknown rather than inventing one.
     """
-    before = _now()
+    before = utc_now()
     result = session.run([call("Get-Date", ("Format", "o"))])
-    after = _now()
+    after = utc_now()
     host_time = None if result.failed or not result.output else o.timestamp(result.output[0])
     if host_time is None:
         log.warning("host clock unreadable; no skew tolerance", extra={"host": session.host.name})
         return UNMEASURED
     half = (after - before) / 2
     return HostClock(host_time - (before + half), half)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def jobs_for(session: HostSession, vm_id: str) -> list[JobReading]:

@@ -40,6 +40,7 @@ from bot.winrm.jobs import (
     param,
 )
 from bot.winrm.session import HostSession, build_pipeline
+from commands.clock import utc_now
 from commands.diagnosis import KNOWLEDGE
 from commands.hyperv import (
     CancelMethod,
@@ -76,10 +77,6 @@ JOB_APPEARS_WITHIN = dt.timedelta(seconds=10)
 RECEIVE_TIMEOUT_SECONDS = 1
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class _Pipeline:
     """The running Move-VM pipeline and the thread that receives from it."""
 
@@ -106,7 +103,7 @@ class _Pipeline:
                 extra={"host": self.session.host.name, "kind": self.lost.kind.value},
             )
         finally:
-            self.finished_at = _now()
+            self.finished_at = utc_now()
             self.done.set()
             self.session.close()
 
@@ -187,7 +184,7 @@ class Migration:
         clock = measure_clock(shared)
         session = port.sessions.dedicated(source)
         pool = session.open()
-        started_at = _now()
+        started_at = utc_now()
         pipeline: _Pipeline | None = None
         with session.lock:
             ps = build_pipeline(pool, [invocation])
@@ -260,7 +257,7 @@ class Migration:
         if decision.job is not None:
             return decision.job.progress
         if decision.verdict is Verdict.RUNNING:
-            elapsed = (_now() - self._started_at).total_seconds()
+            elapsed = (utc_now() - self._started_at).total_seconds()
             return MigrationProgress(JobState.STARTING, 0, elapsed)
         outcome = self._settle(decision)
         state = JobState.COMPLETED if outcome.succeeded else JobState.EXCEPTION
@@ -348,7 +345,9 @@ class Migration:
             location=location,
             cancel_requested=self._cancel_requested,
             job_may_appear=(
-                self._sent_here and unconfirmed and _now() - self._started_at < JOB_APPEARS_WITHIN
+                self._sent_here
+                and unconfirmed
+                and utc_now() - self._started_at < JOB_APPEARS_WITHIN
             ),
         )
 
@@ -474,7 +473,7 @@ class Migration:
             duration = job.progress.elapsed_seconds
         else:
             pipeline = self._pipeline
-            end = pipeline.finished_at if pipeline and pipeline.finished_at else _now()
+            end = pipeline.finished_at if pipeline and pipeline.finished_at else utc_now()
             duration = max(0.0, (end - self._started_at).total_seconds())
         succeeded = decision.verdict is Verdict.SUCCEEDED
         self._outcome = MigrationOutcome(

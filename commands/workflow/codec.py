@@ -29,26 +29,18 @@ from commands.requests import (
     VmCompatibilityRequest,
 )
 from commands.workflow.machine import WorkflowError
-from commands.workflow.records import RequestRecord
+from commands.workflow.records import RequestKind, RequestRecord
 
 _TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Request)}
 
-MIGRATION = "migration"
-STORAGE_MIGRATION = "storage_migration"
-HOST_CHANGE = "host_change"
-VM_CHANGE = "vm_change"
-DRAIN = "drain"
-"""A drain: its own record, whose moves are child migration records (see `drain_of`)."""
 DRAIN_KEY = "drain"
-FOLLOWED_KINDS = frozenset({MIGRATION, STORAGE_MIGRATION})
-"""Kinds that run as a long Move-VM/Move-VMStorage job, followed and limited per host."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Subject:
     """What a request changes, as the record columns describe it."""
 
-    kind: str
+    kind: RequestKind
     vm: str | None
     host: Host | None
     destination: Host | None
@@ -59,20 +51,22 @@ def subject_of(request: Request) -> Subject:
     """The workflow kind and subject of a request that changes something; refuses the others."""
     match request:
         case MigrateRequest(move=move):
-            return Subject(MIGRATION, move.vm, move.source, move.destination, move.reason)
+            return Subject(
+                RequestKind.MIGRATION, move.vm, move.source, move.destination, move.reason
+            )
         case StorageRequest():
-            return Subject(STORAGE_MIGRATION, request.vm, None, None, request.reason)
+            return Subject(RequestKind.STORAGE_MIGRATION, request.vm, None, None, request.reason)
         case VmCompatibilityRequest():
-            return Subject(VM_CHANGE, request.vm, None, None, None)
+            return Subject(RequestKind.VM_CHANGE, request.vm, None, None, None)
         case DrainRequest(drain=drain):
-            return Subject(DRAIN, None, drain.source, None, drain.reason)
+            return Subject(RequestKind.DRAIN, None, drain.source, None, drain.reason)
         case (
             HostToggleRequest()
             | HostSetRequest()
             | HostNetworkAddRequest()
             | HostNetworkRemoveRequest()
         ):
-            return Subject(HOST_CHANGE, None, request.host, None, None)
+            return Subject(RequestKind.HOST_CHANGE, None, request.host, None, None)
     raise WorkflowError(
         f"`/migrate {to_dict(request)['action']}` needs no approval: send it on its own and the "
         "bot answers at once. Approval is for changes: `/migrate <vm> to <host>`, "

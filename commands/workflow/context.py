@@ -178,14 +178,7 @@ def error_data(error: HyperVError | WorkflowError) -> dict[str, Any]:
 
 def error_text(error: HyperVError | WorkflowError) -> str:
     """One line for people: summary, then cause and fix when known."""
-    if isinstance(error, WorkflowError):
-        return error.message
-    parts = [error.summary]
-    if error.cause:
-        parts.append(f"Cause: {error.cause}")
-    if error.fix:
-        parts.append(f"Fix: {error.fix}")
-    return " ".join(parts)
+    return error.line() if isinstance(error, WorkflowError) else error.sentence()
 
 
 @dataclass(frozen=True)

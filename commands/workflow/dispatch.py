@@ -12,11 +12,10 @@ import threading
 import time
 
 from commands.hyperv import HostSettings, HyperVError
-from commands.workflow.codec import FOLLOWED_KINDS, STORAGE_MIGRATION
 from commands.workflow.context import Deps
 from commands.workflow.execution import Runner
 from commands.workflow.machine import WorkflowError
-from commands.workflow.records import SYSTEM, EventDraft, RequestRecord
+from commands.workflow.records import SYSTEM, EventDraft, RequestKind, RequestRecord
 from commands.workflow.scheduler import HostSlots, Pool, SlotKey
 from commands.workflow.ticker import Ticker
 
@@ -49,7 +48,7 @@ class Dispatcher:
 
     def enqueue(self, record: RequestRecord) -> None:
         """Queues an approved migration for its hosts' slots; starts a setting change at once."""
-        if record.kind in FOLLOWED_KINDS:
+        if record.kind.followed:
             self.queue(record)
             self._deps.run_task(self.pump)
         elif self.runner.claim(record.id):
@@ -140,7 +139,7 @@ class Dispatcher:
 
 def slot_keys(record: RequestRecord) -> tuple[SlotKey, ...]:
     """The slots a request occupies: a storage slot on its host, or a VM slot on both ends."""
-    if record.kind == STORAGE_MIGRATION:
+    if record.kind == RequestKind.STORAGE_MIGRATION:
         return (SlotKey(record.source_host or "", Pool.STORAGE),)
     hosts = [h for h in (record.source_host, record.destination_host) if h]
     return tuple(SlotKey(h, Pool.VM) for h in hosts)

@@ -28,13 +28,7 @@ from commands.hyperv import HyperVError, MigrationOutcome, MigrationProgress
 from commands.placement import Job, makespan, schedule
 from commands.requests import MigrateRequest, Move
 from commands.workflow.cards import ApprovalCard
-from commands.workflow.codec import (
-    DRAIN_KEY,
-    MIGRATION,
-    drain_of,
-    encode_request,
-    invocation_from_json,
-)
+from commands.workflow.codec import DRAIN_KEY, drain_of, encode_request, invocation_from_json
 from commands.workflow.context import Deps, RaceLost
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.notify import MessageRef, Notifier
@@ -44,6 +38,7 @@ from commands.workflow.records import (
     Actor,
     EventDraft,
     NewRequest,
+    RequestKind,
     RequestRecord,
     State,
 )
@@ -206,7 +201,7 @@ class Drains:
         encoded = {**encode_request(request), DRAIN_KEY: parent.id}
         return deps.store.create(
             NewRequest(
-                kind=MIGRATION,
+                kind=RequestKind.MIGRATION,
                 requester=parent.requester,
                 place=parent.place,
                 request=encoded,

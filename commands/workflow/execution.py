@@ -15,7 +15,7 @@ import logging
 from commands.hyperv import HyperVError
 from commands.inventory import Host
 from commands.invocation import Invocation
-from commands.workflow.codec import FOLLOWED_KINDS, decode_request, invocations_from_record
+from commands.workflow.codec import decode_request, invocations_from_record
 from commands.workflow.context import InternalError, RaceLost, error_data, error_text
 from commands.workflow.following import Follower
 from commands.workflow.machine import Step, WorkflowError, who
@@ -90,7 +90,7 @@ class Runner(Follower):
         sent = self._record_send(record, host, invocations)
         if sent is None:
             return
-        if record.kind in FOLLOWED_KINDS:
+        if record.kind.followed:
             self._start_migration(sent, host, invocations[0], sent.updated_at)
         else:
             self._run_change(sent, host, invocations)

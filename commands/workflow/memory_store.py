@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from commands.clock import utc_now
 from commands.workflow.records import (
     OPEN_STATES,
     AuditEvent,
@@ -26,11 +27,6 @@ from commands.workflow.scheduler import SlotKey, has_room
 from commands.workflow.store import SubjectBusy, clashes
 
 _FIXED_FIELDS = frozenset({"id", "kind", "state", "version", "requester", "place", "created_at"})
-
-
-def utc_now() -> dt.datetime:
-    """The current time in UTC (the store's default clock)."""
-    return dt.datetime.now(dt.UTC)
 
 
 class MemoryAuditStore:

@@ -9,6 +9,22 @@ from enum import StrEnum
 from typing import Any
 
 
+class RequestKind(StrEnum):
+    """What a recorded request changes (`RequestRecord.kind`)."""
+
+    MIGRATION = "migration"
+    STORAGE_MIGRATION = "storage_migration"
+    HOST_CHANGE = "host_change"
+    VM_CHANGE = "vm_change"
+    DRAIN = "drain"
+    """A drain: its own record, whose moves are child migration records (see `drain_of`)."""
+
+    @property
+    def followed(self) -> bool:
+        """Whether it runs as a long Move-VM/Move-VMStorage job, followed and limited per host."""
+        return self in (RequestKind.MIGRATION, RequestKind.STORAGE_MIGRATION)
+
+
 class State(StrEnum):
     """Request states (architecture §3)."""
 
@@ -69,7 +85,7 @@ class Place:
 class NewRequest:
     """A request about to be recorded (state `requested`)."""
 
-    kind: str
+    kind: RequestKind
     requester: Actor
     place: Place
     request: Mapping[str, Any]
@@ -84,7 +100,7 @@ class RequestRecord:
     """The current state of one request, as stored. `version` grows with every change."""
 
     id: int
-    kind: str
+    kind: RequestKind
     state: State
     version: int
     requester: Actor

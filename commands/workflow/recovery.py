@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from commands.workflow.codec import DRAIN, FOLLOWED_KINDS, drain_of
+from commands.workflow.codec import drain_of
 from commands.workflow.execution import INVOCATION_SENT
-from commands.workflow.records import AuditEvent, RequestRecord, State
+from commands.workflow.records import AuditEvent, RequestKind, RequestRecord, State
 
 _BEFORE_APPROVAL = frozenset({State.REQUESTED, State.CHECKING, State.AWAITING_APPROVAL})
 
@@ -58,7 +58,7 @@ class Decision:
 def decide(record: RequestRecord, events: Sequence[AuditEvent], now: dt.datetime) -> Decision:
     """The recovery action for an open `record` given its audit `events`."""
     sent = next((e for e in reversed(events) if e.kind == INVOCATION_SENT), None)
-    if record.kind == DRAIN and record.state in (State.APPROVED, State.RUNNING):
+    if record.kind == RequestKind.DRAIN and record.state in (State.APPROVED, State.RUNNING):
         return Decision(record, Action.RESUME_DRAIN)
     if drain_of(record) is not None and record.state in _BEFORE_APPROVAL:
         return Decision(record, Action.RESUME_DRAIN)
@@ -70,7 +70,7 @@ def decide(record: RequestRecord, events: Sequence[AuditEvent], now: dt.datetime
             return Decision(record, Action.EXPIRE if expired else Action.KEEP_WAITING)
         case State.APPROVED if sent is None:
             return Decision(record, Action.REQUEUE)
-    if record.kind not in FOLLOWED_KINDS:
+    if not record.kind.followed:
         return Decision(record, Action.OUTCOME_UNKNOWN)
     # The event is written just before the send, so the job cannot have started earlier.
     started_at = record.started_at or (sent.at if sent else record.updated_at)

@@ -29,23 +29,18 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
+from commands.clock import utc_now
 from commands.hyperv import HyperVError
 from commands.inventory import Inventory
 from commands.ports import HyperVPort
 from commands.requests import Request
 from commands.workflow.approvals import Approvers
 from commands.workflow.cards import approval_card
-from commands.workflow.codec import (
-    DRAIN,
-    decode_request,
-    encode_request,
-    subject_of,
-)
+from commands.workflow.codec import decode_request, encode_request, subject_of
 from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.dispatch import Dispatcher, slot_keys
 from commands.workflow.drains import DrainNotifier, Drains
 from commands.workflow.machine import Step, WorkflowError, who
-from commands.workflow.memory_store import utc_now
 from commands.workflow.notify import Notifier, ProgressCadence
 from commands.workflow.preflight import Preflight, blocking_text
 from commands.workflow.records import (
@@ -55,6 +50,7 @@ from commands.workflow.records import (
     EventDraft,
     NewRequest,
     Place,
+    RequestKind,
     RequestRecord,
     State,
 )
@@ -168,7 +164,7 @@ class Workflow:
         count = f"{len(approvals)} of {record.required_approvals}"
         if final:
             self._deps.tell(record, f"Request #{record.id} approved by {who(actor)} ({count}).")
-            if record.kind == DRAIN:
+            if record.kind == RequestKind.DRAIN:
                 self._deps.run_task(self._drains.start, record.id)
             else:
                 self._dispatch.enqueue(record)
@@ -202,7 +198,7 @@ class Workflow:
         deps.approvers.check_may_cancel(record, actor)
         if seen is not None and record.state is not seen:
             raise self._moved_on(record)
-        if record.kind == DRAIN and record.state is State.RUNNING:
+        if record.kind == RequestKind.DRAIN and record.state is State.RUNNING:
             return self._drains.cancel(record, actor)
         if not self._runner.claim(request_id, cancel_by=actor):
             # Being started, followed or cancelled here: stopping is the runner's job, unless
@@ -235,7 +231,7 @@ class Workflow:
         """`/migrate drain cancel #id`: a running drain starts no further move (running ones
         finish); a drain not started yet is cancelled whole."""
         record = self._deps.record(request_id)
-        if record.kind != DRAIN:
+        if record.kind != RequestKind.DRAIN:
             raise WorkflowError(
                 f"Request #{request_id} is not a drain; to cancel it: /migrate cancel #{request_id}"
             )
@@ -266,7 +262,10 @@ class Workflow:
         open request, else its latest; or, with neither, every open request."""
         if request_id is not None:
             record = self.get(request_id)
-            return [record, *(self.drain_moves(record.id) if record.kind == DRAIN else ())]
+            return [
+                record,
+                *(self.drain_moves(record.id) if record.kind == RequestKind.DRAIN else ()),
+            ]
         if vm is not None:
             found = self.open_for_vm(vm)
             return [found] if found else list(self._deps.store.search(vm=vm, limit=1))

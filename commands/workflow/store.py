@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from commands.workflow.codec import DRAIN, HOST_CHANGE
 from commands.workflow.records import (
     AuditEvent,
     EventDraft,
     NewRequest,
+    RequestKind,
     RequestRecord,
     State,
     TransitionResult,
@@ -35,7 +35,7 @@ def clashes(new: NewRequest, record: RequestRecord) -> bool:
     if new.vm and record.vm and record.vm.casefold() == new.vm.casefold():
         return True
     return (
-        new.kind in (HOST_CHANGE, DRAIN)
+        new.kind in (RequestKind.HOST_CHANGE, RequestKind.DRAIN)
         and record.kind == new.kind
         and bool(new.source_host)
         and (record.source_host or "").casefold() == (new.source_host or "").casefold()

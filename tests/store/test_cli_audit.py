@@ -65,8 +65,8 @@ def test_list_shows_a_table_newest_first(capsys: pytest.CaptureFixture[str], fil
         "CREATED",
         "(UTC)",
     ]
-    assert lines[1].split()[:4] == ["2", "requested", "migrate", "SRV-DB01"]
-    assert lines[2].split()[:4] == ["1", "succeeded", "migrate", "SRV-APP01"]
+    assert lines[1].split()[:4] == ["2", "requested", "migration", "SRV-DB01"]
+    assert lines[2].split()[:4] == ["1", "succeeded", "migration", "SRV-APP01"]
     assert "U0ALICE (LAB\\alice)" in lines[2]
 
 
@@ -136,7 +136,7 @@ def test_database_path_comes_from_the_config_beside_it(
 def test_show_tells_the_whole_story(capsys: pytest.CaptureFixture[str], filled: Path) -> None:
     code, out, _ = _audit(capsys, "show", "1", "--db", str(filled))
     assert code == 0
-    assert out.startswith("Request 1 · migrate\n")
+    assert out.startswith("Request 1 · migration\n")
     assert "State         succeeded (version 4)" in out
     assert "From → to     HV-SRV01 → HV-SRV02" in out
     assert 'Outcome       {"result": "moved"}' in out

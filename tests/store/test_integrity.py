@@ -154,7 +154,7 @@ def test_migrations_upgrade_an_older_database_in_place(db_path: Path) -> None:
     MIGRATIONS.apply(db, stop_before="0002_search_indexes_and_views")
     db.execute(
         "INSERT INTO requests (kind, state, version, vm, requester_slack_id, channel, request,"
-        " created_at, updated_at, last_transition_seq) VALUES ('migrate', 'requested', 1,"
+        " created_at, updated_at, last_transition_seq) VALUES ('migration', 'requested', 1,"
         " 'OLD-VM', 'U0OLD', 'C0OLD', '{}', '2025-01-01T00:00:00.000000+00:00',"
         " '2025-01-01T00:00:00.000000+00:00', 1)"
     )
@@ -199,11 +199,11 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from bot.store import SqliteAuditStore
-    from commands.workflow.records import Actor, EventDraft, NewRequest, Place
+    from commands.workflow.records import Actor, EventDraft, NewRequest, Place, RequestKind
     store = SqliteAuditStore(sys.argv[1])
     actor = Actor("U0CRASH")
     rid = store.create(
-        NewRequest("migrate", actor, Place("C0"), {"vm": "VM"}, vm="VM"),
+        NewRequest(RequestKind.MIGRATION, actor, Place("C0"), {"vm": "VM"}, vm="VM"),
         EventDraft("requested", actor),
     ).id
     while True:

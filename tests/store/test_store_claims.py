@@ -14,7 +14,7 @@ import pytest
 
 from bot.store import SqliteAuditStore
 from commands.workflow.memory_store import MemoryAuditStore
-from commands.workflow.records import State
+from commands.workflow.records import RequestKind, State
 from commands.workflow.scheduler import Pool, SlotKey
 from commands.workflow.store import AuditStore, SubjectBusy
 from support.clock import FakeClock
@@ -58,7 +58,9 @@ def test_a_vm_is_free_again_once_its_request_ends(any_store: AuditStore) -> None
 
 
 def test_one_open_settings_change_per_host(any_store: AuditStore) -> None:
-    change = dataclasses.replace(new_request(), kind="host_change", vm=None, destination_host=None)
+    change = dataclasses.replace(
+        new_request(), kind=RequestKind.HOST_CHANGE, vm=None, destination_host=None
+    )
     first = any_store.create(change, draft("submitted"))
     with pytest.raises(SubjectBusy) as busy:
         any_store.create(dataclasses.replace(change, source_host="hv-srv01"), draft("submitted"))

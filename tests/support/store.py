@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.workflow.records import Actor, EventDraft, NewRequest, Place
+from commands.workflow.records import Actor, EventDraft, NewRequest, Place, RequestKind
 
 ALICE = Actor(slack_user_id="U0ALICE", directory_account="LAB\\alice", display_name="Alice")
 BOB = Actor(slack_user_id="U0BOB", directory_account="LAB\\bob")
@@ -16,7 +16,7 @@ def new_request(
 ) -> NewRequest:
     """A migration request as the workflow would record it."""
     return NewRequest(
-        kind="migrate",
+        kind=RequestKind.MIGRATION,
         requester=requester,
         place=Place(channel="C0OPS", thread_ts="1732560000.000100"),
         request={"vm": vm, "to": destination, "include_storage": False},

@@ -41,6 +41,7 @@ from commands.workflow.records import (
     AuditEvent,
     EventDraft,
     NewRequest,
+    RequestKind,
     RequestRecord,
     State,
 )
@@ -52,7 +53,7 @@ from support.workflow import INVENTORY, PLACE, REQUESTER, START, host, move
 def record(state: State, **fields: object) -> RequestRecord:
     base = RequestRecord(
         id=7,
-        kind="migration",
+        kind=RequestKind.MIGRATION,
         state=state,
         version=3,
         requester=REQUESTER,
@@ -206,7 +207,7 @@ def test_each_host_queue_is_first_come_first_served() -> None:
     store = MemoryAuditStore(lambda: START)
     for n in range(3):
         store.create(
-            NewRequest("migration", REQUESTER, PLACE, {}, vm=f"VM{n}"),
+            NewRequest(RequestKind.MIGRATION, REQUESTER, PLACE, {}, vm=f"VM{n}"),
             EventDraft("submitted", REQUESTER),
         )
     slots = HostSlots(store.claim_slots)
@@ -228,7 +229,7 @@ def test_each_host_queue_is_first_come_first_served() -> None:
 def test_the_memory_store_applies_exactly_the_expected_change() -> None:
     store = MemoryAuditStore(lambda: START)
     created = store.create(
-        NewRequest("migration", REQUESTER, PLACE, {"type": "x"}, vm="SRV-APP01"),
+        NewRequest(RequestKind.MIGRATION, REQUESTER, PLACE, {"type": "x"}, vm="SRV-APP01"),
         EventDraft("submitted", REQUESTER),
     )
     draft = EventDraft("check_started", SYSTEM)
@@ -259,7 +260,8 @@ def test_recovery_never_resends_what_may_have_started() -> None:
     reattach = decide(record(State.APPROVED), [_sent(sent_at)], now)
     assert (reattach.action, reattach.started_at) == (Action.REATTACH, sent_at)
     assert (
-        decide(record(State.RUNNING, kind="host_change"), [], now).action is Action.OUTCOME_UNKNOWN
+        decide(record(State.RUNNING, kind=RequestKind.HOST_CHANGE), [], now).action
+        is Action.OUTCOME_UNKNOWN
     )
     assert decide(record(State.CHECKING), [], now).action is Action.RECHECK
     stale = record(State.AWAITING_APPROVAL, expires_at=now)

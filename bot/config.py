@@ -59,6 +59,9 @@ class SlackConfig:
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
     api_url: str = "https://slack.com/api/"
     http_port: int = 3000
+    # Empty means anywhere / anyone; otherwise the bot answers elsewhere only to say why not.
+    channels: tuple[str, ...] = ()
+    requesters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class AuditConfig:
     """`[audit]`: the SQLite audit database."""
 
     database: str = "hvbot.db"
+    # A channel where the chain head is posted after every final state: a witness outside the
+    # database for `hvbot audit verify`.
+    slack_channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +325,8 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
             ),
         ),
         http_port=s.get("http_port", int, d.http_port, _port),
+        channels=s.strings("channels"),
+        requesters=s.strings("requesters"),
     )
 
     a = _section(problems, data, "approvals")
@@ -384,7 +392,10 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
 
     u = _section(problems, data, "audit")
     u.unknown(set(AuditConfig.__dataclass_fields__))
-    audit = AuditConfig(database=u.get("database", str, AuditConfig().database))
+    audit = AuditConfig(
+        database=u.get("database", str, AuditConfig().database),
+        slack_channel=u.optional_text("slack_channel"),
+    )
 
     e = _section(problems, data, "executor")
     e.unknown(set(ExecutorConfig.__dataclass_fields__))

@@ -1,81 +1,215 @@
-"""`hvbot demo`: a whole migration story on the built-in lab, printed as a transcript.
+"""`hvbot demo`: a whole migration story through the bot's real Slack app, printed as the
+Slack channel people would see.
 
 Three simulated Hyper-V hosts listen on loopback and speak real WinRM over HTTPS (the
-certificate is validated against the lab's own CA); the bot's real adapters, preflight,
-workflow and SQLite audit log do the rest. People are played by the script. Slack itself
-is not involved yet: what would be posted in a thread is printed.
+certificate is validated against the lab's own CA); the Slack stand-in plays Slack; the bot
+runs as `hvbot serve` does (HTTP mode, signed requests, the pacer, the SQLite audit log). The
+stand-in's driver plays @alice (on call), @bob (team lead) and @carol (change manager): it
+types slash commands, mentions the bot in an incident thread and clicks the buttons the bot
+posted. The transcript is the stand-in's channel: what people did and what the bot said, in
+order, thread replies indented, a progress message in its last form with its edit count.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.app import SETTLED_STATES, Services, build_services
+from bot.app import SETTLED_STATES
 from bot.config import Config, Secrets, parse_config
-from bot.console import ConsoleNotifier
+from bot.slack.actions import APPROVE
+from bot.slack.pacing import Limits
 from bot.winrm.errors import record_text
 from commands.invocation import Invocation, Parameter
-from commands.replies import ReplyKind
-from commands.workflow.machine import WorkflowError
-from commands.workflow.notify import PROGRESS_SECONDS, ProgressCadence
-from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
+from commands.workflow.notify import PROGRESS_SECONDS
+from commands.workflow.records import TERMINAL_STATES, RequestRecord, State
 
 if TYPE_CHECKING:
+    from bot.slack.serve import ActiveBot
+    from lab.slack.driver import Driver
+    from lab.slack.server import SlackStandIn
+    from lab.slack.workspace import Activity, Message
     from lab.world import World
 
-PEOPLE = {"UALICE": "@alice (on call)", "UBOB": "@bob (team lead)", "UCAROL": "@carol (change mgr)"}
-_CHANNEL = Place("C-INCIDENT-4711", "1732567000.000100")
+ALICE, BOB, CAROL = "U_ALICE", "U_BOB", "U_CAROL"
+ROLES = {ALICE: "on call", BOB: "team lead", CAROL: "change mgr"}
+CHANNEL = "C_HVOPS"
+WAIT = 120.0
+_MENTION = re.compile(r"<@([A-Z0-9_]+)>")
+_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+_RECORDED = re.compile(r"Request #(\d+) recorded")
+# Slack's own markup that a terminal would show as it is: a line starting in bold, `code`.
+_MARKUP = re.compile(r"^\*([^\n]+?)\*(?=\s|$)|```|`", re.MULTILINE)
 
 
-class Demo:
-    """Plays the people, prints what they type and what the bot answers."""
+def _wait(probe: Callable[[], object], what: str) -> None:
+    from lab.waiting import wait_until
 
-    def __init__(self, services: Services, notifier: ConsoleNotifier, out: TextIO) -> None:
-        self.services = services
+    wait_until(probe, WAIT, what)
+
+
+@dataclass
+class Transcript:
+    """Prints what the stand-in's channel gained since the last `flush`."""
+
+    slack: SlackStandIn
+    out: TextIO
+    shown: set[str] = field(default_factory=set)
+
+    def name(self, user: str) -> str:
+        """How a Slack user appears: `@alice`, or `hvbot`."""
+        found = self.slack.workspace.user(user)
+        return f"@{found.name}" if found else user
+
+    def plain(self, text: str) -> str:
+        """Mentions, dates and markup as a person reads them."""
+        text = _DATE.sub(r"\1", _MENTION.sub(lambda m: self.name(m.group(1)), text))
+        return _MARKUP.sub(lambda m: m.group(1) or "", text)
+
+    def flush(self) -> None:
+        """Prints every new activity and message, in the order they happened."""
+        from lab.slack import workspace as stored
+
+        workspace = self.slack.workspace
+        entries: list[tuple[float, str, Activity | Message]] = [
+            (float(a.ts), f"a{a.ts}", a) for a in workspace.activity(CHANNEL)
+        ]
+        entries += [(float(m.ts), f"m{m.ts}", m) for m in workspace.all_messages(CHANNEL)]
+        for _, key, entry in sorted(entries, key=lambda e: e[0]):
+            if key in self.shown:
+                continue
+            self.shown.add(key)
+            if isinstance(entry, stored.Message):
+                self._message(entry)
+            else:
+                self._activity(entry)
+
+    def _activity(self, activity: Activity) -> None:
+        role = ROLES.get(activity.user, "")
+        who = f"{self.name(activity.user)} ({role})" if role else self.name(activity.user)
+        indent = "    " if activity.thread_ts else ""
+        verb = "clicks " if activity.kind == "click" else ""
+        print(f"{indent}{who:>24} › {verb}{activity.text}", file=self.out, flush=True)
+
+    def _message(self, message: Message) -> None:
+        from lab.slack.blocks import block_lines
+
+        lines = block_lines(message.blocks) if message.blocks else message.text.splitlines()
+        lines = [self.plain(line) for line in lines if not line.startswith("[Approve]")] or [""]
+        author = "hvbot" if message.bot else self.name(message.user)
+        notes = []
+        if message.ephemeral_to:
+            notes.append(f"only {self.name(message.ephemeral_to)} sees this")
+        if message.broadcast:
+            notes.append(f"also sent to #{CHANNEL.removeprefix('C_').lower()}")
+        if message.edits:
+            notes.append(f"edited {len(message.edits)} times; last form")
+        indent = "    " if message.is_reply else ""
+        head = f"{indent}{author:>24} ┃ "
+        print(head + lines[0] + (f"   ({'; '.join(notes)})" if notes else ""), file=self.out)
+        for line in lines[1:]:
+            print(f"{indent}{'':>24} ┃ {line}", file=self.out)
+        self.out.flush()
+
+
+class SlackDemo:
+    """Plays the people through the driver and prints the channel as it grows."""
+
+    def __init__(self, bot: ActiveBot, slack: SlackStandIn, driver: Driver, out: TextIO) -> None:
+        self.bot = bot
+        self.slack = slack
+        self.driver = driver
         self.out = out
-        self.notifier = notifier
-
-    @staticmethod
-    def name(user: str) -> str:
-        """How a Slack user id appears in the transcript."""
-        return PEOPLE.get(user, f"@{user}").split(" ")[0]
+        self.transcript = Transcript(slack, out)
 
     def section(self, title: str) -> None:
-        """Print a section heading."""
+        """Prints a section heading."""
+        self.transcript.flush()
         print(f"\n── {title} " + "─" * max(0, 70 - len(title)), file=self.out, flush=True)
 
     def note(self, text: str) -> None:
-        """Print a narrator's line."""
+        """Prints a narrator's line."""
         print(f"   ({text})", file=self.out, flush=True)
 
-    def type(self, user: str, text: str) -> RequestRecord | None:
-        """`user` types `/migrate text`; returns the request it recorded, if any."""
-        print(f"{PEOPLE[user]:>22} › /migrate {text}", file=self.out, flush=True)
-        reply = self.services.handler.handle(text, Actor(user), _CHANNEL)
-        self.notifier.say(reply.text())
-        if reply.kind is not ReplyKind.RECORDED or reply.request_id is None:
+    def slash(self, user: str, text: str) -> RequestRecord | None:
+        """`user` types `/migrate text`; the request it recorded once settled, if any."""
+        before = len(self.slack.workspace.ephemerals(CHANNEL, user))
+        self.driver.slash("/migrate", text, user=user, channel=CHANNEL)
+        _wait(lambda: len(self.slack.workspace.ephemerals(CHANNEL, user)) > before, "an answer")
+        answer = self.slack.workspace.ephemerals(CHANNEL, user)[before].text
+        return self._settle(answer)
+
+    def mention(self, user: str, text: str, thread: str) -> RequestRecord | None:
+        """`user` writes `@hvbot text` in the thread; the request it recorded once settled."""
+        before = len(self._bot_messages(thread))
+        self.driver.mention(text, channel=CHANNEL, user=user, thread_ts=thread)
+        _wait(lambda: len(self._bot_messages(thread)) > before, "an answer in the thread")
+        return self._settle(self._bot_messages(thread)[before].text)
+
+    def click(self, user: str, record: RequestRecord, action: str = APPROVE) -> RequestRecord:
+        """`user` clicks a button of the request's card; the request afterwards."""
+        assert record.card_ts is not None
+        before = self.bot.services.workflow.get(record.id)
+        told = len(self.slack.workspace.ephemerals(CHANNEL, user))
+        self.driver.click(CHANNEL, record.card_ts, action, user=user)
+        _wait(
+            lambda: (
+                self.bot.services.workflow.get(record.id).version != before.version
+                or len(self.slack.workspace.ephemerals(CHANNEL, user)) > told
+            ),
+            "the click to be answered",
+        )
+        self.idle()
+        return self.bot.services.workflow.get(record.id)
+
+    def finish(self, record: RequestRecord) -> RequestRecord:
+        """Waits for the request's end and the bot's last words about it."""
+        done = self.bot.services.wait_for(record.id, TERMINAL_STATES)
+        self.idle()
+        return done
+
+    def incident(self, user: str, text: str) -> str:
+        """`user` starts an incident thread in the channel; its ts."""
+        return self.slack.workspace.post(CHANNEL, user, text).ts
+
+    def idle(self) -> None:
+        """Waits until the bot has said everything it queued."""
+        self.bot.pacer.idle(WAIT)
+
+    def _settle(self, answer: str) -> RequestRecord | None:
+        found = _RECORDED.search(answer)
+        if found is None:
+            self.idle()
             return None
-        # The notifier shows the card, or why the check refused the request.
-        return self.services.wait_for(reply.request_id, SETTLED_STATES)
+        workflow = self.bot.services.workflow
+        request_id = int(found.group(1))
+        record = self.bot.services.wait_for(request_id, SETTLED_STATES)
+        if record.state is State.AWAITING_APPROVAL:
+            _wait(lambda: workflow.get(request_id).card_ts is not None, "the card")
+            record = workflow.get(request_id)
+        self.idle()
+        return record
 
-    def approve(self, user: str, request_id: int) -> None:
-        """`user` clicks Approve on the card."""
-        print(f"{PEOPLE[user]:>22} › clicks [Approve] on #{request_id}", file=self.out, flush=True)
-        try:
-            self.services.workflow.approve(request_id, Actor(user))
-        except WorkflowError as refusal:
-            self.notifier.say(str(refusal))
+    def _bot_messages(self, thread: str) -> list[Message]:
+        workspace = self.slack.workspace
+        replies = [m for m in workspace.replies(CHANNEL, thread) if m.bot]
+        private = [m for m in workspace.ephemerals(CHANNEL) if m.thread_ts == thread]
+        return sorted([*replies, *private], key=lambda m: float(m.ts))
 
 
-def _lab_config(fragment: str, directory: Path) -> Config:
+def _lab_config(fragment: str, slack: SlackStandIn, directory: Path) -> Config:
     text = (
         fragment.replace('name = "HV-SRV01"', 'name = "HV-SRV01"\ncritical = true')
-        + '\n[approvals]\nusers = ["UBOB", "UCAROL"]\nttl_minutes = 30\n'
+        + "\n"
+        + slack.config_fragment(mode="http")
+        + f'channels = ["{CHANNEL}"]\n'
+        + f'\n[approvals]\nusers = ["{BOB}", "{CAROL}"]\nttl_minutes = 30\n'
         + "\n[executor]\npoll_seconds = 0.25\n"
         + f'\n[audit]\ndatabase = "{directory / "audit.db"}"\n'
         + '\n[logging]\nformat = "text"\n'
@@ -84,56 +218,78 @@ def _lab_config(fragment: str, directory: Path) -> Config:
 
 
 @contextmanager
-def _lab(time_scale: float, notifier: ConsoleNotifier) -> Iterator[tuple[Services, World, Path]]:
+def _running(time_scale: float) -> Iterator[tuple[ActiveBot, SlackStandIn, World, Path]]:
+    from bot.slack.coordination import Coordination
+    from bot.slack.serve import ActiveBot
+    from bot.slack.settings import SlackSettings
     from lab.running import start_lab
+    from lab.slack.server import SlackStandIn
     from lab.world import load_scenario
 
     world = load_scenario(None, time_scale=time_scale)
     with (
         tempfile.TemporaryDirectory(prefix="hvbot-demo-") as tmp,
         start_lab(world, https=True) as lab,
+        SlackStandIn() as slack,
     ):
         directory = Path(tmp)
-        config = _lab_config(lab.config_fragment(), directory)
+        config = _lab_config(lab.config_fragment(), slack, directory)
         secrets = Secrets.from_environ(
-            {"HVBOT_WINRM_USER": lab.username, "HVBOT_WINRM_PASSWORD": lab.password}
+            {
+                "HVBOT_WINRM_USER": lab.username,
+                "HVBOT_WINRM_PASSWORD": lab.password,
+                **slack.environment(),
+            }
         )
-        # Progress at the pace people would see on real hosts, in the lab's faster time.
-        cadence = ProgressCadence(min_seconds=PROGRESS_SECONDS * time_scale)
-        services = build_services(config, secrets, notifier, cadence=cadence)
+        coordination = Coordination(directory / "audit.db")
+        # Progress edited at the pace Slack allows, in the lab's faster time.
+        limits = Limits(spacing=PROGRESS_SECONDS * time_scale)
+        bot = ActiveBot(
+            config,
+            secrets,
+            SlackSettings.from_config(config, secrets),
+            coordination,
+            http_port=0,
+            limits=limits,
+        )
         try:
-            yield services, world, directory
+            yield bot, slack, world, directory
         finally:
-            services.close()
+            bot.stop()
+            coordination.close()
             world.wait_idle()
 
 
 def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
     """Play the whole story; returns 0 when every step behaved as the story says."""
+    from lab.slack.driver import Driver
     from lab.world import Fault, FaultKind
 
-    notifier = ConsoleNotifier(out, prefix="   hvbot", names=Demo.name)
-    with _lab(time_scale, notifier) as (services, world, directory):
-        demo = Demo(services, notifier, out)
+    with _running(time_scale) as (bot, slack, world, directory):
+        demo = SlackDemo(bot, slack, Driver(slack, bot_url=bot.where), out)
+        services = bot.services
         demo.section("The lab")
         for host in services.config.hosts:
             critical = " (critical: two approvals)" if host.critical else ""
             demo.note(f"{host.name} = https://{host.address}:{host.port}/wsman{critical}")
         demo.note("WinRM over HTTPS; the lab's certificate is validated against its own CA")
+        demo.note(f"Slack stand-in: {slack.api_url} (watch the channel at {slack.page_url})")
+        demo.note(f"hvbot serve, HTTP mode: {bot.where} (every request signed)")
         demo.note(
             f"lab time runs {1 / time_scale:.0f}x faster: times below are the hosts' "
             "simulated seconds"
         )
 
         demo.section("1. Preflight catches a missing virtual switch")
-        demo.type("UALICE", "check SRV-DB01 to HV-SRV03")
+        demo.slash(ALICE, "check SRV-DB01 to HV-SRV03")
 
         demo.section("2. Configuration here, disks there: the seed's example, done right")
-        demo.type(
-            "UALICE",
+        demo.slash(
+            ALICE,
             'check SRV-APP01 to HV-SRV02 vm-path "D:\\Hyper-V\\Virtual Machines" '
             'storage-path "D:\\Hyper-V\\Virtual Hard Disks"',
         )
+        demo.transcript.flush()
         demo.note("the seed's own form mixes two parameter sets; PowerShell itself refuses it:")
         seed_form = Invocation(
             "Move-VM",
@@ -153,38 +309,40 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
         demo.note(f"HV-SRV01: {message} [{fq_error_id}]")
 
         demo.section("3. Bad input gets one line, never a stack trace")
-        demo.type("UALICE", "SRV-* to HV-SRV02")
-        demo.type("UALICE", "SRV-APP01 to HV-SRV9")
+        demo.slash(ALICE, "SRV-* to HV-SRV02")
+        demo.slash(ALICE, "SRV-APP01 to HV-SRV9")
 
         demo.section("4. A shared-nothing live migration, approved by two people")
-        record = demo.type(
-            "UALICE", "SRV-APP01 to HV-SRV02 include-storage reason patch night, KB5044281"
+        record = demo.slash(
+            ALICE, "SRV-APP01 to HV-SRV02 include-storage reason patch night, KB5044281"
         )
-        if record is None:
+        if record is None or record.state is not State.AWAITING_APPROVAL:
             return 1
-        demo.approve("UALICE", record.id)
-        demo.approve("UBOB", record.id)
-        demo.approve("UCAROL", record.id)
-        moved = services.wait_for(record.id, TERMINAL_STATES)
+        demo.click(ALICE, record)
+        demo.click(BOB, record)
+        demo.click(CAROL, record)
+        moved = demo.finish(record)
 
         demo.section("5. Kerberos delegation lost: caught before anyone approves")
         demo.note("HV-SRV02's computer object loses its constrained delegation in AD")
         world.inject(Fault(FaultKind.KERBEROS_DELEGATION_MISSING, host="HV-SRV02"))
-        refused = demo.type("UALICE", "SRV-APP01 to HV-SRV03 include-storage")
+        refused = demo.slash(ALICE, "SRV-APP01 to HV-SRV03 include-storage")
         world.clear_faults(FaultKind.KERBEROS_DELEGATION_MISSING)
 
-        demo.section("6. A migration that fails halfway, explained with cause and fix")
+        demo.section("6. In an incident thread: a migration that fails halfway, explained")
         demo.note("the migration network to HV-SRV02 will drop at 60%")
         world.inject(Fault(FaultKind.FAIL_AT_PERCENT, host="HV-SRV02", percent=60))
-        broken = demo.type("UALICE", "SRV-DB01 to HV-SRV02 reason rebalance")
+        thread = demo.incident(CAROL, "INC-4711: SRV-DB01 slow, HV-SRV01 fans failing")
+        broken = demo.mention(ALICE, "migrate SRV-DB01 to HV-SRV02 reason INC-4711", thread)
         failed = None
         if broken is not None and broken.state is State.AWAITING_APPROVAL:
-            demo.approve("UBOB", broken.id)
-            demo.approve("UCAROL", broken.id)
-            failed = services.wait_for(broken.id, TERMINAL_STATES)
+            demo.click(BOB, broken)
+            demo.click(CAROL, broken)
+            failed = demo.finish(broken)
 
         demo.section("7. The audit log")
-        demo.type("UCAROL", "history")
+        demo.slash(CAROL, "history")
+        demo.transcript.flush()
         report = services.store.verify()
         demo.note(
             f"hash chain: {report.count} events, "

@@ -14,6 +14,7 @@ MARKS: dict[str, str] = {
     "lab_winrm": "lab",
     "winrm/test_cli_plan.py": "lab",
     "slack_standin": "lab",
+    "slack/test_slack_serve.py": "e2e",
 }
 
 

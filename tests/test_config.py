@@ -80,3 +80,21 @@ def test_secrets_come_from_the_environment_and_never_print() -> None:
     assert secrets.get("HVBOT_WINRM_PASSWORD") == "hunter22"
     assert secrets.get("EMPTY") is None
     assert "hunter22" not in repr(secrets)
+
+
+def test_slack_allow_lists_and_the_audit_witness_channel() -> None:
+    config = parse_config(MINIMAL)
+    assert (config.slack.channels, config.slack.requesters) == ((), ())
+    assert config.audit.slack_channel is None
+    config = parse_config(
+        {
+            **MINIMAL,
+            "slack": {"channels": ["C0OPS0001"], "requesters": ["U0ALICE01"]},
+            "audit": {"slack_channel": "C0AUDIT01"},
+        }
+    )
+    assert config.slack.channels == ("C0OPS0001",)
+    assert config.slack.requesters == ("U0ALICE01",)
+    assert config.audit.slack_channel == "C0AUDIT01"
+    with pytest.raises(ConfigError, match=r"slack\.channels: expected a list"):
+        parse_config({**MINIMAL, "slack": {"channels": "C0OPS0001"}})

@@ -10,6 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.slack.manifest import ManifestError, manifest, manifest_text
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests/reference/slack-manifest-schema/manifest.schema.1.0.0.json"
 SCOPES = {"commands", "chat:write", "users:read", "users:read.email", "usergroups:read"}
@@ -74,3 +76,29 @@ def test_socket_mode_needs_no_url_but_http_mode_does() -> None:
         "settings.interactivity.request_url",
         "settings.event_subscriptions.request_url",
     ]
+
+
+def test_the_generated_socket_manifest_is_the_repositorys_manifest() -> None:
+    assert manifest() == load_manifest()
+
+
+@pytest.mark.parametrize("http_url", [None, "https://hvbot.example.com/slack/events"])
+def test_both_modes_validate_and_hold_every_url_they_need(http_url: str | None) -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    generated = json.loads(manifest_text(http_url))
+    jsonschema.validate(generated, schema)
+    assert missing_urls(generated) == []
+    assert generated["settings"]["socket_mode_enabled"] is (http_url is None)
+
+
+def test_http_mode_points_every_request_at_the_one_url() -> None:
+    url = "https://hvbot.example.com/slack/events"
+    generated = manifest(url)
+    assert generated["features"]["slash_commands"][0]["url"] == url
+    assert generated["settings"]["interactivity"]["request_url"] == url
+    assert generated["settings"]["event_subscriptions"]["request_url"] == url
+
+
+def test_http_mode_refuses_a_url_slack_cannot_use() -> None:
+    with pytest.raises(ManifestError, match="https://"):
+        manifest("http://127.0.0.1:3000/slack/events")

@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.lab",
     "bot.cli.workflow",
     "bot.cli.demo",
+    "bot.cli.slack",
 )
 
 

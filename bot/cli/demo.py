@@ -16,8 +16,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "demo",
         help="run a full migration story on the built-in lab",
-        description="Start three simulated Hyper-V hosts on loopback and play a migration "
-        "story through the real bot: preflight, approval, progress, failure, audit.",
+        description="Start three simulated Hyper-V hosts and the Slack stand-in on loopback, "
+        "run the bot's Slack app, and play a migration story through it as @alice, @bob and "
+        "@carol: preflight, approval, progress, an incident thread, a failure, the audit log. "
+        "The transcript is the stand-in's channel.",
     )
     parser.add_argument(
         "--time-scale",

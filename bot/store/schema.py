@@ -147,6 +147,25 @@ def _one_open_drain_per_host(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0005_serve_lease_and_slack_events")
+def _serve_lease_and_slack_events(db: Database) -> None:
+    # Not audit data: which `hvbot serve` process is active (bot.slack.coordination) and which
+    # Slack events were already taken, shared by every process on this database.
+    db.executescript(
+        """
+        CREATE TABLE serve_lease (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE TABLE slack_events_seen (
+            event_id TEXT PRIMARY KEY,
+            seen_at REAL NOT NULL
+        );
+        """
+    )
+
+
 APPEND_ONLY_TRIGGERS = frozenset({"events_refuse_update", "events_refuse_delete"})
 
 

@@ -1,4 +1,4 @@
-"""`hvbot demo` tells its whole story, and every step behaves as the story says."""
+"""`hvbot demo` tells its whole story through Slack, and every step behaves as the story says."""
 
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ def test_demo_story() -> None:
     assert "did you mean HV-SRV03?" in text
     assert "You cannot approve your own request #1." in text
     assert "approval 1 of 2 from @bob" in text
-    assert "#1 SRV-APP01: succeeded in" in text
+    assert "SRV-APP01 is now on HV-SRV02: request #1 succeeded in" in text
     assert "0x8009030E" in text
-    assert "#3 SRV-DB01: failed after" in text and "fix:" in text
+    assert "Request #3 (SRV-DB01) failed after" in text and "Fix:" in text
+    assert "(only @alice sees this)" in text and "(also sent to #hvops)" in text
+    assert re.search(r"\n {4}\s+@alice ┃ @hvbot migrate SRV-DB01", text)
+    assert "watch the channel at http://127.0.0.1:" in text
     assert "Traceback" not in text
     assert "Lab-Passw0rd!" not in text
     assert re.search(r"hash chain: \d+ events, intact", text)

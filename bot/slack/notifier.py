@@ -1,0 +1,201 @@
+"""The workflow's notifier, in Slack: the approval card, its thread, one progress message kept
+up to date, the final word broadcast to the channel.
+
+Where things go: the card is posted where the request was made (the channel, or the incident
+thread an @mention came from); everything after it goes to the card's thread (or that incident
+thread). Every write goes through the pacer (bot.slack.pacing): one line per request, so a
+request's messages arrive in the order they were asked for, under the workspace's budget.
+Progress edits are coalesced there (latest value wins).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import Block
+
+from bot.slack import blocks as ui
+from bot.slack.pacing import Call, Pacer
+from commands.hyperv import MigrationOutcome, MigrationProgress
+from commands.workflow.cards import ApprovalCard, approval_card, recorded_findings
+from commands.workflow.notify import MessageRef
+from commands.workflow.records import RequestRecord
+from commands.workflow.store import AuditStore
+
+log = logging.getLogger(__name__)
+
+# How long a notifier call waits for a message it must know the ts of (the card, the
+# progress message): long enough to ride out a few rate limits, short of hanging the workflow.
+POST_TIMEOUT = 120.0
+
+
+class SlackNotifier:
+    """A `Notifier` that talks to Slack. Thread-safe. It reads the audit log (`attach` it once
+    the store exists) to redraw a card with its decisions; it never calls the workflow."""
+
+    def __init__(self, client: WebClient, pacer: Pacer) -> None:
+        self._client = client
+        self._pacer = pacer
+        self._store: AuditStore | None = None
+        self._lock = threading.Lock()
+        self._record_locks: dict[int, threading.Lock] = {}
+        self._progress_lines: dict[int, str] = {}
+        # A drain's summary message; the port stores no reference for it, so a restarted bot
+        # posts a new one.
+        self._summaries: dict[int, str] = {}
+
+    def attach(self, store: AuditStore) -> None:
+        """Gives the notifier the audit log it reads decisions and findings from."""
+        self._store = store
+
+    # --- the Notifier port ------------------------------------------------------------
+
+    def approval_needed(self, record: RequestRecord, card: ApprovalCard) -> MessageRef | None:
+        """Posts the card where the request was made; its ts."""
+        with self._record_lock(record.id):
+            body = ui.card_blocks(card, record, ())
+            return self._wait(self._post(record, ui.card_text(card, record), body, thread=None))
+
+    def request_updated(self, record: RequestRecord, message: str) -> None:
+        """Redraws the card (new approvals, the decision) and says `message` in the request's
+        thread. Before there is a card or a thread, the person who asked has had their answer
+        and the card will say the rest: only a refusal (the request ended) is said then."""
+        with self._record_lock(record.id):
+            if record.state.terminal:
+                self._summaries.pop(record.id, None)
+            elif record.card_ts is None:
+                return
+            if record.card_ts is not None:
+                self._edit_card(record)
+            self._post(record, message, None, thread=_thread(record))
+
+    def progress(self, record: RequestRecord, progress: MigrationProgress) -> MessageRef | None:
+        """Posts the progress message on the first reading (its ts), then edits it (paced)."""
+        line = ui.progress_text(record, progress)
+        with self._record_lock(record.id):
+            self._progress_lines[record.id] = line
+            body = ui.progress_blocks(record, line, running=ui.job_phase(progress))
+            if record.progress_ts is None:
+                return self._wait(self._post(record, line, body, thread=_thread(record)))
+            self._update(record, record.progress_ts, line, body, slot="progress", paced=True)
+            return None
+
+    def summary(self, record: RequestRecord, text: str) -> None:
+        """A drain's one summary message in its thread: posted once, then edited (paced)."""
+        body = ui.summary_blocks(text)
+        with self._record_lock(record.id):
+            ts = self._summaries.get(record.id)
+            if ts is None:
+                posted = self._wait(self._post(record, text, body, thread=_thread(record)))
+                if posted is not None:
+                    self._summaries[record.id] = posted
+                return
+            self._update(record, ts, text, body, slot="summary", paced=True)
+
+    def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
+        """Ends the progress message, finalises the card and broadcasts the result."""
+        with self._record_lock(record.id):
+            last = self._progress_lines.pop(record.id, None)
+            if record.progress_ts is not None and last is not None:
+                line = ui.ended_progress(record, outcome, last)
+                body = ui.progress_blocks(record, line, running=False)
+                self._update(record, record.progress_ts, line, body, slot="progress")
+            if record.card_ts is not None:
+                self._edit_card(record)
+            text = ui.final_text(record, outcome)
+            self._post(record, text, None, thread=_thread(record), broadcast=True)
+        with self._lock:
+            self._record_locks.pop(record.id, None)
+            self._summaries.pop(record.id, None)
+
+    # --- inside -----------------------------------------------------------------------
+
+    def _record_lock(self, request_id: int) -> threading.Lock:
+        with self._lock:
+            return self._record_locks.setdefault(request_id, threading.Lock())
+
+    def _edit_card(self, record: RequestRecord) -> None:
+        assert record.card_ts is not None
+        if self._store is None:
+            raise RuntimeError("SlackNotifier used before attach(store)")
+        events = self._store.events(record.id)
+        card = approval_card(record, recorded_findings(events))
+        body = ui.card_blocks(card, record, events)
+        self._update(record, record.card_ts, ui.card_text(card, record), body, slot="card")
+
+    def _post(
+        self,
+        record: RequestRecord,
+        text: str,
+        body: Sequence[Block] | None,
+        *,
+        thread: str | None,
+        broadcast: bool = False,
+    ) -> Future[Any]:
+        arguments: dict[str, Any] = {"channel": record.place.channel, "text": text}
+        if body is not None:
+            arguments["blocks"] = list(body)
+        if thread is not None:
+            arguments["thread_ts"] = thread
+            if broadcast:
+                arguments["reply_broadcast"] = True
+        elif record.place.thread_ts is not None:
+            arguments["thread_ts"] = record.place.thread_ts
+
+        def send() -> str | None:
+            response = self._client.chat_postMessage(**arguments)
+            ts = response.get("ts")
+            return str(ts) if ts else None
+
+        return self._submit(record, Call(send=send))
+
+    def _update(
+        self,
+        record: RequestRecord,
+        ts: str,
+        text: str,
+        body: Sequence[Block],
+        *,
+        slot: str,
+        paced: bool = False,
+    ) -> None:
+        channel = record.place.channel
+
+        def send() -> None:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=list(body))
+
+        self._submit(record, Call(send=send, slot=f"{slot}:{ts}", edit=True, paced=paced))
+
+    def _submit(self, record: RequestRecord, call: Call) -> Future[Any]:
+        future = self._pacer.submit(record.id, call)
+        future.add_done_callback(lambda done: _log_failure(done, record.id))
+        return future
+
+    def _wait(self, future: Future[Any]) -> str | None:
+        try:
+            value = future.result(timeout=POST_TIMEOUT)
+        except Exception:
+            return None
+        return str(value) if value else None
+
+
+def _thread(record: RequestRecord) -> str | None:
+    """Where the request's messages go after its card: the incident thread it came from, or
+    the card's own thread."""
+    return record.place.thread_ts or record.card_ts
+
+
+def _log_failure(done: Future[Any], request_id: int) -> None:
+    if done.cancelled():
+        return
+    error = done.exception()
+    if error is not None:
+        log.warning(
+            "slack call failed",
+            extra={"request_id": request_id, "error": type(error).__name__},
+        )

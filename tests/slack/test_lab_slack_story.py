@@ -1,0 +1,138 @@
+"""The Slack story over real HTTP, signed: card, approval click, progress, final message."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.slack.actions import APPROVE, STOP
+from commands.workflow.records import TERMINAL_STATES, State
+from lab.slack.blocks import buttons
+from support.slack_app import ALICE, BOB, CHANNEL, SlackRig, eventually
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_card_approval_progress_and_final_message_in_the_thread(rig: SlackRig, mode: str) -> None:
+    driver = rig.start(mode)
+    record = rig.submit("SRV-APP01 to HV-SRV02 include-storage reason patch night", user=ALICE)
+    card = rig.card(record.id)
+    shown = str(card.blocks)
+    assert "SRV-APP01" in shown and "HV-SRV01 → HV-SRV02" in shown
+    assert "Move-VM" in shown and "patch night" in shown and f"<@{ALICE}>" in shown
+    assert {b.action_id for b in buttons(card.blocks)} >= {APPROVE}
+
+    delivery = driver.click(CHANNEL, card.ts, APPROVE, user=BOB)
+    assert delivery.acked and delivery.status == 200
+
+    done = rig.settled(record.id, TERMINAL_STATES)
+    assert done.state is State.SUCCEEDED
+    rig.idle()
+    card = rig.slack.workspace.message(CHANNEL, card.ts)
+    assert not buttons(card.blocks)
+    assert f"<@{BOB}> approved" in str(card.blocks) and "Succeeded" in str(card.blocks)
+    thread = rig.thread(done)
+    progress = [m for m in thread if "█" in m.text or "░" in m.text]
+    assert len(progress) == 1, [m.text for m in thread]
+    assert "Succeeded" in progress[0].text and not buttons(progress[0].blocks)
+    assert any(STOP in str(v.blocks) for v in progress[0].edits)
+    finals = [m for m in thread if "is now on HV-SRV02" in m.text]
+    assert len(finals) == 1 and finals[0].broadcast
+
+
+def test_a_dropped_websocket_reconnects_and_nothing_is_lost(rig: SlackRig) -> None:
+    driver = rig.start("socket")
+    socket = rig.slack.socket
+    assert socket.wait_connected(timeout=30)
+    record = rig.submit("SRV-APP01 to HV-SRV02 include-storage reason patch night", user=ALICE)
+    card = rig.card(record.id)
+    socket.drop()
+    assert socket.wait_connects(2, timeout=60)
+    assert socket.wait_connected(timeout=30)
+    assert driver.click(CHANNEL, card.ts, APPROVE, user=BOB).acked
+    socket.ask_reconnect()
+    assert socket.wait_connects(3, timeout=60)
+    done = rig.settled(record.id, TERMINAL_STATES)
+    assert done.state is State.SUCCEEDED
+    rig.idle()
+    assert [m for m in rig.thread(done) if "is now on HV-SRV02" in m.text]
+    assert socket.missing_acks() == []
+
+
+def incident_thread(rig: SlackRig) -> str:
+    """An incident thread someone started in the channel; its ts."""
+    return rig.slack.workspace.post(CHANNEL, ALICE, "INC-4711: HV-SRV01 fans failing", []).ts
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_a_mention_in_an_incident_thread_keeps_everything_in_that_thread(
+    rig: SlackRig, mode: str
+) -> None:
+    driver = rig.start(mode)
+    thread = incident_thread(rig)
+    delivery = driver.mention(
+        "migrate SRV-APP01 to HV-SRV02 include-storage reason INC-4711",
+        channel=CHANNEL,
+        user=ALICE,
+        thread_ts=thread,
+    )
+    assert delivery.acked
+    record = eventually(lambda: next(iter(rig.services.workflow.open_requests()), None))
+    card = rig.card(record.id)
+    assert card.thread_ts == thread
+    assert driver.click(CHANNEL, card.ts, APPROVE, user=BOB).acked
+    done = rig.settled(record.id, TERMINAL_STATES)
+    assert done.state is State.SUCCEEDED
+    rig.idle()
+    said = [m for m in rig.slack.workspace.all_messages(CHANNEL) if m.bot]
+    assert said and all(m.thread_ts == thread for m in said)
+    texts = [m.text for m in said]
+    assert any("recorded" in t for t in texts)
+    assert any("█" in t for t in texts)
+    assert sum("is now on HV-SRV02" in t for t in texts) == 1
+
+
+def test_a_retried_mention_makes_no_second_request(rig: SlackRig) -> None:
+    driver = rig.start("http")
+    thread = incident_thread(rig)
+    first = driver.mention(
+        "SRV-APP01 to HV-SRV02 include-storage", channel=CHANNEL, user=ALICE, thread_ts=thread
+    )
+    again = driver.redeliver(first)
+    assert again.event_id == first.event_id and again.acked
+    record = eventually(lambda: next(iter(rig.services.workflow.open_requests()), None))
+    rig.card(record.id)
+    rig.idle()
+    assert len(rig.services.store.search(limit=10)) == 1
+    recorded = [m for m in rig.thread(record) if m.bot and "recorded" in m.text]
+    assert len(recorded) == 1
+    # Handled twice, the retry would have been refused ("already has open request").
+    assert rig.slack.workspace.ephemerals(CHANNEL, ALICE) == []
+    status = driver.mention("status", channel=CHANNEL, user=ALICE, thread_ts=thread)
+    driver.redeliver(status)
+    driver.redeliver(status)
+    eventually(lambda: [m for m in rig.thread(record) if "Open requests" in m.text])
+    rig.idle()
+    assert len([m for m in rig.thread(record) if "Open requests" in m.text]) == 1
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_slash_command_answers_privately_and_posts_the_card_for_everyone(
+    rig: SlackRig, mode: str
+) -> None:
+    driver = rig.start(mode)
+    assert driver.slash("/migrate", "help", user=ALICE, channel=CHANNEL).acked
+    assert driver.slash(
+        "/migrate", "SRV-APP01 to HV-SRV02 include-storage", user=ALICE, channel=CHANNEL
+    ).acked
+    record = eventually(lambda: next(iter(rig.services.workflow.open_requests()), None))
+    card = rig.card(record.id)
+    assert card.ephemeral_to is None and card.thread_ts is None
+    private = eventually(
+        lambda: (
+            [m.text for m in rig.slack.workspace.ephemerals(CHANNEL, ALICE)]
+            if len(rig.slack.workspace.ephemerals(CHANNEL, ALICE)) >= 2
+            else None
+        )
+    )
+    assert any("/migrate" in text for text in private)
+    assert any(f"Request #{record.id} recorded" in text for text in private)
+    assert not [m for m in rig.slack.workspace.history(CHANNEL) if "recorded" in m.text]

@@ -1,6 +1,6 @@
 """Button clicks: Approve, Reject and Cancel on an approval card, Cancel under a progress bar.
 
-Only `user.id` is trusted from a click (DESIGN §4). A button's value carries the request id
+Only `user.id` is trusted from a click (architecture §4). A button's value carries the request id
 and the card's version, nothing else; the request is read from the store, and the click must
 come from the message the bot posted for it, in the channel it was posted in. A card whose
 version moved on (another approval, a replayed old click) is refused with a line asking to

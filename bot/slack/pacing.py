@@ -1,5 +1,5 @@
 """Every Slack write the bot makes on its own goes through one pacer, so that the whole workspace
-stays under Slack's limits (DESIGN §4) however many migrations run:
+stays under Slack's limits (architecture §4) however many migrations run:
 
 - edits (`chat.update`) at most `workspace` per `window` for the workspace (Tier 3 is about
   50/min; 40 leaves room for the people's own clicks) and `per_job` per window for one job;

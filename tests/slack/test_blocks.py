@@ -13,7 +13,7 @@ from bot.slack.actions import APPROVE, CANCEL, REJECT, STOP
 from commands.hyperv import ErrorKind, HyperVError, JobState, MigrationOutcome, MigrationProgress
 from commands.workflow.cards import approval_card
 from commands.workflow.preflight import Finding, Severity
-from commands.workflow.records import Actor, AuditEvent, Place, RequestRecord, State
+from commands.workflow.records import Actor, AuditEvent, Place, RequestKind, RequestRecord, State
 
 NOW = dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.UTC)
 
@@ -21,7 +21,7 @@ NOW = dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.UTC)
 def record(**changes: object) -> RequestRecord:
     base = RequestRecord(
         id=12,
-        kind="migration",
+        kind=RequestKind.MIGRATION,
         state=State.AWAITING_APPROVAL,
         version=4,
         requester=Actor("U0ALICE01"),

@@ -8,6 +8,7 @@ ids are known on first sight, so a test (or a person) can bring its own users an
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import threading
 import time
@@ -165,6 +166,8 @@ class Workspace:
         self._ephemerals: dict[str, dict[str, Message]] = {}
         self._usergroups: dict[str, list[str]] = {}
         self._activity: list[Activity] = []
+        # (channel, parent ts) → ts of its replies, oldest first.
+        self._threads: dict[tuple[str, str], list[str]] = {}
         self._last_ts = 0
         self._users[BOT_USER_ID] = User(
             BOT_USER_ID, BOT_NAME, "hvbot", f"{BOT_NAME}@{EMAIL_DOMAIN}", is_bot=True
@@ -266,7 +269,9 @@ class Workspace:
             if parent is not None and parent.thread_ts is None:
                 parent.thread_ts = parent.ts
             self._messages[found.id][message.ts] = message
-            return copy.deepcopy(message)
+            if message.thread_ts is not None:
+                self._threads.setdefault((found.id, message.thread_ts), []).append(message.ts)
+            return _snapshot(message)
 
     def post_ephemeral(
         self,
@@ -293,7 +298,7 @@ class Workspace:
                 ephemeral_to=user,
             )
             self._ephemerals[found.id][message.ts] = message
-            return copy.deepcopy(message)
+            return _snapshot(message)
 
     def update(
         self,
@@ -319,7 +324,7 @@ class Workspace:
             if blocks is not None:
                 message.blocks = copy.deepcopy(blocks)
             message.edited_ts = when
-            return copy.deepcopy(message)
+            return _snapshot(message)
 
     def delete(self, channel: str, ts: str) -> None:
         """Remove a message (channel or ephemeral)."""
@@ -328,18 +333,20 @@ class Workspace:
             removed = self._messages[found.id].pop(ts, None)
             if removed is None and self._ephemerals[found.id].pop(ts, None) is None:
                 raise SlackError("message_not_found")
+            if removed is not None and removed.is_reply and removed.thread_ts is not None:
+                self._threads[(found.id, removed.thread_ts)].remove(ts)
 
     def message(self, channel: str, ts: str) -> Message:
         """A copy of a stored message, channel or ephemeral; `message_not_found` if none."""
         with self._lock:
-            return copy.deepcopy(self._find(channel, ts))
+            return _snapshot(self._find(channel, ts))
 
     def history(self, channel: str) -> list[Message]:
         """The channel's own timeline, oldest first: parents, plain messages, broadcasts."""
         with self._lock:
             found = self._require_channel(channel)
             return [
-                copy.deepcopy(m)
+                _snapshot(m)
                 for m in self._messages[found.id].values()
                 if not m.is_reply or m.broadcast
             ]
@@ -348,22 +355,20 @@ class Workspace:
         """A thread, parent first, oldest first; a message without replies alone."""
         with self._lock:
             found = self._require_channel(channel)
-            parent = self._messages[found.id].get(ts)
+            stored = self._messages[found.id]
+            parent = stored.get(ts)
             if parent is None:
                 raise SlackError("thread_not_found")
             root = parent.thread_ts or parent.ts
-            return [
-                copy.deepcopy(m)
-                for m in self._messages[found.id].values()
-                if m.ts == root or m.thread_ts == root
-            ]
+            chain = [root, *self._threads.get((found.id, root), [])]
+            return [_snapshot(stored[t]) for t in chain if t in stored]
 
     def ephemerals(self, channel: str, user: str | None = None) -> list[Message]:
         """Ephemeral messages of a channel, oldest first, optionally only those for `user`."""
         with self._lock:
             found = self._require_channel(channel)
             return [
-                copy.deepcopy(m)
+                _snapshot(m)
                 for m in self._ephemerals[found.id].values()
                 if user is None or m.ephemeral_to == user
             ]
@@ -373,17 +378,15 @@ class Workspace:
         with self._lock:
             found = self._require_channel(channel)
             merged = [*self._messages[found.id].values(), *self._ephemerals[found.id].values()]
-            return [copy.deepcopy(m) for m in sorted(merged, key=lambda m: ts_key(m.ts))]
+            return [_snapshot(m) for m in sorted(merged, key=lambda m: ts_key(m.ts))]
 
     def thread_summary(self, message: Message) -> Json:
         """`reply_count`, `reply_users`, `latest_reply` of a thread's parent (empty if none)."""
         with self._lock:
             if message.thread_ts != message.ts:
                 return {}
-            replies = [
-                m for m in self._messages[message.channel].values() if m.thread_ts == message.ts
-            ]
-            replies = [m for m in replies if m.ts != message.ts]
+            stored = self._messages[message.channel]
+            replies = [stored[t] for t in self._threads.get((message.channel, message.ts), [])]
             if not replies:
                 return {}
             users = list(dict.fromkeys(m.user for m in replies))
@@ -422,6 +425,13 @@ class Workspace:
         if message is None:
             raise SlackError("message_not_found")
         return message
+
+
+def _snapshot(message: Message) -> Message:
+    """A copy safe to hand out: its own blocks, the (never changed) versions shared."""
+    return dataclasses.replace(
+        message, blocks=copy.deepcopy(message.blocks), edits=list(message.edits)
+    )
 
 
 def ts_key(ts: str) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from lab.pipeline import CommandRunner
 from lab.winrm import Accounts, CertificateAuthority, HostListener
 from lab.winrm.auth import NTLM_STORE
 
-AUTHS = ("basic", "ntlm")
+AUTHS = ("basic", "ntlm", "kerberos")
 LOOPBACK = "127.0.0.1"
 
 
@@ -165,13 +165,15 @@ def start_lab(
     ports: Mapping[str, int] | None = None,
     work_dir: Path | None = None,
     max_operation_timeout: float = 60.0,
+    keytabs: Mapping[str, Path] | None = None,
 ) -> RunningLab:
     """Start one listener per host of `world` and return the running lab.
 
     `ports` maps host names to fixed ports (default: any free port). With `https`, a fresh CA
     and per-host certificates are written to `work_dir` (default: a temporary directory that
     `stop()` removes). `auth` only says what clients should use: every listener accepts Basic
-    and Negotiate/NTLM, like a Windows listener with Basic enabled.
+    and Negotiate/NTLM, like a Windows listener with Basic enabled; a host named in `keytabs`
+    (short name → keytab exported from the lab's DC) accepts Kerberos too.
     """
     if auth not in AUTHS:
         raise ValueError(f"auth must be one of {', '.join(AUTHS)}, not {auth!r}")
@@ -207,6 +209,7 @@ def start_lab(
                 tls_context=ca.server_context(fqdn, name) if ca else None,
                 reachable=_reachable(world, name),
                 max_operation_timeout=max_operation_timeout,
+                keytab=(keytabs or {}).get(name),
             )
             listener.start()
             listeners.append(listener)

@@ -9,6 +9,7 @@ the exception's own message is always the knowledge base's summary, never remote
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
@@ -50,6 +51,9 @@ def transport_error(
     `opening`: the failure came while opening a pool on a fresh connection (see
     `transport_kind`).
     """
+    kerberos = kerberos_error(exc, host, scrub)
+    if kerberos is not None:
+        return kerberos
     kind = transport_kind(exc, opening=opening)
     detail = scrub(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, WSManFaultError):
@@ -86,6 +90,8 @@ def transport_kind(exc: BaseException, *, opening: bool = False) -> ErrorKind:
 
 def is_transient(exc: BaseException, *, opening: bool = False) -> bool:
     """Whether retrying on a fresh pool may help: connection drops, timeouts, lost shells."""
+    if _kerberos_text(exc) is not None:
+        return False
     if isinstance(exc, WSManFaultError):
         return shell_lost(exc)
     if _tls_rejected(exc) or transport_kind(exc, opening=opening) is ErrorKind.PROTOCOL_MISMATCH:
@@ -93,6 +99,89 @@ def is_transient(exc: BaseException, *, opening: bool = False) -> bool:
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return not _caused_by(exc, socket.gaierror)
     return isinstance(exc, ConnectionError)
+
+
+_NO_TICKET_FIX = (
+    "Give the bot a ticket: set KRB5_CLIENT_KTNAME to the service account's keytab, or run "
+    "kinit as the bot's user, or set the [winrm] user (user@REALM) and password variables."
+)
+# What MIT Kerberos says (through gssapi, krb5 and pyspnego) → (summary, cause, fix).
+# `{realm}` is the realm named in the message, `{host}` the inventory host.
+_KERBEROS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
+    (
+        re.compile(r'Cannot find KDC for realm "(?P<realm>[^"]*)"'),
+        "Kerberos realm {realm} is unknown to this machine.",
+        "The principal names a realm that krb5.conf does not list (realms are upper case).",
+        "Write the user as user@REALM with the domain's realm in capitals, and make sure "
+        "krb5.conf (or KRB5_CONFIG) lists that realm's domain controllers.",
+    ),
+    (
+        re.compile(r"Client '(?P<realm>[^']*)' not found in Kerberos database"),
+        "The domain has no account {realm}.",
+        "The user name is not a Kerberos principal of the realm (DOMAIN\\user is not one).",
+        "Set the [winrm] user to user@REALM (for example svc-hvbot@CONTOSO.COM).",
+    ),
+    (
+        re.compile(r"Clock skew too great"),
+        "Kerberos refused the bot: clocks differ by more than 5 minutes.",
+        "This machine's clock, or the host's, is off from the domain controllers' time.",
+        "Synchronise this machine with the domain's time (NTP to a DC) and the host's clock "
+        "(w32tm /resync on it), then retry.",
+    ),
+    (
+        re.compile(
+            r"No Kerberos credentials available|No credentials cache found|Ticket expired"
+            r"|credentials were unavailable|Credentials cache file .* not found"
+        ),
+        "The bot has no valid Kerberos ticket to reach {host}.",
+        "No ticket cache, client keytab or user and password is available (or it expired).",
+        _NO_TICKET_FIX,
+    ),
+    (
+        re.compile(r"Server not found in Kerberos database|Server .* not found in Kerberos"),
+        "The domain knows no service principal for {host} (HTTP/<its FQDN>).",
+        "The host's fqdn in [[hosts]] is not the dNSHostName of a computer object in the "
+        "domain, or the host is not joined to it.",
+        "Check the host's fqdn in hvbot.toml against `setspn -Q HTTP/<fqdn>`; join the host "
+        "to the domain or fix the name.",
+    ),
+    (
+        re.compile(r"Preauthentication failed|Password incorrect"),
+        "The domain refused the bot's Kerberos password.",
+        "The password in the [winrm] password variable is wrong or expired.",
+        "Set the service account's current password (or use its keytab via KRB5_CLIENT_KTNAME).",
+    ),
+)
+
+
+def _kerberos_text(exc: BaseException) -> tuple[re.Match[str], int] | None:
+    """The first Kerberos failure named anywhere in `exc`'s chain, with its table row."""
+    for cause in _causes(exc):
+        text = str(cause)
+        for index, (pattern, *_rest) in enumerate(_KERBEROS):
+            match = pattern.search(text)
+            if match is not None:
+                return match, index
+    return None
+
+
+def kerberos_error(exc: BaseException, host: str, scrub: Scrubber) -> HyperVError | None:
+    """The classified Kerberos failure behind `exc` (wrong realm, clock skew, no ticket,
+    unknown SPN...), or None when `exc` is not one: one line that names what to fix."""
+    found = _kerberos_text(exc)
+    if found is None:
+        return None
+    match, index = found
+    _pattern, summary, cause, fix = _KERBEROS[index]
+    realm = match.groupdict().get("realm") or ""
+    return HyperVError(
+        ErrorKind.AUTHENTICATION,
+        summary.format(realm=realm, host=host),
+        cause=cause,
+        fix=fix,
+        detail=scrub(f"{type(exc).__name__}: {exc}"),
+        host=host,
+    )
 
 
 def shell_lost(exc: BaseException) -> bool:

@@ -97,6 +97,8 @@ class ConnectionSettings:
                 fix=f"Export {w.username_env} and {w.password_env} before starting hvbot.",
                 host=host.name,
             )
+        if w.auth == "kerberos":
+            _require_gssapi(host)
         endpoint = self.endpoint(host)
         # Basic and certificate auth cannot encrypt messages themselves: over HTTPS TLS
         # protects them; over plain HTTP the password would travel in clear text, which only
@@ -121,14 +123,19 @@ class ConnectionSettings:
         # Kerberos asks for a ticket to HTTP/<name it connects to>: behind NAT or an IP
         # address that would be the wrong principal (and delegation would break), so the
         # host's FQDN stays the service name.
-        spnego: dict[str, str] = {}
+        # The service part is HTTP, as Windows' own WinRM client asks for (pypsrp would ask
+        # for host/): both resolve to the host's computer account in AD.
+        spnego: dict[str, str] = {"negotiate_service": "HTTP"} if w.auth in _SPNEGO_AUTHS else {}
         if w.auth in _SPNEGO_AUTHS and endpoint.server.casefold() != host.fqdn.casefold():
             spnego["negotiate_hostname_override"] = host.fqdn
+        # Kerberos takes a user and password only as a pair (a ticket is then asked for with
+        # them); otherwise the ticket cache or the client keytab (KRB5_CLIENT_KTNAME) is used.
+        pair = bool(self.username and self.password) or w.auth != "kerberos"
         return WSMan(
             endpoint.server,
             port=endpoint.port,
-            username=self.username,
-            password=self.password,
+            username=self.username if pair else None,
+            password=self.password if pair else None,
             ssl=w.ssl,
             auth=w.auth,
             # pypsrp hands this to requests' `verify`, which takes a CA bundle path too.
@@ -141,6 +148,22 @@ class ConnectionSettings:
             encryption="never" if plain else "auto",
             **spnego,  # type: ignore[arg-type]
         )
+
+
+def _require_gssapi(host: Host) -> None:
+    """Kerberos needs the optional `gssapi`/`krb5` bindings: say how to get them, once, clearly."""
+    try:
+        import gssapi  # noqa: F401
+        import krb5  # noqa: F401
+    except ImportError:
+        raise HyperVError(
+            ErrorKind.AUTHENTICATION,
+            "winrm.auth = kerberos needs the Kerberos bindings, which are not installed.",
+            cause="The Python packages gssapi and krb5 are missing.",
+            fix="Install libkrb5-dev, then pip install 'hvbot[kerberos]' "
+            "(or set winrm.auth to ntlm or negotiate).",
+            host=host.name,
+        ) from None
 
 
 def _loopback(server: str) -> bool:

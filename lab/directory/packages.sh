@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages of the lab's Samba AD DC when any is missing; quiet when all are.
+# Installs the Debian packages of the lab's Samba AD DC, and MIT Kerberos' headers that gssapi
+# builds against (hvbot[kerberos]), when any is missing; quiet when all are.
 # Needs root. Nothing starts on install: a policy-rc.d that exits 101 is put in place for the
 # install (and removed afterwards if this script created it).
 set -euo pipefail
-packages=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-user ldb-tools)
+packages=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-user ldb-tools libkrb5-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

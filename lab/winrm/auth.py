@@ -1,10 +1,18 @@
-"""HTTP authentication of the lab's WinRM listeners: Basic and Negotiate/NTLM with encryption.
+"""HTTP authentication of the lab's WinRM listeners: Basic, Negotiate/NTLM and Kerberos, with
+message encryption.
 
 Like Windows, a listener answers a request without valid credentials with 401 and offers
 `Negotiate` and `Basic realm="WSMAN"`. NTLM is accepted with pyspnego's acceptor, which reads
 the accounts from the file named by the process-wide `NTLM_USER_FILE` variable: the lab writes
 that file with every account of every running lab. An NTLM security context belongs to one TCP
 connection, and so does the message encryption it provides.
+
+A host given a keytab (exported from the lab's AD DC for its `WSMAN/` and `HTTP/` names) also
+accepts Kerberos AP-REQs sent under `Negotiate`, as pypsrp's `auth="kerberos"` sends them,
+through pyspnego's GSSAPI acceptor. The keytab holds this host's keys only, so a ticket for
+another host is refused here as Windows would (the KDC encrypted it with another key).
+A failed Kerberos exchange is answered with a bare 401, the acceptor's error token is not
+sent back (whether Windows' http.sys sends it is unverified; the lab stays the stricter).
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ _AUTH_HEADER = re.compile(
     r"^\s*(?P<scheme>Basic|Negotiate|NTLM|Kerberos)\s+(?P<token>\S+)\s*$", re.I
 )
 _BOUNDARY = re.compile(r'boundary="?(?P<boundary>[^";]+)"?')
+# A raw Kerberos GSS token: [APPLICATION 0] with the Kerberos 5 mechanism OID (RFC 4121 §4.1).
+_KRB5_OID = bytes.fromhex("06092a864886f712010202")
 
 
 @dataclass(frozen=True)
@@ -131,8 +141,9 @@ class AuthStep:
 class ConnectionAuth:
     """The authentication state of one HTTP connection."""
 
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: Accounts, keytab: Path | None = None) -> None:
         self._accounts = accounts
+        self._keytab = keytab
         self._context: spnego.ContextProxy | None = None
         self._scheme = "Negotiate"
         self.user: str | None = None
@@ -165,10 +176,7 @@ class ConnectionAuth:
 
     def _negotiate(self, scheme: str, raw: bytes) -> AuthStep:
         if self._context is None or self._context.complete:
-            self._context = spnego.server(
-                protocol="ntlm" if raw.startswith(b"NTLMSSP\x00") else "negotiate",
-                options=spnego.NegotiateOptions.wrapping_winrm,
-            )
+            self._context = self._new_context(raw)
             self._scheme = scheme
             self.user = None
             self.encryption = None
@@ -176,7 +184,7 @@ class ConnectionAuth:
             out = self._context.step(raw)
         except spnego.exceptions.SpnegoError as exc:
             self._context = None
-            raise AuthFailed("NTLM authentication failed") from exc
+            raise AuthFailed("authentication failed") from exc
         reply = f"{self._scheme} {base64.b64encode(out).decode()}" if out else None
         if not self._context.complete:
             return AuthStep(None, reply)
@@ -187,6 +195,18 @@ class ConnectionAuth:
         self.user = user
         self.encryption = WinRMEncryption(self._context, WinRMEncryption.SPNEGO)
         return AuthStep(self.user, reply)
+
+    def _new_context(self, raw: bytes) -> spnego.ContextProxy:
+        options = spnego.NegotiateOptions.wrapping_winrm
+        if raw.startswith(b"NTLMSSP\x00"):
+            return spnego.server(protocol="ntlm", options=options)
+        if _is_kerberos(raw):
+            if self._keytab is None:
+                raise AuthFailed("this host has no Kerberos keys")
+            return spnego.server(
+                protocol="kerberos", options=options, _gssapi_credential=_acceptor(self._keytab)
+            )
+        return spnego.server(protocol="negotiate", options=options)
 
     def unwrap(self, content_type: str, body: bytes) -> bytes:
         """The SOAP text of an encrypted (multipart/encrypted) request body."""
@@ -205,3 +225,23 @@ class ConnectionAuth:
             f'{content_type};protocol="{WinRMEncryption.SPNEGO}";boundary="Encrypted Boundary"',
             payload,
         )
+
+
+def _is_kerberos(raw: bytes) -> bool:
+    """Whether `raw` is a bare Kerberos token (not SPNEGO, whose OID comes first instead)."""
+    if len(raw) < 2 or raw[0] != 0x60:
+        return False
+    header = 2 + (raw[1] & 0x7F if raw[1] & 0x80 else 0)
+    return raw[header : header + len(_KRB5_OID)] == _KRB5_OID
+
+
+def _acceptor(keytab: Path) -> object:
+    """A GSSAPI acceptor credential holding the keys of one keytab (not the process default)."""
+    # Imported here: the lab runs without gssapi unless a host is given a keytab.
+    import gssapi
+    from gssapi.raw.misc import GSSError
+
+    try:
+        return gssapi.Credentials(usage="accept", store={b"keytab": str(keytab).encode()})
+    except GSSError as exc:
+        raise AuthFailed("the host's keytab cannot be read") from exc

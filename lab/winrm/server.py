@@ -13,6 +13,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from lab.pipeline import CommandRunner
@@ -63,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
             self.request.settimeout(None)
         super().setup()
-        self._auth = ConnectionAuth(self.server.listener.accounts)
+        self._auth = ConnectionAuth(self.server.listener.accounts, self.server.listener.keytab)
 
     def handle(self) -> None:
         try:
@@ -152,9 +153,11 @@ class HostListener:
         tls_context: ssl.SSLContext | None = None,
         reachable: Callable[[], bool] = lambda: True,
         max_operation_timeout: float = 60.0,
+        keytab: Path | None = None,
     ) -> None:
         self.host = host
         self.accounts = accounts
+        self.keytab = keytab
         self.tls_context = tls_context
         self.reachable = reachable
         self._server = _Server(("127.0.0.1", port), _Handler, bind_and_activate=True)

@@ -316,3 +316,67 @@ def test_a_kerberos_failure_is_delegation_in_every_form_it_arrives_in(text: str)
     event = HostEvent(21502, dt.datetime.now(dt.UTC), "Error", text)
     assert diagnose_events([event]) == KNOWLEDGE[ErrorKind.DELEGATION]
     assert "delegation" in fix.casefold()
+
+
+class _Krb5Error(Exception):
+    """The shape of the `krb5` package's error: MIT's message and its code."""
+
+
+# What MIT Kerberos says, wrapped as pyspnego and krb5 raise it on the bot's side, and the
+# summary hvbot gives for it. The clock-skew text is MIT's error_message(KRB5KRB_AP_ERR_SKEW).
+BOT_KERBEROS_FAILURES = [
+    (_Krb5Error('Cannot find KDC for realm "hvlab.test" -1765328230'), "realm hvlab.test"),
+    (
+        _Krb5Error("Client 'LABhvadmin@HVLAB.TEST' not found in Kerberos database -1765328378"),
+        "no account LABhvadmin@HVLAB.TEST",
+    ),
+    (
+        _Krb5Error("Clock skew too great while getting initial credentials -1765328347"),
+        "clocks differ by more than 5 minutes",
+    ),
+    (
+        RuntimeError(
+            "SpnegoError (4294967295): Major (851968): Unspecified GSS failure.  Minor code "
+            "may provide more information, Minor (2529638949): Clock skew too great"
+        ),
+        "clocks differ by more than 5 minutes",
+    ),
+    (
+        RuntimeError(
+            "SpnegoError (7): Major (458752): No credentials were supplied, or the credentials "
+            "were unavailable or inaccessible, Minor (2529639053): No Kerberos credentials "
+            "available (default cache: FILE:/tmp/krb5cc_0)"
+        ),
+        "no valid Kerberos ticket",
+    ),
+    (
+        RuntimeError("Minor (2529638944): Ticket expired, Context: Processing security token"),
+        "no valid Kerberos ticket",
+    ),
+    (
+        RuntimeError("Minor (2529638919): Server not found in Kerberos database"),
+        "no service principal for HV-SRV01",
+    ),
+    (_Krb5Error("Preauthentication failed -1765328360"), "refused the bot's Kerberos password"),
+]
+
+
+@pytest.mark.parametrize(("raised", "summary"), BOT_KERBEROS_FAILURES)
+def test_each_kerberos_failure_of_the_bot_is_one_line_with_its_fix(
+    raised: Exception, summary: str
+) -> None:
+    # pypsrp lets the auth hook's error through requests; it can arrive wrapped too.
+    wrapped = requests.exceptions.ConnectionError(raised)
+    for exc in (raised, wrapped):
+        error = transport_error(exc, "HV-SRV01", SCRUB, opening=True)
+        assert error.kind is ErrorKind.AUTHENTICATION
+        assert summary in error.summary and "\n" not in error.summary
+        assert error.fix and error.fix != KNOWLEDGE[ErrorKind.AUTHENTICATION].fix
+        # Nothing retrying can fix: the same ticket request would fail the same way.
+        assert not is_transient(exc, opening=True)
+
+
+def test_a_kerberos_failure_never_carries_the_password() -> None:
+    raised = _Krb5Error(f"Preauthentication failed for password {PASSWORD}")
+    error = transport_error(raised, "HV-SRV01", SCRUB)
+    assert PASSWORD not in f"{error.summary} {error.cause} {error.fix} {error.detail}"

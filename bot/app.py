@@ -17,7 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from bot.config import Config, Secrets
+from bot.config import Config, ConfigError, Secrets
+from bot.directory import ActiveDirectory, AdGroupApprovers, open_directory
+from bot.directory.approvers import EmailLookup
 from bot.store import SqliteAuditStore, open_store
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
@@ -66,6 +68,7 @@ class Services:
     executor: ThreadPoolExecutor
     approvers: Approvers
     handler: Handler
+    directory: ActiveDirectory | None
 
     def wait_for(
         self, request_id: int, until: frozenset[State], poll_seconds: float = 0.05
@@ -84,6 +87,8 @@ class Services:
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.hyperv.close()
         self.store.close()
+        if self.directory is not None:
+            self.directory.close()
 
 
 def approval_policy(config: Config) -> ApprovalPolicy:
@@ -107,11 +112,23 @@ def build_services(
     directory: ApproverDirectory | None = None,
     delegation: DelegationChecker | None = None,
     cadence: ProgressCadence | None = None,
+    email_of: EmailLookup | None = None,
 ) -> Services:
-    """Wire the bot. `directory` answers group questions for approvals; without one, only
-    `[approvals] users` can approve (Slack user groups and AD groups need their adapters).
-    `delegation` reads Kerberos delegation (without one, `/migrate delegation` says the
-    directory is not configured); `cadence` paces progress reports (the core's default)."""
+    """Wire the bot. `directory` answers group questions for approvals; without one, AD
+    groups are answered by `[directory]` (Slack users matched by the e-mail `email_of` gives,
+    or the actor's own directory account), and Slack user groups by nobody. `delegation`
+    reads Kerberos delegation (default: `[directory]`, which also checks it in the preflight
+    of moves between Kerberos hosts; without any, `/migrate delegation` says the directory is
+    not configured); `cadence` paces progress reports (the core's default).
+    Raises ConfigError when `[directory]` is set but its account is not."""
+    try:
+        ad = open_directory(config, secrets)
+    except ValueError as missing:
+        raise ConfigError([str(missing)]) from None
+    if directory is None and ad is not None and config.approvals.ad_groups:
+        directory = AdGroupApprovers(
+            ad, email_of or _no_email, cache_seconds=config.directory.cache_seconds
+        )
     if directory is None:
         if config.approvals.usergroups or config.approvals.ad_groups:
             log.warning(
@@ -124,7 +141,7 @@ def build_services(
         poll_interval=config.executor.poll_seconds,
     )
     store = open_store(config, secrets)
-    preflight = HostPreflight(hyperv, config.inventory)
+    preflight = HostPreflight(hyperv, config.inventory, ad)
     executor = ContextExecutor(max_workers=config.executor.workers, thread_name_prefix="hvbot-work")
     approvers = Approvers(approval_policy(config), directory)
     workflow = Workflow(
@@ -144,6 +161,11 @@ def build_services(
         store=store,
         preflight=preflight,
         hyperv=hyperv,
-        delegation=delegation or NoDirectory(),
+        delegation=delegation or ad or NoDirectory(),
     )
-    return Services(config, hyperv, store, preflight, workflow, executor, approvers, handler)
+    return Services(config, hyperv, store, preflight, workflow, executor, approvers, handler, ad)
+
+
+def _no_email(slack_user_id: str) -> None:
+    """Without Slack (command line, demo) nobody's e-mail is known."""
+    return None

@@ -19,12 +19,13 @@ Service names are compared case-insensitively, as AD does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from commands.inventory import Host
 from commands.workflow.approvals import DirectoryError
+from commands.workflow.preflight import Finding, Severity
 
 TRUSTED_FOR_DELEGATION = 0x80000
 TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
@@ -370,8 +371,32 @@ def apply_repair(directory: DelegationDirectory, first: Host, second: Host) -> R
     return RepairOutcome(plan.changes, read_report(directory, first, second))
 
 
-def preflight_findings(
-    report: Sequence[DelegationFinding], *, storage: bool
-) -> tuple[DelegationFinding, ...]:
-    """The findings that matter to one move: cifs ones only when it moves storage."""
-    return tuple(f for f in report if storage or not f.storage_only)
+def move_findings(
+    directory: DelegationDirectory, source: Host, dest: Host, *, storage: bool
+) -> tuple[Finding, ...]:
+    """The preflight's findings on delegation for a Kerberos move from `source` to `dest`:
+    each missing piece blocks (cifs only for storage moves); a directory that cannot answer
+    is a warning that says why, so it never blocks the move nor hides the other checks."""
+    try:
+        found = check_direction(source, directory.computer(source), dest, directory.computer(dest))
+    except DirectoryError as exc:
+        return (
+            Finding(
+                Severity.WARNING,
+                "delegation_unknown",
+                f"Kerberos delegation {source.name} → {dest.name} is unknown: {exc}.",
+                f"Check it when the directory answers: /migrate delegation {source.name} "
+                f"{dest.name}",
+            ),
+        )
+    repair = f" Or let hvbot do it: /migrate delegation {source.name} {dest.name} fix"
+    return tuple(
+        Finding(
+            Severity.BLOCKING,
+            f.code,
+            f"Kerberos delegation: {f.host} {f.message} ({f.evidence}).",
+            f.fix + repair,
+        )
+        for f in found
+        if storage or not f.storage_only
+    )

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from commands.delegation import DelegationDirectory, move_findings
 from commands.diagnosis import diagnose_incompatibility
 from commands.drain import drain_preflight, plan_drain
 from commands.hyperv import (
@@ -115,9 +116,15 @@ def _locate(
 class HostPreflight:
     """The `Preflight` port implemented with the Hyper-V port and the plans."""
 
-    def __init__(self, hyperv: HyperVPort, inventory: Inventory) -> None:
+    def __init__(
+        self,
+        hyperv: HyperVPort,
+        inventory: Inventory,
+        delegation: DelegationDirectory | None = None,
+    ) -> None:
         self._hyperv = hyperv
         self._inventory = inventory
+        self._delegation = delegation
 
     def preflight(self, request: Request) -> PreflightResult:
         """Check `request` against the hosts now; raises HyperVError when a host cannot answer."""
@@ -176,6 +183,10 @@ class HostPreflight:
             *_vm_fits(vm, dest, facts),
         ]
         moves_storage = move.include_storage or move.storage_path or move.vm_path
+        if self._delegation is not None and _kerberos(src_settings, dst_settings):
+            findings += move_findings(
+                self._delegation, plan.host, dest, storage=bool(moves_storage)
+            )
         if moves_storage:
             findings += _space_and_paths(facts, dest, _targets(move), vm)
         else:
@@ -312,6 +323,11 @@ def _share_unchecked(host: Host, path: str) -> Finding:
         f"Check it on {host.name} in a console or RDP session (Test-Path '{path}'), and that "
         f"the share grants {host.name}'s computer account full control.",
     )
+
+
+def _kerberos(source: HostSettings, dest: HostSettings) -> bool:
+    """Whether a move between the two uses Kerberos (and so constrained delegation)."""
+    return all(s.authentication.casefold() == "kerberos" for s in (source, dest))
 
 
 def _settings_findings(source: HostSettings, dest: HostSettings) -> Iterable[Finding]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from commands.delegation import ComputerObject, ObjectChange
 from commands.hyperv import (
     HardDisk,
     HostEvent,
@@ -32,6 +33,7 @@ from commands.requests import (
     StorageRequest,
     VmCompatibilityRequest,
 )
+from commands.workflow.approvals import DirectoryError
 from commands.workflow.preflight import Severity
 from support.hosts import facts_from_reads, survey_from_reads
 
@@ -273,3 +275,54 @@ def test_compare_vm_finding_a_missing_switch_names_it(hyperv: FakeHyperV) -> Non
     [finding] = preflight.preflight(CheckRequest(move)).findings
     assert finding.code == "switch_missing"
     assert "'vSwitch-Prod'" in finding.message and "MessageId 33012" in finding.message
+
+
+class DelegationOf:
+    """A directory whose computer objects lack all delegation (or that is down)."""
+
+    def __init__(self, down: bool = False) -> None:
+        self.asked: list[str] = []
+        self.down = down
+
+    def computer(self, host: Host) -> ComputerObject | None:
+        self.asked.append(host.name)
+        if self.down:
+            raise DirectoryError("cannot reach the directory at ldaps://dc1")
+        return ComputerObject(f"CN={host.name}", host.name, host.fqdn, 0x1000)
+
+    def write_refusal(self) -> str | None:
+        return None
+
+    def apply(self, change: ObjectChange) -> None:
+        raise AssertionError("the preflight must never change anything")
+
+
+@pytest.mark.parametrize(
+    ("auths", "checked"),
+    [
+        (("Kerberos", "Kerberos"), True),
+        (("CredSSP", "CredSSP"), False),
+        (("Kerberos", "CredSSP"), False),
+    ],
+)
+def test_delegation_is_checked_between_kerberos_hosts_only(
+    hyperv: FakeHyperV, auths: tuple[str, str], checked: bool
+) -> None:
+    for host, auth in zip((SRV01, SRV02), auths, strict=True):
+        hyperv.settings[host.name] = settings(host, authentication=auth)
+    directory = DelegationOf()
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]), directory)  # type: ignore[arg-type]
+    move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
+    codes = {f.code for f in preflight.preflight(CheckRequest(move)).findings}
+    assert ("delegation_target_missing" in codes) is checked
+    assert bool(directory.asked) is checked
+
+
+def test_a_directory_down_warns_and_the_move_is_still_ready(hyperv: FakeHyperV) -> None:
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]), DelegationOf(down=True))  # type: ignore[arg-type]
+    move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
+    result = preflight.preflight(CheckRequest(move))
+    assert result.ok
+    assert [(f.severity, f.code) for f in result.findings] == [
+        (Severity.WARNING, "delegation_unknown")
+    ]

@@ -217,6 +217,9 @@ def answer(call: Callable[[], int], log_file: Path | None) -> int:
         return call()
     except ParseError as refusal:
         say(refusal.line())
+    except ConfigError as problems:
+        # Found while wiring (a [directory] without its account): as bad as a bad file.
+        print_problems(problems.problems)
     except PlanError as refusal:
         say(f"{refusal} {refusal.fix}".strip())
     except (WorkflowError, Refused) as refusal:

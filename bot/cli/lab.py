@@ -2,19 +2,29 @@
 
 Prints, for each host, its WinRM endpoint, the stand-in's Web API and web page, then a ready
 `hvbot.toml` fragment (`[winrm]`, `[[hosts]]`, `[slack]`) and the environment variables holding
-the throw-away credentials. The lab is imported lazily so the bot's production code paths
-never load it.
+the throw-away credentials. `--directory` adds a Samba AD DC on its own loopback address whose
+computer objects are the lab's hosts, with the scenario's delegation, and its `[directory]`
+section and accounts. The lab is imported lazily so the bot's production code paths never
+load it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.directory.domain import LabDomain
+    from lab.running import RunningLab
+    from lab.slack import SlackStandIn
+    from lab.world import World
 
 # Bad arguments or a scenario that does not load, like argparse's own usage errors.
 EXIT_SCENARIO_PROBLEM = 2
@@ -50,11 +60,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--time-scale", type=float, metavar="X", help="real seconds per simulated second"
     )
+    parser.add_argument(
+        "--directory",
+        action="store_true",
+        help="also run a Samba AD DC on loopback with the hosts' computer objects (root)",
+    )
     parser.set_defaults(func=run_lab)
 
 
 def run_lab(args: argparse.Namespace) -> int:
     """Start the lab, print how to connect, wait for Ctrl-C (SIGINT) or SIGTERM, stop cleanly."""
+    from lab.directory import SambaUnavailable
     from lab.running import start_lab
     from lab.slack import SlackStandIn
     from lab.world import ScenarioError, load_scenario
@@ -90,6 +106,36 @@ def run_lab(args: argparse.Namespace) -> int:
         slack.stop()
         print(f"hvbot lab: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_SCENARIO_PROBLEM
+    with contextlib.ExitStack() as resources:
+        resources.enter_context(lab)
+        resources.enter_context(slack)
+        domain = None
+        if args.directory:
+            try:
+                domain = _start_domain(world, resources)
+            except SambaUnavailable as exc:
+                print(f"hvbot lab: no directory: {exc}", file=sys.stderr)
+                return EXIT_SCENARIO_PROBLEM
+        _serve(lab, slack, domain)
+    print("Lab stopped.")
+    return 0
+
+
+def _start_domain(world: World, resources: contextlib.ExitStack) -> LabDomain:
+    """A DC whose computer objects are the world's hosts, with the scenario's delegation."""
+    from lab.directory import start_dc
+    from lab.directory.domain import LabComputer, seed_domain
+
+    dc = resources.enter_context(start_dc())
+    computers = [
+        LabComputer(host.name, host.fqdn, tuple(sorted(host.delegation_to)))
+        for host in world.hosts.values()
+    ]
+    return seed_domain(dc, computers)
+
+
+def _serve(lab: RunningLab, slack: SlackStandIn, domain: LabDomain | None) -> None:
+    """Print how to connect, then wait for Ctrl-C (SIGINT) or SIGTERM."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -98,23 +144,25 @@ def run_lab(args: argparse.Namespace) -> int:
     # Set SIGINT explicitly too: a shell starts background jobs with SIGINT ignored.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with lab, slack:
-            for endpoint in lab.endpoints.values():
-                print(f"{endpoint.name:<12} {endpoint.fqdn:<28} {endpoint.url}")
-            print(f"{'Slack':<12} {'Web API':<28} {slack.api_url}")
-            print(f"{'':<12} {'web page':<28} {slack.page_url}")
-            print("\n# hvbot.toml fragment\n" + lab.config_fragment())
-            print(slack.config_fragment())
-            print("# credentials of the lab (throw-away values)")
-            print(f"export HVBOT_WINRM_USER={shlex.quote(lab.username)}")
-            print(f"export HVBOT_WINRM_PASSWORD={shlex.quote(lab.password)}")
-            for name, value in slack.environment().items():
-                print(f"export {name}={shlex.quote(value)}")
-            print("\nLab running; Ctrl-C to stop.", flush=True)
-            while not stop.wait(0.5):
-                pass
+        for endpoint in lab.endpoints.values():
+            print(f"{endpoint.name:<12} {endpoint.fqdn:<28} {endpoint.url}")
+        print(f"{'Slack':<12} {'Web API':<28} {slack.api_url}")
+        print(f"{'':<12} {'web page':<28} {slack.page_url}")
+        if domain is not None:
+            print(f"{'DC1':<12} {domain.dc.realm.lower():<28} {domain.dc.uri}")
+        print("\n# hvbot.toml fragment\n" + lab.config_fragment())
+        print(slack.config_fragment())
+        if domain is not None:
+            print(domain.config_fragment())
+        print("# credentials of the lab (throw-away values)")
+        print(f"export HVBOT_WINRM_USER={shlex.quote(lab.username)}")
+        print(f"export HVBOT_WINRM_PASSWORD={shlex.quote(lab.password)}")
+        environment = {**slack.environment(), **(domain.environment() if domain else {})}
+        for name, value in environment.items():
+            print(f"export {name}={shlex.quote(value)}")
+        print("\nLab running; Ctrl-C to stop.", flush=True)
+        while not stop.wait(0.5):
+            pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print("Lab stopped.")
-    return 0

@@ -48,13 +48,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-REALM = "HVLAB.TEST"
-DOMAIN = "HVLAB"
-BASE_DN = "DC=hvlab,DC=test"
+# The lab's hosts are in lab.local (lab/scenarios), so its domain is too.
+REALM = "LAB.LOCAL"
+DOMAIN = "LAB"
+BASE_DN = "DC=lab,DC=local"
 DC_NAME = "DC1"
 ADMIN_DN = f"CN=Administrator,CN=Users,{BASE_DN}"
 # Bump when the provisioning recipe changes, so cached templates are rebuilt.
-_RECIPE = 1
+_RECIPE = 2
 _SLOTS = range(1, 200)
 # Loopback addresses are a machine-wide resource, whatever state root a DC uses.
 _ADDRESS_LOCKS = Path("/tmp/hvbot-samba-addresses")

@@ -22,8 +22,8 @@ from lab.directory import RunningDC
 from lab.directory.objects import ComputerSpec, LabDirectory, admin_connection, full_delegation
 from support.directory import settings, start_or_skip
 
-A = Host("HV-A", "hv-a.hvlab.test")
-B = Host("HV-B", "hv-b.hvlab.test")
+A = Host("HV-A", "hv-a.lab.local")
+B = Host("HV-B", "hv-b.lab.local")
 PAIR_A = (A.name, A.fqdn)
 PAIR_B = (B.name, B.fqdn)
 
@@ -50,7 +50,7 @@ def test_cifs_missing(lab_dir: LabDirectory, ad: ActiveDirectory) -> None:
     findings = read_report(ad, A, B).findings
     assert sorted(f.message for f in findings) == [
         "may not delegate to cifs/HV-B",
-        "may not delegate to cifs/hv-b.hvlab.test",
+        "may not delegate to cifs/hv-b.lab.local",
     ]
     assert all(f.storage_only and f.host == "HV-A" for f in findings)
 
@@ -62,7 +62,7 @@ def test_migration_service_missing(lab_dir: LabDirectory, ad: ActiveDirectory) -
     findings = read_report(ad, A, B).findings
     assert sorted(f.message for f in findings) == [
         f"may not delegate to {MIGRATION_SERVICE}/HV-B",
-        f"may not delegate to {MIGRATION_SERVICE}/hv-b.hvlab.test",
+        f"may not delegate to {MIGRATION_SERVICE}/hv-b.lab.local",
     ]
     assert not any(f.storage_only for f in findings)
 
@@ -93,8 +93,8 @@ def test_short_names_only(lab_dir: LabDirectory, ad: ActiveDirectory) -> None:
     lab_dir.add_computer(ComputerSpec(*PAIR_B, delegate_to=full_delegation([PAIR_A])))
     findings = read_report(ad, A, B).findings
     assert sorted(f.message for f in findings) == [
-        f"may not delegate to {MIGRATION_SERVICE}/hv-b.hvlab.test",
-        "may not delegate to cifs/hv-b.hvlab.test",
+        f"may not delegate to {MIGRATION_SERVICE}/hv-b.lab.local",
+        "may not delegate to cifs/hv-b.lab.local",
     ]
 
 
@@ -102,7 +102,7 @@ def test_computer_by_short_name_or_fqdn_in_any_case(
     lab_dir: LabDirectory, ad: ActiveDirectory
 ) -> None:
     both_complete(lab_dir)
-    for name in ("HV-A", "hv-a", "hv-a.hvlab.test", "HV-A.HVLAB.TEST."):
+    for name in ("HV-A", "hv-a", "hv-a.lab.local", "HV-A.LAB.LOCAL."):
         computer = ad.find_computer(name)
         assert computer is not None and computer.name == "HV-A", name
     assert ad.find_computer("HV-C") is None
@@ -113,7 +113,7 @@ HOSTILE = [
     "HV-*",
     "HV-A)(objectClass=*",
     "*)(|(sAMAccountName=*",
-    "hv-a.hvlab.test)(dNSHostName=*",
+    "hv-a.lab.local)(dNSHostName=*",
     "\\2a",
     "HV-A\x00",
 ]
@@ -125,15 +125,15 @@ def test_filter_injection_in_a_host_name_matches_nothing(
 ) -> None:
     both_complete(lab_dir)
     assert ad.find_computer(name) is None
-    hostile = Host(name, name + ".hvlab.test")
+    hostile = Host(name, name + ".lab.local")
     assert ad.computer(hostile) is None
 
 
-@pytest.mark.parametrize("value", ["*", "*@hvlab.test", "alice@example.com)(mail=*", "*)(|(cn=*"])
+@pytest.mark.parametrize("value", ["*", "*@lab.local", "alice@example.com)(mail=*", "*)(|(cn=*"])
 def test_filter_injection_in_a_user_or_group_name_matches_nothing(
     lab_dir: LabDirectory, ad: ActiveDirectory, value: str
 ) -> None:
-    user = lab_dir.add_user("alice", mail="alice@example.com", upn="alice@hvlab.test")
+    user = lab_dir.add_user("alice", mail="alice@example.com", upn="alice@lab.local")
     lab_dir.add_group("HV-Approvers", [user])
     assert ad.find_user(value) is None
     assert ad.group_dn(value) is None
@@ -196,7 +196,7 @@ def test_a_flag_changed_after_the_plan_is_not_overwritten(
 
 def test_paged_search_reads_every_page(dc: RunningDC, lab_dir: LabDirectory) -> None:
     for i in range(7):
-        lab_dir.add_computer(ComputerSpec(f"HV-P{i}", f"hv-p{i}.hvlab.test"))
+        lab_dir.add_computer(ComputerSpec(f"HV-P{i}", f"hv-p{i}.lab.local"))
     small_pages = ActiveDirectory(settings(dc, page_size=2), lab_dir.ou_dn)
     computers = [small_pages.find_computer(f"HV-P{i}") for i in range(7)]
     assert all(c is not None for c in computers)

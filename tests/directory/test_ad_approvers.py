@@ -16,7 +16,7 @@ from support.directory import settings, start_or_skip
 EMAILS = {
     "UCAROL": "carol@example.com",
     "UDAVE": "dave@example.com",
-    "UERIN": "erin@hvlab.test",
+    "UERIN": "erin@lab.local",
 }
 
 
@@ -34,7 +34,7 @@ def people(lab_dir: LabDirectory) -> dict[str, str]:
     frank has no e-mail at all."""
     carol = lab_dir.add_user("carol", mail="carol@example.com")
     dave = lab_dir.add_user("dave", mail="dave@example.com")
-    erin = lab_dir.add_user("erin", upn="erin@hvlab.test")
+    erin = lab_dir.add_user("erin", upn="erin@lab.local")
     frank = lab_dir.add_user("frank")
     leads = lab_dir.add_group("Leads", [carol, erin, frank])
     approvers = lab_dir.add_group("HV-Approvers", [leads])

@@ -15,10 +15,12 @@ from commands.delegation import (
     check_direction,
     check_pair,
     delegation_targets,
+    move_findings,
     plan_repair,
-    preflight_findings,
 )
 from commands.inventory import Host
+from commands.workflow.approvals import DirectoryError
+from commands.workflow.preflight import Severity
 
 A = Host("HV-A", "hv-a.corp.example")
 B = Host("HV-B", "hv-b.corp.example")
@@ -111,8 +113,6 @@ def test_cifs_findings_are_for_storage_moves_only() -> None:
     a = obj(A, B, allowed_to_delegate_to=without(delegation_targets(B), "cifs/"))
     findings = check_direction(A, a, B, obj(B, A))
     assert {f.storage_only for f in findings} == {True}
-    assert preflight_findings(findings, storage=False) == ()
-    assert preflight_findings(findings, storage=True) == findings
     assert "holds Microsoft Virtual System Migration Service/hv-b.corp.example" in (
         findings[0].evidence
     )
@@ -186,3 +186,48 @@ def test_report_words() -> None:
     ]
     assert not unknown.ok
     assert DelegationReport(A, B).ok
+
+
+class Computers:
+    """A `DelegationDirectory` from a dict; `down` makes every read fail like a dead DC."""
+
+    def __init__(self, objects: dict[str, ComputerObject | None], down: bool = False) -> None:
+        self.objects = objects
+        self.down = down
+
+    def computer(self, host: Host) -> ComputerObject | None:
+        if self.down:
+            raise DirectoryError("cannot reach the directory at ldaps://dc1")
+        return self.objects.get(host.name)
+
+    def write_refusal(self) -> str | None:
+        return "read-only"
+
+    def apply(self, change: object) -> None:
+        raise AssertionError("never written")
+
+
+def test_move_findings_block_on_the_move_direction_and_cifs_only_with_storage() -> None:
+    a = obj(A, B, allowed_to_delegate_to=without(delegation_targets(B), "cifs/"))
+    b = obj(B, A, allowed_to_delegate_to=())
+    directory = Computers({"HV-A": a, "HV-B": b})
+    assert move_findings(directory, A, B, storage=False) == ()
+    with_storage = move_findings(directory, A, B, storage=True)
+    assert [f.severity for f in with_storage] == [Severity.BLOCKING] * 2
+    assert with_storage[0].message == (
+        "Kerberos delegation: HV-A may not delegate to cifs/hv-b.corp.example "
+        f"(msDS-AllowedToDelegateTo holds {MIGRATION_SERVICE}/hv-b.corp.example, "
+        f"{MIGRATION_SERVICE}/HV-B)."
+    )
+    assert with_storage[0].fix.endswith("/migrate delegation HV-A HV-B fix")
+    # B → A is broken, which the move A → B does not need; the other way it blocks.
+    assert len(move_findings(directory, B, A, storage=False)) == 2
+
+
+def test_move_findings_say_unknown_and_never_block_when_the_directory_is_down() -> None:
+    (finding,) = move_findings(Computers({}, down=True), A, B, storage=True)
+    assert finding.severity is Severity.WARNING
+    assert finding.code == "delegation_unknown"
+    assert finding.message == (
+        "Kerberos delegation HV-A → HV-B is unknown: cannot reach the directory at ldaps://dc1."
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -107,3 +108,49 @@ def test_two_processes_on_a_fresh_machine_provision_once(dc: RunningDC, tmp_path
             assert child.stdin is not None
             child.stdin.close()
             child.wait(timeout=120)
+
+
+def test_hvbot_lab_directory_prints_a_working_directory_section_and_stops_its_dc(
+    dc: RunningDC,
+) -> None:
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "lab", "--directory"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert lab.stdout is not None
+        lines = []
+        for line in lab.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Lab running"):
+                break
+        output = "\n".join(lines)
+        assert "[directory]" in output, output
+        env = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in lines
+            if line.startswith("export HVBOT_LDAP")
+        )
+        uri = next(line for line in lines if line.startswith("uri = "))
+        address = uri.split("//")[1].rstrip('"')
+        ca_file = next(line for line in lines if line.startswith("ca_file = ")).split('"')[1]
+        dn = shlex.split(env["HVBOT_LDAP_BIND_DN"])[0]
+        password = shlex.split(env["HVBOT_LDAP_PASSWORD"])[0]
+        reader = ActiveDirectory(
+            settings(dc, uri=f"ldaps://{address}", bind_dn=dn, password=password, ca_file=ca_file),
+            "DC=lab,DC=local",
+        )
+        computer = reader.find_computer("HV-SRV01")
+        reader.close()
+        assert computer is not None and computer.dns_host_name == "HV-SRV01.lab.local"
+        assert len(computer.allowed_to_delegate_to) == 8  # two peers, four services each
+        samba_pid = int(Path(f"/proc/{lab.pid}/task/{lab.pid}/children").read_text().split()[0])
+    finally:
+        lab.send_signal(signal.SIGINT)
+        out, _ = lab.communicate(timeout=120)
+    assert lab.returncode == 0
+    assert "Lab stopped." in out
+    assert wait_gone(samba_pid)

@@ -400,3 +400,32 @@ def move_findings(
         for f in found
         if storage or not f.storage_only
     )
+
+
+def switch_findings(
+    directory: DelegationDirectory, host: Host, peers: Iterable[Host]
+) -> tuple[Finding, ...]:
+    """Warnings for the card of switching `host` to Kerberos: each peer it cannot migrate to
+    or from yet (the switch itself is fine; moves would fail at once with 0x8009030E). A
+    directory that cannot answer is said once, not once per peer."""
+    warnings: list[Finding] = []
+    for peer in peers:
+        found = [
+            f
+            for source, dest in ((host, peer), (peer, host))
+            for f in move_findings(directory, source, dest, storage=False)
+        ]
+        unknown = [f for f in found if f.code == "delegation_unknown"]
+        if unknown:
+            return (unknown[0],)
+        if found:
+            warnings.append(
+                Finding(
+                    Severity.WARNING,
+                    "delegation_incomplete",
+                    f"Kerberos delegation between {host.name} and {peer.name} is not in place "
+                    f"({len(found)} missing piece(s)): moves between them would fail at once.",
+                    f"/migrate delegation {host.name} {peer.name} (and its fix)",
+                )
+            )
+    return tuple(warnings)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from commands.delegation import DelegationDirectory, move_findings
+from commands.delegation import DelegationDirectory, move_findings, switch_findings
 from commands.diagnosis import diagnose_incompatibility
 from commands.drain import drain_preflight, plan_drain
 from commands.hyperv import (
@@ -35,11 +35,14 @@ from commands.plans import (
 )
 from commands.ports import HyperVPort
 from commands.requests import (
+    AuthType,
     CheckRequest,
     DrainRequest,
     HostChange,
     HostNetworkAddRequest,
     HostNetworkRemoveRequest,
+    HostSetRequest,
+    HostSetting,
     MigrateRequest,
     Move,
     Request,
@@ -164,6 +167,9 @@ class HostPreflight:
         elif isinstance(request, HostChange):
             settings = self._hyperv.host_settings(request.host)
             findings = tuple(_host_change_findings(request, settings))
+            if self._delegation is not None and _to_kerberos(request):
+                peers = [h for h in self._inventory if h.name != request.host.name]
+                findings += switch_findings(self._delegation, request.host, peers)
         return PreflightResult(
             findings=findings,
             invocations=plan.invocations,
@@ -322,6 +328,14 @@ def _share_unchecked(host: Host, path: str) -> Finding:
         "without delegation (double hop), so it is neither confirmed nor missing.",
         f"Check it on {host.name} in a console or RDP session (Test-Path '{path}'), and that "
         f"the share grants {host.name}'s computer account full control.",
+    )
+
+
+def _to_kerberos(request: HostChange) -> bool:
+    return (
+        isinstance(request, HostSetRequest)
+        and request.setting is HostSetting.AUTH
+        and request.value == AuthType.KERBEROS
     )
 
 

@@ -25,8 +25,11 @@ from commands.invocation import Invocation
 from commands.plans import PlanError
 from commands.preflight import HostPreflight, resolve_plan
 from commands.requests import (
+    AuthType,
     CheckRequest,
     HostNetworkRemoveRequest,
+    HostSetRequest,
+    HostSetting,
     MigrateRequest,
     Move,
     StatusRequest,
@@ -326,3 +329,17 @@ def test_a_directory_down_warns_and_the_move_is_still_ready(hyperv: FakeHyperV) 
     assert [(f.severity, f.code) for f in result.findings] == [
         (Severity.WARNING, "delegation_unknown")
     ]
+
+
+def test_switching_to_kerberos_warns_of_each_peer_without_delegation(hyperv: FakeHyperV) -> None:
+    inventory = Inventory([SRV01, SRV02])
+    switch = HostSetRequest(SRV01, HostSetting.AUTH, AuthType.KERBEROS)
+    findings = HostPreflight(hyperv, inventory, DelegationOf()).preflight(switch).findings  # type: ignore[arg-type]
+    assert [(f.severity, f.code) for f in findings] == [(Severity.WARNING, "delegation_incomplete")]
+    assert findings[0].message.startswith(
+        "Kerberos delegation between HV-SRV01 and HV-SRV02 is not in place"
+    )
+    down = HostPreflight(hyperv, inventory, DelegationOf(down=True)).preflight(switch)  # type: ignore[arg-type]
+    assert [f.code for f in down.findings] == ["delegation_unknown"]
+    to_credssp = HostSetRequest(SRV01, HostSetting.AUTH, AuthType.CREDSSP)
+    assert HostPreflight(hyperv, inventory, DelegationOf()).preflight(to_credssp).findings == ()  # type: ignore[arg-type]

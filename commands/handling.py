@@ -23,7 +23,7 @@ from commands.errors import Refusal
 from commands.hyperv import ErrorKind, HostSettings, HyperVError
 from commands.inventory import Host, Inventory
 from commands.language import ParseError, help_text, parse, render
-from commands.ports import DelegationChecker, DirectoryUnavailable, HyperVPort
+from commands.ports import DelegationChecker, HyperVPort
 from commands.replies import Outcome, Reply, ReplyKind, refused
 from commands.requests import (
     CancelRequest,
@@ -47,6 +47,7 @@ from commands.requests import (
     StorageRequest,
     VmCompatibilityRequest,
 )
+from commands.workflow.approvals import DirectoryError
 from commands.workflow.cards import recorded_findings
 from commands.workflow.context import InternalError
 from commands.workflow.preflight import Finding, Preflight, PreflightResult
@@ -59,6 +60,10 @@ logger = logging.getLogger(__name__)
 # Host errors that are the hosts' answer "no such thing", not a failure to answer.
 _ANSWERED_NO = frozenset({ErrorKind.VM_NOT_FOUND, ErrorKind.VM_AMBIGUOUS})
 HISTORY_DEFAULT = 10
+NOT_APPLIED = (
+    "hvbot does not write these from chat yet: have a domain admin make them (Active "
+    "Directory Users and Computers, Delegation tab; or Set-ADComputer / Set-ADAccountControl)."
+)
 # How far back `diagnose <vm>` reads the host's Hyper-V event log.
 EVENTS_WINDOW = dt.timedelta(hours=24)
 
@@ -101,9 +106,13 @@ class Handler:
             return Reply(
                 ReplyKind.FAILURE, error.headline(), error.details(), outcome, ephemeral=True
             )
-        except DirectoryUnavailable as error:
-            fix = (f"fix: {error.fix}",) if error.fix else ()
-            return Reply(ReplyKind.FAILURE, error.summary, fix, Outcome.FAILED, ephemeral=True)
+        except DirectoryError as error:
+            return Reply(
+                ReplyKind.FAILURE,
+                f"The directory could not answer: {error}",
+                outcome=Outcome.FAILED,
+                ephemeral=True,
+            )
         except Exception:
             internal = InternalError.logged(logger, "handling failed", text=text)
             return Reply(
@@ -232,18 +241,18 @@ class Handler:
         return Reply(ReplyKind.DIAGNOSIS, f"Diagnosis of {info.name}", tuple(lines))
 
     def _delegation_reply(self, first: Host, second: Host, fix: bool) -> Reply:
-        if fix:
-            raise Refusal(
-                "hvbot cannot change delegation in the directory yet",
-                f"Check it with /migrate delegation {first.name} {second.name}, then have a "
-                "domain admin add the missing entries on the computer objects.",
-            )
-        gaps = self._delegation.missing_delegations(first, second)
         title = f"Kerberos delegation between {first.name} and {second.name}"
-        if not gaps:
-            return Reply(ReplyKind.DELEGATION, title, ("complete, both ways",))
-        lines = tuple(f"missing: {g.host} may not delegate {g.service} to {g.target}" for g in gaps)
-        return Reply(ReplyKind.DELEGATION, title, lines, outcome=Outcome.FAILED)
+        if fix:
+            plan = self._delegation.repair_plan(first, second)
+            if plan.empty and not plan.cannot:
+                return Reply(ReplyKind.DELEGATION, title, ("complete both ways: nothing to fix",))
+            # Applying goes through an approval card once the workflow runs directory changes;
+            # until then the exact changes are shown for a domain admin to make.
+            lines = ("the fix would change exactly:", *plan.lines(), NOT_APPLIED)
+            return Reply(ReplyKind.DELEGATION, title, lines, outcome=Outcome.FAILED)
+        report = self._delegation.report(first, second)
+        outcome = Outcome.ANSWERED if report.ok else Outcome.FAILED
+        return Reply(ReplyKind.DELEGATION, title, tuple(report.lines()), outcome=outcome)
 
 
 def check_reply(result: PreflightResult) -> Reply:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from commands.errors import Refusal
 from commands.hyperv import (
@@ -26,6 +25,9 @@ from commands.hyperv import (
 )
 from commands.inventory import Host
 from commands.invocation import Invocation
+
+if TYPE_CHECKING:
+    from commands.delegation import DelegationReport, RepairPlan
 
 
 class MigrationHandle(Protocol):
@@ -125,44 +127,38 @@ class HyperVPort(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class DelegationGap:
-    """A missing Kerberos constrained delegation: `host`'s computer object may not delegate
-    `service` (`Microsoft Virtual System Migration Service` or `cifs`) to `target`."""
-
-    host: str
-    target: str
-    service: str
-
-
 class DelegationChecker(Protocol):
-    """Reads Kerberos constrained delegation from the directory (`bot/directory/` adapts LDAP).
+    """Reads Kerberos constrained delegation from the directory (`bot/directory/` adapts LDAP;
+    the decisions are `commands.delegation`'s).
 
-    Raises `commands.errors.Refusal` when no directory is configured, and
-    `DirectoryUnavailable` when the configured one cannot be read.
+    Raises `commands.errors.Refusal` when no directory is configured. A configured directory
+    that cannot answer makes the report "unknown" (and the plan raise `DirectoryError`).
     """
 
-    def missing_delegations(self, first: Host, second: Host) -> tuple[DelegationGap, ...]:
-        """What a live migration between the two hosts, both ways, lacks; () when complete."""
+    def report(self, first: Host, second: Host) -> DelegationReport:
+        """The delegation between the two hosts, both ways: each missing piece with its fix."""
         ...
 
-
-class DirectoryUnavailable(Exception):
-    """The directory did not answer; `summary` and `fix` are safe to show."""
-
-    def __init__(self, summary: str, fix: str = "") -> None:
-        super().__init__(summary)
-        self.summary = summary
-        self.fix = fix
+    def repair_plan(self, first: Host, second: Host) -> RepairPlan:
+        """Exactly the LDAP changes that would complete it (nothing is written)."""
+        ...
 
 
 class NoDirectory:
     """The delegation checker of a bot without a directory: every question is refused."""
 
-    def missing_delegations(self, first: Host, second: Host) -> tuple[DelegationGap, ...]:
+    def report(self, first: Host, second: Host) -> DelegationReport:
         """Refuses: the answer is in Active Directory, which the bot cannot read."""
-        raise Refusal(
-            "The directory is not configured, so hvbot cannot read Kerberos delegation",
-            "Add a [directory] section to hvbot.toml (see examples/hvbot.toml), or check the "
-            "hosts' computer objects in Active Directory Users and Computers, Delegation tab.",
-        )
+        raise _no_directory()
+
+    def repair_plan(self, first: Host, second: Host) -> RepairPlan:
+        """Refuses, like `report`."""
+        raise _no_directory()
+
+
+def _no_directory() -> Refusal:
+    return Refusal(
+        "The directory is not configured, so hvbot cannot read Kerberos delegation",
+        "Add a [directory] section to hvbot.toml (see examples/hvbot.toml), or check the "
+        "hosts' computer objects in Active Directory Users and Computers, Delegation tab.",
+    )

@@ -7,14 +7,25 @@ import typing
 
 import pytest
 
+from commands.delegation import (
+    MIGRATION_SERVICE,
+    TRUSTED_TO_AUTH_FOR_DELEGATION,
+    ComputerObject,
+    DelegationReport,
+    RepairPlan,
+    check_pair,
+    delegation_targets,
+    plan_repair,
+)
 from commands.errors import Refusal
 from commands.handling import Handler
 from commands.hyperv import ErrorKind, HostSettings, HyperVError
 from commands.inventory import Host
 from commands.language import SUBCOMMANDS, parse
-from commands.ports import DelegationGap, NoDirectory
+from commands.ports import NoDirectory
 from commands.replies import Outcome, ReplyKind
 from commands.requests import Request
+from commands.workflow.approvals import DirectoryError
 from commands.workflow.records import State
 from support.workflow import INVENTORY, PLACE, REQUESTER, Rig, make_rig
 
@@ -26,10 +37,36 @@ FORMS = [e.removeprefix("/migrate ") for s in SUBCOMMANDS for e in s.examples] +
 
 
 class Directory:
-    """A directory that knows one missing delegation."""
+    """A directory where the second host may not delegate cifs to the first (or that is down)."""
 
-    def missing_delegations(self, first: Host, second: Host) -> tuple[DelegationGap, ...]:
-        return (DelegationGap(second.name, first.name, "cifs"),)
+    def __init__(self, down: bool = False) -> None:
+        self.down = down
+
+    def _objects(self, first: Host, second: Host) -> tuple[ComputerObject, ComputerObject]:
+        if self.down:
+            raise DirectoryError("cannot reach the directory at ldaps://dc1")
+        uac = 0x1000 | TRUSTED_TO_AUTH_FOR_DELEGATION
+
+        def spns(h: Host) -> tuple[str, ...]:
+            return tuple(f"{s}/{n}" for s in ("HOST", MIGRATION_SERVICE) for n in (h.fqdn, h.name))
+
+        a = ComputerObject(
+            "CN=A", first.name, first.fqdn, uac, delegation_targets(second), spns(first)
+        )
+        lacking = tuple(t for t in delegation_targets(first) if not t.startswith("cifs/"))
+        return a, ComputerObject("CN=B", second.name, second.fqdn, uac, lacking, spns(second))
+
+    def report(self, first: Host, second: Host) -> DelegationReport:
+        if self.down:
+            return DelegationReport(
+                first, second, unknown="cannot reach the directory at ldaps://dc1"
+            )
+        a, b = self._objects(first, second)
+        return DelegationReport(first, second, check_pair(first, a, second, b))
+
+    def repair_plan(self, first: Host, second: Host) -> RepairPlan:
+        a, b = self._objects(first, second)
+        return plan_repair(first, a, second, b)
 
 
 @pytest.fixture
@@ -134,7 +171,33 @@ def test_delegation_through_the_directory_port(rig: Rig) -> None:
     assert refused.outcome is Outcome.REFUSED and "directory is not configured" in refused.title
     reply = handler_for(rig, Directory()).handle("delegation HV-SRV01 HV-SRV02", REQUESTER, PLACE)
     assert reply.outcome is Outcome.FAILED
-    assert reply.lines == ("missing: HV-SRV02 may not delegate cifs to HV-SRV01",)
+    assert reply.lines[0] == "Kerberos delegation HV-SRV01 ↔ HV-SRV02: 2 problem(s)."
+    assert reply.lines[1].startswith(
+        "• HV-SRV02 (storage moves): may not delegate to cifs/hv-srv01.lab.local"
+    )
+
+
+def test_delegation_fix_shows_exactly_what_would_change(rig: Rig) -> None:
+    text = "delegation HV-SRV01 HV-SRV02 fix"
+    reply = handler_for(rig, Directory()).handle(text, REQUESTER, PLACE)
+    assert reply.lines[:3] == (
+        "the fix would change exactly:",
+        "HV-SRV02: add msDS-AllowedToDelegateTo cifs/hv-srv01.lab.local",
+        "HV-SRV02: add msDS-AllowedToDelegateTo cifs/HV-SRV01",
+    )
+    assert "domain admin" in reply.lines[-1]
+
+
+def test_a_directory_that_cannot_answer_is_said_not_raised(rig: Rig) -> None:
+    down = handler_for(rig, Directory(down=True))
+    report = down.handle("delegation HV-SRV01 HV-SRV02", REQUESTER, PLACE)
+    assert report.lines == (
+        "Kerberos delegation HV-SRV01 ↔ HV-SRV02: unknown — cannot reach the directory at "
+        "ldaps://dc1",
+    )
+    fix = down.handle("delegation HV-SRV01 HV-SRV02 fix", REQUESTER, PLACE)
+    assert (fix.kind, fix.outcome) == (ReplyKind.FAILURE, Outcome.FAILED)
+    assert fix.title == "The directory could not answer: cannot reach the directory at ldaps://dc1"
 
 
 def test_refusals_are_one_line_with_a_fix(rig: Rig) -> None:

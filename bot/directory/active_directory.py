@@ -18,7 +18,14 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from bot.directory.connection import Found, LdapConnection, LdapSettings
-from commands.delegation import ComputerObject, ObjectChange
+from commands.delegation import (
+    ComputerObject,
+    DelegationReport,
+    ObjectChange,
+    RepairPlan,
+    plan_for,
+    read_report,
+)
 from commands.inventory import Host
 from commands.workflow.approvals import DirectoryError
 
@@ -80,7 +87,8 @@ def _computer(found: Found) -> ComputerObject:
 
 
 class ActiveDirectory:
-    """The directory port of hvbot over LDAP (see `commands.delegation.DelegationDirectory`)."""
+    """hvbot's directory over LDAP: `commands.delegation.DelegationDirectory` (computer objects
+    and their writes) and `commands.ports.DelegationChecker` (the reports)."""
 
     def __init__(
         self,
@@ -157,6 +165,14 @@ class ActiveDirectory:
         """Whether `user_dn` is in `group_dn` through any depth of nesting."""
         search = f"(memberOf:{IN_CHAIN}:={escape_filter_chars(group_dn)})"
         return bool(self._read.search(user_dn, search, (), scope=BASE))
+
+    def report(self, first: Host, second: Host) -> DelegationReport:
+        """The delegation report of a pair ("unknown" when this directory cannot answer)."""
+        return read_report(self, first, second)
+
+    def repair_plan(self, first: Host, second: Host) -> RepairPlan:
+        """Exactly what a fix would write now. Raises DirectoryError."""
+        return plan_for(self, first, second)
 
     def write_refusal(self) -> str | None:
         """Why this directory cannot write, or None when a write-capable account is set."""

@@ -41,6 +41,9 @@ def test_delegation_complete(lab_dir: LabDirectory, ad: ActiveDirectory) -> None
     both_complete(lab_dir)
     report = read_report(ad, A, B)
     assert report.ok, report.lines()
+    # The same through the handler's port.
+    assert ad.report(A, B) == report
+    assert ad.repair_plan(A, B).empty
 
 
 def test_cifs_missing(lab_dir: LabDirectory, ad: ActiveDirectory) -> None:

@@ -250,7 +250,8 @@ def _flag_findings(host: Host, obj: ComputerObject) -> list[DelegationFinding]:
             DelegationFinding(
                 "delegation_unconstrained",
                 host.name,
-                "has unconstrained delegation on (Windows then ignores the constrained list)",
+                "has unconstrained delegation on (trusted to delegate to any service; not "
+                "the constrained setup Hyper-V documents)",
                 f"userAccountControl {uac:#x} has TRUSTED_FOR_DELEGATION (0x80000)",
                 "Turn unconstrained delegation off; use delegation to specified services only.",
             )
@@ -389,7 +390,7 @@ def move_findings(
                 f"{dest.name}",
             ),
         )
-    repair = f" Or let hvbot do it: /migrate delegation {source.name} {dest.name} fix"
+    repair = f" Every change needed: /migrate delegation {source.name} {dest.name} fix"
     return tuple(
         Finding(
             Severity.BLOCKING,

@@ -189,7 +189,7 @@ class HostPreflight:
             *_vm_fits(vm, dest, facts),
         ]
         moves_storage = move.include_storage or move.storage_path or move.vm_path
-        if self._delegation is not None and _kerberos(src_settings, dst_settings):
+        if self._delegation is not None and _kerberos(source_facts.settings, facts.settings):
             findings += move_findings(
                 self._delegation, plan.host, dest, storage=bool(moves_storage)
             )

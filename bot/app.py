@@ -114,9 +114,9 @@ def build_services(
     cadence: ProgressCadence | None = None,
     email_of: EmailLookup | None = None,
 ) -> Services:
-    """Wire the bot. `directory` answers group questions for approvals; without one, AD
-    groups are answered by `[directory]` (Slack users matched by the e-mail `email_of` gives,
-    or the actor's own directory account), and Slack user groups by nobody. `delegation`
+    """Wire the bot. `directory` answers group questions for approvals; with `[directory]` and
+    `[approvals] ad_groups`, AD groups are answered by the directory instead (Slack users
+    matched by the e-mail `email_of` gives, or the actor's own directory account). `delegation`
     reads Kerberos delegation (default: `[directory]`, which also checks it in the preflight
     of moves between Kerberos hosts; without any, `/migrate delegation` says the directory is
     not configured); `cadence` paces progress reports (the core's default).
@@ -125,9 +125,13 @@ def build_services(
         ad = open_directory(config, secrets)
     except ValueError as missing:
         raise ConfigError([str(missing)]) from None
-    if directory is None and ad is not None and config.approvals.ad_groups:
+    if ad is not None and config.approvals.ad_groups:
+        # AD groups from the directory; Slack user groups still from the `directory` given.
         directory = AdGroupApprovers(
-            ad, email_of or _no_email, cache_seconds=config.directory.cache_seconds
+            ad,
+            email_of or _no_email,
+            usergroups=directory,
+            cache_seconds=config.directory.cache_seconds,
         )
     if directory is None:
         if config.approvals.usergroups or config.approvals.ad_groups:

@@ -110,12 +110,19 @@ class DirectoryConfig:
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """`[audit]`: the SQLite audit database."""
+    """`[audit]`: the SQLite audit database, the key that signs its events and the anchor file
+    that keeps copies of its head. The key is read from the environment variable `key_env`,
+    or from `key_file` (outside the database's folder, readable by the bot only); without
+    either the log is unkeyed and hvbot says so. `anchor_file` defaults to the database's
+    path with `.anchors` added. Relative paths are relative to the config file."""
 
     database: str = "hvbot.db"
     # A channel where the chain head is posted after every final state: a witness outside the
     # database for `hvbot audit verify`.
     slack_channel: str | None = None
+    key_env: str = "HVBOT_AUDIT_KEY"
+    key_file: str | None = None
+    anchor_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -392,9 +399,13 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
 
     u = _section(problems, data, "audit")
     u.unknown(set(AuditConfig.__dataclass_fields__))
+    ud = AuditConfig()
     audit = AuditConfig(
-        database=u.get("database", str, AuditConfig().database),
+        database=u.get("database", str, ud.database),
         slack_channel=u.optional_text("slack_channel"),
+        key_env=u.get("key_env", str, ud.key_env, _env_name),
+        key_file=u.optional_text("key_file"),
+        anchor_file=u.optional_text("anchor_file"),
     )
 
     e = _section(problems, data, "executor")
@@ -471,5 +482,6 @@ def configured_secrets(config: Config, secrets: Secrets) -> tuple[str, ...]:
         config.winrm.password_env,
         config.directory.password_env,
         config.directory.write_password_env,
+        config.audit.key_env,
     )
     return tuple(value for name in names if (value := secrets.get(name)))

@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from pathlib import PurePath
 from typing import Any
 
@@ -79,3 +80,75 @@ def loads_or_none(text: str | None) -> Any:
 def event_hash(content: Mapping[str, Any]) -> str:
     """sha256 (hex) of the canonical JSON of an event's content, `prev_hash` included."""
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return str(encode_basestring(value))
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    return canonical_json(value)
+
+
+def chain_text(row: tuple[Any, ...]) -> str:
+    """The canonical JSON of an event's hashed content, built from its stored columns in
+    `CHAIN_COLUMNS` order without parsing `data` and `changes` again.
+
+    Both are stored as canonical JSON already, so the text is the same as `canonical_json`
+    of the parsed content (`hashed_content`): verifying a million events is then one pass of
+    string joins instead of a JSON parse and dump per event. `changes` and `key_id` are left
+    out when NULL, so events written before they existed keep their hashes.
+    """
+    (seq, request_id, kind, slack, account, name, at, state_from, state_to, data, prev_hash,
+     key_id, changes) = row  # fmt: skip
+    parts = [
+        '{"actor":{"directory_account":',
+        _scalar(account),
+        ',"display_name":',
+        _scalar(name),
+        ',"slack_user_id":',
+        _scalar(slack),
+        '},"at":',
+        _scalar(at),
+    ]
+    if changes is not None:
+        parts += [',"changes":', changes]
+    parts += [',"data":', "null" if data is None else data]
+    if key_id is not None:
+        parts += [',"key_id":', _scalar(key_id)]
+    parts += [
+        ',"kind":',
+        _scalar(kind),
+        ',"prev_hash":',
+        _scalar(prev_hash),
+        ',"request_id":',
+        _scalar(request_id),
+        ',"seq":',
+        _scalar(seq),
+        ',"state_from":',
+        _scalar(state_from),
+        ',"state_to":',
+        _scalar(state_to),
+        "}",
+    ]
+    return "".join(parts)
+
+
+CHAIN_COLUMNS = (
+    "seq",
+    "request_id",
+    "kind",
+    "actor_slack_id",
+    "actor_account",
+    "actor_name",
+    "at",
+    "state_from",
+    "state_to",
+    "data",
+    "prev_hash",
+    "key_id",
+    "changes",
+)
+"""The `events` columns `chain_text` takes, in its order."""

@@ -77,8 +77,17 @@ def event_from_row(row: sqlite3.Row) -> AuditEvent:
 
 
 def hashed_content(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
-    """The part of an `events` row that its hash covers, in the shape that was hashed."""
-    return {
+    """The part of an `events` row that its hash covers, in the shape that was hashed.
+
+    `key_id` and `changes` count only when set: events older than them were hashed without.
+    """
+    names = row.keys()
+    optional = {
+        name: row[name] if name == "key_id" else loads_or_none(row[name])
+        for name in ("key_id", "changes")
+        if name in names and row[name] is not None
+    }
+    return optional | {
         "seq": row["seq"],
         "request_id": row["request_id"],
         "kind": row["kind"],

@@ -166,7 +166,22 @@ def _serve_lease_and_slack_events(db: Database) -> None:
     )
 
 
-APPEND_ONLY_TRIGGERS = frozenset({"events_refuse_update", "events_refuse_delete"})
+@MIGRATIONS(name="0006_keyed_events")
+def _keyed_events(db: Database) -> None:
+    # `key_id`: which audit key signed the event (NULL: a plain sha256 link, written without a
+    # key). `changes`: the request columns the event wrote, as stored, so that `verify` can
+    # rebuild every request from its events alone. Both are added, never rebuilt (see above).
+    db.executescript(
+        """
+        ALTER TABLE events ADD COLUMN key_id TEXT;
+        ALTER TABLE events ADD COLUMN changes TEXT;
+        """
+    )
+
+
+PROTECTING_TRIGGERS = frozenset(
+    {"events_refuse_update", "events_refuse_delete", "requests_refuse_delete"}
+)
 
 
 def connect(path: Path | str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:

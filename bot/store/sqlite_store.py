@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -17,15 +18,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot.store.chain import ChainReport, verify_chain
+from bot.store.anchors import AnchorReading, ChainHead, HeadWitness
+from bot.store.chain import DERIVED_COLUMNS, ChainReport, verify_log
 from bot.store.codec import (
     GENESIS_HASH,
+    canonical_json,
+    chain_text,
     dumps_or_none,
-    event_hash,
     jsonable,
     parse_utc,
     utc_text,
 )
+from bot.store.keys import AuditKey, digest
 from bot.store.rows import event_from_row, record_from_row
 from bot.store.schema import (
     DEFAULT_BUSY_TIMEOUT,
@@ -55,6 +59,7 @@ _TEXT_FIELDS = frozenset({"vm", "source_host", "destination_host", "reason", "vm
 _PLAIN_FIELDS = frozenset({"required_approvals", "card_ts", "progress_ts"})
 CHANGEABLE_FIELDS = _JSON_FIELDS | _TIME_FIELDS | _TEXT_FIELDS | _PLAIN_FIELDS
 _TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATES))
+log = logging.getLogger(__name__)
 
 
 class RequestNotFound(KeyError):
@@ -75,6 +80,10 @@ class SqliteAuditStore:
     written, as are secret-looking keys and Slack tokens. `clock` returns the current time.
     A `read_only` store never writes to the file (SQLite refuses its writes) and refuses a
     schema that lacks migrations (`SchemaOutdated`).
+
+    `key` keys the chain (HMAC-SHA256; None: plain sha256, which anyone who can write the
+    file can recompute, and the store says so in the log). Every `witness` is given the chain
+    head after each final state of a request (see `bot.store.anchors`).
     """
 
     def __init__(
@@ -85,9 +94,13 @@ class SqliteAuditStore:
         clock: Callable[[], dt.datetime] = utc_now,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         read_only: bool = False,
+        key: AuditKey | None = None,
+        witnesses: Sequence[HeadWitness] = (),
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.key = key
+        self._witnesses = tuple(witnesses)
         self._scrub = Scrubber(secret_values)
         self._clock = clock
         self._lock = threading.RLock()
@@ -101,15 +114,22 @@ class SqliteAuditStore:
             self._conn.close()
             raise
         self._conn.row_factory = sqlite3.Row
+        if key is None and not read_only:
+            log.warning(
+                "audit log UNKEYED: no audit key is configured, so anyone who can write "
+                "the database can rewrite its events undetected by the chain; set [audit] "
+                "key_env or key_file",
+                extra={"database": str(self.path)},
+            )
 
     @classmethod
-    def for_reading(cls, path: Path | str) -> SqliteAuditStore:
+    def for_reading(cls, path: Path | str, key: AuditKey | None = None) -> SqliteAuditStore:
         """The store opened read-only when its schema is current, so that an auditor with
         read access only can use it; an older schema is upgraded first (needs write access)."""
         try:
-            return cls(path, read_only=True)
+            return cls(path, read_only=True, key=key)
         except SchemaOutdated:
-            return cls(path)
+            return cls(path, key=key)
 
     def close(self) -> None:
         """Close the connection (every committed event is already on disk)."""
@@ -142,9 +162,10 @@ class SqliteAuditStore:
                 raise
 
     def create(self, new: NewRequest, event: EventDraft) -> RequestRecord:
-        """Record a new request in state `requested`, with its first event; `SubjectBusy`
-        (naming the holder) when the database's unique indexes refuse a second open request
-        for the VM or the host's settings."""
+        """Record a new request in state `requested`, with its first event, which holds every
+        column of the new row (so that `verify` can rebuild the row from the events);
+        `SubjectBusy` (naming the holder) when the database's unique indexes refuse a second
+        open request for the VM or the host's settings."""
         with self._write() as conn:
             now = utc_text(self._clock())
             seq, prev_hash = self._chain_tail(conn)
@@ -155,8 +176,16 @@ class SqliteAuditStore:
                 if holder is None:
                     raise
                 raise SubjectBusy(holder) from None
-            self._insert_event(conn, seq, prev_hash, request_id, event, now, None, State.REQUESTED)
-            return self._record(conn, request_id)
+            row = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+            columns = {
+                name: value
+                for name, value in zip(row.keys(), row, strict=True)
+                if name not in DERIVED_COLUMNS
+            }
+            self._insert_event(
+                conn, seq, prev_hash, request_id, event, now, None, State.REQUESTED, columns
+            )
+            return record_from_row(row)
 
     def _insert_request(self, conn: sqlite3.Connection, new: NewRequest, now: str, seq: int) -> int:
         request_id = conn.execute(
@@ -169,9 +198,9 @@ class SqliteAuditStore:
             (
                 new.kind,
                 State.REQUESTED.value,
-                new.vm,
-                new.source_host,
-                new.destination_host,
+                self._text(new.vm),
+                self._text(new.source_host),
+                self._text(new.destination_host),
                 self._text(new.reason),
                 new.requester.slack_user_id,
                 new.requester.directory_account,
@@ -212,7 +241,8 @@ class SqliteAuditStore:
         winner's event. Raises RequestNotFound, or ValueError for an unknown field in
         `changes`.
         """
-        assignments, values = self._encode_changes(changes or {})
+        columns = self._encode_changes(changes or {})
+        assignments = "".join(f", {name} = ?" for name in columns)
         states = [State(s).value for s in expected]
         with self._write() as conn:
             current = conn.execute(
@@ -227,7 +257,7 @@ class SqliteAuditStore:
                 f"last_transition_seq = ?{assignments} "
                 f"WHERE id = ? AND state IN ({', '.join('?' * len(states))})"
             )
-            params: list[Any] = [new_state.value, now, seq, *values, request_id, *states]
+            params: list[Any] = [new_state.value, now, seq, *columns.values(), request_id, *states]
             if expected_version is not None:
                 sql += " AND version = ?"
                 params.append(expected_version)
@@ -238,7 +268,7 @@ class SqliteAuditStore:
                 )
             if new_state.terminal:
                 conn.execute("DELETE FROM host_slots WHERE request_id = ?", (request_id,))
-            self._insert_event(
+            _, link = self._insert_event(
                 conn,
                 seq,
                 prev_hash,
@@ -247,8 +277,12 @@ class SqliteAuditStore:
                 now,
                 State(current["state"]),
                 new_state,
+                columns,
             )
-            return TransitionResult(applied=True, record=self._record(conn, request_id))
+            record = self._record(conn, request_id)
+        if new_state.terminal:
+            self._witness(ChainHead(seq, link, now, request_id, new_state.value))
+        return TransitionResult(applied=True, record=record)
 
     def claim_slots(
         self,
@@ -305,7 +339,10 @@ class SqliteAuditStore:
                 raise RequestNotFound(request_id)
             seq, prev_hash = self._chain_tail(conn)
             now = utc_text(self._clock())
-            return self._insert_event(conn, seq, prev_hash, request_id, event, now, None, None)
+            written, _ = self._insert_event(
+                conn, seq, prev_hash, request_id, event, now, None, None, None
+            )
+            return written
 
     def get(self, request_id: int) -> RequestRecord | None:
         """The request with this id, or None."""
@@ -384,10 +421,38 @@ class SqliteAuditStore:
         finally:
             conn.close()
 
-    def verify(self) -> ChainReport:
-        """Walk the whole hash chain (see `verify_chain`)."""
+    def verify(self, anchors: AnchorReading | None = None) -> ChainReport:
+        """Check the chain with this store's key, compare it with `anchors` (None: skip) and
+        rebuild every request from its events (see `verify_log`)."""
         with self._lock:
-            return verify_chain(self._conn)
+            return verify_log(self._conn, self.key, anchors)
+
+    def head(self) -> ChainHead:
+        """The newest event's place in the chain (seq 0 and the genesis hash when empty)."""
+        with self._lock:
+            last = self._conn.execute(
+                "SELECT seq, hash, at FROM events ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return ChainHead(0, GENESIS_HASH, "") if last is None else ChainHead(*last)
+
+    def anchor(self) -> ChainHead:
+        """Hand the current head to every witness now (the store does so by itself after
+        each final state; this is for an operator or a scheduled job)."""
+        head = self.head()
+        self._witness(head)
+        return head
+
+    def _witness(self, head: ChainHead) -> None:
+        for witness in self._witnesses:
+            try:
+                witness.witness(head)
+            except Exception:
+                # The request has ended and must be reported as such; a missing anchor is
+                # what `hvbot audit verify` will name (UNANCHORED).
+                log.exception(
+                    "chain head not anchored",
+                    extra={"witness": witness.name, "seq": head.seq},
+                )
 
     def _chain_tail(self, conn: sqlite3.Connection) -> tuple[int, str]:
         """The next event's seq and prev_hash; the caller holds the write lock."""
@@ -404,57 +469,40 @@ class SqliteAuditStore:
         at: str,
         state_from: State | None,
         state_to: State | None,
-    ) -> AuditEvent:
-        data = self._scrub(jsonable(draft.data))
+        columns: Mapping[str, Any] | None,
+    ) -> tuple[AuditEvent, str]:
+        """Insert one event (`columns`: the request columns it wrote, as stored, or None for
+        an event that changes no request); return it and its link."""
         actor = draft.actor
-        content = {
-            "seq": seq,
-            "request_id": request_id,
-            "kind": draft.kind,
-            "actor": {
-                "slack_user_id": actor.slack_user_id,
-                "directory_account": actor.directory_account,
-                "display_name": actor.display_name,
-            },
-            "at": at,
-            "data": data,
-            "state_from": None if state_from is None else state_from.value,
-            "state_to": None if state_to is None else state_to.value,
-            "prev_hash": prev_hash,
-        }
+        data = self._scrub(jsonable(draft.data))
+        row = (
+            seq,
+            request_id,
+            draft.kind,
+            actor.slack_user_id,
+            actor.directory_account,
+            actor.display_name,
+            at,
+            None if state_from is None else state_from.value,
+            None if state_to is None else state_to.value,
+            canonical_json(data),
+            prev_hash,
+            None if self.key is None else self.key.key_id,
+            None if columns is None else canonical_json(columns),
+        )
+        link = digest(chain_text(row), self.key)
         conn.execute(
             """
             INSERT INTO events (seq, request_id, kind, actor_slack_id, actor_account,
-                actor_name, at, state_from, state_to, data, prev_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                actor_name, at, state_from, state_to, data, prev_hash, key_id, changes, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            (
-                seq,
-                request_id,
-                draft.kind,
-                actor.slack_user_id,
-                actor.directory_account,
-                actor.display_name,
-                at,
-                content["state_from"],
-                content["state_to"],
-                dumps_or_none(data),
-                prev_hash,
-                event_hash(content),
-            ),
+            (*row, link),
         )
         moment = parse_utc(at)
         assert moment is not None
-        return AuditEvent(
-            seq=seq,
-            request_id=request_id,
-            kind=draft.kind,
-            actor=actor,
-            at=moment,
-            data=data,
-            state_from=state_from,
-            state_to=state_to,
-        )
+        event = AuditEvent(seq, request_id, draft.kind, actor, moment, data, state_from, state_to)
+        return event, link
 
     def _record(self, conn: sqlite3.Connection, request_id: int) -> RequestRecord:
         row = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
@@ -468,12 +516,11 @@ class SqliteAuditStore:
         ).fetchone()
         return None if row is None else event_from_row(row)
 
-    def _encode_changes(self, changes: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    def _encode_changes(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(changes) - CHANGEABLE_FIELDS
         if unknown:
             raise ValueError(f"cannot change request field(s): {', '.join(sorted(unknown))}")
-        assignments = "".join(f", {name} = ?" for name in changes)
-        return assignments, [self._column_value(name, value) for name, value in changes.items()]
+        return {name: self._column_value(name, value) for name, value in changes.items()}
 
     def _column_value(self, name: str, value: Any) -> Any:
         if value is None:

@@ -1,6 +1,7 @@
 """`hvbot audit`: read, export and verify the audit log (list, show, export, verify).
 
-Bad input gives one line on stderr and exit status 2; a broken hash chain gives exit 1.
+Bad input gives one line on stderr and exit status 2; a log that does not prove itself (see
+`bot.store.chain`: every finding is named) gives exit 1.
 The database is opened read-only when its schema is current, so an auditor needs read access
 only. A reader that stops early (`hvbot audit export | head`) ends the command quietly with
 status 141, as a process killed by SIGPIPE would.
@@ -20,8 +21,18 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import ConfigError, load_config
-from bot.store import SqliteAuditStore, database_path
+from bot.config import AuditConfig, Config, ConfigError, Secrets, load_config
+from bot.store import (
+    AnchorFile,
+    AuditKey,
+    AuditKeyError,
+    ChainReport,
+    SqliteAuditStore,
+    anchor_path,
+    audit_key,
+    database_path,
+    default_anchor_path,
+)
 from bot.store.codec import jsonable, utc_text
 from commands.clock import utc_now
 from commands.workflow.records import Actor, AuditEvent, RequestRecord, State
@@ -76,7 +87,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("--output", metavar="FILE", help="write here instead of stdout")
     export.set_defaults(func=_guarded(_export))
 
-    verify = actions.add_parser("verify", parents=[source], help="walk the hash chain")
+    verify = actions.add_parser(
+        "verify",
+        parents=[source],
+        help="prove the log: keyed chain, anchors, requests rebuilt from their events",
+    )
+    verify.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help=f"the audit key (default: [audit] key_env or key_file, else ${AuditConfig.key_env})",
+    )
+    verify.add_argument(
+        "--anchors", metavar="FILE", help="the anchor file (default: [audit] anchor_file)"
+    )
     verify.set_defaults(func=_guarded(_verify))
 
 
@@ -92,7 +115,7 @@ def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             return EXIT_BROKEN_PIPE
         except ConfigError as exc:
             _fail("; ".join(exc.problems))
-        except AuditInputError as exc:
+        except (AuditInputError, AuditKeyError) as exc:
             _fail(str(exc))
         except sqlite3.DatabaseError as exc:
             _fail(f"cannot read the audit database: {exc}")
@@ -117,11 +140,30 @@ def _fail(message: str) -> None:
     print(f"hvbot audit: {message}", file=sys.stderr)
 
 
-def _open(args: argparse.Namespace) -> SqliteAuditStore:
-    path = Path(args.db) if args.db else database_path(load_config(args.config))
+def _config(args: argparse.Namespace) -> Config | None:
+    # `--db` alone is enough: an auditor may have the database and no configuration.
+    return load_config(args.config) if args.config or not args.db else None
+
+
+def _database(args: argparse.Namespace, config: Config | None) -> Path:
+    path = Path(args.db) if args.db or config is None else database_path(config)
     if not path.is_file():
         raise AuditInputError(f"no audit database at {path}")
-    return SqliteAuditStore.for_reading(path)
+    return path
+
+
+def _open(args: argparse.Namespace, key: AuditKey | None = None) -> SqliteAuditStore:
+    return SqliteAuditStore.for_reading(_database(args, _config(args)), key)
+
+
+def _key(args: argparse.Namespace, config: Config | None) -> AuditKey | None:
+    if args.key_file:
+        return AuditKey.from_file(Path(args.key_file))
+    secrets = Secrets.from_environ()
+    if config is not None:
+        return audit_key(config, secrets)
+    from_env = secrets.get(AuditConfig.key_env)
+    return AuditKey.from_text(from_env, f"${AuditConfig.key_env}") if from_env else None
 
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
@@ -189,10 +231,25 @@ def _show(args: argparse.Namespace) -> int:
         if record is None:
             raise AuditInputError(f"no request with id {request_id}")
         events = store.events(request_id)
+        disagreements = store.disagreements(request_id)
     if args.json:
-        _print_json({"request": jsonable(record), "events": [jsonable(e) for e in events]})
+        _print_json(
+            {
+                "request": jsonable(record),
+                "events": [jsonable(e) for e in events],
+                "disagreements": disagreements,
+            }
+        )
     else:
         print("\n".join(story_lines(record, events)))
+    if disagreements:
+        # The row is what `list` and chat show; when its own events say otherwise, the row
+        # was edited by hand and the events (proved by `verify`) are the record.
+        _fail(
+            f"WARNING: request {request_id}'s row disagrees with its events: "
+            + "; ".join(disagreements)
+            + " — believe the events, and run `hvbot audit verify`"
+        )
     return 0
 
 
@@ -262,20 +319,47 @@ def _write_export(kind: str, rows: Iterable[dict[str, Any]], out: TextIO) -> Non
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        report = store.verify()
-    if report.broken is not None:
-        b = report.broken
-        claims = f" (request {b.request_id}, {b.kind}, at {b.at})" if b.kind else ""
-        print(f"BROKEN at event {b.seq}{claims}: {b.reason}")
-        print(f"{report.count} events before it verified")
-    if report.missing_triggers:
-        missing = ", ".join(sorted(report.missing_triggers))
-        print(f"UNPROTECTED: append-only triggers missing: {missing}")
-    if not report.ok:
-        return 1
-    print(f"OK: {report.count} events, chain intact, head hash {report.head_hash}")
-    return 0
+    config = _config(args)
+    path = _database(args, config)
+    key = _key(args, config)
+    if args.anchors:
+        anchors = Path(args.anchors)
+    else:
+        anchors = default_anchor_path(path) if config is None else anchor_path(config)
+    with SqliteAuditStore.for_reading(path, key) as store:
+        report = store.verify(AnchorFile(anchors, key).read())
+    print("\n".join(verify_lines(report, key, anchors)))
+    return 0 if report.ok else 1
+
+
+def verify_lines(report: ChainReport, key: AuditKey | None, anchors: Path) -> list[str]:
+    """What `verify` found, named, or OK with what was proved and what could not be."""
+    lines = [f"{finding.name}: {finding.message}" for finding in report.findings]
+    if report.ok:
+        lines.append(f"OK: {report.count} events, chain intact, head hash {report.head_hash}")
+    else:
+        where = (
+            f"the chain holds for its first {report.count} events"
+            if report.broken
+            else f"the chain links hold over {report.count} events"
+        )
+        lines.append(
+            f"FAILED: {len(report.findings)} findings; {where}, head hash {report.head_hash}"
+        )
+    if key is None:
+        lines.append(
+            "  key: none — the chain is plain sha256: anyone who can write the database can "
+            f"recompute it; set ${AuditConfig.key_env} or [audit] key_file"
+        )
+    else:
+        lines.append(f"  key: {key.source} (key id {key.key_id}), {report.keyed} events signed")
+    lines.append(f"  anchors: {report.anchors} read from {anchors}")
+    lines.append(f"  requests: {report.requests} rebuilt from their events and compared")
+    lines.append(
+        "  compare the head with a copy kept elsewhere: a log and anchor file cut back "
+        "together look intact from here"
+    )
+    return lines
 
 
 def _who(actor: Actor) -> str:

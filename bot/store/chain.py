@@ -86,6 +86,40 @@ class ChainReport:
         return not self.findings
 
 
+class _Rebuilt:
+    """A request as its events build it: the derived columns, and every `changes` text."""
+
+    __slots__ = ("changes", "created_at", "last_transition_seq", "state", "updated_at", "version")
+
+    def __init__(self, created_at: str) -> None:
+        self.created_at = created_at
+        self.updated_at = created_at
+        self.state: str | None = None
+        self.last_transition_seq = 0
+        self.version = 0
+        self.changes: list[str] = []
+
+    def columns(self) -> dict[str, Any]:
+        """The rebuilt row: every change in order, then the derived columns."""
+        row: dict[str, Any] = {}
+        try:
+            for change in json.loads("[" + ",".join(self.changes) + "]"):
+                row.update(change if isinstance(change, dict) else {})
+        except (ValueError, TypeError):
+            # Damaged `changes` text is the chain's finding (EDITED or FORGED): rebuild from
+            # the texts that still parse.
+            for text in self.changes:
+                row.update(_parsed(text))
+        row |= {
+            "state": self.state,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "last_transition_seq": self.last_transition_seq,
+        }
+        return row
+
+
 @dataclass
 class _Walk:
     key: AuditKey | None
@@ -102,7 +136,7 @@ class _Walk:
     broken: BrokenLink | None = None
     findings: list[Finding] = field(default_factory=list)
     seen: Counter[str] = field(default_factory=Counter)
-    rebuilt: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rebuilt: dict[int, _Rebuilt] = field(default_factory=dict)
     anchored: dict[int, list[Anchor]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, name: str, message: str) -> None:
@@ -129,7 +163,7 @@ class _Walk:
         if row[_TO] in _FINAL:
             self.last_final = (seq, row[_REQUEST], row[_TO])
         if row[_REQUEST] is not None:
-            self._rebuild(row)
+            self.rebuild(row)
 
     def _link(self, row: tuple[Any, ...]) -> None:
         seq, key_id, stored = row[_SEQ], row[_KEY_ID], row[_HASH]
@@ -185,7 +219,7 @@ class _Walk:
         # writes them; an older writer's other spelling of the same JSON still verifies.
         try:
             content = hashed_content(dict(zip(CHAIN_COLUMNS, row, strict=False)))
-        except ValueError:
+        except (ValueError, TypeError):
             return False
         key = self.key if key_id is not None else None
         return bool(digest(canonical_json(content), key) == row[_HASH])
@@ -196,19 +230,22 @@ class _Walk:
         claims = f" (request {row[_REQUEST]}, {row[_KIND]}, at {row[_AT]})"
         self.add(name, f"event {seq}{claims}: {reason}; {self.count} events before it hold")
 
-    def _rebuild(self, row: tuple[Any, ...]) -> None:
+    def rebuild(self, row: tuple[Any, ...]) -> None:
+        """Apply one event of a request to the row its events build (its `changes` are
+        parsed when the row is compared: one parse per request instead of one per event)."""
         state_to = row[_TO]
         if state_to is None:
             return
         request_id = row[_REQUEST]
         rebuilt = self.rebuilt.get(request_id)
-        derived = {"state": state_to, "updated_at": row[_AT], "last_transition_seq": row[_SEQ]}
-        changed = _parsed(row[_CHANGES])
         if rebuilt is None:
-            self.rebuilt[request_id] = changed | derived | {"version": 1, "created_at": row[_AT]}
-            return
-        rebuilt |= changed | derived
-        rebuilt["version"] += 1
+            rebuilt = self.rebuilt[request_id] = _Rebuilt(row[_AT])
+        rebuilt.state = state_to
+        rebuilt.updated_at = row[_AT]
+        rebuilt.last_transition_seq = row[_SEQ]
+        rebuilt.version += 1
+        if row[_CHANGES]:
+            rebuilt.changes.append(row[_CHANGES])
 
     def sequence(self, conn: sqlite3.Connection) -> None:
         high = dict(conn.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
@@ -258,12 +295,8 @@ class _Walk:
             )
         return compared
 
-    def _compare(self, row: dict[str, Any], rebuilt: dict[str, Any]) -> None:
-        differ = [
-            f"{name} is {_shown(row[name])} but its events say {_shown(value)}"
-            for name, value in rebuilt.items()
-            if name in row and row[name] != value
-        ]
+    def _compare(self, row: dict[str, Any], rebuilt: _Rebuilt) -> None:
+        differ = _differences(row, rebuilt.columns())
         if differ:
             self.add("REQUEST EDITED", f"request {row['id']}: " + "; ".join(differ))
 
@@ -376,12 +409,39 @@ def verify_log(
     return walk.report(frozenset(missing), compared, anchored)
 
 
-def _parsed(changes: str | None) -> dict[str, Any]:
-    # Damaged `changes` text is the chain's finding (EDITED or FORGED); the rebuild only
-    # needs to go on.
+def request_disagreements(conn: sqlite3.Connection, request_id: int) -> list[str]:
+    """How one request's row differs from the row its events rebuild (empty: it agrees), for
+    `hvbot audit show`. Only `verify` proves the events themselves."""
+    cursor = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,))
+    names = [d[0] for d in cursor.description]
+    values = cursor.fetchone()
+    if values is None:
+        return []
+    walk = _Walk(None, None)
+    events = conn.execute(
+        f"SELECT {', '.join(CHAIN_COLUMNS)}, hash FROM events WHERE request_id = ? ORDER BY seq",
+        (request_id,),
+    )
+    for event in events:
+        walk.rebuild(event)
+    rebuilt = walk.rebuilt.get(request_id)
+    if rebuilt is None:
+        return ["it has no events at all"]
+    return _differences(dict(zip(names, values, strict=True)), rebuilt.columns())
+
+
+def _differences(row: dict[str, Any], rebuilt: dict[str, Any]) -> list[str]:
+    return [
+        f"{name} is {_shown(row[name])} but its events say {_shown(value)}"
+        for name, value in rebuilt.items()
+        if name in row and row[name] != value
+    ]
+
+
+def _parsed(changes: str) -> dict[str, Any]:
     try:
-        value = json.loads(changes) if changes else {}
-    except ValueError:
+        value = json.loads(changes)
+    except (ValueError, TypeError):
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -83,12 +83,8 @@ def event_hash(content: Mapping[str, Any]) -> str:
 
 
 def _scalar(value: Any) -> str:
-    if isinstance(value, str):
-        return str(encode_basestring(value))
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, bytes):
+        return canonical_json(value.decode("utf-8", errors="replace"))
     return canonical_json(value)
 
 
@@ -98,42 +94,59 @@ def chain_text(row: tuple[Any, ...]) -> str:
 
     Both are stored as canonical JSON already, so the text is the same as `canonical_json`
     of the parsed content (`hashed_content`): verifying a million events is then one pass of
-    string joins instead of a JSON parse and dump per event. `changes` and `key_id` are left
-    out when NULL, so events written before they existed keep their hashes.
+    string formatting instead of a JSON parse and dump per event. `changes` and `key_id` are
+    left out when NULL, so events written before they existed keep their hashes.
     """
     (seq, request_id, kind, slack, account, name, at, state_from, state_to, data, prev_hash,
      key_id, changes) = row  # fmt: skip
-    parts = [
-        '{"actor":{"directory_account":',
+    try:
+        # The columns' usual types, inline: this runs once per event of the whole log.
+        return _CHAIN_FORMAT % (
+            "null" if account is None else _quote(account),
+            "null" if name is None else _quote(name),
+            _quote(slack),
+            _quote(at),
+            "" if changes is None else ',"changes":' + changes,
+            "null" if data is None else data,
+            "" if key_id is None else ',"key_id":' + _quote(key_id),
+            _quote(kind),
+            _quote(prev_hash),
+            "null" if request_id is None else f"{request_id:d}",
+            f"{seq:d}",
+            "null" if state_from is None else _quote(state_from),
+            "null" if state_to is None else _quote(state_to),
+        )
+    except (TypeError, ValueError):
+        return _chain_text_any(row)
+
+
+def _chain_text_any(row: tuple[Any, ...]) -> str:
+    """`chain_text` for columns holding unusual types (a number in a text column, a blob)."""
+    (seq, request_id, kind, slack, account, name, at, state_from, state_to, data, prev_hash,
+     key_id, changes) = row  # fmt: skip
+    return _CHAIN_FORMAT % (
         _scalar(account),
-        ',"display_name":',
         _scalar(name),
-        ',"slack_user_id":',
         _scalar(slack),
-        '},"at":',
         _scalar(at),
-    ]
-    if changes is not None:
-        parts += [',"changes":', changes]
-    parts += [',"data":', "null" if data is None else data]
-    if key_id is not None:
-        parts += [',"key_id":', _scalar(key_id)]
-    parts += [
-        ',"kind":',
+        "" if changes is None else ',"changes":' + str(changes),
+        "null" if data is None else str(data),
+        "" if key_id is None else ',"key_id":' + _scalar(key_id),
         _scalar(kind),
-        ',"prev_hash":',
         _scalar(prev_hash),
-        ',"request_id":',
         _scalar(request_id),
-        ',"seq":',
         _scalar(seq),
-        ',"state_from":',
         _scalar(state_from),
-        ',"state_to":',
         _scalar(state_to),
-        "}",
-    ]
-    return "".join(parts)
+    )
+
+
+_quote = encode_basestring
+_CHAIN_FORMAT = (
+    '{"actor":{"directory_account":%s,"display_name":%s,"slack_user_id":%s},"at":%s%s'
+    ',"data":%s%s,"kind":%s,"prev_hash":%s,"request_id":%s,"seq":%s,"state_from":%s'
+    ',"state_to":%s}'
+)
 
 
 CHAIN_COLUMNS = (

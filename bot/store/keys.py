@@ -9,14 +9,17 @@ Only a short fingerprint of it (`key_id`) is stored, so that `verify` can tell "
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Shorter keys can be guessed offline from one event; 16 bytes is the floor NIST gives for
 # HMAC keys (SP 800-107), 32 is what `openssl rand -hex 32` prints.
 MIN_KEY_BYTES = 16
+_BLOCK = 64  # sha256's block size in bytes
 
 
 class AuditKeyError(ValueError):
@@ -37,14 +40,31 @@ class AuditKey:
                 f"{MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
             )
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
         """A public fingerprint of the key: names which key signed an event, proves nothing."""
         return hmac.digest(self.secret, b"hvbot audit key id", "sha256").hex()[:16]
 
+    @functools.cached_property
+    def _pads(self) -> tuple[Any, Any]:
+        # HMAC as RFC 2104 defines it, with the two keyed sha256 states computed once: half
+        # the cost of `hmac.digest` per event, which counts when verifying a million.
+        secret = self.secret
+        if len(secret) > _BLOCK:
+            secret = hashlib.sha256(secret).digest()
+        secret = secret.ljust(_BLOCK, b"\0")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in secret))
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in secret))
+        return inner, outer
+
     def mac(self, text: str) -> str:
         """HMAC-SHA256 of `text` (UTF-8) in hex."""
-        return hmac.digest(self.secret, text.encode("utf-8"), "sha256").hex()
+        inner, outer = self._pads
+        first = inner.copy()
+        first.update(text.encode("utf-8"))
+        second = outer.copy()
+        second.update(first.digest())
+        return str(second.hexdigest())
 
     @classmethod
     def from_text(cls, text: str, source: str) -> AuditKey:

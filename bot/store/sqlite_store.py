@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.store.anchors import AnchorReading, ChainHead, HeadWitness
-from bot.store.chain import DERIVED_COLUMNS, ChainReport, verify_log
+from bot.store.chain import DERIVED_COLUMNS, ChainReport, request_disagreements, verify_log
 from bot.store.codec import (
     GENESIS_HASH,
     canonical_json,
@@ -426,6 +426,11 @@ class SqliteAuditStore:
         rebuild every request from its events (see `verify_log`)."""
         with self._lock:
             return verify_log(self._conn, self.key, anchors)
+
+    def disagreements(self, request_id: int) -> list[str]:
+        """How the request's row differs from what its events say (empty: it agrees)."""
+        with self._lock:
+            return request_disagreements(self._conn, request_id)
 
     def head(self) -> ChainHead:
         """The newest event's place in the chain (seq 0 and the genesis hash when empty)."""

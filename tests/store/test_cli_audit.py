@@ -11,9 +11,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from bot.cli_audit import parse_since, register
 
-from bot.cli.audit import parse_since, register
-from bot.store import SqliteAuditStore
+from bot.store import AnchorFile, SqliteAuditStore, default_anchor_path
 from commands.workflow.records import SYSTEM, State
 from support.clock import FakeClock
 from support.store import BOB, draft, new_request
@@ -33,7 +33,8 @@ def _audit(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
 @pytest.fixture
 def filled(db_path: Path, clock: FakeClock) -> Path:
     """Two requests: #1 SRV-APP01 succeeded, #2 SRV-DB01 awaiting approval (two days later)."""
-    with SqliteAuditStore(db_path, clock=clock) as store:
+    anchors = AnchorFile(default_anchor_path(db_path), None)
+    with SqliteAuditStore(db_path, clock=clock, witnesses=[anchors]) as store:
         one = store.create(new_request(), draft("requested", text="/migrate SRV-APP01")).id
         store.transition(one, [State.REQUESTED], State.APPROVED, draft("approved", BOB))
         store.transition(one, [State.APPROVED], State.RUNNING, draft("started", SYSTEM))
@@ -182,9 +183,11 @@ def test_verify_passes_then_names_the_tampered_event(
 
     code, out, _ = _audit(capsys, "verify", "--db", str(filled))
     assert code == 1
-    assert out.splitlines()[0].startswith("BROKEN at event 2 (request 1, approved, at 2026-11-25")
-    assert "1 events before it verified" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("EDITED: event 2 (request 1, approved, at 2026-11-25")
+    assert lines[0].endswith("does not match its hash (edited); 1 events before it hold")
     assert "UNPROTECTED: append-only triggers missing: events_refuse_update" in out
+    assert "FAILED: 2 findings; the chain holds for its first 1 events" in out
 
 
 def test_since_accepts_ages_and_offsets() -> None:

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_support import BOB, StepClock, draft, new_request
 
 from bot.store import AnchorFile, AuditKey, ChainHead, SqliteAuditStore
 from bot.store.codec import chain_text
 from bot.store.keys import digest
 from commands.workflow.records import SYSTEM, State
+from support.clock import FakeClock
+from support.store import BOB, draft, new_request
 
 KEY = AuditKey(b"k" * 32, "test")
 OTHER_KEY = AuditKey(b"o" * 32, "test")
@@ -73,7 +74,7 @@ def _story(store: SqliteAuditStore) -> None:
 def _open(
     db_path: Path,
     anchors: Path,
-    clock: StepClock,
+    clock: FakeClock,
     key: AuditKey | None = KEY,
     *more: Witness,
 ) -> SqliteAuditStore:
@@ -83,7 +84,7 @@ def _open(
 
 
 @pytest.fixture
-def keyed(db_path: Path, anchors: Path, clock: StepClock, outside: Witness) -> Path:
+def keyed(db_path: Path, anchors: Path, clock: FakeClock, outside: Witness) -> Path:
     """The keyed, anchored story; 10 events, final states at events 3 and 9."""
     with _open(db_path, anchors, clock, KEY, outside) as store:
         _story(store)
@@ -91,7 +92,7 @@ def keyed(db_path: Path, anchors: Path, clock: StepClock, outside: Witness) -> P
 
 
 @pytest.fixture
-def unkeyed(db_path: Path, anchors: Path, clock: StepClock) -> Path:
+def unkeyed(db_path: Path, anchors: Path, clock: FakeClock) -> Path:
     """The same story written without a key (anchors unsigned)."""
     with _open(db_path, anchors, clock, None) as store:
         _story(store)
@@ -247,7 +248,7 @@ def test_without_the_key_a_keyed_log_is_not_called_verified(keyed: Path, anchors
 
 
 def test_a_bot_run_without_the_key_after_keyed_events_is_named(
-    keyed: Path, anchors: Path, clock: StepClock
+    keyed: Path, anchors: Path, clock: FakeClock
 ) -> None:
     with _open(keyed, anchors, clock, None) as store:
         store.append(1, draft("annotated"))

@@ -11,8 +11,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from bot.cli_audit import parse_since, register
 
+from bot.cli.audit import parse_since, register
 from bot.store import AnchorFile, SqliteAuditStore, default_anchor_path
 from commands.workflow.records import SYSTEM, State
 from support.clock import FakeClock

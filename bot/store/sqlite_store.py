@@ -41,6 +41,7 @@ from bot.store.schema import (
 )
 from bot.store.scrub import Scrubber
 from commands.clock import utc_now
+from commands.workflow.machine import WorkflowError
 from commands.workflow.records import (
     TERMINAL_STATES,
     AuditEvent,
@@ -165,7 +166,10 @@ class SqliteAuditStore:
         """Record a new request in state `requested`, with its first event, which holds every
         column of the new row (so that `verify` can rebuild the row from the events);
         `SubjectBusy` (naming the holder) when the database's unique indexes refuse a second
-        open request for the VM or the host's settings."""
+        open request for the VM or the host's settings. A VM or host name holding a configured
+        secret is refused (WorkflowError) before anything is written: recorded redacted, it
+        would name nothing, and the checks that follow would refuse it for a wrong reason."""
+        self._refuse_secret_names(new)
         with self._write() as conn:
             now = utc_text(self._clock())
             seq, prev_hash = self._chain_tail(conn)
@@ -186,6 +190,20 @@ class SqliteAuditStore:
                 conn, seq, prev_hash, request_id, event, now, None, State.REQUESTED, columns
             )
             return record_from_row(row)
+
+    def _refuse_secret_names(self, new: NewRequest) -> None:
+        names = (
+            ("VM name", new.vm),
+            ("source host", new.source_host),
+            ("destination host", new.destination_host),
+        )
+        for what, value in names:
+            if value is not None and self._scrub.text(value) != value:
+                raise WorkflowError(
+                    f"The {what} given contains a password or token this bot is configured "
+                    "with; nothing was recorded. Check what was typed (and change that secret "
+                    "if it was shared)."
+                )
 
     def _insert_request(self, conn: sqlite3.Connection, new: NewRequest, now: str, seq: int) -> int:
         request_id = conn.execute(

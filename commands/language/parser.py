@@ -12,6 +12,10 @@ from commands.language.registry import BARE, BY_WORD, GENERAL_USAGE
 from commands.language.tokens import Token, tokenize
 from commands.requests import HelpRequest, Request
 
+MAX_TEXT = 4000
+"""The longest /migrate text accepted (characters): far above any real command, since a move
+with two paths and a 500-character reason stays under 1,500."""
+
 
 def parse(text: str, inventory: Inventory) -> Request:
     """Parse the text of `/migrate` (as Slack delivers it) into a validated request.
@@ -19,6 +23,13 @@ def parse(text: str, inventory: Inventory) -> Request:
     Raises ParseError, and nothing else, for any text that is not a valid command. Empty
     text asks for help; a leading `/migrate` (pasted along with the rest) is ignored.
     """
+    if len(text) > MAX_TEXT:
+        # Refused before any work: the tokenizer and the hints are linear, but a few
+        # megabytes of them still take seconds of a shared worker.
+        raise ParseError(
+            f"the command is {len(text)} characters long; /migrate takes at most {MAX_TEXT}",
+            GENERAL_USAGE,
+        )
     tokens = tokenize(text, GENERAL_USAGE)
     if tokens and tokens[0].is_keyword("/migrate"):
         tokens = tokens[1:]

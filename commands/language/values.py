@@ -44,6 +44,34 @@ def _control(text: str) -> str | None:
     return None
 
 
+# Format characters (bidirectional overrides such as U+202E, joiners, invisible operators),
+# private-use and unassigned code points: invisible, or able to reorder what is shown around
+# them, so a name holding one could read as another on an approval card.
+_INVISIBLE = frozenset({"Cf", "Co", "Cn", "Cs"})
+
+
+def invisible(text: str) -> str | None:
+    """The first invisible or direction-changing character of `text`, or None."""
+    return next((c for c in text if unicodedata.category(c) in _INVISIBLE), None)
+
+
+def escaped(text: str) -> str:
+    """`text` with every invisible or direction-changing character written as `\\uXXXX`, so
+    that free text (a reason) shows what was typed and cannot reorder what surrounds it."""
+    if invisible(text) is None:
+        return text
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _INVISIBLE else c for c in text)
+
+
+def _refuse_invisible(what: str, text: str) -> None:
+    char = invisible(text)
+    if char is not None:
+        raise Invalid(
+            f"{what} {shown(text)} contains the invisible or direction-changing character "
+            f"\\u{ord(char):04x}; retype it with plain characters"
+        )
+
+
 def vm_name(token: Token) -> str:
     """A VM name Hyper-V can look up exactly: no wildcard, control or mention, at most 100 chars."""
     name = token.text
@@ -68,6 +96,7 @@ def vm_name(token: Token) -> str:
     control = _control(name)
     if control:
         raise Invalid(f"VM name {shown(name)} contains a control character; retype the name")
+    _refuse_invisible("VM name", name)
     if name != name.strip():
         raise Invalid(f"VM name {shown(name)} starts or ends with a space; remove it")
     if len(name) > MAX_VM_NAME:
@@ -85,6 +114,7 @@ def host(token: Token, inventory: Inventory) -> Host:
         return found
     if not token.text.strip():
         raise Invalid(f"the host name is empty; known hosts: {known}")
+    _refuse_invisible("host name", token.text)
     if _is_address(token.text):
         raise Invalid(
             f"unknown host {shown(token.text)}: name hosts as the inventory does, "
@@ -230,4 +260,4 @@ def reason_text(tokens: list[Token]) -> str:
         raise Invalid("reason contains a control character; retype it")
     if len(text) > MAX_REASON:
         raise Invalid(f"reason is longer than {MAX_REASON} characters; shorten it")
-    return text
+    return escaped(text)

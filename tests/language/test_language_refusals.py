@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from commands.language.registry import BY_NAME, GENERAL_USAGE
+from commands.requests import MigrateRequest
 from support.language import ok, refusal
 
 LONG_PATH = "D:\\" + "\\".join(["folder"] * 40)
@@ -22,6 +23,11 @@ CASES: list[tuple[str, str, str | None]] = [
     ('"SRV\tAPP" to HV-SRV02', "control character", "migrate"),
     ('"SRV\u2028APP" to HV-SRV02', "control character", "migrate"),
     ('"SRV\x07" to HV-SRV02', "control character", "migrate"),
+    ("SRV-APP\u202e10 to HV-SRV02", "direction-changing character \\u202e", "migrate"),
+    ("SRV\u200d01 to HV-SRV02", "invisible or direction-changing character \\u200d", "migrate"),
+    ("SRV\ue000 to HV-SRV02", "\\ue000", "migrate"),
+    ("SRV-APP01 to HV-SRV\u202e02", "host name 'HV-SRV\\u202e02' contains", "migrate"),
+    ("x" * 4001, "4001 characters long; /migrate takes at most 4000", None),
     ('" SRV" to HV-SRV02', "space", "migrate"),
     ("x" * 101 + " to HV-SRV02", "100", "migrate"),
     ("<@U123> to HV-SRV02", "mention", "migrate"),
@@ -153,7 +159,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ('cancel "42"', "cancel takes a request id", "cancel"),
     ("cancel #0", "out of range", "cancel"),
     ("cancel #" + "9" * 19, "out of range", "cancel"),
-    ("cancel " + "9" * 5000, "out of range", "cancel"),
+    ("cancel " + "9" * 3900, "out of range", "cancel"),
     ("cancel #42 now", "unexpected 'now'", "cancel"),
     ("status #42 SRV-APP01", "unexpected", "status"),
     ("status SRV-APP01 extra", "unexpected 'extra'", "status"),
@@ -386,3 +392,20 @@ SUGGESTED: list[tuple[str, str]] = [
 def test_suggested_command_is_accepted(text: str, suggestion: str) -> None:
     assert suggestion in refusal(text).message
     ok(suggestion)
+
+
+def test_refusals_show_invisible_characters_escaped() -> None:
+    line = refusal("SRV-APP\u202e10 to HV-SRV02").line()
+    assert "\u202e" not in line
+    assert "'SRV-APP\\u202e10'" in line
+
+
+def test_a_reason_keeps_invisible_characters_but_shows_them_escaped() -> None:
+    request = ok('SRV-APP01 to HV-SRV02 reason "patch \u202eevil\u200c"')
+    assert isinstance(request, MigrateRequest)
+    assert request.move.reason == "patch \\u202eevil\\u200c"
+
+
+def test_megabytes_of_text_are_refused_before_parsing() -> None:
+    error = refusal("SRV-APP01 to HV-SRV02 reason " + "x " * 2_500_000)
+    assert "5000029 characters long" in error.message

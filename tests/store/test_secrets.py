@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.config import Secrets, parse_config
 from bot.store import SqliteAuditStore, configured_secrets, open_store
 from bot.store.scrub import REDACTED, Scrubber
+from commands.workflow.machine import WorkflowError
 from commands.workflow.records import SYSTEM, State
 from support.store import BOB, draft, new_request
 
@@ -109,3 +112,13 @@ def test_open_store_finds_the_file_beside_the_config_and_redacts(tmp_path: Path)
         event = store.append(None, draft("note", text=f"password is {WINRM_PASSWORD}"))
     assert event.data == {"text": f"password is {REDACTED}"}
     assert (tmp_path / "logs" / "audit.db").is_file()
+
+
+def test_a_secret_typed_as_a_vm_name_is_refused_and_nothing_is_recorded(db_path: Path) -> None:
+    with SqliteAuditStore(db_path, secret_values=_secrets()) as store:
+        for request in (new_request(vm=f"x{WINRM_PASSWORD}"), new_request(source=BOT_TOKEN)):
+            with pytest.raises(WorkflowError) as refusal:
+                store.create(request, draft("requested"))
+            assert "nothing was recorded" in refusal.value.message
+            assert not any(secret in refusal.value.message for secret in ALL)
+        assert store.search() == [] and store.head().seq == 0

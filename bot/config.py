@@ -22,6 +22,9 @@ _HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 _FQDN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 WINRM_AUTHS = ("kerberos", "negotiate", "ntlm", "credssp", "basic", "certificate")
+# The auth methods that need a user name and password from the environment (Kerberos can use
+# the ticket the bot's account already holds; certificate auth uses its key files).
+PASSWORD_AUTHS = ("basic", "ntlm", "negotiate", "credssp")
 
 T = TypeVar("T")
 
@@ -447,6 +450,13 @@ def load_config(path: Path | str | None = None) -> Config:
         text = resolved.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{resolved}: cannot read the file ({exc.strerror})"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [
+                f"{resolved}: not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+                "TOML files are UTF-8: save it as UTF-8"
+            ]
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -471,6 +481,26 @@ class Secrets:
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Secrets:
         """Capture the environment (tests pass their own mapping)."""
         return cls(dict(os.environ if environ is None else environ))
+
+
+def missing_secrets(config: Config, secrets: Secrets) -> list[str]:
+    """The secrets the configured features need that the environment does not hold, each as
+    "what needs it: set VARIABLE" (the values themselves are never shown)."""
+    needed: list[tuple[str, str]] = []
+    w = config.winrm
+    if w.auth in PASSWORD_AUTHS:
+        needed += [
+            (f"winrm ({w.auth} auth)", w.username_env),
+            (f"winrm ({w.auth} auth)", w.password_env),
+        ]
+    d = config.directory
+    if d.uri:
+        needed += [("directory", d.bind_dn_env), ("directory", d.password_env)]
+    return [
+        f"{what}: the environment variable {name} is not set (or empty)"
+        for what, name in needed
+        if not secrets.get(name)
+    ]
 
 
 def configured_secrets(config: Config, secrets: Secrets) -> tuple[str, ...]:

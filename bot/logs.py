@@ -12,6 +12,7 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Iterable, Iterator
@@ -127,6 +128,21 @@ def configure(
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+def user_log_dir() -> Path | None:
+    """The per-user place for the command line's own log, created private (0700):
+    `$XDG_STATE_HOME/hvbot`, else `~/.local/state/hvbot` (where the XDG base directory spec
+    puts logs); None when there is no home to put it in. Never a shared folder such as /tmp,
+    where another user could read the detail or plant the file first."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    try:
+        root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+        path = root / "hvbot"
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (OSError, RuntimeError):
+        return None
+    return path
 
 
 @contextlib.contextmanager

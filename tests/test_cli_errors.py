@@ -5,7 +5,6 @@ on the terminal, and the detail in the log file with a reference to find it."""
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -162,7 +161,8 @@ def test_the_log_file_defaults_beside_the_audit_database(tmp_path: Path) -> None
 def test_the_demo_answers_failures_like_every_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    log_file = tmp_path / "hvbot" / "hvbot-demo.log"
 
     def broken(*args: object, **kwargs: object) -> int:
         raise OSError("no free port")
@@ -171,8 +171,8 @@ def test_the_demo_answers_failures_like_every_command(
     code, _, err = run(capsys, "demo")
     assert code == 1
     assert err.startswith("internal error (reference ")
-    assert f"details in {tmp_path / 'hvbot-demo.log'}" in err and "Traceback" not in err
-    assert "no free port" in (tmp_path / "hvbot-demo.log").read_text(encoding="utf-8")
+    assert f"details in {log_file}" in err and "Traceback" not in err
+    assert "no free port" in log_file.read_text(encoding="utf-8")
 
     def interrupted(*args: object, **kwargs: object) -> int:
         raise KeyboardInterrupt
@@ -195,7 +195,8 @@ def test_a_file_that_is_not_the_audit_database_is_named_as_such(
 def test_a_subcommand_without_its_own_guard_still_answers_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    log_file = tmp_path / "hvbot" / "hvbot.log"
 
     def broken(args: object) -> int:
         raise OSError("Address already in use")
@@ -204,14 +205,15 @@ def test_a_subcommand_without_its_own_guard_still_answers_in_one_line(
     code, out, err = run(capsys, "lab")
     assert (code, out) == (1, "")
     assert err.startswith("internal error (reference ")
-    assert err.rstrip().endswith(f"details in {tmp_path / 'hvbot.log'}")
-    assert "Address already in use" in (tmp_path / "hvbot.log").read_text(encoding="utf-8")
+    assert err.rstrip().endswith(f"details in {log_file}")
+    assert "Address already in use" in log_file.read_text(encoding="utf-8")
 
 
-def test_an_unusable_log_file_falls_back_to_the_temp_dir(
+def test_an_unusable_log_file_falls_back_to_the_users_own_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    log_file = tmp_path / "hvbot" / "hvbot.log"
     config = tmp_path / "hvbot.toml"
     (tmp_path / "logs").mkdir()
     config.write_text(HOSTS + '[logging]\nfile = "logs"\n', encoding="utf-8")
@@ -222,5 +224,5 @@ def test_an_unusable_log_file_falls_back_to_the_temp_dir(
     monkeypatch.setattr("bot.cli.parse.parse", broken)
     code, _, err = run(capsys, "parse", "--config", str(config), "--", "help")
     assert code == 1 and "boom" not in err
-    assert err.rstrip().endswith(f"details in {tmp_path / 'hvbot.log'}")
-    assert "boom" in (tmp_path / "hvbot.log").read_text(encoding="utf-8")
+    assert err.rstrip().endswith(f"details in {log_file}")
+    assert "boom" in log_file.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.cli.common import fallback_log
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = str(ROOT / "examples" / "hvbot.toml")
@@ -215,7 +216,11 @@ def test_check_config_lists_every_problem(
     assert len(err.splitlines()) == 3
 
 
-def test_check_config_summarises_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_summarises_the_example(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HVBOT_LDAP_BIND_DN", "CN=svc-hvbot,OU=Service,DC=lab,DC=local")
+    monkeypatch.setenv("HVBOT_LDAP_PASSWORD", "bind password")
     code, out, err = run(capsys, "check-config", "--config", EXAMPLE)
     assert (code, err) == (0, "")
     assert "hosts: 3" in out
@@ -229,8 +234,10 @@ def test_check_config_summarises_the_example(capsys: pytest.CaptureFixture[str])
 
 
 def test_check_config_warns_of_a_plain_text_lab_and_says_where_the_log_goes(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HVBOT_WINRM_USER", "lab\\user")
+    monkeypatch.setenv("HVBOT_WINRM_PASSWORD", "lab password")
     config = tmp_path / "hvbot.toml"
     config.write_text(
         '[[hosts]]\nname = "HV-SRV01"\nfqdn = "hv-srv01.lab.local"\nport = 5985\n'
@@ -242,6 +249,47 @@ def test_check_config_warns_of_a_plain_text_lab_and_says_where_the_log_goes(
     assert "winrm: basic auth, port 5986 unless the host names one, TLS off" in out
     assert "commands cross the network readable (lab only)" in out
     assert f"log: {tmp_path / 'logs' / 'cli.log'}" in out
+
+
+def test_check_config_fails_without_the_secrets_the_config_needs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HVBOT_WINRM_USER", "HVBOT_WINRM_PASSWORD", "HVBOT_AUDIT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HVBOT_WINRM_USER", "lab\\user")
+    config = tmp_path / "hvbot.toml"
+    config.write_text(
+        '[[hosts]]\nname = "HV-SRV01"\nfqdn = "hv-srv01.lab.local"\n[winrm]\nauth = "ntlm"\n',
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "check-config", "--config", str(config))
+    assert code == 1
+    assert err == (
+        "winrm (ntlm auth): the environment variable HVBOT_WINRM_PASSWORD is not set (or empty)\n"
+    )
+    assert "audit key: NONE — the audit log is UNKEYED" in out
+
+    monkeypatch.setenv("HVBOT_WINRM_PASSWORD", "lab password")
+    monkeypatch.setenv("HVBOT_AUDIT_KEY", "short")
+    code, _, err = run(capsys, "check-config", "--config", str(config))
+    assert code == 1 and "is 5 bytes; use at least 16" in err
+
+    monkeypatch.setenv("HVBOT_AUDIT_KEY", "k" * 32)
+    code, out, err = run(capsys, "check-config", "--config", str(config))
+    assert (code, err) == (0, "")
+    assert "audit key: $HVBOT_AUDIT_KEY (key id " in out and "k" * 32 not in out
+    assert f"audit anchors: {tmp_path / 'hvbot.db.anchors'}" in out
+
+
+def test_the_fallback_log_is_private_to_the_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert fallback_log() == tmp_path / "state" / "hvbot" / "hvbot.log"
+    assert (tmp_path / "state" / "hvbot").stat().st_mode & 0o777 == 0o700
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert fallback_log() == tmp_path / "home" / ".local" / "state" / "hvbot" / "hvbot.log"
 
 
 def test_check_config_never_prints_secrets(

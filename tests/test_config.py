@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Secrets, load_config, parse_config
+from bot.config import ConfigError, Secrets, load_config, missing_secrets, parse_config
 
 MINIMAL = {"hosts": [{"name": "HV-SRV01", "fqdn": "hv-srv01.lab.local"}]}
 
@@ -73,6 +73,31 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text("hosts = [", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('[[hosts]]\nname = "HV-SRV01"\n# caf\u00e9\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as refusal:
+        load_config(latin)
+    assert refusal.value.problems == [
+        f"{latin}: not UTF-8 text (byte 33 is 0xe9); TOML files are UTF-8: save it as UTF-8"
+    ]
+
+
+def test_missing_secrets_name_what_needs_them() -> None:
+    config = parse_config(
+        {
+            "hosts": [{"name": "HV-SRV01", "fqdn": "hv-srv01.lab.local"}],
+            "winrm": {"auth": "ntlm"},
+            "directory": {"uri": "ldaps://dc.lab.local", "base_dn": "DC=lab,DC=local"},
+        }
+    )
+    missing = missing_secrets(config, Secrets.from_environ({"HVBOT_WINRM_USER": "LAB\\svc"}))
+    assert missing == [
+        "winrm (ntlm auth): the environment variable HVBOT_WINRM_PASSWORD is not set (or empty)",
+        "directory: the environment variable HVBOT_LDAP_BIND_DN is not set (or empty)",
+        "directory: the environment variable HVBOT_LDAP_PASSWORD is not set (or empty)",
+    ]
+    kerberos = parse_config({"hosts": [{"name": "HV-SRV01", "fqdn": "hv-srv01.lab.local"}]})
+    assert missing_secrets(kerberos, Secrets.from_environ({})) == []
 
 
 def test_secrets_come_from_the_environment_and_never_print() -> None:

@@ -35,6 +35,7 @@ from bot.store import (
 )
 from bot.store.codec import jsonable, utc_text
 from commands.clock import utc_now
+from commands.language.values import escaped
 from commands.workflow.records import Actor, AuditEvent, RequestRecord, State
 
 _AGE = re.compile(r"^(\d+)\s*([mhdw])$", re.IGNORECASE)
@@ -288,7 +289,9 @@ def story_lines(record: RequestRecord, events: Sequence[AuditEvent]) -> list[str
         )
         if event.data:
             lines.append(f"           {_compact(event.data)}")
-    return lines
+    # Stored text may predate the language's refusals, or come from a hand edit: invisible and
+    # direction-changing characters are shown as escapes, never interpreted by the terminal.
+    return [escaped(line) for line in lines]
 
 
 def _export(args: argparse.Namespace) -> int:

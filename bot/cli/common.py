@@ -9,7 +9,6 @@ import logging
 import os
 import sqlite3
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from bot.config import (
     load_config,
 )
 from bot.console import plain_mentions
-from bot.logs import bind, logging_to, new_reference
-from bot.store import database_path
+from bot.logs import bind, logging_to, new_reference, user_log_dir
+from bot.store import AuditKeyError, database_path
 from commands.hyperv import ErrorKind, HyperVError
 from commands.language import ParseError, to_dict
 from commands.plans import PlanError
@@ -86,11 +85,11 @@ def _writable(path: Path) -> bool:
 
 def logging_for(config: Config) -> tuple[contextlib.AbstractContextManager[object], Path | None]:
     """Logging that sends the log to its file, keeping the terminal for answers, and the file:
-    the configured one, else the temp dir's hvbot.log, else None (the log goes to stderr)."""
+    the configured one, else the user's own hvbot.log, else None (the log goes to stderr)."""
     # A log write that fails must never print a traceback on the operator's terminal.
     logging.raiseExceptions = False
     candidates = (log_path(config), fallback_log())
-    usable = next((path for path in candidates if _writable(path)), None)
+    usable = next((path for path in candidates if path and _writable(path)), None)
     secret_values = configured_secrets(config, Secrets.from_environ())
     return (
         logging_to(config.logging.format, config.logging.level, secret_values, path=usable),
@@ -98,9 +97,11 @@ def logging_for(config: Config) -> tuple[contextlib.AbstractContextManager[objec
     )
 
 
-def fallback_log() -> Path:
-    """Where the detail goes when nothing better can be written: the temp dir's hvbot.log."""
-    return Path(tempfile.gettempdir()) / "hvbot.log"
+def fallback_log() -> Path | None:
+    """Where the detail goes when the configured log cannot be written: the user's own
+    `hvbot.log` (see `user_log_dir`), or None (the log goes to stderr)."""
+    folder = user_log_dir()
+    return None if folder is None else folder / "hvbot.log"
 
 
 def print_problems(problems: Iterable[str]) -> None:
@@ -204,7 +205,7 @@ def internal_error(log_file: Path | None) -> int:
 
 def crashed() -> int:
     """The net under subcommands that answer nothing themselves: the exception being handled
-    goes to the temp dir's hvbot.log, people get its reference."""
+    goes to the user's hvbot.log (`fallback_log`), people get its reference."""
     path = fallback_log()
     with logging_to("text", "ERROR", path=path):
         return internal_error(path)
@@ -239,6 +240,8 @@ def answer(call: Callable[[], int], log_file: Path | None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except AuditKeyError as refusal:
+        say(str(refusal))
     except sqlite3.DatabaseError as exc:
         log.exception("audit database unusable")
         say(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-from pathlib import Path
 
 from bot.cli.common import EXIT_REFUSED, answer
-from bot.logs import logging_to
+from bot.logs import logging_to, user_log_dir
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
         print("--time-scale must be between 0 and 1 (e.g. 0.02)", file=sys.stderr)
         return EXIT_REFUSED
     # The transcript owns the terminal; anything going wrong is detailed in this file.
-    log_file = Path(tempfile.gettempdir()) / "hvbot-demo.log"
+    folder = user_log_dir()
+    log_file = None if folder is None else folder / "hvbot-demo.log"
     with logging_to("text", "WARNING", path=log_file):
         return answer(lambda: run_demo(sys.stdout, time_scale=args.time_scale), log_file)

@@ -17,8 +17,8 @@ from bot.cli.common import (
     log_path,
     print_problems,
 )
-from bot.config import Config, ConfigError, Secrets
-from bot.store import database_path
+from bot.config import Config, ConfigError, Secrets, missing_secrets
+from bot.store import AuditKeyError, anchor_path, audit_key, database_path
 from commands.language import help_text, parse, summary, to_dict
 from commands.requests import HelpRequest
 
@@ -65,8 +65,32 @@ def run_check_config(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print_problems(error.problems)
         return EXIT_CONFIG_PROBLEMS
-    print(config_summary(config))
+    secrets = Secrets.from_environ()
+    lines, problems = audit_key_lines(config, secrets)
+    problems = missing_secrets(config, secrets) + problems
+    print("\n".join([config_summary(config), *lines]))
+    if problems:
+        print_problems(problems)
+        return EXIT_CONFIG_PROBLEMS
     return 0
+
+
+def audit_key_lines(config: Config, secrets: Secrets) -> tuple[list[str], list[str]]:
+    """What protects the audit log (key, anchor file), and the problems with its key."""
+    lines = [f"audit anchors: {anchor_path(config)}"]
+    try:
+        key = audit_key(config, secrets)
+    except AuditKeyError as exc:
+        return lines, [f"audit: {exc}"]
+    if key is None:
+        lines.append(
+            f"audit key: NONE — the audit log is UNKEYED: anyone who can write "
+            f"{database_path(config)} can rewrite its events undetected by the chain; set "
+            f"{config.audit.key_env} (e.g. `openssl rand -hex 32`) or [audit] key_file"
+        )
+    else:
+        lines.append(f"audit key: {key.source} (key id {key.key_id})")
+    return lines, []
 
 
 def config_summary(config: Config) -> str:

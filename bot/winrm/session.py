@@ -19,7 +19,7 @@ from typing import Any
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
-from bot.config import Config, Secrets, WinRMConfig
+from bot.config import PASSWORD_AUTHS, Config, Secrets, WinRMConfig
 from bot.winrm.calls import Script, Step, refuse_patterns
 from bot.winrm.errors import Scrubber, is_transient, shell_lost, transport_error
 from commands.hyperv import ErrorKind, HyperVError
@@ -28,7 +28,6 @@ from commands.invocation import ParameterValue
 
 log = logging.getLogger(__name__)
 
-_PASSWORD_AUTHS = ("basic", "ntlm", "negotiate", "credssp")
 _SPNEGO_AUTHS = ("negotiate", "kerberos", "ntlm")
 
 
@@ -89,7 +88,7 @@ class ConnectionSettings:
     def wsman(self, host: Host) -> WSMan:
         """A new WSMan connection to `host` (no network traffic until first use)."""
         w = self.winrm
-        if w.auth in _PASSWORD_AUTHS and not (self.username and self.password):
+        if w.auth in PASSWORD_AUTHS and not (self.username and self.password):
             raise HyperVError(
                 ErrorKind.AUTHENTICATION,
                 f"No WinRM credentials: set {w.username_env} and {w.password_env}.",

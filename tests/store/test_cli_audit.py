@@ -196,3 +196,15 @@ def test_since_accepts_ages_and_offsets() -> None:
     assert parse_since("2W", now) == now - dt.timedelta(weeks=2)
     assert parse_since("2026-11-25T14:00+02:00") == dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
     assert parse_since("2026-11-25").tzinfo is dt.UTC
+
+
+def test_show_escapes_invisible_characters_a_hand_edit_put_in(
+    capsys: pytest.CaptureFixture[str], filled: Path
+) -> None:
+    conn = sqlite3.connect(filled, isolation_level=None)
+    conn.execute("UPDATE requests SET reason = 'ok \u202eevil' WHERE id = 2")
+    conn.close()
+    code, out, err = _audit(capsys, "show", "2", "--db", str(filled))
+    assert code == 0
+    assert "Reason        ok \\u202eevil" in out and "\u202e" not in out
+    assert "reason is" in err and "\u202e" not in err

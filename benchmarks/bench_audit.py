@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import datetime as dt
 import io
+import itertools
 import json
 import os
 import sqlite3
@@ -56,11 +57,15 @@ START = dt.datetime(2025, 11, 25, tzinfo=dt.UTC)
 HOSTS = [f"HV-SRV{i:02d}" for i in range(1, 9)]
 
 
+_RUNS = itertools.count()
+
+
 def bench_store_append(directory: Path, count: int, anchored: bool) -> float:
     """Events per second through SqliteAuditStore.append (keyed), the head anchored to a
     synced file after every event when `anchored`."""
-    anchors = AnchorFile(directory / "store.db.anchors", KEY)
-    path = directory / f"store-{anchored}.db"
+    # A file per run: the VM of each run's request is open until the end (one per VM).
+    path = directory / f"store-{next(_RUNS)}.db"
+    anchors = AnchorFile(path.with_name(path.name + ".anchors"), KEY)
     with SqliteAuditStore(path, key=KEY, witnesses=[anchors] if anchored else []) as store:
         rid = store.create(
             NewRequest(

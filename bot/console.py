@@ -43,8 +43,9 @@ def outcome_lines(outcome: MigrationOutcome) -> list[str]:
         lines = [f"outcome unknown after {outcome.duration_seconds:.1f} s: {error.summary}"]
         lines += [f"  seen: {line}" for line in outcome.evidence]
         return [*lines, f"  check: {error.fix}"]
-    failed = f"failed after {outcome.duration_seconds:.1f} s: {error.summary}"
-    return [failed, *(f"  {line}" for line in error.details())]
+    ended = "cancelled" if error.kind is ErrorKind.CANCELLED else "failed"
+    first = f"{ended} after {outcome.duration_seconds:.1f} s: {error.summary}"
+    return [first, *(f"  {line}" for line in error.details())]
 
 
 class ConsoleNotifier:

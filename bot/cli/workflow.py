@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import time
 from collections.abc import Iterator
 
 from bot.app import SETTLED_STATES, Services, build_services
@@ -16,7 +17,6 @@ from bot.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     Interrupted,
-    Refused,
     command_text,
     config_option,
     guarded,
@@ -28,17 +28,20 @@ from bot.console import ConsoleNotifier, plain_mentions
 from bot.logs import bind
 from commands.language import parse
 from commands.replies import ReplyKind
+from commands.workflow.execution import INVOCATION_SENT
+from commands.workflow.machine import lost_race_message
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestKind, State
 from commands.workflow.recovery import Action
 
 _FOLLOWED = frozenset({State.APPROVED, State.RUNNING})
+_CANCEL_ANSWERS = frozenset({"cancel_sent", "cancel_failed"})
 _RECOVERY = {
     Action.RECHECK: "checking it again",
     Action.KEEP_WAITING: "still waiting for approval",
     Action.EXPIRE: "its approval time ran out",
     Action.REQUEUE: "approved, never started: checking it again, then starting it",
     Action.REATTACH: "following the move on its host again (no second Move-VM)",
-    Action.OUTCOME_UNKNOWN: "a setting change cut short: its result is unknown (recorded failed)",
+    Action.OUTCOME_UNKNOWN: "a setting change cut short: its result is unknown (outcome_unknown)",
     Action.RESUME_DRAIN: "a drain (or one of its moves): picking it up where it was",
 }
 
@@ -72,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for name, helptext in (
         ("approve", "approve a request and run it here until it ends"),
         ("reject", "reject a request waiting for approval"),
-        ("cancel", "cancel a request before it runs (a running move: only where it is followed)"),
+        ("cancel", "cancel a request; a running move is stopped on its host, from any process"),
     ):
         sub = subparsers.add_parser(name, parents=[common], help=helptext, description=helptext)
         _actor_options(sub)
@@ -122,6 +125,12 @@ def _left_behind(services: Services, request_id: int) -> Interrupted:
     """What Ctrl-C left of a request this process was handling, and how to pick it up."""
     record = services.workflow.get(request_id)
     n, state = record.id, record.state
+    sent = any(e.kind == INVOCATION_SENT for e in services.workflow.events(n))
+    if state is State.APPROVED and not sent:
+        return Interrupted(
+            f"Request #{n} is approved but nothing was sent to its host. `hvbot recover` starts "
+            f"it; `hvbot cancel {n} --as USER` drops it."
+        )
     if state in _FOLLOWED:
         host = record.source_host or "its host"
         return Interrupted(
@@ -178,8 +187,11 @@ def _decide(args: argparse.Namespace, config: Config) -> int:
             workflow.reject(args.id, actor, args.reason)
             return EXIT_OK
         if args.command == "cancel":
-            _refuse_cancel_elsewhere(services, args.id, actor)
-            workflow.cancel(args.id, actor)
+            record = workflow.cancel(args.id, actor)
+            if record.state in _FOLLOWED and record.kind != RequestKind.DRAIN:
+                # Started: the host's job is asked from this process's executor; stay until
+                # the host answered (the follower, wherever it runs, records the outcome).
+                _wait_for_event(services, args.id, _CANCEL_ANSWERS)
             return EXIT_OK
         try:
             record = workflow.approve(args.id, actor)
@@ -188,24 +200,18 @@ def _decide(args: argparse.Namespace, config: Config) -> int:
             final = services.wait_for(args.id, TERMINAL_STATES)
         except KeyboardInterrupt:
             raise _left_behind(services, args.id) from None
+        if final.state is State.CANCELLED:
+            # Pre-empted by a cancel made elsewhere: say who, not only the exit code.
+            say(lost_race_message(final, workflow.events(args.id)))
         return EXIT_OK if final.state is State.SUCCEEDED else EXIT_FAILED
 
 
-def _refuse_cancel_elsewhere(services: Services, request_id: int, actor: Actor) -> None:
-    """A running move can only be stopped by the process that follows it (it holds the job
-    and the pipeline); a fresh `hvbot cancel` follows nothing, so it says so instead."""
-    record = services.workflow.get(request_id)
-    if record.state is not State.RUNNING or record.kind == RequestKind.DRAIN:
-        # A running drain is stopped by cancelling its moves not yet sent, from any process.
-        return
-    services.approvers.check_may_cancel(record, actor)
-    host = record.source_host or "its host"
-    raise Refused(
-        f"Request #{record.id} is running in another hvbot process, and hvbot cancel can only "
-        f"stop a move its own process follows: nothing was cancelled, the move continues on "
-        f"{host}. Cancel it from the process that follows it (the bot: /migrate cancel "
-        f"#{record.id}), or stop it on {host} itself."
-    )
+def _wait_for_event(
+    services: Services, request_id: int, kinds: frozenset[str], poll_seconds: float = 0.05
+) -> None:
+    """Returns once the request's log holds one of `kinds` (written by any process)."""
+    while not any(e.kind in kinds for e in services.workflow.events(request_id)):
+        time.sleep(poll_seconds)
 
 
 def _recover(args: argparse.Namespace, config: Config) -> int:

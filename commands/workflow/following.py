@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,14 @@ from commands.workflow.codec import invocations_from_record
 from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.preflight import sentence
-from commands.workflow.records import SYSTEM, Actor, EventDraft, RequestRecord, State
+from commands.workflow.records import (
+    SYSTEM,
+    Actor,
+    AuditEvent,
+    EventDraft,
+    RequestRecord,
+    State,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,16 +106,58 @@ class Follower:
             if flight is None:
                 return False
             if flight.cancel_by is not None:
-                asked = who(flight.cancel_by)
-                raise WorkflowError(
-                    f"Cancelling request #{request_id} was already asked by {asked}."
-                )
+                raise _already_asked(request_id, flight.cancel_by)
             flight.cancel_by = actor
             handle = flight.handle
-        self._deps.store.append(request_id, EventDraft("cancel_requested", actor))
+        record = self._deps.record(request_id)
+        if record.state in (State.APPROVED, State.RUNNING):
+            self._ask_cancel(record, actor)
         if handle is not None:
             self._deps.run_task(self._stop_on_host, request_id, handle)
         return True
+
+    def cancel_elsewhere(self, record: RequestRecord, actor: Actor) -> RequestRecord:
+        """Cancels a started request that this process does not follow: the ask is recorded
+        once (the process following it stops it at its next poll), and the host's job is asked
+        to stop from here too, on the executor, since nobody may be following it."""
+        record = self._ask_cancel(record, actor)
+        host = record.source_host or "its host"
+        asked = f"{who(actor)} asked to cancel request #{record.id}"
+        self._deps.tell(record, f"{asked}; asking {host} to stop it.")
+        self._deps.run_task(self._cancel_on_host, record)
+        return record
+
+    def _ask_cancel(self, record: RequestRecord, actor: Actor) -> RequestRecord:
+        """Records `cancel_requested` exactly once, whoever asks first in whichever process."""
+        while True:
+            asked = cancel_asked(self._deps.store.events(record.id))
+            if asked is not None:
+                raise _already_asked(record.id, asked[0])
+            try:
+                return self._deps.step(record, Step.ASK_CANCEL, actor)
+            except RaceLost as lost:
+                if lost.record.state not in (State.APPROVED, State.RUNNING):
+                    raise
+                record = lost.record
+
+    def _cancel_on_host(self, record: RequestRecord) -> None:
+        """Executor task: find the move's job on its host and ask it to stop."""
+        deps = self._deps
+        try:
+            invocations = invocations_from_record(record.invocation)
+            if not invocations:
+                raise WorkflowError("no invocation was recorded for it")
+            handle = deps.hyperv.reattach_migration(
+                deps.host(record.source_host),
+                record.vm_id or "",
+                sent_at(record, deps.store.events(record.id)),
+                invocations[0],
+            )
+        except (HyperVError, WorkflowError) as exc:
+            deps.store.append(record.id, EventDraft("cancel_failed", SYSTEM, error_data(exc)))
+            deps.tell(record, f"Could not ask the host to stop: {error_text(exc)}")
+            return
+        self._stop_on_host(record.id, handle)
 
     def reattach(self, record: RequestRecord, started_at: dt.datetime) -> None:
         """Executor task: follow a migration that may have been started by an earlier process."""
@@ -200,6 +249,8 @@ class Follower:
             flight = self._flights.get(request_id)
         if flight is None or flight.handle is None or self._stopping.is_set():
             return
+        if flight.cancel_by is None:
+            self._notice_cancel(flight, flight.handle)
         try:
             outcome = flight.handle.wait(deps.poll_seconds)
             progress = None if outcome else flight.handle.poll()
@@ -215,6 +266,17 @@ class Follower:
         if progress is not None:
             deps.tell_progress(deps.record(request_id), progress)
         deps.run_task(self._follow, request_id)
+
+    def _notice_cancel(self, flight: _Flight, handle: MigrationHandle) -> None:
+        """A cancel asked in another process: stop the move here too (this process holds the
+        pipeline), unless the asker already reached the host's job."""
+        asked = cancel_asked(self._deps.store.events(flight.request_id))
+        if asked is None:
+            return
+        with self._lock:
+            flight.cancel_by = asked[0]
+        if not asked[1]:
+            self._stop_on_host(flight.request_id, handle)
 
     def _lost_contact(self, flight: _Flight, exc: Exception) -> None:
         deps = self._deps
@@ -347,6 +409,29 @@ class Follower:
     def _forget(self, request_id: int) -> None:
         with self._lock:
             self._flights.pop(request_id, None)
+
+
+def cancel_asked(events: Sequence[AuditEvent]) -> tuple[Actor, bool] | None:
+    """Who asked to cancel the request, and whether the host's job was asked to stop since
+    (a `cancel_sent` that reached the job); None when nobody asked."""
+    asked: Actor | None = None
+    reached = False
+    for event in events:
+        if event.kind == Step.ASK_CANCEL.value:
+            asked = event.actor
+        elif event.kind == "cancel_sent" and event.data.get("method") != "too_late":
+            reached = True
+    return None if asked is None else (asked, reached)
+
+
+def _already_asked(request_id: int, actor: Actor) -> WorkflowError:
+    return WorkflowError(f"Cancelling request #{request_id} was already asked by {who(actor)}.")
+
+
+def sent_at(record: RequestRecord, events: Sequence[AuditEvent]) -> dt.datetime:
+    """When the move was sent (the `invocation_sent` record precedes the send)."""
+    sent = next((e.at for e in reversed(events) if e.kind == Step.SEND.value), None)
+    return record.started_at or sent or record.updated_at
 
 
 def outcome_data(outcome: MigrationOutcome) -> dict[str, Any]:

@@ -12,7 +12,10 @@ plus `rejected`, `expired` and `cancelled` from the open states. Decisions the d
 
 - `running` can be cancelled, but not by a state change: the workflow asks the host to stop
   the job (`MigrationHandle.cancel`) and the final state comes from the host's answer —
-  `cancelled` if the job stopped, `succeeded` if it was too late, `failed` otherwise.
+  `cancelled` if the job stopped, `succeeded` if it was too late, `failed` otherwise. The ask
+  itself (`ASK_CANCEL`, event `cancel_requested`) is a versioned step, so of several people
+  (or processes) asking at once exactly one records it; any process may make it, and the
+  process following the move sees it at its next poll.
 - An approval made void by the pre-start preflight (the VM moved, the invocation would differ,
   a finding now blocks) ends the request in `failed` with an `approval_void` event naming what
   changed. Not `cancelled`: nobody asked for it to stop. Not back to `awaiting_approval`: the
@@ -70,6 +73,7 @@ class Step(StrEnum):
     SUCCEED = "succeeded"
     FAIL = "failed"
     STOPPED = "stopped_on_host"
+    ASK_CANCEL = "cancel_requested"
     UNKNOWN = "outcome_unknown"
     ANNOTATE = "annotated"
 
@@ -104,6 +108,7 @@ RULES: Mapping[Step, Rule] = {
     Step.SUCCEED: Rule(frozenset({State.RUNNING}), State.SUCCEEDED, "finished"),
     Step.FAIL: Rule(frozenset({State.RUNNING}), State.FAILED, "finished"),
     Step.STOPPED: Rule(frozenset({State.RUNNING}), State.CANCELLED, "finished"),
+    Step.ASK_CANCEL: Rule(frozenset({State.APPROVED, State.RUNNING}), None, "cancelled"),
     Step.UNKNOWN: Rule(
         frozenset({State.APPROVED, State.RUNNING}), State.OUTCOME_UNKNOWN, "finished"
     ),

@@ -29,6 +29,7 @@ from enum import StrEnum
 
 from commands.workflow.codec import drain_of
 from commands.workflow.execution import INVOCATION_SENT
+from commands.workflow.following import sent_at
 from commands.workflow.records import AuditEvent, RequestKind, RequestRecord, State
 
 _BEFORE_APPROVAL = frozenset({State.REQUESTED, State.CHECKING, State.AWAITING_APPROVAL})
@@ -73,8 +74,7 @@ def decide(record: RequestRecord, events: Sequence[AuditEvent], now: dt.datetime
     if not record.kind.followed:
         return Decision(record, Action.OUTCOME_UNKNOWN)
     # The event is written just before the send, so the job cannot have started earlier.
-    started_at = record.started_at or (sent.at if sent else record.updated_at)
-    return Decision(record, Action.REATTACH, started_at)
+    return Decision(record, Action.REATTACH, sent_at(record, events))
 
 
 def requeue_order(decisions: Sequence[Decision]) -> list[Decision]:

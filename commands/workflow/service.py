@@ -214,6 +214,9 @@ class Workflow:
             return record
         try:
             record = self._cancel_pending(record, actor)
+        except _Started as started:
+            self._runner.release(request_id)
+            return self._runner.cancel_elsewhere(started.record, actor)
         except WorkflowError:
             self._runner.release(request_id)
             # An approval that won meanwhile may have found the request held by this cancel
@@ -400,11 +403,11 @@ class Workflow:
     def _cancel_pending(self, record: RequestRecord, actor: Actor) -> RequestRecord:
         while True:
             # An approved request whose invocation was sent may be moving on its host already:
-            # only whoever follows it may stop it. The cancel below is versioned, so a send
-            # recorded after this check makes it lose instead.
+            # it is stopped on its host, not by a state change. The cancel below is versioned,
+            # so a send recorded after this check makes it lose instead.
             sent = record.state is State.APPROVED and self._deps.was_sent(record.id)
             if record.state is State.RUNNING or sent:
-                raise WorkflowError(_followed_elsewhere(record))
+                raise _Started(record)
             try:
                 return self._deps.step(record, Step.CANCEL, actor)
             except RaceLost as lost:
@@ -453,14 +456,9 @@ def _cannot_go_ahead(record: RequestRecord, why: str) -> str:
     return f"Request #{record.id} cannot go ahead:{separator}{why}"
 
 
-def _followed_elsewhere(record: RequestRecord) -> str:
-    """Why this process may not cancel a move it does not follow, worded like `hvbot cancel`'s
-    refusal: only whoever holds the job can stop it, and nothing was stopped."""
-    n, host = record.id, record.source_host or "its host"
-    return (
-        f"Request #{n} is running, but this bot process is not following it: another hvbot "
-        f"process is, or the bot's next start (or `hvbot recover`) will pick it up. Nothing was "
-        f"cancelled; the move continues on {host}. Cancel it from the process that follows it "
-        f"(the bot: `/migrate cancel #{n}`, once it follows the move), or stop it on {host} "
-        "itself."
-    )
+class _Started(WorkflowError):
+    """The request to cancel was sent to its host already: it is stopped there."""
+
+    def __init__(self, record: RequestRecord) -> None:
+        super().__init__(f"Request #{record.id} has started.")
+        self.record = record

@@ -8,6 +8,7 @@ varies between stages).
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sqlite3
@@ -19,6 +20,7 @@ import pytest
 from bot.store import SqliteAuditStore
 from commands.workflow.records import State
 from support.e2e import BotRig
+from support.kill_trials import calibrate, kill_rig, run_trial, run_trials
 
 _RANDOM = random.Random(20261125)
 KILL_POINTS = [
@@ -80,3 +82,28 @@ def test_killed_bot_recovers_without_a_second_move(rig: BotRig, anchor: str, del
         assert record.state is State.FAILED
         assert record.outcome is not None and record.outcome["error"]["kind"] == "not_started"
         assert destination.find_vm("SRV-APP01") is None
+
+
+def test_random_kills_leave_no_false_final_state(tmp_path: Path) -> None:
+    # A few trials here; `scripts/bench safety` runs many. The seed is in the failure text.
+    seed = int(os.environ.get("HVBOT_KILL_SEED") or random.randrange(1 << 30))
+    report = run_trials(tmp_path, 4, seed)
+    told = "\n".join(report.lines()) + f"\n(HVBOT_KILL_SEED={seed} repeats this run)"
+    assert not report.false_states, told
+    assert report.extra_moves == 0, told
+
+
+def test_a_kill_between_recording_the_send_and_sending_right_after_a_previous_move(
+    tmp_path: Path,
+) -> None:
+    with kill_rig(tmp_path) as rig:
+        span = calibrate(rig)  # the VM's previous move: its job lingers, its events stay
+        for attempt in range(5):
+            trial = run_trial(rig, attempt, random.Random(attempt), span, mode="window")
+            assert trial.problem is None, trial
+            if trial.phase == "sent recorded, Move-VM not yet sent":
+                break
+        else:
+            pytest.fail("the approver was never frozen between recording the send and sending")
+    # Nothing reached the host: the previous move's job and events did not pass for this one.
+    assert (trial.state, trial.moves, trial.moved) == ("failed", 0, False)

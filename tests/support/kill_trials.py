@@ -278,6 +278,7 @@ def run_trials(directory: Path, trials: int, seed: int) -> Report:
     """`trials` kills with a seeded generator; the report of the run."""
     rng = random.Random(seed)
     report = Report(seed)
+    directory.mkdir(parents=True, exist_ok=True)
     with kill_rig(directory) as rig:
         span = calibrate(rig)
         for number in range(trials):

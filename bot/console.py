@@ -48,6 +48,17 @@ def outcome_lines(outcome: MigrationOutcome) -> list[str]:
     return [first, *(f"  {line}" for line in error.details())]
 
 
+def change_lines(record: RequestRecord) -> list[str]:
+    """How a setting change ended: its state, the value before and after, and why not."""
+    outcome = record.outcome or {}
+    line = record.state.value
+    if "setting" in outcome:
+        after = outcome.get("after", "?")
+        line += f" ({outcome['setting']}: {outcome.get('before')!r} -> {after!r})"
+    error = outcome.get("error")
+    return [line] + ([f"  {error['summary']}"] if isinstance(error, dict) else [])
+
+
 class ConsoleNotifier:
     """Prints what the workflow reports, one line per fact."""
 
@@ -101,5 +112,5 @@ class ConsoleNotifier:
 
     def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         """Print the final state and, for migrations, the outcome."""
-        lines = outcome_lines(outcome) if outcome else [record.state.value]
+        lines = outcome_lines(outcome) if outcome else change_lines(record)
         self.say(f"#{record.id} {record.vm or record.source_host}: " + "\n".join(lines))

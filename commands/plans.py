@@ -150,7 +150,8 @@ def compare_invocation(move_vm: Invocation) -> Invocation:
     return Invocation("Compare-VM", move_vm.parameters)
 
 
-_SET_VMHOST_PARAMETER: dict[HostSetting, str] = {
+SET_VMHOST_PARAMETER: dict[HostSetting, str] = {
+    # Set-VMHost's parameter for each setting; Get-VMHost reports it under the same name.
     HostSetting.MAX_MIGRATIONS: "MaximumVirtualMachineMigrations",
     HostSetting.MAX_STORAGE_MIGRATIONS: "MaximumStorageMigrations",
     HostSetting.AUTH: "VirtualMachineMigrationAuthenticationType",
@@ -171,7 +172,7 @@ def plan_host_change(
         # StrEnum values go over the wire as their text; PowerShell binds them to the enum.
         wire: str | int | bool = value if isinstance(value, bool | int) else str(value)
         invocation = Invocation(
-            "Set-VMHost", (Parameter(_SET_VMHOST_PARAMETER[request.setting], wire),)
+            "Set-VMHost", (Parameter(SET_VMHOST_PARAMETER[request.setting], wire),)
         )
     elif isinstance(request, HostNetworkAddRequest):
         params = [Parameter("Subnet", request.subnet)]

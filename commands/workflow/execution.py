@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
-from commands.hyperv import HyperVError
+from commands import readback
+from commands.hyperv import ErrorKind, HyperVError
 from commands.inventory import Host
 from commands.invocation import Invocation
+from commands.requests import (
+    HostNetworkAddRequest,
+    HostNetworkRemoveRequest,
+    HostSetRequest,
+    HostToggleRequest,
+    VmCompatibilityRequest,
+)
 from commands.workflow.codec import decode_request, invocations_from_record
 from commands.workflow.context import InternalError, RaceLost, error_data, error_text
 from commands.workflow.following import Follower
@@ -25,6 +34,13 @@ from commands.workflow.records import SYSTEM, RequestRecord, State
 logger = logging.getLogger(__name__)
 
 INVOCATION_SENT = Step.SEND.value
+SETTING_CHANGES = (
+    HostToggleRequest,
+    HostSetRequest,
+    HostNetworkAddRequest,
+    HostNetworkRemoveRequest,
+    VmCompatibilityRequest,
+)
 
 
 class Runner(Follower):
@@ -151,16 +167,33 @@ class Runner(Follower):
     def _run_change(
         self, record: RequestRecord, host: Host, invocations: tuple[Invocation, ...]
     ) -> None:
+        """Runs a setting change; it succeeds only when the host, read back, reports the value
+        asked for. The final event holds the setting, the value asked, before and after."""
         deps = self._deps
+        request = decode_request(record.request, deps.inventory)
+        if not isinstance(request, SETTING_CHANGES):
+            raise WorkflowError(f"Request #{record.id} is not a setting change.")
+        try:
+            before = self._observe(request, host)
+        except (HyperVError, WorkflowError) as exc:
+            self._could_not_start(record, exc)
+            return
+        values = {"setting": readback.setting(request), "asked": readback.asked(request)}
         record = deps.step(
-            record, Step.START, SYSTEM, {}, {"started_at": deps.clock()}, versioned=False
+            record,
+            Step.START,
+            SYSTEM,
+            {**values, "before": before},
+            {"started_at": deps.clock()},
+            versioned=False,
         )
+        failure: dict[str, Any] | None = None
         try:
             deps.hyperv.run(host, invocations)
         except HyperVError as exc:
-            step, data = Step.FAIL, error_data(exc)
-        else:
-            step, data = Step.SUCCEED, {}
+            failure = error_data(exc)
+        step, data = self._read_back(request, host, values, failure)
+        data = {**values, "before": before, **data}
         outcome = {"succeeded": step is Step.SUCCEED, **data}
         record = deps.step(
             record,
@@ -172,6 +205,43 @@ class Runner(Follower):
         )
         deps.tell_finished(record, None)
         self._done(record.id)
+
+    def _observe(self, request: readback.SettingChange, host: Host) -> Any:
+        """The setting's value on the host now."""
+        hyperv = self._deps.hyperv
+        if isinstance(request, VmCompatibilityRequest):
+            return readback.observed(request, None, hyperv.get_vm(host, request.vm))
+        return readback.observed(request, hyperv.host_settings(host), None)
+
+    def _read_back(
+        self,
+        request: readback.SettingChange,
+        host: Host,
+        values: dict[str, Any],
+        failure: dict[str, Any] | None,
+    ) -> tuple[Step, dict[str, Any]]:
+        """The final step from the value in force after the change (and the run's failure)."""
+        try:
+            after = self._observe(request, host)
+        except (HyperVError, WorkflowError) as exc:
+            if failure is not None:
+                return Step.FAIL, failure
+            summary = (
+                f"{host.name} took the change, but reading {values['setting']} back failed "
+                f"({error_text(exc)}): whether it is in force is unknown."
+            )
+            return Step.UNKNOWN, {
+                "error": {"kind": ErrorKind.OUTCOME_UNKNOWN.value, "summary": summary}
+            }
+        if readback.in_force(request, after):
+            return Step.SUCCEED, {"after": after}
+        if failure is not None:
+            return Step.FAIL, {"after": after, **failure}
+        summary = (
+            f"{host.name} reports {values['setting']} = {after!r} after the change, "
+            f"not {values['asked']!r}."
+        )
+        return Step.FAIL, {"after": after, "error": {"kind": "not_in_force", "summary": summary}}
 
     def _could_not_start(self, record: RequestRecord, error: HyperVError | WorkflowError) -> None:
         """Ends a request that did not run (`start_failed`), telling people why."""

@@ -3,11 +3,12 @@ says so, a log of every start (the "one Move-VM" oracle), and a preflight over t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from commands.drain import drain_preflight, plan_drain
 from commands.hyperv import (
@@ -19,6 +20,7 @@ from commands.hyperv import (
     HyperVError,
     Incompatibility,
     JobState,
+    MigrationNetwork,
     MigrationOutcome,
     MigrationProgress,
     Processor,
@@ -130,6 +132,10 @@ class FakeHyperV:
     unreachable_kind: ErrorKind = ErrorKind.HOST_UNREACHABLE
     on_start: Callable[[str], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Host setting fields changed by `run` (Set-VMHost & co), per host.
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A host that accepts changes and keeps its old values (the read-back must notice).
+    ignores_changes: bool = False
 
     def add_vm(self, name: str, host: str) -> None:
         self.vms[name] = VmInfo(
@@ -176,7 +182,7 @@ class FakeHyperV:
     def host_settings(self, host: Host) -> HostSettings:
         if host.name in self.unreachable:
             raise HyperVError(self.unreachable_kind, f"{host.name} does not answer.")
-        return HostSettings(
+        settings = HostSettings(
             host=host.name,
             migration_enabled=True,
             max_vm_migrations=self.limits.get(host.name, 2),
@@ -185,6 +191,8 @@ class FakeHyperV:
             performance="Compression",
             use_any_network=False,
         )
+        with self.lock:
+            return dataclasses.replace(settings, **self.changed.get(host.name, {}))
 
     def switches(self, host: Host) -> tuple[str, ...]:
         return ("LAN",)
@@ -207,6 +215,29 @@ class FakeHyperV:
     def run(self, host: Host, invocations: Sequence[Invocation]) -> None:
         with self.lock:
             self.runs.append((host.name, tuple(i.render() for i in invocations)))
+            if not self.ignores_changes:
+                for invocation in invocations:
+                    self._apply(host.name, invocation)
+
+    def _apply(self, host: str, invocation: Invocation) -> None:
+        """What the change does to the fake host's settings (or the VM's processor)."""
+        fields = self.changed.setdefault(host, {})
+        params = {p.name: p.value for p in invocation.parameters}
+        match invocation.cmdlet:
+            case "Set-VMHost":
+                fields.update({_SETTING_FIELDS[name]: value for name, value in params.items()})
+            case "Enable-VMMigration" | "Disable-VMMigration":
+                fields["migration_enabled"] = invocation.cmdlet == "Enable-VMMigration"
+            case "Add-VMMigrationNetwork":
+                network = MigrationNetwork(str(params["Subnet"]), int(params.get("Priority", 1)))
+                fields["networks"] = (*fields.get("networks", ()), network)
+            case "Remove-VMMigrationNetwork":
+                kept = [n for n in fields.get("networks", ()) if n.subnet != params["Subnet"]]
+                fields["networks"] = tuple(kept)
+            case "Set-VMProcessor":
+                vm = self.vms[str(params["VMName"])]
+                enabled = bool(params["CompatibilityForMigrationEnabled"])
+                self.vms[vm.name] = dataclasses.replace(vm, processor_compatibility=enabled)
 
     def start_migration(self, source: Host, invocation: Invocation, vm_id: str) -> FakeMigration:
         if self.crash_on_start == "before":

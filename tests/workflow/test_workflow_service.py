@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
+from commands.inventory import Host
+from commands.invocation import Invocation
 from commands.requests import HostSetRequest, HostSetting, StorageRequest
 from commands.workflow.machine import WorkflowError
 from commands.workflow.records import State
@@ -285,6 +289,55 @@ def test_host_setting_changes_use_the_same_workflow() -> None:
     assert rig.workflow.get(request_id).state is State.SUCCEEDED
     assert rig.world.runs == [("HV-SRV03", ("Set-VMHost -MaximumVirtualMachineMigrations 4",))]
     assert "invocation_sent" in kinds(rig, request_id)
+    # The host was read before and after: the final event says what changed.
+    final = rig.store.events(request_id)[-1]
+    assert (final.kind, dict(final.data)) == (
+        "succeeded",
+        {
+            "setting": "MaximumVirtualMachineMigrations",
+            "asked": 4,
+            "before": 2,
+            "after": 4,
+        },
+    )
+
+
+def test_a_setting_change_the_host_does_not_keep_fails_with_both_values() -> None:
+    rig = make_rig()
+    rig.world.ignores_changes = True
+    request = HostSetRequest(host=host("HV-SRV03"), setting=HostSetting.MAX_MIGRATIONS, value=4)
+    request_id = rig.workflow.submit(request, REQUESTER, PLACE).id
+    rig.run()
+    rig.workflow.approve(request_id, ALICE)
+    rig.run()
+    record = rig.workflow.get(request_id)
+    assert record.state is State.FAILED
+    assert record.outcome is not None
+    assert (record.outcome["before"], record.outcome["after"]) == (2, 2)
+    assert record.outcome["error"]["kind"] == "not_in_force"
+    assert (
+        "HV-SRV03 reports MaximumVirtualMachineMigrations = 2" in record.outcome["error"]["summary"]
+    )
+
+
+def test_a_setting_change_whose_read_back_fails_ends_with_an_unknown_outcome() -> None:
+    rig = make_rig()
+    request = HostSetRequest(host=host("HV-SRV03"), setting=HostSetting.MAX_MIGRATIONS, value=4)
+    request_id = rig.workflow.submit(request, REQUESTER, PLACE).id
+    rig.run()
+    rig.workflow.approve(request_id, ALICE)
+    real_run = rig.world.run
+
+    def run_then_vanish(target: Host, invocations: Sequence[Invocation]) -> None:
+        real_run(target, invocations)
+        rig.world.unreachable.add(target.name)
+
+    rig.world.run = run_then_vanish  # type: ignore[method-assign]
+    rig.run()
+    record = rig.workflow.get(request_id)
+    assert record.state is State.OUTCOME_UNKNOWN
+    assert record.outcome is not None and record.outcome["before"] == 2
+    assert "whether it is in force is unknown" in record.outcome["error"]["summary"]
 
 
 def test_a_failed_migration_records_the_classified_error() -> None:

@@ -5,8 +5,8 @@
 
 Prints the seed (the same seed repeats the same kill delays and race orders), then one table
 per part with the figures issue 9 asks for: false final states, duplicate open requests,
-extra Move-VM, most moves sent at once on one host. See tests/e2e/kill_trials.py and
-tests/e2e/race_rounds.py for what each trial and round does and how it is judged.
+extra Move-VM, most moves sent at once on one host. See tests/support/kill_trials.py and
+tests/support/race_rounds.py for what each trial and round does and how it is judged.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "e2e")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from kill_trials import run_trials  # noqa: E402
-from race_rounds import lines, run_rounds  # noqa: E402
+from support.kill_trials import run_trials  # noqa: E402
+from support.race_rounds import lines, run_rounds  # noqa: E402
 
 
 def main() -> int:

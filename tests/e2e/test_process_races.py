@@ -6,7 +6,7 @@ import os
 import random
 from pathlib import Path
 
-from race_rounds import VMS, lines, run_rounds
+from support.race_rounds import VMS, lines, run_rounds
 
 
 def test_racing_processes_keep_one_request_per_vm_the_host_limit_and_one_move_each(

@@ -43,6 +43,14 @@ from commands.requests import (
 from commands.workflow.preflight import Finding, PreflightResult, Severity
 from support.clock import START
 
+_SETTING_FIELDS = {
+    "MaximumVirtualMachineMigrations": "max_vm_migrations",
+    "MaximumStorageMigrations": "max_storage_migrations",
+    "VirtualMachineMigrationAuthenticationType": "authentication",
+    "VirtualMachineMigrationPerformanceOption": "performance",
+    "UseAnyNetworkForMigration": "use_any_network",
+}
+
 
 def lab_host(name: str, critical: bool = False) -> Host:
     """An inventory host named like the lab's (`HV-SRV01` at `hv-srv01.lab.local`)."""
@@ -229,7 +237,9 @@ class FakeHyperV:
             case "Enable-VMMigration" | "Disable-VMMigration":
                 fields["migration_enabled"] = invocation.cmdlet == "Enable-VMMigration"
             case "Add-VMMigrationNetwork":
-                network = MigrationNetwork(str(params["Subnet"]), int(params.get("Priority", 1)))
+                priority = params.get("Priority", 1)
+                assert isinstance(priority, int)
+                network = MigrationNetwork(str(params["Subnet"]), priority)
                 fields["networks"] = (*fields.get("networks", ()), network)
             case "Remove-VMMigrationNetwork":
                 kept = [n for n in fields.get("networks", ()) if n.subnet != params["Subnet"]]

@@ -6,7 +6,6 @@ import pytest
 
 from commands.hyperv import ErrorKind
 from commands.requests import HostSetRequest, HostSetting
-from commands.workflow.machine import WorkflowError
 from commands.workflow.records import SYSTEM, EventDraft, State
 from commands.workflow.recovery import Action
 from support.workflow import (

@@ -332,7 +332,7 @@ def test_a_setting_change_whose_read_back_fails_ends_with_an_unknown_outcome() -
         real_run(target, invocations)
         rig.world.unreachable.add(target.name)
 
-    rig.world.run = run_then_vanish  # type: ignore[method-assign]
+    rig.world.run = run_then_vanish  # type: ignore[method-assign,assignment]
     rig.run()
     record = rig.workflow.get(request_id)
     assert record.state is State.OUTCOME_UNKNOWN

@@ -85,9 +85,10 @@ KNOWLEDGE: dict[ErrorKind, Diagnosis] = {
         ),
         Diagnosis(
             ErrorKind.TIMEOUT,
-            "The host took too long to answer.",
+            "The host is not answering: nothing came back within the call's deadline.",
             "The host is overloaded, or the network between the bot and the host is slow.",
-            "Retry later; if it persists, raise winrm.read_timeout or check the host.",
+            "Retry later; if it persists, check the host (WinRM service, load) or raise "
+            "winrm.read_timeout, the deadline of each call to a host.",
         ),
         Diagnosis(
             ErrorKind.WSMAN_FAULT,

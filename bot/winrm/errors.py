@@ -39,39 +39,55 @@ class Scrubber(Redactor):
 _NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG")
 _ANSWERED_WITHOUT_TLS = "The host answered without TLS on this WinRM port."
 _CLOSED_PLAIN_REQUEST = (
-    "The host closed the connection without answering: its WinRM port probably expects TLS."
+    "The host closed the connection without answering, and its WinRM port speaks TLS: "
+    "it expects HTTPS."
+)
+_DROPPED = (
+    "The host accepted the connection and closed it without answering: its WinRM service may "
+    "be restarting or overloaded, or something on the way drops connections."
 )
 
 
 def transport_error(
-    exc: BaseException, host: str, scrub: Scrubber, *, opening: bool = False
+    exc: BaseException,
+    host: str,
+    scrub: Scrubber,
+    *,
+    opening: bool = False,
+    tls_port: bool = False,
 ) -> HyperVError:
     """The classified form of an exception raised while talking WinRM to `host`.
 
-    `opening`: the failure came while opening a pool on a fresh connection (see
-    `transport_kind`).
+    `opening`: the failure came while opening a pool on a fresh connection; `tls_port`: a
+    probe found that the port speaks TLS (see `transport_kind`).
     """
     kerberos = kerberos_error(exc, host, scrub)
     if kerberos is not None:
         return kerberos
-    kind = transport_kind(exc, opening=opening)
+    kind = transport_kind(exc, opening=opening, tls_port=tls_port)
     detail = scrub(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, WSManFaultError):
         detail = scrub(f"WSManFault {exc.code}: {exc.reason or ''}")
     summary = None
     if kind is ErrorKind.PROTOCOL_MISMATCH:
         summary = _ANSWERED_WITHOUT_TLS if _answered_without_tls(exc) else _CLOSED_PLAIN_REQUEST
+    elif kind is ErrorKind.HOST_UNREACHABLE and _closed_unanswered(exc):
+        summary = _DROPPED
+
     return KNOWLEDGE[kind].error(detail=detail, host=host, summary=summary)
 
 
-def transport_kind(exc: BaseException, *, opening: bool = False) -> ErrorKind:
+def transport_kind(
+    exc: BaseException, *, opening: bool = False, tls_port: bool = False
+) -> ErrorKind:
     """Which transport failure `exc` is.
 
     A host that accepts the connection and closes it without any HTTP answer while a pool
-    is opening (fresh connection, first request) is a TLS port sent plain HTTP; the same
-    close on an open pool is a dropped connection, as an idle or restarting host does.
+    is opening is a TLS port sent plain HTTP only when a probe found TLS on that port
+    (`tls_port`); otherwise, and on an open pool, it is a dropped connection, as an idle,
+    restarting or overloaded host does.
     """
-    if _answered_without_tls(exc) or (opening and _closed_unanswered(exc)):
+    if _answered_without_tls(exc) or (opening and tls_port and _closed_unanswered(exc)):
         return ErrorKind.PROTOCOL_MISMATCH
     if isinstance(exc, AuthenticationError):
         return ErrorKind.AUTHENTICATION
@@ -88,13 +104,14 @@ def transport_kind(exc: BaseException, *, opening: bool = False) -> ErrorKind:
     return ErrorKind.HOST_UNREACHABLE
 
 
-def is_transient(exc: BaseException, *, opening: bool = False) -> bool:
+def is_transient(exc: BaseException, *, opening: bool = False, tls_port: bool = False) -> bool:
     """Whether retrying on a fresh pool may help: connection drops, timeouts, lost shells."""
     if _kerberos_text(exc) is not None:
         return False
     if isinstance(exc, WSManFaultError):
         return shell_lost(exc)
-    if _tls_rejected(exc) or transport_kind(exc, opening=opening) is ErrorKind.PROTOCOL_MISMATCH:
+    mismatch = transport_kind(exc, opening=opening, tls_port=tls_port)
+    if _tls_rejected(exc) or mismatch is ErrorKind.PROTOCOL_MISMATCH:
         return False
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return not _caused_by(exc, socket.gaierror)
@@ -208,6 +225,28 @@ def _answered_without_tls(exc: BaseException) -> bool:
             if any(r in text for r in _NOT_TLS_REASONS):
                 return True
     return False
+
+
+def closed_unanswered(exc: BaseException) -> bool:
+    """Whether the host closed the connection without an answer (see `speaks_tls`)."""
+    return _closed_unanswered(exc)
+
+
+def speaks_tls(server: str, port: int, timeout: float) -> bool:
+    """Whether `server:port` completes a TLS handshake: tells a TLS port sent plain HTTP (it
+    closes without answering) from a host dropping connections. Nothing but the handshake is
+    sent, so the certificate is not checked here; real calls check it as configured."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((server, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=server),
+        ):
+            return True
+    except OSError:
+        return False
 
 
 def _closed_unanswered(exc: BaseException) -> bool:

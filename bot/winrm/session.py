@@ -21,7 +21,14 @@ from pypsrp.wsman import WSMan
 
 from bot.config import PASSWORD_AUTHS, Config, Secrets, WinRMConfig
 from bot.winrm.calls import Script, Step, refuse_patterns
-from bot.winrm.errors import Scrubber, is_transient, shell_lost, transport_error
+from bot.winrm.errors import (
+    Scrubber,
+    closed_unanswered,
+    is_transient,
+    shell_lost,
+    speaks_tls,
+    transport_error,
+)
 from commands.hyperv import ErrorKind, HyperVError
 from commands.inventory import Host, Inventory
 from commands.invocation import ParameterValue
@@ -232,6 +239,9 @@ class HostSession:
         self._retries = retries
         self._backoff = backoff
         self._sleep = sleep
+        # One deadline per call, retries included: a host that takes a request and never
+        # answers costs one read timeout, not one per attempt.
+        self._deadline = float(settings.winrm.read_timeout)
         self.lock = threading.RLock()
         self._pool: RunspacePool | None = None
         self.opened = 0
@@ -256,8 +266,10 @@ class HostSession:
         return self._pool
 
     def open(self) -> RunspacePool:
-        """The open pool; transient failures while opening are retried (nothing ran yet)."""
+        """The open pool; transient failures while opening are retried (nothing ran yet)
+        within the call's deadline."""
         attempt = 0
+        deadline = time.monotonic() + self._deadline
         while True:
             with self.lock:
                 try:
@@ -267,11 +279,32 @@ class HostSession:
                 except Exception as exc:
                     opening = self._pool is None
                     self.discard()
-                    error = transport_error(exc, self.host.name, self._scrub, opening=opening)
-                    if not is_transient(exc, opening=opening) or attempt >= self._retries:
+                    tls_port = self._probe(exc, opening)
+                    error = self._classified(exc, opening, tls_port)
+                    transient = is_transient(exc, opening=opening, tls_port=tls_port)
+                    if not transient or not self._may_retry(attempt, deadline):
                         raise error from None
             attempt += 1
-            self._sleep(self._backoff * (2 ** (attempt - 1)))
+            self._sleep(self._pause(attempt))
+
+    def _pause(self, attempt: int) -> float:
+        return float(self._backoff * (2 ** (attempt - 1)))
+
+    def _may_retry(self, attempt: int, deadline: float) -> bool:
+        """Whether another attempt fits: under the retry count and before the deadline."""
+        return attempt < self._retries and time.monotonic() + self._pause(attempt + 1) < deadline
+
+    def _probe(self, exc: BaseException, opening: bool) -> bool:
+        """For a close without answer on a fresh plain-HTTP connection: does the port speak
+        TLS? (Then it expects HTTPS; otherwise the host dropped the connection.)"""
+        if not (opening and closed_unanswered(exc)) or self._settings.winrm.ssl:
+            return False
+        endpoint = self._settings.endpoint(self.host)
+        timeout = float(self._settings.winrm.connection_timeout)
+        return speaks_tls(endpoint.server, endpoint.port, timeout)
+
+    def _classified(self, exc: BaseException, opening: bool, tls_port: bool) -> HyperVError:
+        return transport_error(exc, self.host.name, self._scrub, opening=opening, tls_port=tls_port)
 
     def discard(self) -> None:
         """Forget the pool (after the host dropped it or a transport error). Call with lock held."""
@@ -290,6 +323,7 @@ class HostSession:
             raise ValueError("a pipeline needs at least one invocation")
         refuse_patterns(invocations)
         attempt = 0
+        deadline = time.monotonic() + self._deadline
         while True:
             with self.lock:
                 started = False
@@ -308,10 +342,13 @@ class HostSession:
                     # `pool()` only fails while opening a pool, on a fresh connection.
                     opening = self._pool is None
                     self.discard()
-                    retry = is_transient(exc, opening=opening) and (
-                        not started or idempotent or shell_lost(exc)
+                    tls_port = self._probe(exc, opening)
+                    retry = (
+                        is_transient(exc, opening=opening, tls_port=tls_port)
+                        and (not started or idempotent or shell_lost(exc))
+                        and self._may_retry(attempt, deadline)
                     )
-                    error = transport_error(exc, self.host.name, self._scrub, opening=opening)
+                    error = self._classified(exc, opening, tls_port)
                     log.warning(
                         "winrm call failed",
                         extra={
@@ -320,13 +357,13 @@ class HostSession:
                             "kind": error.kind.value,
                             "detail": error.detail,
                             "attempt": attempt,
-                            "retry": retry and attempt < self._retries,
+                            "retry": retry,
                         },
                     )
-                    if not retry or attempt >= self._retries:
+                    if not retry:
                         raise error from None
             attempt += 1
-            self._sleep(self._backoff * (2 ** (attempt - 1)))
+            self._sleep(self._pause(attempt))
 
     def close(self) -> None:
         """Close the pool on the host (best effort)."""

@@ -268,9 +268,15 @@ def test_plain_http_closed_by_a_tls_port_while_opening_is_a_protocol_mismatch() 
     unanswered = requests.exceptions.ConnectionError(
         http.client.RemoteDisconnected("Remote end closed connection without response")
     )
-    error = transport_error(unanswered, "HV-SRV01", SCRUB, opening=True)
+    error = transport_error(unanswered, "HV-SRV01", SCRUB, opening=True, tls_port=True)
     assert error.kind is ErrorKind.PROTOCOL_MISMATCH
-    assert not is_transient(unanswered, opening=True)
+    assert "expects HTTPS" in error.summary
+    assert not is_transient(unanswered, opening=True, tls_port=True)
+    # Without TLS on the port (the session probes it), the host dropped the connection.
+    dropped = transport_error(unanswered, "HV-SRV01", SCRUB, opening=True)
+    assert dropped.kind is ErrorKind.HOST_UNREACHABLE
+    assert "closed it without answering" in dropped.summary and "TLS" not in dropped.summary
+    assert is_transient(unanswered, opening=True)
     # Once a pool is open, the same drop is a lost connection: worth a retry.
     assert transport_error(unanswered, "HV-SRV01", SCRUB).kind is ErrorKind.HOST_UNREACHABLE
     assert is_transient(unanswered)

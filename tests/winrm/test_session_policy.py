@@ -101,12 +101,33 @@ def _closed_unanswered() -> requests.exceptions.ConnectionError:
     )
 
 
-def test_a_close_without_answer_while_opening_is_a_mismatch_not_retried() -> None:
+def test_a_close_without_answer_while_opening_plain_http_to_a_tls_port_is_not_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = Config(hosts=CONFIG.hosts, winrm=WinRMConfig(auth="kerberos", ssl=False))
+    probed: list[tuple[str, int]] = []
+
+    def tls_there(server: str, port: int, timeout: float) -> bool:
+        probed.append((server, port))
+        return True
+
+    monkeypatch.setattr(session, "speaks_tls", tls_there)
     FakePool.failures = [_closed_unanswered(), _closed_unanswered()]
+    settings = ConnectionSettings.from_config(plain, SECRETS)
+    assert HOST is not None
     with pytest.raises(HyperVError) as caught:
-        _session().run([Invocation("Get-VMHost")])
+        HostSession(HOST, settings, backoff=0.0, sleep=lambda _: None).run(
+            [Invocation("Get-VMHost")]
+        )
     assert caught.value.kind is ErrorKind.PROTOCOL_MISMATCH
+    assert probed == [("hv-srv01.lab.local", plain.winrm.port)]
     assert FakePool.opened == 1 and FakePipeline.invoked == 0
+
+
+def test_a_close_without_answer_over_tls_while_opening_is_a_drop_and_retried() -> None:
+    FakePool.failures = [_closed_unanswered(), _closed_unanswered()]
+    assert _session().run([Invocation("Get-VMHost")]).output == ["ok"]
+    assert FakePool.opened == 3
 
 
 def test_a_close_without_answer_on_an_open_pool_is_retried() -> None:

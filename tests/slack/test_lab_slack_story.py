@@ -25,6 +25,17 @@ def test_card_approval_progress_and_final_message_in_the_thread(rig: SlackRig, m
 
     done = rig.settled(record.id, TERMINAL_STATES)
     assert done.state is State.SUCCEEDED
+    # The terminal state is committed (and anchored) before the notifier hears of it, so the
+    # card's last edit and the final message may still be on their way.
+    ts = card.ts
+    eventually(
+        lambda: "Succeeded" in str(rig.slack.workspace.message(CHANNEL, ts).blocks),
+        what="the card's final edit",
+    )
+    eventually(
+        lambda: any("is now on HV-SRV02" in m.text for m in rig.thread(done)),
+        what="the final message",
+    )
     rig.idle()
     card = rig.slack.workspace.message(CHANNEL, card.ts)
     assert not buttons(card.blocks)
@@ -52,8 +63,11 @@ def test_a_dropped_websocket_reconnects_and_nothing_is_lost(rig: SlackRig) -> No
     assert socket.wait_connects(3, timeout=60)
     done = rig.settled(record.id, TERMINAL_STATES)
     assert done.state is State.SUCCEEDED
+    eventually(
+        lambda: [m for m in rig.thread(done) if "is now on HV-SRV02" in m.text],
+        what="the final message",
+    )
     rig.idle()
-    assert [m for m in rig.thread(done) if "is now on HV-SRV02" in m.text]
     assert socket.missing_acks() == []
 
 
@@ -81,6 +95,10 @@ def test_a_mention_in_an_incident_thread_keeps_everything_in_that_thread(
     assert driver.click(CHANNEL, card.ts, APPROVE, user=BOB).acked
     done = rig.settled(record.id, TERMINAL_STATES)
     assert done.state is State.SUCCEEDED
+    eventually(
+        lambda: any("is now on HV-SRV02" in m.text for m in rig.thread(done)),
+        what="the final message",
+    )
     rig.idle()
     said = [m for m in rig.slack.workspace.all_messages(CHANNEL) if m.bot]
     assert said and all(m.thread_ts == thread for m in said)

@@ -37,6 +37,7 @@ from bot.slack.directory import SlackUserGroups
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import Limits, Pacer
 from bot.slack.settings import EVENTS_PATH, HTTP, SlackSettings
+from bot.slack.witness import SlackWitness
 from bot.store import database_path
 from commands.workflow.recovery import Action
 
@@ -141,6 +142,10 @@ class ActiveBot:
             config, secrets, self.notifier, directory=SlackUserGroups(client)
         )
         self.notifier.attach(self.services.store)
+        if settings.witness_channel:
+            self.services.store.add_witness(
+                SlackWitness(client, settings.witness_channel, self.pacer)
+            )
         self._accepting = threading.Event()
         self._accepting.set()
         try:

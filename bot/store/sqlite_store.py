@@ -465,6 +465,12 @@ class SqliteAuditStore:
         self._witness(head)
         return head
 
+    def add_witness(self, witness: HeadWitness) -> None:
+        """From now on, hand every chain head to `witness` too (a witness that needs the bot's
+        Slack client, made after the store)."""
+        with self._lock:
+            self._witnesses = (*self._witnesses, witness)
+
     def _witness(self, head: ChainHead) -> None:
         for witness in self._witnesses:
             try:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_sdk import WebClient
 
+from bot.slack.actions import APPROVE
 from bot.slack.pacing import Pacer
 from bot.slack.witness import SlackWitness
+from commands.workflow.records import TERMINAL_STATES
 from lab.slack.server import SlackStandIn
+from support.slack_app import ALICE, BOB, CHANNEL, SlackRig, eventually
+
+AUDIT = "C0AUDIT01"
 
 
 @dataclass(frozen=True)
@@ -39,3 +44,18 @@ def test_each_head_is_posted_to_the_audit_channel_even_through_a_rate_limit() ->
         "after request #7 succeeded",
         f"audit head: event 44, hash {'cd' * 32}, at 2026-11-30T07:41:00Z after request #8 failed",
     ]
+
+
+def test_the_bot_posts_the_head_to_the_configured_audit_channel(rig: SlackRig) -> None:
+    rig.config = replace(rig.config, audit=replace(rig.config.audit, slack_channel=AUDIT))
+    rig.start("http")
+    record = rig.submit("SRV-APP01 to HV-SRV02 include-storage reason patch night", user=ALICE)
+    card = rig.card(record.id)
+    assert rig.driver is not None
+    assert rig.driver.click(CHANNEL, card.ts, APPROVE, user=BOB).acked
+    done = rig.settled(record.id, TERMINAL_STATES)
+    posted = eventually(
+        lambda: [m.text for m in rig.slack.workspace.history(AUDIT)], what="the audit head"
+    )
+    assert posted[-1].startswith("audit head: event ")
+    assert posted[-1].endswith(f"after request #{done.id} {done.state.value}")

@@ -76,8 +76,8 @@ def open_store(config: Config, secrets: Secrets) -> SqliteAuditStore:
     """The audit store the configuration names: keyed with the audit key if there is one,
     anchored to the anchor file, redacting every configured secret.
 
-    More witnesses of the chain head (a Slack audit channel...) go in `witnesses` here;
-    see `bot.store.anchors.HeadWitness`.
+    Witnesses that need more than the configuration (the Slack audit channel) are added later
+    with `SqliteAuditStore.add_witness`; see `bot.store.anchors.HeadWitness`.
     """
     key = audit_key(config, secrets)
     witnesses: list[HeadWitness] = [AnchorFile(anchor_path(config), key)]

@@ -6,8 +6,9 @@ witness saw event 120 with hash H, a log of 80 events, or whose event 120 hashes
 has lost or changed something. The store hands the head to every witness after each final
 state of a request (`HeadWitness`). `AnchorFile` is the one built in.
 
-Hook for more witnesses (e.g. posting the head to an `[audit] slack_channel`): implement
-`HeadWitness` and add it to the `witnesses` that `bot.store.open_store` passes to the store.
+More witnesses: implement `HeadWitness` and give it to the store (`witnesses` in
+`bot.store.open_store`, or `SqliteAuditStore.add_witness` for one made later, as `hvbot serve`
+does with `bot.slack.witness.SlackWitness` for `[audit] slack_channel`).
 A witness runs after the commit, in the writer's thread, while the store's lock is held:
 keep it short, or hand the head to a queue of your own. It may raise; the store logs the
 failure and carries on, because the request has already ended and saying so matters more.

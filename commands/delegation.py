@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from commands.findings import Finding, FindingCode, Severity
 from commands.inventory import Host
 from commands.workflow.approvals import DirectoryError
-from commands.workflow.preflight import Finding, Severity
 
 TRUSTED_FOR_DELEGATION = 0x80000
 TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
@@ -58,7 +58,7 @@ class DelegationFinding:
 
     `storage_only` marks what only storage moves need (the cifs service)."""
 
-    code: str
+    code: FindingCode
     host: str
     message: str
     evidence: str
@@ -181,7 +181,7 @@ def _has_spn(obj: ComputerObject, spn: str) -> bool:
 
 def _missing_object(host: Host) -> DelegationFinding:
     return DelegationFinding(
-        "delegation_no_computer",
+        FindingCode.DELEGATION_NO_COMPUTER,
         host.name,
         "no computer object in the directory",
         f"no computer with sAMAccountName {host.name}$ or dNSHostName {host.fqdn}",
@@ -204,7 +204,7 @@ def check_direction(
             if target.casefold() not in present:
                 findings.append(
                     DelegationFinding(
-                        "delegation_target_missing",
+                        FindingCode.DELEGATION_TARGET_MISSING,
                         source.name,
                         f"may not delegate to {target}",
                         f"msDS-AllowedToDelegateTo holds {held}",
@@ -220,7 +220,7 @@ def check_direction(
             if not _has_spn(dest_obj, target):
                 findings.append(
                     DelegationFinding(
-                        "delegation_spn_missing",
+                        FindingCode.DELEGATION_SPN_MISSING,
                         dest.name,
                         f"has no SPN {target}",
                         f"servicePrincipalName: {spns}",
@@ -237,7 +237,7 @@ def _flag_findings(host: Host, obj: ComputerObject) -> list[DelegationFinding]:
     if not uac & TRUSTED_TO_AUTH_FOR_DELEGATION:
         findings.append(
             DelegationFinding(
-                "delegation_protocol_transition",
+                FindingCode.DELEGATION_PROTOCOL_TRANSITION,
                 host.name,
                 "is not trusted to delegate with any authentication protocol",
                 f"userAccountControl {uac:#x} lacks TRUSTED_TO_AUTH_FOR_DELEGATION (0x1000000)",
@@ -248,7 +248,7 @@ def _flag_findings(host: Host, obj: ComputerObject) -> list[DelegationFinding]:
     if uac & TRUSTED_FOR_DELEGATION:
         findings.append(
             DelegationFinding(
-                "delegation_unconstrained",
+                FindingCode.DELEGATION_UNCONSTRAINED,
                 host.name,
                 "has unconstrained delegation on (trusted to delegate to any service; not "
                 "the constrained setup Hyper-V documents)",
@@ -281,7 +281,7 @@ def plan_repair(
     """Exactly the changes that make `check_pair` green: values added, flags set, unconstrained
     delegation turned off only where it is on. An already repaired pair plans nothing."""
     findings = check_pair(first, first_obj, second, second_obj)
-    cannot = tuple(f for f in findings if f.code == "delegation_no_computer")
+    cannot = tuple(f for f in findings if f.code == FindingCode.DELEGATION_NO_COMPUTER)
     if cannot:
         return RepairPlan(cannot=cannot)
     assert first_obj is not None and second_obj is not None
@@ -384,7 +384,7 @@ def move_findings(
         return (
             Finding(
                 Severity.WARNING,
-                "delegation_unknown",
+                FindingCode.DELEGATION_UNKNOWN,
                 f"Kerberos delegation {source.name} → {dest.name} is unknown: {exc}.",
                 f"Check it when the directory answers: /migrate delegation {source.name} "
                 f"{dest.name}",
@@ -416,14 +416,14 @@ def switch_findings(
             for source, dest in ((host, peer), (peer, host))
             for f in move_findings(directory, source, dest, storage=False)
         ]
-        unknown = [f for f in found if f.code == "delegation_unknown"]
+        unknown = [f for f in found if f.code == FindingCode.DELEGATION_UNKNOWN]
         if unknown:
             return (unknown[0],)
         if found:
             warnings.append(
                 Finding(
                     Severity.WARNING,
-                    "delegation_incomplete",
+                    FindingCode.DELEGATION_INCOMPLETE,
                     f"Kerberos delegation between {host.name} and {peer.name} is not in place "
                     f"({len(found)} missing piece(s)): moves between them would fail at once.",
                     f"/migrate delegation {host.name} {peer.name} (and its fix)",

@@ -305,6 +305,17 @@ _BY_MESSAGE_ID: dict[int, ErrorKind] = {
     33012: ErrorKind.SWITCH_MISSING,
 }
 
+COMPARE_KINDS: frozenset[ErrorKind] = frozenset(
+    {
+        *_BY_MESSAGE_ID.values(),
+        *_BY_HRESULT.values(),
+        *(kind for _, kind in _BY_TEXT),
+        ErrorKind.REMOTE_ERROR,
+    }
+)
+"""Every kind `diagnose_incompatibility` can tell (a Compare-VM report carries no
+FullyQualifiedErrorId): each needs a finding code (`commands.findings.code_of`)."""
+
 EVENT_MIGRATION_STARTED = 20413
 EVENT_MIGRATION_SUCCEEDED = 20415
 EVENT_MIGRATION_SLOW_BLACKOUT = 20417

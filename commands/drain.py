@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from commands.diagnosis import diagnose_incompatibility
+from commands.findings import Finding, FindingCode, PreflightResult, Severity, code_of
 from commands.hyperv import HyperVError, VmInfo
 from commands.inventory import Host, Inventory
 from commands.language import to_dict
@@ -33,7 +34,6 @@ from commands.placement import (
 from commands.plans import Plan, compare_invocation, plan_move
 from commands.ports import HyperVPort
 from commands.requests import Drain, DrainCheckRequest, Move
-from commands.workflow.preflight import Finding, PreflightResult, Severity
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def _compare(hyperv: HyperVPort, source: Host, move: DrainMove) -> tuple[Misfit,
         misfits.append(
             Misfit(
                 move.placed.destination,
-                diagnosis.kind.value,
+                code_of(diagnosis.kind),
                 f"Compare-VM: {diagnosis.summary} (MessageId {item.message_id})",
             )
         )
@@ -252,12 +252,12 @@ def drain_plan_json(plan: DrainPlan) -> str:
             {
                 "vm": u.vm.name,
                 "reasons": [
-                    {"host": r.host, "code": r.code, "message": r.message} for r in u.reasons
+                    {"host": r.host, "code": r.code.value, "message": r.message} for r in u.reasons
                 ],
             }
             for u in plan.placement.unplaced
         ],
-        "stopped_left": [v.name for v in plan.left_stopped],
+        FindingCode.STOPPED_LEFT: [v.name for v in plan.left_stopped],
         "unavailable": dict(plan.unavailable),
         "limits": dict(plan.limits),
     }
@@ -273,19 +273,21 @@ def drain_preflight(plan: DrainPlan, inventory: Inventory) -> PreflightResult:
     findings = [
         Finding(
             Severity.WARNING,
-            "fits_nowhere",
+            FindingCode.FITS_NOWHERE,
             f"{u.vm.name} fits nowhere ({why(u.reasons)}); it stays on {plan.source.name}.",
         )
         for u in plan.placement.unplaced
     ]
     if plan.left_stopped:
         names = ", ".join(v.name for v in plan.left_stopped)
-        findings.append(Finding(Severity.INFO, "stopped_left", f"Stopped, not moved: {names}."))
+        findings.append(
+            Finding(Severity.INFO, FindingCode.STOPPED_LEFT, f"Stopped, not moved: {names}.")
+        )
     if not ordered:
         findings.append(
             Finding(
                 Severity.BLOCKING,
-                "nothing_to_move",
+                FindingCode.NOTHING_TO_MOVE,
                 f"No VM of {plan.source.name} can move: {headline(plan)}",
                 "Fix what the placement says, or name other hosts after `to`.",
             )
@@ -294,7 +296,7 @@ def drain_preflight(plan: DrainPlan, inventory: Inventory) -> PreflightResult:
     details = {
         "moves": [m.to_json() for m in ordered],
         "unplaced": [u.vm.name for u in plan.placement.unplaced],
-        "stopped_left": [v.name for v in plan.left_stopped],
+        FindingCode.STOPPED_LEFT: [v.name for v in plan.left_stopped],
         "limits": dict(plan.limits),
     }
     return PreflightResult(

@@ -25,3 +25,9 @@ class Refusal(Exception):
 def one_line(text: str) -> str:
     """`text` on one line: user text ends up in messages, and a newline must not split a reply."""
     return " ".join(text.split())
+
+
+def sentence(text: str) -> str:
+    """`text` ending in a full stop (unless it already ends a sentence)."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else f"{text}."

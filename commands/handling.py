@@ -20,6 +20,7 @@ from commands.clock import utc_now
 from commands.diagnosis import diagnose_events
 from commands.drain import plan_drain, render_drain_plan
 from commands.errors import Refusal
+from commands.findings import Finding, Preflight, PreflightResult
 from commands.hyperv import ErrorKind, HostSettings, HyperVError
 from commands.inventory import Host, Inventory
 from commands.language import ParseError, help_text, parse, render
@@ -50,7 +51,6 @@ from commands.requests import (
 from commands.workflow.approvals import DirectoryError
 from commands.workflow.cards import recorded_findings
 from commands.workflow.context import InternalError
-from commands.workflow.preflight import Finding, Preflight, PreflightResult
 from commands.workflow.records import Actor, Place, RequestRecord
 from commands.workflow.service import Workflow
 from commands.workflow.store import AuditStore

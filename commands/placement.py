@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from commands.hyperv import ErrorKind, VmInfo, is_shared_path, volume_of
+from commands.findings import FindingCode
+from commands.hyperv import VmInfo, is_shared_path, volume_of
 
 GIB = 1024**3
 RUNNING = "running"
@@ -49,10 +50,11 @@ class HostCapacity:
 
 @dataclass(frozen=True)
 class Misfit:
-    """Why a VM cannot go to a host (`host` None: to any host). `code` is an ErrorKind value."""
+    """Why a VM cannot go to a host (`host` None: to any host), with the code a preflight
+    would give it."""
 
     host: str | None
-    code: str
+    code: FindingCode
     message: str
 
     def __str__(self) -> str:
@@ -147,7 +149,7 @@ def place(
             fitting.append((rank, host, tuple(_notes(vm, source, host))))
         if not fitting:
             if not reasons:
-                reasons.append(Misfit(None, "no_destination", "no other host to go to"))
+                reasons.append(Misfit(None, FindingCode.NO_DESTINATION, "no other host to go to"))
             unplaced.append(Unplaced(vm, tuple(reasons)))
             continue
         _, host, notes = min(fitting, key=lambda item: item[0])
@@ -187,26 +189,26 @@ def _vm_misfits(vm: VmInfo, source: HostCapacity | None, include_storage: bool) 
     state = vm.state.casefold()
     if state != RUNNING and state not in STOPPED_STATES:
         yield Misfit(
-            None, ErrorKind.VM_STATE.value, f"{vm.name} is {vm.state}; retry when it has settled"
+            None, FindingCode.VM_STATE, f"{vm.name} is {vm.state}; retry when it has settled"
         )
     if source is not None and not source.migration_enabled:
         yield Misfit(
             None,
-            ErrorKind.MIGRATION_DISABLED.value,
+            FindingCode.MIGRATION_DISABLED,
             f"live migration is disabled on {source.name} (/migrate host {source.name} enable)",
         )
     local = [d.path for d in vm.disks if not is_shared_path(d.path)]
     if local and not include_storage:
         yield Misfit(
             None,
-            "local_storage",
+            FindingCode.LOCAL_STORAGE,
             f"{vm.name} has disks on local storage ({', '.join(local)}); add include-storage",
         )
     for iso in vm.dvd_paths:
         if iso and not is_shared_path(iso):
             yield Misfit(
                 None,
-                ErrorKind.LOCAL_ISO.value,
+                FindingCode.LOCAL_ISO,
                 f"{vm.name} has the ISO {iso} attached from a local path; eject it",
             )
 
@@ -215,12 +217,12 @@ def _host_misfits(
     vm: VmInfo, source: HostCapacity | None, host: HostCapacity, memory_left: int | None
 ) -> Iterable[Misfit]:
     if not host.migration_enabled:
-        yield Misfit(host.name, ErrorKind.MIGRATION_DISABLED.value, "live migration is disabled")
+        yield Misfit(host.name, FindingCode.MIGRATION_DISABLED, "live migration is disabled")
     need = _memory_need(vm)
     if memory_left is not None and need > memory_left:
         yield Misfit(
             host.name,
-            ErrorKind.NOT_ENOUGH_MEMORY.value,
+            FindingCode.NOT_ENOUGH_MEMORY,
             f"{gib(max(memory_left, 0))} free after the VMs placed there; {vm.name} needs "
             f"{gib(need)}",
         )
@@ -229,14 +231,14 @@ def _host_misfits(
         if adapter.switch_name and adapter.switch_name.casefold() not in switches:
             yield Misfit(
                 host.name,
-                ErrorKind.SWITCH_MISSING.value,
+                FindingCode.SWITCH_MISSING,
                 f"no virtual switch '{adapter.switch_name}' (adapter '{adapter.name}')",
             )
     versions = {v.casefold() for v in host.supported_versions}
     if versions and vm.configuration_version.casefold() not in versions:
         yield Misfit(
             host.name,
-            ErrorKind.VERSION_UNSUPPORTED.value,
+            FindingCode.VERSION_UNSUPPORTED,
             f"does not support configuration version {vm.configuration_version}",
         )
     if (
@@ -249,7 +251,7 @@ def _host_misfits(
         # Processor compatibility mode hides features within one vendor, never across vendors.
         yield Misfit(
             host.name,
-            ErrorKind.CPU_INCOMPATIBLE.value,
+            FindingCode.CPU_INCOMPATIBLE,
             f"{host.cpu_vendor} processors; {vm.name} runs on {source.cpu_vendor} "
             "(a running VM never moves across processor vendors)",
         )
@@ -265,13 +267,13 @@ def _storage_misfits(
         if free is None:
             yield Misfit(
                 host.name,
-                ErrorKind.PATH_MISSING.value,
+                FindingCode.PATH_MISSING,
                 f"no {volume} volume for the files of {vm.name} (they keep their paths)",
             )
         elif needed > free:
             yield Misfit(
                 host.name,
-                ErrorKind.NOT_ENOUGH_DISK.value,
+                FindingCode.NOT_ENOUGH_DISK,
                 f"{gib(max(free, 0))} free on {volume} after the VMs placed there; "
                 f"{vm.name}'s disks need {gib(needed)}",
             )

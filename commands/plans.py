@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from commands.errors import Refusal
+from commands.findings import FindingCode
 from commands.hyperv import VmInfo
 from commands.inventory import Host
 from commands.invocation import Hashtable, Invocation, Parameter
@@ -39,7 +40,9 @@ class PlanError(Refusal):
     `code` names the reason for the audit log and tests; `fix` says what would work.
     """
 
-    def __init__(self, message: str, *, code: str = "plan", fix: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: FindingCode = FindingCode.PLAN, fix: str = ""
+    ) -> None:
         super().__init__(message, fix)
         self.code = code
 
@@ -190,7 +193,7 @@ def plan_vm_compatibility(request: VmCompatibilityRequest, vm: VmInfo, host: Hos
         raise PlanError(
             f"{request.vm} is {vm.state}: processor compatibility can only change "
             "while the VM is turned off.",
-            code="vm_state",
+            code=FindingCode.VM_STATE,
             fix="Shut the VM down first.",
         )
     invocation = Invocation(

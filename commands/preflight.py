@@ -2,21 +2,26 @@
 
 It asks the hosts (through the Hyper-V port) and changes nothing. The same checks run before
 the approval card is posted, for `/migrate check`, and again right before execution.
+
+Each check is a named function returning `Finding`s. A move's checks share one signature,
+`(MoveFacts) -> Iterable[Finding]`, and run in the order of `MOVE_CHECKS`; Compare-VM runs
+last and adds only what they did not find (matched by `FindingCode`, `code_of`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from commands.delegation import DelegationDirectory, move_findings, switch_findings
 from commands.diagnosis import diagnose_incompatibility
 from commands.drain import drain_preflight, plan_drain
+from commands.findings import Finding, FindingCode, PreflightResult, blocking, code_of, warning
 from commands.hyperv import (
-    ErrorKind,
     HostFacts,
     HostSettings,
+    Incompatibility,
     Survey,
     VmInfo,
     is_shared_path,
@@ -49,18 +54,9 @@ from commands.requests import (
     StorageRequest,
     VmCompatibilityRequest,
 )
-from commands.workflow.preflight import Finding, PreflightResult, Severity
 
 _GIB = 1024**3
 log = logging.getLogger(__name__)
-
-
-def _blocking(code: str, message: str, fix: str = "") -> Finding:
-    return Finding(Severity.BLOCKING, code, message, fix)
-
-
-def _warning(code: str, message: str, fix: str = "") -> Finding:
-    return Finding(Severity.WARNING, code, message, fix)
 
 
 def _gib(n: int) -> str:
@@ -89,7 +85,7 @@ def resolve_plan(
         if move.source is not None and move.source.name != source.name:
             raise PlanError(
                 f"{move.vm} runs on {source.name}, not on {move.source.name}.",
-                code="source_mismatch",
+                code=FindingCode.SOURCE_MISMATCH,
                 fix=f"Use `from {source.name}` or leave `from` out.",
             )
         return ResolvedPlan(plan_move(move, vm, source), vm)
@@ -114,6 +110,33 @@ def _locate(
     if host is None:
         raise PlanError(f"{vm_name} runs on {vm.host}, which is not in the inventory.")
     return vm, host
+
+
+@dataclass(frozen=True)
+class MoveFacts:
+    """What a move's checks look at: the move, the VM, both hosts' facts as read now, and
+    the directory to ask about Kerberos delegation (None when none is configured)."""
+
+    move: Move
+    vm: VmInfo
+    source: Host
+    source_facts: HostFacts
+    dest_facts: HostFacts
+    delegation: DelegationDirectory | None = None
+
+    @property
+    def destination(self) -> Host:
+        """Where the VM goes."""
+        return self.move.destination
+
+    @property
+    def moves_storage(self) -> bool:
+        """Whether the move copies the VM's files (shared-nothing or to named paths)."""
+        move = self.move
+        return bool(move.include_storage or move.storage_path or move.vm_path)
+
+
+MoveCheck = Callable[[MoveFacts], Iterable[Finding]]
 
 
 class HostPreflight:
@@ -148,7 +171,7 @@ class HostPreflight:
             )
         except PlanError as refused:
             return PreflightResult(
-                findings=(_blocking(refused.code, refused.message, refused.fix),),
+                findings=(blocking(refused.code, refused.message, refused.fix),),
                 invocations=(),
                 host=None,
             )
@@ -163,10 +186,13 @@ class HostPreflight:
             targets = [p for p in (request.storage_path, request.vm_path) if p]
             targets += [v.destination.rsplit("\\", 1)[0] for v in request.vhds]
             facts = self._hyperv.host_facts(plan.host, targets)
-            findings = tuple(_space_and_paths(facts, plan.host, targets, vm))
+            findings = tuple(paths_and_space(facts, plan.host, targets, vm))
         elif isinstance(request, HostChange):
             settings = self._hyperv.host_settings(request.host)
-            findings = tuple(_host_change_findings(request, settings))
+            findings = (
+                *removed_network_exists(request, settings),
+                *added_network_is_new(request, settings),
+            )
             if self._delegation is not None and _to_kerberos(request):
                 peers = [h for h in self._inventory if h.name != request.host.name]
                 findings += switch_findings(self._delegation, request.host, peers)
@@ -179,53 +205,171 @@ class HostPreflight:
         )
 
     def _move(self, move: Move, plan: Plan, survey: Survey) -> tuple[Finding, ...]:
-        vm, dest = survey.vm, move.destination
+        vm = survey.vm
         if vm.clustered:
-            return (_clustered(vm, dest),)
-        source_facts = survey.facts_of(plan.host.name) or self._hyperv.host_facts(plan.host)
-        facts = survey.facts_of(dest.name) or self._hyperv.host_facts(dest, _targets(move))
-        findings = [
-            *_settings_findings(source_facts.settings, facts.settings),
-            *_vm_fits(vm, dest, facts),
-        ]
-        moves_storage = move.include_storage or move.storage_path or move.vm_path
-        if self._delegation is not None and _kerberos(source_facts.settings, facts.settings):
-            findings += move_findings(
-                self._delegation, plan.host, dest, storage=bool(moves_storage)
-            )
-        if moves_storage:
-            findings += _space_and_paths(facts, dest, _targets(move), vm)
-        else:
-            local = [d.path for d in vm.disks if not is_shared_path(d.path)]
-            if local:
-                findings.append(
-                    _blocking(
-                        "local_storage",
-                        f"{move.vm} has disks on local storage ({', '.join(local)}); "
-                        "a live move without storage needs shared storage.",
-                        "Add `include-storage` (shared-nothing migration).",
-                    )
-                )
-        # Compare-VM restates what the direct checks found, less readably: keep its other news.
-        known = {f.code for f in findings}
-        for item in self._hyperv.compare(plan.host, compare_invocation(plan.invocations[0])):
-            diagnosis = diagnose_incompatibility(item)
-            if diagnosis.kind.value not in known:
-                known.add(diagnosis.kind.value)
-                # Remote text stays in the log; people get the knowledge base's words.
-                log.info(
-                    "compare-vm incompatibility",
-                    extra={"message_id": item.message_id, "remote_message": item.message},
-                )
-                summary = f"{_compare_summary(diagnosis.summary, item.message, vm, dest)} "
-                summary += f"(Compare-VM MessageId {item.message_id})"
-                findings.append(_blocking(diagnosis.kind.value, summary, diagnosis.fix))
-        return tuple(findings)
+            return (clustered(vm, move.destination),)
+        facts = MoveFacts(
+            move,
+            vm,
+            plan.host,
+            survey.facts_of(plan.host.name) or self._hyperv.host_facts(plan.host),
+            survey.facts_of(move.destination.name)
+            or self._hyperv.host_facts(move.destination, _targets(move)),
+            self._delegation,
+        )
+        findings = [finding for check in MOVE_CHECKS for finding in check(facts)]
+        compared = self._hyperv.compare(plan.host, compare_invocation(plan.invocations[0]))
+        return (*findings, *compare_vm_news(compared, facts, {f.code for f in findings}))
 
 
 def _targets(move: Move) -> list[str]:
     """The destination paths a move names (checked when it moves storage)."""
     return [p for p in (move.storage_path, move.vm_path) if p]
+
+
+def migration_enabled(m: MoveFacts) -> Iterable[Finding]:
+    """Live migration is enabled on both hosts (Enable-VMMigration)."""
+    for settings in (m.source_facts.settings, m.dest_facts.settings):
+        if not settings.migration_enabled:
+            yield blocking(
+                FindingCode.MIGRATION_DISABLED,
+                f"Live migration is disabled on {settings.host}.",
+                f"/migrate host {settings.host} enable",
+            )
+
+
+def authentication_fits(m: MoveFacts) -> Iterable[Finding]:
+    """Both hosts use the same migration authentication, and it is not CredSSP (which needs
+    someone signed in on the source)."""
+    source, dest = m.source_facts.settings, m.dest_facts.settings
+    if source.authentication.casefold() != dest.authentication.casefold():
+        yield warning(
+            FindingCode.AUTH_MISMATCH,
+            f"{source.host} uses {source.authentication} and {dest.host} uses "
+            f"{dest.authentication} for migration authentication.",
+            "Set both hosts to Kerberos (/migrate host <host> set auth kerberos).",
+        )
+    elif source.authentication.casefold() == "credssp":
+        yield warning(
+            FindingCode.CREDSSP,
+            "CredSSP only works when someone is signed in on the source host; "
+            "a move started by the bot may fail with 0x8009030E.",
+            "Use Kerberos with constrained delegation (/migrate delegation <host> <host>).",
+        )
+
+
+def memory_fits(m: MoveFacts) -> Iterable[Finding]:
+    """A running VM's memory fits in the destination's free memory (when the host says)."""
+    vm, free = m.vm, m.dest_facts.settings.memory_free_bytes
+    if vm.state.casefold() == "running" and free and free < vm.memory_bytes:
+        yield blocking(
+            FindingCode.NOT_ENOUGH_MEMORY,
+            f"{m.destination.name} has {_gib(free)} free; {vm.name} uses {_gib(vm.memory_bytes)}.",
+            "Free memory on the destination or pick another host.",
+        )
+
+
+def version_supported(m: MoveFacts) -> Iterable[Finding]:
+    """The destination runs the VM's configuration version (when it lists its versions)."""
+    versions = m.dest_facts.supported_versions
+    if versions and m.vm.configuration_version not in versions:
+        yield blocking(
+            FindingCode.VERSION_UNSUPPORTED,
+            f"{m.destination.name} does not support configuration version "
+            f"{m.vm.configuration_version} (supports {', '.join(versions)}).",
+            "Pick a host with the same or a newer Windows Server version.",
+        )
+
+
+def switches_exist(m: MoveFacts) -> Iterable[Finding]:
+    """Each of the VM's adapters finds its virtual switch, by name, on the destination."""
+    dest = m.destination.name
+    switches = {s.casefold() for s in m.dest_facts.switches}
+    for adapter in m.vm.adapters:
+        if adapter.switch_name and adapter.switch_name.casefold() not in switches:
+            yield blocking(
+                FindingCode.SWITCH_MISSING,
+                f"{dest} has no virtual switch '{adapter.switch_name}' (adapter '{adapter.name}').",
+                f"Create the switch '{adapter.switch_name}' on {dest}, "
+                "or connect the adapter to a switch that exists there.",
+            )
+
+
+def isos_shared(m: MoveFacts) -> Iterable[Finding]:
+    """No ISO is attached from a path only the source can reach."""
+    for iso in m.vm.dvd_paths:
+        if iso and not is_shared_path(iso):
+            yield blocking(
+                FindingCode.LOCAL_ISO,
+                f"{m.vm.name} has the ISO {iso} attached from a local path.",
+                "Eject the ISO (Set-VMDvdDrive -Path $null) or attach it from a share.",
+            )
+
+
+def delegation_in_place(m: MoveFacts) -> Iterable[Finding]:
+    """Between two Kerberos hosts, the directory holds the constrained delegation the move
+    needs (cifs too when storage moves); nothing to check without a directory."""
+    source, dest = m.source_facts.settings, m.dest_facts.settings
+    kerberos = all(s.authentication.casefold() == "kerberos" for s in (source, dest))
+    if m.delegation is not None and kerberos:
+        yield from move_findings(m.delegation, m.source, m.destination, storage=m.moves_storage)
+
+
+def disks_shared(m: MoveFacts) -> Iterable[Finding]:
+    """A live move without storage finds every disk on shared storage."""
+    local = [d.path for d in m.vm.disks if not is_shared_path(d.path)]
+    if local and not m.moves_storage:
+        yield blocking(
+            FindingCode.LOCAL_STORAGE,
+            f"{m.move.vm} has disks on local storage ({', '.join(local)}); "
+            "a live move without storage needs shared storage.",
+            "Add `include-storage` (shared-nothing migration).",
+        )
+
+
+def storage_target_fits(m: MoveFacts) -> Iterable[Finding]:
+    """A move with storage finds its destination paths and room for the disks there."""
+    if m.moves_storage:
+        yield from paths_and_space(m.dest_facts, m.destination, _targets(m.move), m.vm)
+
+
+MOVE_CHECKS: tuple[MoveCheck, ...] = (
+    migration_enabled,
+    authentication_fits,
+    memory_fits,
+    version_supported,
+    switches_exist,
+    isos_shared,
+    delegation_in_place,
+    disks_shared,
+    storage_target_fits,
+)
+"""A move's direct checks, in the order their findings are shown (Compare-VM comes after)."""
+
+
+def compare_vm_news(
+    report: Sequence[Incompatibility], m: MoveFacts, known: set[FindingCode]
+) -> list[Finding]:
+    """What Compare-VM's `report` adds to the `known` findings: one blocking finding per code
+    not found yet, in the knowledge base's words (Compare-VM restates the direct checks,
+    less readably, and its remote text stays in the log)."""
+    found: list[Finding] = []
+    seen = set(known)
+    for item in report:
+        diagnosis = diagnose_incompatibility(item)
+        code = code_of(diagnosis.kind)
+        if code in seen:
+            continue
+        seen.add(code)
+        log.info(
+            "compare-vm incompatibility",
+            extra={"message_id": item.message_id, "remote_message": item.message},
+        )
+        summary = _compare_summary(diagnosis.summary, item.message, m.vm, m.destination)
+        found.append(
+            blocking(code, f"{summary} (Compare-VM MessageId {item.message_id})", diagnosis.fix)
+        )
+    return found
 
 
 def _compare_summary(summary: str, remote: str, vm: VmInfo, dest: Host) -> str:
@@ -238,80 +382,45 @@ def _compare_summary(summary: str, remote: str, vm: VmInfo, dest: Host) -> str:
     return summary
 
 
-def _vm_fits(vm: VmInfo, dest: Host, facts: HostFacts) -> Iterable[Finding]:
-    settings = facts.settings
-    if (
-        vm.state.casefold() == "running"
-        and settings.memory_free_bytes
-        and (settings.memory_free_bytes < vm.memory_bytes)
-    ):
-        yield _blocking(
-            ErrorKind.NOT_ENOUGH_MEMORY.value,
-            f"{dest.name} has {_gib(settings.memory_free_bytes)} free; "
-            f"{vm.name} uses {_gib(vm.memory_bytes)}.",
-            "Free memory on the destination or pick another host.",
-        )
-    versions = facts.supported_versions
-    if versions and vm.configuration_version not in versions:
-        yield _blocking(
-            ErrorKind.VERSION_UNSUPPORTED.value,
-            f"{dest.name} does not support configuration version "
-            f"{vm.configuration_version} (supports {', '.join(versions)}).",
-            "Pick a host with the same or a newer Windows Server version.",
-        )
-    switches = {s.casefold() for s in facts.switches}
-    for adapter in vm.adapters:
-        if adapter.switch_name and adapter.switch_name.casefold() not in switches:
-            yield _blocking(
-                ErrorKind.SWITCH_MISSING.value,
-                f"{dest.name} has no virtual switch '{adapter.switch_name}' "
-                f"(adapter '{adapter.name}').",
-                f"Create the switch '{adapter.switch_name}' on {dest.name}, "
-                "or connect the adapter to a switch that exists there.",
-            )
-    for iso in vm.dvd_paths:
-        if iso and not is_shared_path(iso):
-            yield _blocking(
-                ErrorKind.LOCAL_ISO.value,
-                f"{vm.name} has the ISO {iso} attached from a local path.",
-                "Eject the ISO (Set-VMDvdDrive -Path $null) or attach it from a share.",
-            )
+def paths_and_space(facts: HostFacts, host: Host, paths: list[str], vm: VmInfo) -> list[Finding]:
+    """Storage going to `paths` on `host`: each path exists, then each volume has room."""
+    return [*paths_exist(facts, host, paths), *space_free(facts, host, paths, vm)]
 
 
-def _space_and_paths(facts: HostFacts, host: Host, paths: list[str], vm: VmInfo) -> list[Finding]:
+def paths_exist(facts: HostFacts, host: Host, paths: list[str]) -> Iterable[Finding]:
+    """Each path exists on `host`; a share cannot be seen from a remote session, so it is
+    said to be unchecked, never missing."""
     exists = dict(facts.paths)
-    findings: list[Finding] = []
     for path in dict.fromkeys(paths):
         if path.startswith("\\\\"):
-            findings.append(_share_unchecked(host, path))
+            yield share_unchecked(host, path)
         elif not exists.get(path, False):
-            findings.append(
-                _blocking(
-                    ErrorKind.PATH_MISSING.value,
-                    f"{path} does not exist on {host.name}.",
-                    f"Create the folder on {host.name} or fix the path.",
-                )
+            yield blocking(
+                FindingCode.PATH_MISSING,
+                f"{path} does not exist on {host.name}.",
+                f"Create the folder on {host.name} or fix the path.",
             )
+
+
+def space_free(facts: HostFacts, host: Host, paths: list[str], vm: VmInfo) -> Iterable[Finding]:
+    """Each volume of `paths` has room for all of the VM's disks."""
     needed = sum(d.size_bytes for d in vm.disks)
     volumes = {v.path.rstrip("\\").upper(): v for v in facts.volumes}
     for drive in dict.fromkeys(volume_of(p) for p in paths):
         volume = volumes.get(drive.upper())
         if volume is not None and volume.free_bytes < needed:
-            findings.append(
-                _blocking(
-                    ErrorKind.NOT_ENOUGH_DISK.value,
-                    f"{drive} on {host.name} has {_gib(volume.free_bytes)} free; "
-                    f"the disks of {vm.name} need {_gib(needed)}.",
-                    "Free space on the volume or choose another path.",
-                )
+            yield blocking(
+                FindingCode.NOT_ENOUGH_DISK,
+                f"{drive} on {host.name} has {_gib(volume.free_bytes)} free; "
+                f"the disks of {vm.name} need {_gib(needed)}.",
+                "Free space on the volume or choose another path.",
             )
-    return findings
 
 
-def _clustered(vm: VmInfo, dest: Host) -> Finding:
+def clustered(vm: VmInfo, dest: Host) -> Finding:
     """A role of a failover cluster is moved by the cluster; Move-VM would go behind its back."""
-    return _blocking(
-        "clustered",
+    return blocking(
+        FindingCode.CLUSTERED,
         f"{vm.name} is a failover cluster role: the cluster must move it, and hvbot does not "
         "drive cluster moves yet.",
         f"Move it with the cluster: Move-ClusterVirtualMachineRole -Name '{vm.name}' "
@@ -320,10 +429,10 @@ def _clustered(vm: VmInfo, dest: Host) -> Finding:
     )
 
 
-def _share_unchecked(host: Host, path: str) -> Finding:
+def share_unchecked(host: Host, path: str) -> Finding:
     """A share cannot be seen from the bot's WinRM session on `host` (the double hop)."""
-    return _warning(
-        "share_unchecked",
+    return warning(
+        FindingCode.SHARE_UNCHECKED,
         f"hvbot could not check {path} from {host.name}: a remote session cannot reach a share "
         "without delegation (double hop), so it is neither confirmed nor missing.",
         f"Check it on {host.name} in a console or RDP session (Test-Path '{path}'), and that "
@@ -339,48 +448,24 @@ def _to_kerberos(request: HostChange) -> bool:
     )
 
 
-def _kerberos(source: HostSettings, dest: HostSettings) -> bool:
-    """Whether a move between the two uses Kerberos (and so constrained delegation)."""
-    return all(s.authentication.casefold() == "kerberos" for s in (source, dest))
-
-
-def _settings_findings(source: HostSettings, dest: HostSettings) -> Iterable[Finding]:
-    for settings in (source, dest):
-        if not settings.migration_enabled:
-            yield _blocking(
-                ErrorKind.MIGRATION_DISABLED.value,
-                f"Live migration is disabled on {settings.host}.",
-                f"/migrate host {settings.host} enable",
-            )
-    if source.authentication.casefold() != dest.authentication.casefold():
-        yield _warning(
-            "auth_mismatch",
-            f"{source.host} uses {source.authentication} and {dest.host} uses "
-            f"{dest.authentication} for migration authentication.",
-            "Set both hosts to Kerberos (/migrate host <host> set auth kerberos).",
-        )
-    elif source.authentication.casefold() == "credssp":
-        yield _warning(
-            "credssp",
-            "CredSSP only works when someone is signed in on the source host; "
-            "a move started by the bot may fail with 0x8009030E.",
-            "Use Kerberos with constrained delegation (/migrate delegation <host> <host>).",
+def removed_network_exists(request: HostChange, settings: HostSettings) -> Iterable[Finding]:
+    """A migration network being removed is one of the host's."""
+    if isinstance(request, HostNetworkRemoveRequest) and request.subnet not in {
+        n.subnet for n in settings.networks
+    }:
+        yield blocking(
+            FindingCode.NETWORK_ABSENT,
+            f"{request.subnet} is not a migration network of {request.host.name}.",
+            f"/migrate host {request.host.name} shows the current networks.",
         )
 
 
-def _host_change_findings(request: HostChange, settings: HostSettings) -> Iterable[Finding]:
-    if isinstance(request, HostNetworkRemoveRequest):
-        subnets = {n.subnet for n in settings.networks}
-        if request.subnet not in subnets:
-            yield _blocking(
-                "network_absent",
-                f"{request.subnet} is not a migration network of {request.host.name}.",
-                f"/migrate host {request.host.name} shows the current networks.",
-            )
+def added_network_is_new(request: HostChange, settings: HostSettings) -> Iterable[Finding]:
+    """A migration network being added is not one of the host's already."""
     if isinstance(request, HostNetworkAddRequest) and any(
         n.subnet == request.subnet for n in settings.networks
     ):
-        yield _blocking(
-            "network_present",
+        yield blocking(
+            FindingCode.NETWORK_PRESENT,
             f"{request.subnet} is already a migration network of {request.host.name}.",
         )

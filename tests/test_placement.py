@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commands.findings import FindingCode
 from commands.hyperv import HardDisk, NetworkAdapter, VmInfo
 from commands.placement import (
     GIB,
@@ -263,7 +264,9 @@ def test_source_with_migration_disabled_moves_nothing() -> None:
 def test_compare_vm_verdicts_re_place_the_vm() -> None:
     first = plan([vm("A", 2)], [host("H1", 100), host("H2", 10)])
     assert where(first) == {"A": "H1"}
-    refused = {("id-A", "H1"): [Misfit("H1", "cpu_incompatible", "Compare-VM: processor")]}
+    refused = {
+        ("id-A", "H1"): [Misfit("H1", FindingCode.CPU_INCOMPATIBLE, "Compare-VM: processor")]
+    }
     second = plan([vm("A", 2)], [host("H1", 100), host("H2", 10)], known_misfits=refused)
     assert where(second) == {"A": "H2"}
 

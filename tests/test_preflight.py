@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from commands.delegation import ComputerObject, ObjectChange
+from commands.findings import FindingCode, Severity
 from commands.hyperv import (
     HardDisk,
     HostEvent,
@@ -23,7 +24,15 @@ from commands.hyperv import (
 from commands.inventory import Host, Inventory
 from commands.invocation import Invocation
 from commands.plans import PlanError
-from commands.preflight import HostPreflight, resolve_plan
+from commands.preflight import (
+    MOVE_CHECKS,
+    HostPreflight,
+    MoveFacts,
+    disks_shared,
+    isos_shared,
+    resolve_plan,
+    storage_target_fits,
+)
 from commands.requests import (
     AuthType,
     CheckRequest,
@@ -37,7 +46,6 @@ from commands.requests import (
     VmCompatibilityRequest,
 )
 from commands.workflow.approvals import DirectoryError
-from commands.workflow.preflight import Severity
 from support.hosts import facts_from_reads, survey_from_reads
 
 SRV01 = Host("HV-SRV01", "hv-srv01.lab.local")
@@ -343,3 +351,25 @@ def test_switching_to_kerberos_warns_of_each_peer_without_delegation(hyperv: Fak
     assert [f.code for f in down.findings] == ["delegation_unknown"]
     to_credssp = HostSetRequest(SRV01, HostSetting.AUTH, AuthType.CREDSSP)
     assert HostPreflight(hyperv, inventory, DelegationOf()).preflight(to_credssp).findings == ()  # type: ignore[arg-type]
+
+
+def test_compare_vm_repeating_a_direct_check_in_its_own_words_is_said_once(
+    hyperv: FakeHyperV,
+) -> None:
+    hyperv.settings[SRV02.name] = settings(SRV02, memory_free_bytes=2 * GIB)
+    hyperv.incompatibilities = (
+        Incompatibility(21014, "There is not enough memory on the destination (0x8007000E)."),
+    )
+    assert check(hyperv) == [(Severity.BLOCKING, "not_enough_memory")]
+
+
+def test_a_move_check_is_a_named_function_that_runs_alone(hyperv: FakeHyperV) -> None:
+    hyperv.vm = dataclasses.replace(hyperv.vm, dvd_paths=("C:\\ISO\\tools.iso",))
+    move = Move("SRV-APP01", SRV02)
+    facts = MoveFacts(move, hyperv.vm, SRV01, hyperv.host_facts(SRV01), hyperv.host_facts(SRV02))
+    assert isos_shared in MOVE_CHECKS
+    assert [(f.severity, f.code) for f in isos_shared(facts)] == [
+        (Severity.BLOCKING, FindingCode.LOCAL_ISO)
+    ]
+    assert [f.code for f in disks_shared(facts)] == [FindingCode.LOCAL_STORAGE]
+    assert list(storage_target_fits(facts)) == []

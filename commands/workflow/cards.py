@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from commands.workflow.preflight import Finding, Severity
+from commands.findings import Finding
 from commands.workflow.records import AuditEvent, RequestRecord
 
 
@@ -91,16 +90,5 @@ def recorded_findings(events: Sequence[AuditEvent]) -> tuple[Finding, ...]:
     for event in reversed(events):
         found = event.data.get("findings")
         if isinstance(found, list):
-            return tuple(_finding(item) for item in found if isinstance(item, Mapping))
+            return tuple(Finding.from_json(item) for item in found if isinstance(item, Mapping))
     return ()
-
-
-def _finding(data: Mapping[str, Any]) -> Finding:
-    severity = str(data.get("severity", ""))
-    known = severity in {s.value for s in Severity}
-    return Finding(
-        Severity(severity) if known else Severity.INFO,
-        str(data.get("code", "")),
-        str(data.get("message", "")),
-        str(data.get("fix", "")),
-    )

@@ -11,6 +11,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from commands.findings import Preflight
 from commands.hyperv import HyperVError, MigrationOutcome, MigrationProgress
 from commands.inventory import Host, Inventory
 from commands.ports import HyperVPort
@@ -25,7 +26,6 @@ from commands.workflow.machine import (
     target_of,
 )
 from commands.workflow.notify import MessageRef, Notifier, ProgressCadence
-from commands.workflow.preflight import Preflight
 from commands.workflow.records import SYSTEM, Actor, AuditEvent, EventDraft, RequestRecord
 from commands.workflow.store import AuditStore
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from commands.errors import sentence
 from commands.hyperv import HyperVError, MigrationOutcome, MigrationProgress
 from commands.placement import Job, makespan, schedule
 from commands.requests import MigrateRequest, Move
@@ -32,7 +33,6 @@ from commands.workflow.codec import DRAIN_KEY, drain_of, encode_request, invocat
 from commands.workflow.context import Deps, RaceLost
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.notify import MessageRef, Notifier
-from commands.workflow.preflight import sentence
 from commands.workflow.records import (
     SYSTEM,
     Actor,

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from commands import readback
+from commands.findings import PreflightResult
 from commands.hyperv import ErrorKind, HyperVError
 from commands.inventory import Host
 from commands.invocation import Invocation
@@ -28,7 +29,6 @@ from commands.workflow.codec import decode_request, invocations_from_record
 from commands.workflow.context import InternalError, RaceLost, error_data, error_text
 from commands.workflow.following import Follower
 from commands.workflow.machine import Step, WorkflowError, who
-from commands.workflow.preflight import material_changes
 from commands.workflow.records import SYSTEM, RequestRecord, State
 
 logger = logging.getLogger(__name__)
@@ -247,3 +247,26 @@ class Runner(Follower):
         """Ends a request that did not run (`start_failed`), telling people why."""
         text = f"Request #{record.id} could not start: {error_text(error)}"
         self._end(record, Step.START_FAILED, error_data(error), text)
+
+
+def material_changes(approved: RequestRecord, fresh: PreflightResult) -> list[str]:
+    """Why an approval no longer covers what would run now; empty when nothing material changed.
+
+    Material: a finding that now blocks, the VM on another host or re-created (new id), or any
+    difference in the exact invocations. Warnings and info findings are not material.
+    """
+    changes = [f"now blocked: {f.message}" for f in fresh.blocking]
+    fresh_host = fresh.host.name if fresh.host else None
+    if (
+        approved.source_host
+        and fresh_host
+        and fresh_host.casefold() != approved.source_host.casefold()
+    ):
+        changes.append(f"it is now on {fresh_host}, not {approved.source_host}")
+    if approved.vm_id and fresh.vm_id and approved.vm_id.casefold() != fresh.vm_id.casefold():
+        changes.append("the VM has a different id (was it re-created?)")
+    was = [inv.render() for inv in invocations_from_record(approved.invocation)]
+    now = [inv.render() for inv in fresh.invocations]
+    if was != now:
+        changes.append("the command would now be: " + "; ".join(now or ["(nothing)"]))
+    return changes

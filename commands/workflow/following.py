@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from commands.errors import sentence
 from commands.hyperv import ErrorKind, HyperVError, MigrationOutcome
 from commands.ports import MigrationHandle
 from commands.workflow.codec import invocations_from_record
 from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.machine import Step, WorkflowError, who
-from commands.workflow.preflight import sentence
 from commands.workflow.records import (
     SYSTEM,
     Actor,

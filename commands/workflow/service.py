@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
 from commands.clock import utc_now
+from commands.findings import Preflight, blocking_text
 from commands.hyperv import HyperVError
 from commands.inventory import Inventory
 from commands.ports import HyperVPort
@@ -42,7 +43,6 @@ from commands.workflow.dispatch import Dispatcher, slot_keys
 from commands.workflow.drains import DrainNotifier, Drains
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.notify import Notifier, ProgressCadence
-from commands.workflow.preflight import Preflight, blocking_text
 from commands.workflow.records import (
     SYSTEM,
     Actor,

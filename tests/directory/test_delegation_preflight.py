@@ -17,11 +17,11 @@ from bot.directory import ActiveDirectory, open_directory
 from bot.winrm.hyperv import WinRMHyperV
 from bot.winrm.session import ConnectionSettings, Sessions
 from commands.delegation import apply_repair
+from commands.findings import Severity
 from commands.inventory import Host
 from commands.preflight import HostPreflight
 from commands.requests import CheckRequest, Move
 from commands.workflow.notify import Notifier
-from commands.workflow.preflight import Severity
 from lab.directory import RunningDC
 from lab.directory.domain import LabComputer, LabDomain, seed_domain
 from lab.directory.objects import admin_connection

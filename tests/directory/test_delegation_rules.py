@@ -18,9 +18,9 @@ from commands.delegation import (
     move_findings,
     plan_repair,
 )
+from commands.findings import Severity
 from commands.inventory import Host
 from commands.workflow.approvals import DirectoryError
-from commands.workflow.preflight import Severity
 
 A = Host("HV-A", "hv-a.corp.example")
 B = Host("HV-B", "hv-b.corp.example")

@@ -10,9 +10,9 @@ from slack_sdk.models.blocks import Block
 
 from bot.slack import blocks as ui
 from bot.slack.actions import APPROVE, CANCEL, REJECT, STOP
+from commands.findings import Finding, FindingCode, Severity
 from commands.hyperv import ErrorKind, HyperVError, JobState, MigrationOutcome, MigrationProgress
 from commands.workflow.cards import approval_card
-from commands.workflow.preflight import Finding, Severity
 from commands.workflow.records import Actor, AuditEvent, Place, RequestKind, RequestRecord, State
 
 NOW = dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.UTC)
@@ -46,7 +46,7 @@ def as_dicts(blocks: Sequence[Block]) -> str:
 
 
 def test_the_card_shows_every_fact_and_carries_only_id_and_version_in_its_buttons() -> None:
-    findings = [Finding(Severity.WARNING, "iso", "ISO attached", "Eject it")]
+    findings = [Finding(Severity.WARNING, FindingCode.LOCAL_ISO, "ISO attached", "Eject it")]
     shown = ui.card_blocks(approval_card(record(), findings), record(), [])
     text = as_dicts(shown)
     for fact in (

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from commands.drain import drain_preflight, plan_drain
+from commands.findings import Finding, FindingCode, PreflightResult, Severity
 from commands.hyperv import (
     CancelMethod,
     ErrorKind,
@@ -40,7 +41,6 @@ from commands.requests import (
     StorageRequest,
     VmCompatibilityRequest,
 )
-from commands.workflow.preflight import Finding, PreflightResult, Severity
 from support.clock import START
 
 _SETTING_FIELDS = {
@@ -334,10 +334,13 @@ class FakePreflight:
         source = INVENTORY.find(vm.host)
         findings: list[Finding] = []
         if vm.host == move.destination.name:
-            findings.append(Finding(Severity.BLOCKING, "same_host", f"{vm.name} is already there."))
+            findings.append(
+                Finding(Severity.BLOCKING, FindingCode.PLAN, f"{vm.name} is already there.")
+            )
         if move.vm in self.blocking:
-            findings.append(Finding(Severity.BLOCKING, "injected", self.blocking[move.vm]))
-        findings.append(Finding(Severity.INFO, "ok", "Compare-VM found nothing."))
+            findings.append(
+                Finding(Severity.BLOCKING, FindingCode.REMOTE_ERROR, self.blocking[move.vm])
+            )
         invocation = Invocation(
             "Move-VM",
             (Parameter("Name", vm.name), Parameter("DestinationHost", move.destination.fqdn)),

@@ -9,13 +9,13 @@ from concurrent.futures import Executor
 
 import pytest
 
+from commands.findings import Finding, FindingCode, PreflightResult, Severity
 from commands.hyperv import MigrationProgress
 from commands.invocation import Invocation, Parameter
 from commands.requests import HostShowRequest, Request, StatusRequest
 from commands.workflow.codec import subject_of
 from commands.workflow.context import Deps
 from commands.workflow.machine import WorkflowError
-from commands.workflow.preflight import Finding, PreflightResult, Severity
 from commands.workflow.records import State
 from support.workflow import (
     ALICE,
@@ -33,12 +33,15 @@ from support.workflow import (
 
 SWITCH = Finding(
     Severity.BLOCKING,
-    "switch_missing",
+    FindingCode.SWITCH_MISSING,
     "HV-SRV02 has no virtual switch 'vSwitch-Backup'.",
     "Create the switch 'vSwitch-Backup' on HV-SRV02.",
 )
 MEMORY = Finding(
-    Severity.BLOCKING, "memory", "HV-SRV02 has 2 GiB free; the VM needs 4 GiB", "Free memory"
+    Severity.BLOCKING,
+    FindingCode.NOT_ENOUGH_MEMORY,
+    "HV-SRV02 has 2 GiB free; the VM needs 4 GiB",
+    "Free memory",
 )
 REFERENCE = re.compile(r"\(reference ([0-9a-f]{6})\)")
 
@@ -71,7 +74,7 @@ def test_several_blocking_findings_get_a_line_each_with_clean_punctuation(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rig = make_rig()
-    info = Finding(Severity.INFO, "ok", "Compare-VM found nothing.")
+    info = Finding(Severity.INFO, FindingCode.STOPPED_LEFT, "Stopped, not moved: SRV-OLD.")
     texts = checked(rig, monkeypatch, refused_with(SWITCH, info, MEMORY))
     assert texts[-1].splitlines() == [
         "Request #1 cannot go ahead:",
@@ -83,7 +86,7 @@ def test_several_blocking_findings_get_a_line_each_with_clean_punctuation(
 
 def test_many_blocking_findings_stay_a_few_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     rig = make_rig()
-    many = [Finding(Severity.BLOCKING, f"f{n}", f"Problem {n}.") for n in range(6)]
+    many = [Finding(Severity.BLOCKING, FindingCode.PATH_MISSING, f"Problem {n}.") for n in range(6)]
     lines = checked(rig, monkeypatch, refused_with(*many))[-1].splitlines()
     assert len(lines) <= 5
     assert lines[-1] == "• and 3 more: `/migrate check` with the same text lists them all."

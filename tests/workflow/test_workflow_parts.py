@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from commands.findings import Finding, FindingCode, PreflightResult, Severity
 from commands.invocation import Invocation, Parameter
 from commands.requests import (
     AuthType,
@@ -31,9 +32,9 @@ from commands.workflow.codec import (
     invocation_from_json,
     subject_of,
 )
+from commands.workflow.execution import material_changes
 from commands.workflow.machine import ALLOWED, Step, WorkflowError, target_of
 from commands.workflow.memory_store import MemoryAuditStore
-from commands.workflow.preflight import Finding, PreflightResult, Severity, material_changes
 from commands.workflow.records import (
     SYSTEM,
     TERMINAL_STATES,
@@ -273,7 +274,7 @@ def test_only_material_changes_void_an_approval() -> None:
     invocation = Invocation("Move-VM", (Parameter("Name", "SRV-APP01"),))
     approved = PreflightResult((), (invocation,), source, dest, "id-1")
     base = record(State.APPROVED, **approved.plan_fields())
-    warning = Finding(Severity.WARNING, "slow", "Compression is off.")
+    warning = Finding(Severity.WARNING, FindingCode.CREDSSP, "CredSSP needs a signed-in user.")
     assert (
         material_changes(base, PreflightResult((warning,), (invocation,), source, dest, "ID-1"))
         == []

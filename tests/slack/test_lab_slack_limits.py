@@ -9,7 +9,7 @@ import pytest
 
 from bot.slack.actions import APPROVE
 from commands.workflow.records import TERMINAL_STATES, State
-from support.slack_app import ALICE, BOB, CHANNEL, SlackRig
+from support.slack_app import ALICE, BOB, CHANNEL, SlackRig, eventually
 
 MOVE = "SRV-APP01 to HV-SRV02 include-storage reason patch night"
 
@@ -29,6 +29,12 @@ def test_a_storm_of_429s_during_progress_loses_nothing_and_keeps_the_order(
     assert driver.click(CHANNEL, card.ts, APPROVE, user=BOB).acked
     done = rig.settled(record.id, TERMINAL_STATES)
     assert done.state is State.SUCCEEDED
+    # The terminal state is committed before the notifier hears of it: the final message may
+    # still be on its way (behind the Retry-After of the storm).
+    eventually(
+        lambda: any("is now on HV-SRV02" in m.text for m in rig.thread(done)),
+        what="the final message",
+    )
     rig.idle()
     thread = rig.thread(done)
     finals = [m for m in thread if "is now on HV-SRV02" in m.text]

@@ -3,17 +3,26 @@
 Every section is optional with defaults that are safe in production (TLS on and validated,
 no self-approval). Secrets never appear in the file: it names environment variables, and
 `Secrets` reads them. Validation collects every problem, each naming its key, before failing.
+
+Each table is a `Section` dataclass and each key one of its fields, declared once:
+`http_port: int = setting(3000, _port)` gives the key's type (its annotation), default and
+check. `parse_config` reads every section from its fields, so adding a key is adding a field,
+and adding a table is adding a `Section` and a field of `Config`. A rule across keys goes in
+the section's `problems()` (across sections: `Config.problems()`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from commands.inventory import Host, Inventory
 
@@ -27,6 +36,9 @@ WINRM_AUTHS = ("kerberos", "negotiate", "ntlm", "credssp", "basic", "certificate
 PASSWORD_AUTHS = ("basic", "ntlm", "negotiate", "credssp")
 
 T = TypeVar("T")
+Check = Callable[[Any], str | None]
+Problem = tuple[str, str]
+"""A key (relative to its section) and what is wrong with it."""
 
 
 class ConfigError(Exception):
@@ -37,15 +49,77 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+def setting(default: T, check: Check | None = None) -> T:
+    """A key of a section: its default, and what a value given in the file must satisfy
+    (`check` returns what is wrong, or None). The key's type is the field's annotation."""
+    return field(default=default, metadata={"check": check})
+
+
+def required(check: Check | None = None) -> Any:
+    """A key the file must give (no default), and what its value must satisfy."""
+    return field(metadata={"check": check})
+
+
+def _one_of(*choices: str) -> Callable[[str], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
+def _positive(v: int) -> str | None:
+    return None if v > 0 else "must be a positive integer"
+
+
+def _positive_number(v: float) -> str | None:
+    return None if v > 0 else "must be a positive number"
+
+
+def _port(v: int) -> str | None:
+    return None if 0 < v < 65536 else "must be a TCP port (1-65535)"
+
+
+def _env_name(v: str) -> str | None:
+    return None if _ENV_NAME.match(v) else "must be an environment variable name"
+
+
+def _host_name(v: str) -> str | None:
+    return None if _HOST_NAME.match(v) else "must be a short host name like HV-SRV01"
+
+
+def _fqdn(v: str) -> str | None:
+    return None if _FQDN.match(v) else "must be a fully qualified DNS name like hv-srv01.lab.local"
+
+
+def _slack_api(v: str) -> str | None:
+    if v.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        return None
+    return "must be https:// (or http://127.0.0.1 for the lab)"
+
+
+def _ldap_uri(v: str) -> str | None:
+    return None if v.startswith(("ldaps://", "ldap://")) else "must start with ldaps:// or ldap://"
+
+
+def _readable_file(key: str, path: str | None) -> Iterator[Problem]:
+    if path and not Path(path).is_file():
+        yield key, f"{path!r} is not a readable file"
+
+
+class Section:
+    """A table of hvbot.toml, read key by key from its dataclass fields (see `setting`)."""
+
+    def problems(self) -> Iterator[Problem]:
+        """What is wrong across its keys once each key is valid on its own (none by default)."""
+        return iter(())
+
+
 @dataclass(frozen=True)
-class HostConfig:
+class HostConfig(Section):
     """One `[[hosts]]` entry. `address`/`port` override where WinRM connects (lab, NAT)."""
 
-    name: str
-    fqdn: str
-    critical: bool = False
-    address: str | None = None
-    port: int | None = None
+    name: str = required(_host_name)
+    fqdn: str = required(_fqdn)
+    critical: bool = setting(False)
+    address: str | None = setting(None)
+    port: int | None = setting(None, _port)
 
     def to_host(self) -> Host:
         """The core's view of this host."""
@@ -53,103 +127,116 @@ class HostConfig:
 
 
 @dataclass(frozen=True)
-class SlackConfig:
+class SlackConfig(Section):
     """`[slack]`: Socket Mode by default (no public URL needed on-prem)."""
 
-    mode: str = "socket"
-    bot_token_env: str = "SLACK_BOT_TOKEN"
-    app_token_env: str = "SLACK_APP_TOKEN"
-    signing_secret_env: str = "SLACK_SIGNING_SECRET"
-    api_url: str = "https://slack.com/api/"
-    http_port: int = 3000
+    mode: str = setting("socket", _one_of("socket", "http"))
+    bot_token_env: str = setting("SLACK_BOT_TOKEN", _env_name)
+    app_token_env: str = setting("SLACK_APP_TOKEN", _env_name)
+    signing_secret_env: str = setting("SLACK_SIGNING_SECRET", _env_name)
+    api_url: str = setting("https://slack.com/api/", _slack_api)
+    http_port: int = setting(3000, _port)
     # Empty means anywhere / anyone; otherwise the bot answers elsewhere only to say why not.
-    channels: tuple[str, ...] = ()
-    requesters: tuple[str, ...] = ()
+    channels: tuple[str, ...] = setting(())
+    requesters: tuple[str, ...] = setting(())
 
 
 @dataclass(frozen=True)
-class ApprovalsConfig:
+class ApprovalsConfig(Section):
     """`[approvals]`: who may approve, how many for critical hosts, how long a card lives."""
 
-    users: tuple[str, ...] = ()
-    usergroups: tuple[str, ...] = ()
-    ad_groups: tuple[str, ...] = ()
-    allow_self_approval: bool = False
-    required_critical: int = 2
-    ttl_minutes: int = 60
+    users: tuple[str, ...] = setting(())
+    usergroups: tuple[str, ...] = setting(())
+    ad_groups: tuple[str, ...] = setting(())
+    allow_self_approval: bool = setting(False)
+    required_critical: int = setting(2, _positive)
+    ttl_minutes: int = setting(60, _positive)
 
 
 @dataclass(frozen=True)
-class WinRMConfig:
+class WinRMConfig(Section):
     """`[winrm]`: how the bot reaches the hosts. TLS on and validated unless said otherwise."""
 
-    auth: str = "kerberos"
-    port: int = 5986
-    ssl: bool = True
-    cert_validation: bool = True
-    ca_file: str | None = None
-    username_env: str = "HVBOT_WINRM_USER"
-    password_env: str = "HVBOT_WINRM_PASSWORD"
-    connection_timeout: int = 10
-    operation_timeout: int = 20
-    read_timeout: int = 30
+    auth: str = setting("kerberos", _one_of(*WINRM_AUTHS))
+    port: int = setting(5986, _port)
+    ssl: bool = setting(True)
+    cert_validation: bool = setting(True)
+    ca_file: str | None = setting(None)
+    username_env: str = setting("HVBOT_WINRM_USER", _env_name)
+    password_env: str = setting("HVBOT_WINRM_PASSWORD", _env_name)
+    connection_timeout: int = setting(10, _positive)
+    operation_timeout: int = setting(20, _positive)
+    read_timeout: int = setting(30, _positive)
+
+    def problems(self) -> Iterator[Problem]:
+        """The operation timeout must leave the read timeout room; the CA file must exist."""
+        if self.operation_timeout >= self.read_timeout:
+            yield "operation_timeout", "must be less than winrm.read_timeout"
+        yield from _readable_file("ca_file", self.ca_file)
 
 
 @dataclass(frozen=True)
-class DirectoryConfig:
+class DirectoryConfig(Section):
     """`[directory]`: Active Directory over LDAPS, for approver groups and delegation checks."""
 
-    uri: str | None = None
-    base_dn: str | None = None
-    bind_dn_env: str = "HVBOT_LDAP_BIND_DN"
-    password_env: str = "HVBOT_LDAP_PASSWORD"
-    write_bind_dn_env: str = "HVBOT_LDAP_WRITE_BIND_DN"
-    write_password_env: str = "HVBOT_LDAP_WRITE_PASSWORD"
-    ca_file: str | None = None
-    connect_timeout: int = 5
-    timeout: int = 10
-    cache_seconds: int = 60
+    uri: str | None = setting(None, _ldap_uri)
+    base_dn: str | None = setting(None)
+    bind_dn_env: str = setting("HVBOT_LDAP_BIND_DN", _env_name)
+    password_env: str = setting("HVBOT_LDAP_PASSWORD", _env_name)
+    write_bind_dn_env: str = setting("HVBOT_LDAP_WRITE_BIND_DN", _env_name)
+    write_password_env: str = setting("HVBOT_LDAP_WRITE_PASSWORD", _env_name)
+    ca_file: str | None = setting(None)
+    connect_timeout: int = setting(5, _positive)
+    timeout: int = setting(10, _positive)
+    cache_seconds: int = setting(60, _positive)
+
+    def problems(self) -> Iterator[Problem]:
+        """A directory needs its base DN; the CA file must exist."""
+        if self.uri and not self.base_dn:
+            yield "base_dn", "required when directory.uri is set"
+        yield from _readable_file("ca_file", self.ca_file)
 
 
 @dataclass(frozen=True)
-class AuditConfig:
+class AuditConfig(Section):
     """`[audit]`: the SQLite audit database, the key that signs its events and the anchor file
     that keeps copies of its head. The key is read from the environment variable `key_env`,
     or from `key_file` (outside the database's folder, readable by the bot only); without
     either the log is unkeyed and hvbot says so. `anchor_file` defaults to the database's
     path with `.anchors` added. Relative paths are relative to the config file."""
 
-    database: str = "hvbot.db"
+    database: str = setting("hvbot.db")
     # A channel where the chain head is posted after every final state: a witness outside the
     # database for `hvbot audit verify`.
-    slack_channel: str | None = None
-    key_env: str = "HVBOT_AUDIT_KEY"
-    key_file: str | None = None
-    anchor_file: str | None = None
+    slack_channel: str | None = setting(None)
+    key_env: str = setting("HVBOT_AUDIT_KEY", _env_name)
+    key_file: str | None = setting(None)
+    anchor_file: str | None = setting(None)
 
 
 @dataclass(frozen=True)
-class ExecutorConfig:
+class ExecutorConfig(Section):
     """`[executor]`: the bot's own worker pool for long work (never Slack's listener threads)."""
 
-    workers: int = 8
-    poll_seconds: float = 2.0
+    workers: int = setting(8, _positive)
+    poll_seconds: float = setting(2.0, _positive_number)
 
 
 @dataclass(frozen=True)
-class LoggingConfig:
+class LoggingConfig(Section):
     """`[logging]`: JSON lines in production, readable text in a terminal. `file` is where the
     `hvbot` command line writes its log (default: beside the audit database, `<name>.log`), so
     that the terminal keeps short answers and the detail stays findable."""
 
-    format: str = "json"
-    level: str = "INFO"
-    file: str | None = None
+    format: str = setting("json", _one_of("json", "text"))
+    level: str = setting("INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    file: str | None = setting(None)
 
 
 @dataclass(frozen=True)
 class Config:
-    """The whole validated configuration."""
+    """The whole validated configuration: `hosts`, then one `Section` per table of the file
+    (adding a section is adding a field here; adding a key is adding a field to its section)."""
 
     hosts: tuple[HostConfig, ...]
     slack: SlackConfig = field(default_factory=SlackConfig)
@@ -166,281 +253,151 @@ class Config:
         """The hosts as the core sees them."""
         return Inventory(h.to_host() for h in self.hosts)
 
+    def problems(self) -> Iterator[Problem]:
+        """What is wrong across sections (keys named in full)."""
+        if self.approvals.ad_groups and not self.directory.uri:
+            yield "approvals.ad_groups", "needs [directory] uri (AD groups are read over LDAP)"
+
+
+_KIND_NAMES: dict[object, str] = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    float: "a number",
+}
+
+
+def _value(hint: Any, value: Any) -> tuple[Any, str | None]:
+    """`value` from TOML as the annotation `hint` says, or what is wrong with it. The types a
+    key may have: str, int, bool, float, tuple[str, ...] (a TOML list), and `X | None`."""
+    hint = _unless_none(hint)
+    if typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, ...):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            return (), "expected a list of non-empty strings"
+        return tuple(value), None
+    if hint not in _KIND_NAMES:
+        raise TypeError(f"a configuration key cannot be of type {hint!r}")
+    # bool is an int in Python; TOML keeps them apart, so must we.
+    if isinstance(value, bool) and hint is not bool:
+        return None, f"expected {_KIND_NAMES[hint]}, got {value!r}"
+    if hint is float and isinstance(value, int):
+        return float(value), None
+    if not isinstance(value, hint):
+        return None, f"expected {_KIND_NAMES[hint]}, got {value!r}"
+    return value, None
+
+
+def _unless_none(hint: Any) -> Any:
+    """`X` of `X | None`; any other hint as it is."""
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) and type(None) in args:
+        (hint,) = (a for a in args if a is not type(None))
+    return hint
+
+
+S = TypeVar("S", bound=Section)
+
 
 class _Reader:
-    """Reads typed values out of a TOML table, recording problems instead of raising."""
+    """Collects problems, each with its full key path, instead of raising at the first."""
 
-    def __init__(self, problems: list[str], prefix: str, table: Mapping[str, Any]) -> None:
-        self.problems = problems
-        self.prefix = prefix
-        self.table = table
+    def __init__(self) -> None:
+        self.problems: list[str] = []
 
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
+    def add(self, key: str, problem: str) -> None:
+        self.problems.append(f"{key}: {problem}")
 
-    def get(
-        self, name: str, kind: type[T], default: T, check: Callable[[T], str | None] | None = None
-    ) -> T:
-        if name not in self.table:
-            return default
-        value = self.table[name]
-        # bool is an int in Python; TOML keeps them apart, so must we.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problems.append(f"{self.key(name)}: expected {_kind_name(kind)}, got {value!r}")
-            return default
-        problem = check(value) if check else None
-        if problem:
-            self.problems.append(f"{self.key(name)}: {problem}")
-            return default
-        return value
+    def unknown(self, prefix: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
+        names = sorted(known)
+        for name in table:
+            if name not in names:
+                self.add(_key(prefix, name), f"unknown key (known: {', '.join(names)})")
 
-    def optional_text(
-        self, name: str, check: Callable[[str], str | None] | None = None
-    ) -> str | None:
-        if name not in self.table:
+    def table(self, key: str, value: Any) -> Mapping[str, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.add(key, "expected a table")
+        return None
+
+    def section(self, cls: type[S], prefix: str, table: Mapping[str, Any]) -> S | None:
+        """`table` read as `cls`, key by key; None when a required key is missing or invalid
+        (every problem found is recorded, with its key)."""
+        hints = typing.get_type_hints(cls)
+        fields = dataclasses.fields(cast(Any, cls))
+        self.unknown(prefix, table, (f.name for f in fields))
+        values: dict[str, Any] = {}
+        for f in fields:
+            key, hint = _key(prefix, f.name), hints[f.name]
+            if f.name not in table:
+                if f.default is dataclasses.MISSING:
+                    self.add(key, "missing")
+                continue
+            value, problem = _value(hint, table[f.name])
+            check: Check | None = f.metadata.get("check")
+            problem = problem or (check(value) if check else None)
+            optional = _unless_none(hint) is not hint
+            if problem:
+                self.add(key, problem)
+            elif not (optional and value == ""):
+                # An empty optional text means "not set", as leaving the key out does.
+                values[f.name] = value
+        if any(f.default is dataclasses.MISSING and f.name not in values for f in fields):
             return None
-        return self.get(name, str, "", check) or None
-
-    def optional_port(self, name: str) -> int | None:
-        if name not in self.table:
-            return None
-        return self.get(name, int, 0, _port) or None
-
-    def number(self, name: str, default: float) -> float:
-        value = self.table.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            self.problems.append(f"{self.key(name)}: expected a positive number, got {value!r}")
-            return default
-        return float(value)
-
-    def strings(self, name: str) -> tuple[str, ...]:
-        value = self.table.get(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            self.problems.append(f"{self.key(name)}: expected a list of non-empty strings")
-            return ()
-        return tuple(value)
-
-    def unknown(self, known: set[str]) -> None:
-        for name in self.table:
-            if name not in known:
-                self.problems.append(
-                    f"{self.key(name)}: unknown key (known: {', '.join(sorted(known))})"
-                )
+        section = cls(**values)
+        for name, problem in section.problems():
+            self.add(_key(prefix, name), problem)
+        return section
 
 
-def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", bool: "true or false", float: "a number"}.get(
-        kind, kind.__name__
-    )
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
 
 
-def _one_of(*choices: str) -> Callable[[str], str | None]:
-    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
-
-
-def _positive(v: int) -> str | None:
-    return None if v > 0 else "must be a positive integer"
-
-
-def _port(v: int) -> str | None:
-    return None if 0 < v < 65536 else "must be a TCP port (1-65535)"
-
-
-def _env_name(v: str) -> str | None:
-    return None if _ENV_NAME.match(v) else "must be an environment variable name"
-
-
-def _section(problems: list[str], data: Mapping[str, Any], name: str) -> _Reader:
-    table = data.get(name, {})
-    if not isinstance(table, dict):
-        problems.append(f"{name}: expected a table")
-        table = {}
-    return _Reader(problems, name, table)
-
-
-def _load_hosts(problems: list[str], data: Mapping[str, Any]) -> tuple[HostConfig, ...]:
+def _load_hosts(reader: _Reader, data: Mapping[str, Any]) -> tuple[HostConfig, ...]:
     raw = data.get("hosts", [])
     if not isinstance(raw, list) or not raw:
-        problems.append("hosts: at least one [[hosts]] table with name and fqdn is required")
+        reader.add("hosts", "at least one [[hosts]] table with name and fqdn is required")
         return ()
     hosts: list[HostConfig] = []
     seen: dict[str, str] = {}
-    for i, table in enumerate(raw):
-        if not isinstance(table, dict):
-            problems.append(f"hosts[{i}]: expected a table")
+    for i, item in enumerate(raw):
+        where = f"hosts[{i}]"
+        table = reader.table(where, item)
+        before = len(reader.problems)
+        host = reader.section(HostConfig, where, table) if table is not None else None
+        if host is None:
             continue
-        r = _Reader(problems, f"hosts[{i}]", table)
-        r.unknown({"name", "fqdn", "critical", "address", "port"})
-        before = len(problems)
-        name = r.get(
-            "name",
-            str,
-            "",
-            lambda v: None if _HOST_NAME.match(v) else "must be a short host name like HV-SRV01",
-        )
-        fqdn = r.get(
-            "fqdn",
-            str,
-            "",
-            lambda v: (
-                None
-                if _FQDN.match(v)
-                else "must be a fully qualified DNS name like hv-srv01.lab.local"
-            ),
-        )
-        for key, value in (("name", name), ("fqdn", fqdn)):
-            if key not in table:
-                problems.append(f"hosts[{i}].{key}: missing")
-            elif value:
-                other = seen.get(value.casefold())
-                if other:
-                    problems.append(f"hosts[{i}].{key}: {value!r} already used by {other}")
-                seen[value.casefold()] = f"hosts[{i}]"
-        host = HostConfig(
-            name=name,
-            fqdn=fqdn,
-            critical=r.get("critical", bool, False),
-            address=r.optional_text("address"),
-            port=r.optional_port("port"),
-        )
-        if len(problems) == before:
+        for key, value in (("name", host.name), ("fqdn", host.fqdn)):
+            other = seen.get(value.casefold())
+            if other:
+                reader.add(f"{where}.{key}", f"{value!r} already used by {other}")
+            seen[value.casefold()] = where
+        if len(reader.problems) == before:
             hosts.append(host)
     return tuple(hosts)
 
 
 def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
     """Validate a parsed TOML document; raise ConfigError listing every problem."""
-    problems: list[str] = []
-    _Reader(problems, "", data).unknown(
-        {"hosts", "slack", "approvals", "winrm", "directory", "audit", "executor", "logging"}
-    )
-    hosts = _load_hosts(problems, data)
-
-    s = _section(problems, data, "slack")
-    s.unknown(set(SlackConfig.__dataclass_fields__))
-    d = SlackConfig()
-    slack = SlackConfig(
-        mode=s.get("mode", str, d.mode, _one_of("socket", "http")),
-        bot_token_env=s.get("bot_token_env", str, d.bot_token_env, _env_name),
-        app_token_env=s.get("app_token_env", str, d.app_token_env, _env_name),
-        signing_secret_env=s.get("signing_secret_env", str, d.signing_secret_env, _env_name),
-        api_url=s.get(
-            "api_url",
-            str,
-            d.api_url,
-            lambda v: (
-                None
-                if v.startswith(("https://", "http://127.0.0.1", "http://localhost"))
-                else "must be https:// (or http://127.0.0.1 for the lab)"
-            ),
-        ),
-        http_port=s.get("http_port", int, d.http_port, _port),
-        channels=s.strings("channels"),
-        requesters=s.strings("requesters"),
-    )
-
-    a = _section(problems, data, "approvals")
-    a.unknown(set(ApprovalsConfig.__dataclass_fields__))
-    ad = ApprovalsConfig()
-    approvals = ApprovalsConfig(
-        users=a.strings("users"),
-        usergroups=a.strings("usergroups"),
-        ad_groups=a.strings("ad_groups"),
-        allow_self_approval=a.get("allow_self_approval", bool, ad.allow_self_approval),
-        required_critical=a.get("required_critical", int, ad.required_critical, _positive),
-        ttl_minutes=a.get("ttl_minutes", int, ad.ttl_minutes, _positive),
-    )
-
-    w = _section(problems, data, "winrm")
-    w.unknown(set(WinRMConfig.__dataclass_fields__))
-    wd = WinRMConfig()
-    winrm = WinRMConfig(
-        auth=w.get("auth", str, wd.auth, _one_of(*WINRM_AUTHS)),
-        port=w.get("port", int, wd.port, _port),
-        ssl=w.get("ssl", bool, wd.ssl),
-        cert_validation=w.get("cert_validation", bool, wd.cert_validation),
-        ca_file=w.optional_text("ca_file"),
-        username_env=w.get("username_env", str, wd.username_env, _env_name),
-        password_env=w.get("password_env", str, wd.password_env, _env_name),
-        connection_timeout=w.get("connection_timeout", int, wd.connection_timeout, _positive),
-        operation_timeout=w.get("operation_timeout", int, wd.operation_timeout, _positive),
-        read_timeout=w.get("read_timeout", int, wd.read_timeout, _positive),
-    )
-    if winrm.operation_timeout >= winrm.read_timeout:
-        problems.append("winrm.operation_timeout: must be less than winrm.read_timeout")
-    if winrm.ca_file and not Path(winrm.ca_file).is_file():
-        problems.append(f"winrm.ca_file: {winrm.ca_file!r} is not a readable file")
-
-    r = _section(problems, data, "directory")
-    r.unknown(set(DirectoryConfig.__dataclass_fields__))
-    rd = DirectoryConfig()
-    directory = DirectoryConfig(
-        uri=r.optional_text(
-            "uri",
-            lambda v: (
-                None
-                if v.startswith(("ldaps://", "ldap://"))
-                else "must start with ldaps:// or ldap://"
-            ),
-        ),
-        base_dn=r.optional_text("base_dn"),
-        bind_dn_env=r.get("bind_dn_env", str, rd.bind_dn_env, _env_name),
-        password_env=r.get("password_env", str, rd.password_env, _env_name),
-        write_bind_dn_env=r.get("write_bind_dn_env", str, rd.write_bind_dn_env, _env_name),
-        write_password_env=r.get("write_password_env", str, rd.write_password_env, _env_name),
-        ca_file=r.optional_text("ca_file"),
-        connect_timeout=r.get("connect_timeout", int, rd.connect_timeout, _positive),
-        timeout=r.get("timeout", int, rd.timeout, _positive),
-        cache_seconds=r.get("cache_seconds", int, rd.cache_seconds, _positive),
-    )
-    if directory.uri and not directory.base_dn:
-        problems.append("directory.base_dn: required when directory.uri is set")
-    if directory.ca_file and not Path(directory.ca_file).is_file():
-        problems.append(f"directory.ca_file: {directory.ca_file!r} is not a readable file")
-    if approvals.ad_groups and not directory.uri:
-        problems.append("approvals.ad_groups: needs [directory] uri (AD groups are read over LDAP)")
-
-    u = _section(problems, data, "audit")
-    u.unknown(set(AuditConfig.__dataclass_fields__))
-    ud = AuditConfig()
-    audit = AuditConfig(
-        database=u.get("database", str, ud.database),
-        slack_channel=u.optional_text("slack_channel"),
-        key_env=u.get("key_env", str, ud.key_env, _env_name),
-        key_file=u.optional_text("key_file"),
-        anchor_file=u.optional_text("anchor_file"),
-    )
-
-    e = _section(problems, data, "executor")
-    e.unknown(set(ExecutorConfig.__dataclass_fields__))
-    ed = ExecutorConfig()
-    executor = ExecutorConfig(
-        workers=e.get("workers", int, ed.workers, _positive),
-        poll_seconds=e.number("poll_seconds", ed.poll_seconds),
-    )
-
-    g = _section(problems, data, "logging")
-    g.unknown(set(LoggingConfig.__dataclass_fields__))
-    gd = LoggingConfig()
-    logging_config = LoggingConfig(
-        format=g.get("format", str, gd.format, _one_of("json", "text")),
-        level=g.get("level", str, gd.level, _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
-        file=g.optional_text("file"),
-    )
-
-    if problems:
-        raise ConfigError(problems)
-    return Config(
-        hosts=hosts,
-        slack=slack,
-        approvals=approvals,
-        winrm=winrm,
-        directory=directory,
-        audit=audit,
-        executor=executor,
-        logging=logging_config,
-        source=source,
-    )
+    reader = _Reader()
+    hints = typing.get_type_hints(Config)
+    tables = [
+        name for name, hint in hints.items() if isinstance(hint, type) and issubclass(hint, Section)
+    ]
+    reader.unknown("", data, ["hosts", *tables])
+    hosts = _load_hosts(reader, data)
+    sections: dict[str, Any] = {}
+    for name in tables:
+        table = reader.table(name, data.get(name, {}))
+        section = reader.section(hints[name], name, table or {})
+        if section is not None:
+            sections[name] = section
+    config = Config(hosts=hosts, source=source, **sections)
+    for key, problem in config.problems():
+        reader.add(key, problem)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return config
 
 
 def load_config(path: Path | str | None = None) -> Config:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.config import ConfigError, Secrets, load_config, missing_secrets, parse_config
+from bot.config import (
+    Config,
+    ConfigError,
+    Secrets,
+    Section,
+    load_config,
+    missing_secrets,
+    parse_config,
+)
 
 MINIMAL = {"hosts": [{"name": "HV-SRV01", "fqdn": "hv-srv01.lab.local"}]}
 
@@ -123,3 +134,78 @@ def test_slack_allow_lists_and_the_audit_witness_channel() -> None:
     assert config.audit.slack_channel == "C0AUDIT01"
     with pytest.raises(ConfigError, match=r"slack\.channels: expected a list"):
         parse_config({**MINIMAL, "slack": {"channels": "C0OPS0001"}})
+
+
+# Every table of the file (a section added to Config is covered without listing it here).
+SECTIONS = {
+    name: hint
+    for name, hint in typing.get_type_hints(Config).items()
+    if isinstance(hint, type) and issubclass(hint, Section)
+}
+
+
+def test_the_sections_are_the_tables_of_hvbot_toml() -> None:
+    assert sorted(SECTIONS) == [
+        "approvals",
+        "audit",
+        "directory",
+        "executor",
+        "logging",
+        "slack",
+        "winrm",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(SECTIONS))
+def test_every_key_of_every_section_reads_back_as_written(name: str) -> None:
+    defaults: Any = SECTIONS[name]()
+    # Every key given explicitly, as TOML would hold it (lists for tuples, None left out).
+    table = {
+        f.name: list(value) if isinstance(value, tuple) else value
+        for f in dataclasses.fields(defaults)
+        if (value := getattr(defaults, f.name)) is not None
+    }
+    assert len(table) >= 2
+    assert getattr(parse_config({**MINIMAL, name: table}), name) == defaults
+
+
+def test_each_type_of_key_says_what_it_expected_with_its_full_key() -> None:
+    data = {
+        "hosts": [{"name": "HV-SRV01", "fqdn": "hv-srv01.lab.local", "port": "5986"}],
+        "slack": {"requesters": ["U1", 2]},
+        "executor": {"poll_seconds": False, "workers": 1.5},
+        "audit": {"slack_channel": 7},
+        "directory": {"cache_seconds": -1},
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert caught.value.problems == [
+        "hosts[0].port: expected an integer, got '5986'",
+        "slack.requesters: expected a list of non-empty strings",
+        "directory.cache_seconds: must be a positive integer",
+        "audit.slack_channel: expected a string, got 7",
+        "executor.workers: expected an integer, got 1.5",
+        "executor.poll_seconds: expected a number, got False",
+    ]
+
+
+def test_an_empty_optional_text_is_unset_and_a_float_key_takes_an_integer() -> None:
+    config = parse_config(
+        {
+            **MINIMAL,
+            "audit": {"slack_channel": "", "database": "x.db"},
+            "executor": {"poll_seconds": 3},
+        }
+    )
+    assert config.audit.slack_channel is None and config.audit.database == "x.db"
+    assert config.executor.poll_seconds == 3.0
+
+
+def test_a_host_missing_its_name_is_said_once_and_in_key_order() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"hosts": [{"fqdn": "bad fqdn", "critical": "yes"}]})
+    assert caught.value.problems == [
+        "hosts[0].name: missing",
+        "hosts[0].fqdn: must be a fully qualified DNS name like hv-srv01.lab.local",
+        "hosts[0].critical: expected true or false, got 'yes'",
+    ]

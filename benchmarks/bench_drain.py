@@ -1,6 +1,6 @@
 """Drain of a host with N VMs in the lab: time against the ideal schedule, chat calls, bot RSS.
 
-    scripts/bench drain [--vms 40] [--time-scale 1.0] [--poll 2.0]
+    scripts/bench drain [--vms 40] [--time-scale 1.0] [--poll 2.0] [--rounds 1] [--compare]
 
 The lab (HV-SRV01 with N running VMs of 2-8 GB on a share, three peers; HV-SRV01 allows 4
 migrations at a time, each peer 2) runs in a child process, so the RSS measured is the bot's:
@@ -9,13 +9,19 @@ notifier that counts its calls. The drain is submitted, approved once, and waite
 
 - drain: from the approval to the drain's final state, on the bot's clock;
 - ideal: the makespan of `commands.placement.schedule` over the same moves, each lasting what
-  its host job took (`duration_seconds` x the lab's time scale), under the same limits;
+  its host job took (`duration_seconds` x the lab's time scale), under the same limits, and a
+  lower bound no schedule beats (per host, the moves' total time over its limit; the longest
+  move);
 - chat calls: every notifier call of the whole drain, and those that reach Slack: messages
   about the drain itself plus summary edits (moves' own news only feeds the summary).
 
 Every running move's job is read on the source host's one session each `--poll` seconds,
 and each move's pre-start preflight reads that host too: a short poll (0.1 s) saturates the
 session and slows the drain itself, so the default is the bot's own (2 s).
+
+`--compare` runs, in turns, the bot as it is and the bot without its two queue savings (a
+queued move's preflight run while it waits; slots given back when a move is over on its
+hosts, before its outcome is decided), so both are measured side by side on the same machine.
 """
 
 from __future__ import annotations
@@ -34,11 +40,13 @@ from typing import Any
 
 from bot.app import Services, build_services
 from bot.config import Secrets, load_config
+from bot.winrm.migration import Migration
 from commands.hyperv import MigrationOutcome, MigrationProgress
 from commands.placement import Job, makespan, schedule
 from commands.requests import Drain, DrainRequest
 from commands.workflow.cards import ApprovalCard
 from commands.workflow.codec import drain_of
+from commands.workflow.execution import Runner
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
 from lab.running import start_lab
 from lab.world.scenario import parse_scenario
@@ -132,7 +140,7 @@ def _wait(services: Services, request_id: int, until: frozenset[State]) -> Reque
     raise RuntimeError(f"request #{request_id} did not reach {sorted(until)}")
 
 
-def _ideal(children: list[RequestRecord], time_scale: float) -> float:
+def _jobs(children: list[RequestRecord], time_scale: float) -> list[Job]:
     jobs = []
     for child in children:
         outcome = child.outcome or {}
@@ -140,11 +148,37 @@ def _ideal(children: list[RequestRecord], time_scale: float) -> float:
         jobs.append(
             Job(str(child.id), child.source_host or "", child.destination_host or "", seconds)
         )
-    return makespan(schedule(jobs, LIMITS))
+    return jobs
 
 
-def measure(vms: int, time_scale: float, poll: float) -> None:
-    """Runs one drain and prints the table."""
+def _lower_bound(jobs: list[Job]) -> float:
+    """No schedule under the limits ends sooner: each host's moves over its limit, the longest
+    move."""
+    per_host = {
+        host: sum(j.seconds for j in jobs if host in (j.source, j.destination)) / limit
+        for host, limit in LIMITS.items()
+    }
+    return max([*per_host.values(), *(j.seconds for j in jobs)], default=0.0)
+
+
+class _Savings:
+    """Turns the bot's two queue savings off for a baseline run (and back on)."""
+
+    def __init__(self) -> None:
+        self._reserve = Runner.reserve_precheck
+        self._ended = Migration.ended_on_hosts
+
+    def off(self) -> None:
+        Runner.reserve_precheck = lambda self, request_id: False  # type: ignore[method-assign]
+        Migration.ended_on_hosts = lambda self, timeout: False  # type: ignore[method-assign]
+
+    def on(self) -> None:
+        Runner.reserve_precheck = self._reserve  # type: ignore[method-assign]
+        Migration.ended_on_hosts = self._ended  # type: ignore[method-assign]
+
+
+def measure(vms: int, time_scale: float, poll: float) -> dict[str, float]:
+    """Runs one drain (a fresh lab and bot) and returns its figures."""
     parent_end, child_end = multiprocessing.Pipe()
     lab = multiprocessing.Process(target=_run_lab, args=(scenario(vms, time_scale), child_end))
     lab.start()
@@ -167,7 +201,7 @@ def measure(vms: int, time_scale: float, poll: float) -> None:
             )
             services = build_services(config, secrets, notifier)
             try:
-                _drain(services, notifier, config.inventory, vms, time_scale)
+                return _drain(services, notifier, config.inventory, time_scale)
             finally:
                 services.close()
 
@@ -177,8 +211,8 @@ def measure(vms: int, time_scale: float, poll: float) -> None:
 
 
 def _drain(
-    services: Services, notifier: CountingNotifier, inventory: Any, vms: int, time_scale: float
-) -> None:
+    services: Services, notifier: CountingNotifier, inventory: Any, time_scale: float
+) -> dict[str, float]:
     source = inventory.find("HV-SRV01")
     workflow = services.workflow
     record = workflow.submit(DrainRequest(Drain(source)), Actor("UALICE"), Place("C-BENCH"))
@@ -191,31 +225,58 @@ def _drain(
     final = _wait(services, record.id, TERMINAL_STATES)
     wall = time.monotonic() - approved_at
     children = workflow.drain_moves(final.id)
-    moved = sum(c.state is State.SUCCEEDED for c in children)
-    ideal = _ideal(children, time_scale)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"drain of {vms} VMs, limits {LIMITS}, time scale {time_scale}")
-    print(f"{'measure':<34} {'value':>12}")
-    print(f"{'moved':<34} {moved:>12}")
-    print(f"{'final state':<34} {final.state.value:>12}")
-    print(f"{'drain time (s)':<34} {wall:>12.2f}")
-    print(f"{'ideal schedule (s)':<34} {ideal:>12.2f}")
-    print(f"{'drain / ideal':<34} {wall / ideal if ideal else float('nan'):>12.2f}")
+    jobs = _jobs(children, time_scale)
+    ideal = makespan(schedule(jobs, LIMITS))
+    figures = {
+        "moved": float(sum(c.state is State.SUCCEEDED for c in children)),
+        "succeeded (1 = yes)": float(final.state is State.SUCCEEDED),
+        "drain time (s)": wall,
+        "ideal schedule (s)": ideal,
+        "lower bound (s)": _lower_bound(jobs),
+        "drain / ideal": wall / ideal if ideal else float("nan"),
+    }
     for name in ("request_updated", "progress", "finished", "summary", "to chat"):
-        print(f"{'notifier calls: ' + name:<34} {notifier.calls[name]:>12}")
-    print(f"{'bot max RSS (MiB)':<34} {rss:>12.1f}")
+        figures["notifier calls: " + name] = float(notifier.calls[name])
+    # The process's peak so far: in a --compare run, the largest drain's.
+    figures["bot max RSS (MiB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def _table(runs: list[tuple[str, dict[str, float]]]) -> None:
+    print(f"{'measure':<34}" + "".join(f"{name:>14}" for name, _ in runs))
+    for key in runs[0][1]:
+        cells = "".join(
+            f"{figures[key]:>14.0f}"
+            if key.startswith(("moved", "notifier", "succ"))
+            else f"{figures[key]:>14.2f}"
+            for _, figures in runs
+        )
+        print(f"{key:<34}{cells}")
 
 
 def main() -> None:
-    """Parse the options and run the measurement."""
+    """Parse the options and run the measurements."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=40)
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument(
         "--poll", type=float, default=2.0, help="[executor] poll_seconds (the bot's default)"
     )
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--compare", action="store_true", help="also run without the queue savings, in turns"
+    )
     args = parser.parse_args()
-    measure(args.vms, args.time_scale, args.poll)
+    savings = _Savings()
+    runs: list[tuple[str, dict[str, float]]] = []
+    for round_ in range(1, args.rounds + 1):
+        if args.compare:
+            savings.off()
+            runs.append((f"without #{round_}", measure(args.vms, args.time_scale, args.poll)))
+            savings.on()
+        runs.append((f"bot #{round_}", measure(args.vms, args.time_scale, args.poll)))
+    print(f"drain of {args.vms} VMs, limits {LIMITS}, time scale {args.time_scale}")
+    _table(runs)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,13 @@ class MigrationHandle(Protocol):
         """The outcome if the migration ends within `timeout` seconds, else None."""
         ...
 
+    def ended_on_hosts(self, timeout: float) -> bool:
+        """Whether, within `timeout` seconds, the move is known to be over on both hosts (its
+        command returned without error) before its outcome is decided: its hosts' slots may
+        go to the next move. False when only the outcome can tell (failed, stopped,
+        connection lost, re-attached after a restart): it returns at once then."""
+        ...
+
     def cancel(self) -> CancelMethod:
         """Ask the host to stop the migration; says how."""
         ...

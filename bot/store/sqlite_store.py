@@ -51,7 +51,7 @@ from commands.workflow.records import (
     State,
     TransitionResult,
 )
-from commands.workflow.scheduler import Pool, SlotKey, has_room
+from commands.workflow.scheduler import SLOTS_FREED, Pool, SlotKey, has_room
 from commands.workflow.store import SubjectBusy, clashes
 
 _JSON_FIELDS = frozenset({"request", "invocation", "outcome", "approvals"})
@@ -311,7 +311,7 @@ class SqliteAuditStore:
         """Claim the request's slots in one `BEGIN IMMEDIATE` transaction if every pool has
         room: the count and the claim cannot be split by another process's claim. True when
         the request holds them already or has ended; False (nothing taken) when a pool is
-        full. Its final transition frees them (see `AuditStore.claim_slots`)."""
+        full. Its final transition (or `free_slots`) frees them (see `AuditStore.claim_slots`)."""
         with self._write() as conn:
             row = conn.execute("SELECT state FROM requests WHERE id = ?", (request_id,)).fetchone()
             if row is None:
@@ -319,7 +319,10 @@ class SqliteAuditStore:
             held_already = conn.execute(
                 "SELECT 1 FROM host_slots WHERE request_id = ?", (request_id,)
             ).fetchone()
-            if State(row["state"]).terminal or held_already:
+            freed = conn.execute(
+                "SELECT 1 FROM events WHERE request_id = ? AND kind = ?", (request_id, SLOTS_FREED)
+            ).fetchone()
+            if State(row["state"]).terminal or held_already or freed:
                 return True
             held = {
                 SlotKey(r["host"], Pool(r["pool"])): r["n"]
@@ -332,6 +335,21 @@ class SqliteAuditStore:
             conn.executemany(
                 "INSERT INTO host_slots (request_id, host, pool) VALUES (?, ?, ?)",
                 [(request_id, key.host, key.pool.value) for key in keys],
+            )
+            return True
+
+    def free_slots(self, request_id: int, event: EventDraft) -> bool:
+        """Give the request's slots back and append `event` in one transaction (see
+        `AuditStore.free_slots`); False, writing nothing, when it held none."""
+        with self._write() as conn:
+            if (
+                conn.execute("DELETE FROM host_slots WHERE request_id = ?", (request_id,)).rowcount
+                == 0
+            ):
+                return False
+            seq, prev_hash = self._chain_tail(conn)
+            self._insert_event(
+                conn, seq, prev_hash, request_id, event, utc_text(self._clock()), None, None, None
             )
             return True
 

@@ -280,6 +280,15 @@ class Migration:
                 return None
             time.sleep(min(self._port.poll_interval, remaining))
 
+    def ended_on_hosts(self, timeout: float) -> bool:
+        """Whether the Move-VM sent here returned without error within `timeout` seconds:
+        Move-VM without -AsJob returns once the move is over. Only this end is taken at its
+        word; a failure, a stop or a lost connection says nothing until the outcome does."""
+        pipeline = self._pipeline
+        if pipeline is None or not pipeline.done.wait(timeout):
+            return False
+        return pipeline.end() is PipelineEnd.SUCCEEDED
+
     def cancel(self) -> CancelMethod:
         """RequestStateChange(4) on this move's job when it is cancellable, else stop the
         pipeline."""

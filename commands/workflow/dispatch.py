@@ -1,5 +1,7 @@
 """From approval to start: approved requests wait for their hosts' slots in order, start when
-they fit the hosts' own limits, and people are told when a request has to wait.
+they fit the hosts' own limits, and people are told when a request has to wait. The requests
+next in line run their pre-start preflight while they wait, so a freed slot goes straight to
+a send (`Runner.precheck`).
 
 The `Dispatcher` owns the `Runner` (which starts and follows requests) and frees a request's
 slots when the runner is done with it.
@@ -69,6 +71,7 @@ class Dispatcher:
     def released(self, request_id: int) -> None:
         """A request left the host slots (finished, failed, void, cancelled): fill the slots."""
         self.slots.release(request_id)
+        self.runner.forget_precheck(request_id)
         with self._announce_lock:
             self._announced.discard(request_id)
         self._deps.run_task(self.pump)
@@ -82,6 +85,9 @@ class Dispatcher:
             else:
                 # Held by a cancel in progress, which ends it; the slot is not needed.
                 self.slots.release(request_id)
+        for request_id in self.slots.next_up(limits):
+            if self.runner.reserve_precheck(request_id):
+                self._deps.run_task(self.runner.precheck, request_id)
         self._watch_foreign_holders()
         self._announce_queue()
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from commands import readback
@@ -26,7 +29,7 @@ from commands.requests import (
     VmCompatibilityRequest,
 )
 from commands.workflow.codec import decode_request, invocations_from_record
-from commands.workflow.context import InternalError, RaceLost, error_data, error_text
+from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.following import Follower
 from commands.workflow.machine import Step, WorkflowError, who
 from commands.workflow.records import SYSTEM, RequestRecord, State
@@ -34,6 +37,10 @@ from commands.workflow.records import SYSTEM, RequestRecord, State
 logger = logging.getLogger(__name__)
 
 INVOCATION_SENT = Step.SEND.value
+PREFLIGHT_FRESH_SECONDS = 20.0
+"""How old a queued move's pre-start preflight (run while it waited, off its hosts' slots) may
+be when a slot frees and the move is sent on its word; an older one is run again in the slot.
+The `invocation_sent` event records the age it had."""
 SETTING_CHANGES = (
     HostToggleRequest,
     HostSetRequest,
@@ -46,15 +53,82 @@ SETTING_CHANGES = (
 class Runner(Follower):
     """Starts requests, then follows them; `on_done(request_id)` frees the request's slots."""
 
+    def __init__(
+        self,
+        deps: Deps,
+        on_done: Callable[[int], None],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(deps, on_done)
+        self._monotonic = monotonic
+        self._checks_lock = threading.Lock()
+        self._checked: dict[int, float] = {}
+        self._checking: set[int] = set()
+
+    def reserve_precheck(self, request_id: int) -> bool:
+        """Whether a queued request's preflight should run (again) while it waits — none yet,
+        or one past half its freshness, so it is still fresh when a slot frees soon — and if
+        so, reserves it for one `precheck` task."""
+        if self.in_flight(request_id):
+            return False
+        with self._checks_lock:
+            at = self._checked.get(request_id)
+            due = at is None or self._monotonic() - at > PREFLIGHT_FRESH_SECONDS / 2
+            if request_id in self._checking or not due:
+                return False
+            self._checking.add(request_id)
+            return True
+
+    def precheck(self, request_id: int) -> None:
+        """Executor task (after `reserve_precheck`): the pre-start preflight of a queued move,
+        run before it holds any slot, so its hosts' slots go to moves rather than to reads. A
+        changed world voids the approval now; a fresh pass lets `start` send without reading
+        the hosts again."""
+        try:
+            record = self._deps.record(request_id)
+            if record.state is not State.APPROVED or self._deps.was_sent(request_id):
+                return
+            checked_at = self._monotonic()
+            # Versioned: a send recorded meanwhile (by a slot freed here or in another process)
+            # makes the void lose; that send's own preflight stands.
+            if self._recheck(record, versioned=True).state is State.APPROVED:
+                with self._checks_lock:
+                    self._checked[request_id] = checked_at
+        except (WorkflowError, HyperVError) as exc:
+            # The preflight runs again in the slot, where a failure is told.
+            logger.info(
+                "queued preflight not done", extra={"request_id": request_id, "error": str(exc)}
+            )
+        finally:
+            with self._checks_lock:
+                self._checking.discard(request_id)
+
+    def forget_precheck(self, request_id: int) -> None:
+        """Drops a queued request's preflight (it left the queue)."""
+        with self._checks_lock:
+            self._checked.pop(request_id, None)
+
+    def _fresh_precheck(self, request_id: int) -> float | None:
+        """The age of the request's queued preflight when still fresh, else None (used once)."""
+        with self._checks_lock:
+            at = self._checked.pop(request_id, None)
+        age = None if at is None else self._monotonic() - at
+        return age if age is not None and age <= PREFLIGHT_FRESH_SECONDS else None
+
     def start(self, request_id: int) -> None:
-        """Executor task: repeat the preflight, send, and follow (or run a setting change)."""
+        """Executor task: repeat the preflight (unless a fresh one ran while it was queued),
+        send, and follow (or run a setting change)."""
         deps = self._deps
         record = deps.record(request_id)
         if record.state is not State.APPROVED:
             self._done(request_id)
             return
+        age = self._fresh_precheck(request_id)
         try:
-            record = self._recheck(record)
+            if age is None:
+                age = 0.0
+                record = self._recheck(record)
         except (WorkflowError, HyperVError) as exc:
             self._could_not_start(record, exc)
             return
@@ -64,9 +138,9 @@ class Runner(Follower):
             self._end(record, Step.START_FAILED, internal.data, text)
             return
         if record.state is State.APPROVED:
-            self._send(record)
+            self._send(record, age)
 
-    def _recheck(self, record: RequestRecord) -> RequestRecord:
+    def _recheck(self, record: RequestRecord, *, versioned: bool = False) -> RequestRecord:
         """Voids the approval (state `failed`, people told why) if the world changed."""
         deps = self._deps
         fresh = deps.preflight.preflight(decode_request(record.request, deps.inventory))
@@ -79,7 +153,7 @@ class Runner(Follower):
             SYSTEM,
             {"changes": changes},
             {"finished_at": deps.clock()},
-            versioned=False,
+            versioned=versioned,
         )
         deps.tell(
             record,
@@ -90,7 +164,7 @@ class Runner(Follower):
         self._done(record.id)
         return record
 
-    def _send(self, record: RequestRecord) -> None:
+    def _send(self, record: RequestRecord, preflight_age: float) -> None:
         deps = self._deps
         with self._lock:
             cancel_by = self._flight(record.id).cancel_by
@@ -103,7 +177,7 @@ class Runner(Follower):
             return
         invocations = invocations_from_record(record.invocation)
         host = deps.host(record.source_host)
-        sent = self._record_send(record, host, invocations)
+        sent = self._record_send(record, host, invocations, preflight_age)
         if sent is None:
             return
         if record.kind.followed:
@@ -112,7 +186,11 @@ class Runner(Follower):
             self._run_change(sent, host, invocations)
 
     def _record_send(
-        self, record: RequestRecord, host: Host, invocations: tuple[Invocation, ...]
+        self,
+        record: RequestRecord,
+        host: Host,
+        invocations: tuple[Invocation, ...],
+        preflight_age: float,
     ) -> RequestRecord | None:
         """Records `invocation_sent` on exactly this version of the approved record; None when
         it was sent already (by another thread or process) or has left `approved`."""
@@ -121,6 +199,7 @@ class Runner(Follower):
             "host": host.name,
             "rendered": [inv.render() for inv in invocations],
             "invocations": [inv.to_json() for inv in invocations],
+            "preflight_age_seconds": round(preflight_age, 1),
         }
         while True:
             if deps.was_sent(record.id):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from commands.workflow.records import (
     RequestRecord,
     State,
 )
+from commands.workflow.scheduler import SLOTS_FREED
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class _Flight:
     failures: int = 0
     lost_since: dt.datetime | None = None
     last_told: dt.datetime | None = None
+    slots_freed: bool = False
 
     def in_contact(self) -> None:
         """Forgets a loss of contact, so the next one is told afresh."""
@@ -67,7 +70,8 @@ class _Flight:
 
 
 class Follower:
-    """Follows started requests; `on_done(request_id)` frees the request's slots."""
+    """Follows started requests; `on_done(request_id)` frees the request's slots (called once
+    the move is over on its hosts, and again when the request ends)."""
 
     def __init__(self, deps: Deps, on_done: Callable[[int], None]) -> None:
         self._deps = deps
@@ -252,7 +256,13 @@ class Follower:
         if flight.cancel_by is None:
             self._notice_cancel(flight, flight.handle)
         try:
-            outcome = flight.handle.wait(deps.poll_seconds)
+            wait = deps.poll_seconds
+            if not flight.slots_freed:
+                began = time.monotonic()
+                if flight.handle.ended_on_hosts(wait):
+                    self._free_slots(flight)
+                wait = max(0.0, wait - (time.monotonic() - began))
+            outcome = flight.handle.wait(wait)
             progress = None if outcome else flight.handle.poll()
         except Exception as exc:
             # The move goes on whether or not this poll worked: keep following, slower.
@@ -266,6 +276,13 @@ class Follower:
         if progress is not None:
             deps.tell_progress(deps.record(request_id), progress)
         deps.run_task(self._follow, request_id)
+
+    def _free_slots(self, flight: _Flight) -> None:
+        """The move is over on its hosts: its slots go to the next move now, while its outcome
+        (jobs, events, where the VM is: several reads) is still being decided."""
+        flight.slots_freed = True
+        if self._deps.store.free_slots(flight.request_id, EventDraft(SLOTS_FREED, SYSTEM)):
+            self._on_done(flight.request_id)
 
     def _notice_cancel(self, flight: _Flight, handle: MigrationHandle) -> None:
         """A cancel asked in another process: stop the move here too (this process holds the

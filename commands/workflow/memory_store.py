@@ -23,7 +23,7 @@ from commands.workflow.records import (
     State,
     TransitionResult,
 )
-from commands.workflow.scheduler import SlotKey, has_room
+from commands.workflow.scheduler import SLOTS_FREED, SlotKey, has_room
 from commands.workflow.store import SubjectBusy, clashes
 
 _FIXED_FIELDS = frozenset({"id", "kind", "state", "version", "requester", "place", "created_at"})
@@ -112,12 +112,21 @@ class MemoryAuditStore:
             record = self._records.get(request_id)
             if record is None:
                 raise KeyError(request_id)
-            if record.state.terminal or request_id in self._slots:
+            freed = any(e.request_id == request_id and e.kind == SLOTS_FREED for e in self._events)
+            if record.state.terminal or request_id in self._slots or freed:
                 return True
             held = Counter(key for taken in self._slots.values() for key in taken)
             if not has_room(held, keys, limits):
                 return False
             self._slots[request_id] = keys
+            return True
+
+    def free_slots(self, request_id: int, event: EventDraft) -> bool:
+        """Gives the slots back before the final transition (see `AuditStore.free_slots`)."""
+        with self._lock:
+            if self._slots.pop(request_id, None) is None:
+                return False
+            self._append(request_id, event, None, None, self._clock())
             return True
 
     def slot_holders(self) -> Mapping[SlotKey, tuple[int, ...]]:

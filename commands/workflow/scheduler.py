@@ -15,6 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+SLOTS_FREED = "slots_freed"
+"""Audit event: a move ended on its hosts (its Move-VM returned) and gave its slots back before
+its outcome was decided; a request that has it needs no slot any more."""
+
 
 class Pool(StrEnum):
     """Which of a host's limits a request counts against."""
@@ -89,6 +93,19 @@ class HostSlots:
                 if waiting.request_id == request_id:
                     return index
         return None
+
+    def next_up(self, limits: Mapping[SlotKey, int]) -> list[int]:
+        """The queued requests among the first `limit` waiting for each of their pools: those
+        the next freed slots go to (a pool missing from `limits` counts as a limit of 1)."""
+        ahead: dict[SlotKey, int] = {}
+        chosen: list[int] = []
+        with self._lock:
+            for waiting in self._queue:
+                if all(ahead.get(key, 0) < limits.get(key, 1) for key in waiting.keys):
+                    chosen.append(waiting.request_id)
+                for key in waiting.keys:
+                    ahead[key] = ahead.get(key, 0) + 1
+        return chosen
 
     def take(self, limits: Mapping[SlotKey, int]) -> list[int]:
         """Claims slots for every queued request that fits, in queue order, and returns them.

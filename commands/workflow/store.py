@@ -78,8 +78,16 @@ class AuditStore(Protocol):
     ) -> bool:
         """Takes one slot in each pool of `keys` for the request, in one transaction, if each
         holds fewer than its limit (1 when missing; `limits=None`: no limit, the request may be
-        moving already). True when the request holds them already, or has ended (it needs
-        none); False, taking nothing, when a pool is full. A final transition frees them."""
+        moving already). True when the request holds them already, or has ended or freed them
+        (it needs none); False, taking nothing, when a pool is full. A final transition frees
+        them."""
+        ...
+
+    def free_slots(self, request_id: int, event: EventDraft) -> bool:
+        """Gives the request's slots back before its final transition (its move ended on the
+        hosts), appending `event` (kind `SLOTS_FREED`) in the same transaction; from then on
+        it needs no slot, whatever `claim_slots` is asked. False (nothing written) when it
+        held none."""
         ...
 
     def slot_holders(self) -> Mapping[SlotKey, tuple[int, ...]]:

@@ -14,6 +14,7 @@ import pytest
 
 from bot.store import SqliteAuditStore
 from commands.workflow.records import RequestRecord, State
+from commands.workflow.scheduler import SLOTS_FREED
 from support.e2e import BotRig
 
 # What the drain of HV-SRV01 cannot take off: nowhere to go, stopped, fails halfway.
@@ -59,12 +60,18 @@ def _children(store: SqliteAuditStore, parent: int) -> list[RequestRecord]:
 
 
 def _most_at_once(store: SqliteAuditStore, children: list[RequestRecord]) -> dict[str, int]:
-    """Per host, the most moves that ran at the same time, from the audit log."""
+    """Per host, the most moves that held its slots at the same time, from the audit log: from
+    the send to the slots given back (the move over on its hosts) or the end."""
     spans: list[tuple[dt.datetime, dt.datetime, str, str]] = []
     for child in children:
         times = {e.kind: e.at for e in store.events(child.id)}
         if "invocation_sent" in times:
-            end = times.get("succeeded") or times.get("failed") or times.get("stopped_on_host")
+            end = (
+                times.get(SLOTS_FREED)
+                or times.get("succeeded")
+                or times.get("failed")
+                or times.get("stopped_on_host")
+            )
             assert end is not None
             spans.append(
                 (
@@ -116,10 +123,21 @@ def test_drain_moves_every_vm_once_within_the_limits(drain_rig: BotRig) -> None:
             assert kinds.count("invocation_sent") == 1
         for host, most in _most_at_once(store, children).items():
             assert most <= LIMITS[host], (host, most)
+    # Nor did a host ever have to queue a move past its own limit (event 21501).
+    for name in LIMITS:
+        host = drain_rig.world.host(name)
+        assert host is not None
+        assert not [e for e in host.events if e.event_id == 21501], name
 
 
-# Killed while the drain records its moves, while moves are being sent, and later on.
-KILL_POINTS = [("approved", 6), ("invocation_sent", 7), ("succeeded", 12)]
+# Killed while the drain records its moves, while moves are being sent, between a move's end on
+# its hosts and its outcome, and later on.
+KILL_POINTS = [
+    ("approved", 6),
+    ("invocation_sent", 7),
+    (SLOTS_FREED, 5),
+    ("succeeded", 12),
+]
 
 
 @pytest.mark.parametrize(("anchor", "count"), KILL_POINTS, ids=lambda v: str(v))

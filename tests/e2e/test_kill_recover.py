@@ -25,7 +25,7 @@ from support.kill_trials import calibrate, kill_rig, run_trial, run_trials
 _RANDOM = random.Random(20261125)
 KILL_POINTS = [
     (anchor, round(_RANDOM.uniform(0.0, 0.3), 3))
-    for anchor in ("approved", "invocation_sent", "started", "started", "succeeded")
+    for anchor in ("approved", "invocation_sent", "started", "started", "slots_freed", "succeeded")
 ]
 
 

@@ -15,7 +15,7 @@ import pytest
 from bot.store import SqliteAuditStore
 from commands.workflow.memory_store import MemoryAuditStore
 from commands.workflow.records import RequestKind, State
-from commands.workflow.scheduler import Pool, SlotKey
+from commands.workflow.scheduler import SLOTS_FREED, Pool, SlotKey
 from commands.workflow.store import AuditStore, SubjectBusy
 from support.clock import FakeClock
 from support.store import ALICE, BOB, draft, new_request
@@ -85,6 +85,26 @@ def test_slots_are_claimed_under_the_limits_and_freed_by_the_final_transition(
     # Re-attached after a restart: it may be moving already, so it holds whatever the limits.
     assert any_store.claim_slots(ids[2], (A, B), None)
     assert sorted(any_store.slot_holders()[B]) == [ids[2], ids[3]]
+
+
+def test_slots_freed_before_the_end_are_logged_and_never_taken_again(
+    any_store: AuditStore,
+) -> None:
+    first, second = (
+        any_store.create(new_request(f"VM{n}"), draft("submitted")).id for n in range(2)
+    )
+    assert any_store.claim_slots(first, (A, B), {A: 1, B: 1})
+    assert not any_store.claim_slots(second, (A,), {A: 1})
+    assert any_store.free_slots(first, draft(SLOTS_FREED))
+    assert any_store.slot_holders() == {}
+    assert [e.kind for e in any_store.events(first)] == ["submitted", SLOTS_FREED]
+    assert not any_store.free_slots(first, draft(SLOTS_FREED)), "nothing held: nothing logged"
+    assert [e.kind for e in any_store.events(first)] == ["submitted", SLOTS_FREED]
+    # Re-attached after a restart, a move that gave its slots back needs none.
+    assert any_store.claim_slots(first, (A, B), None)
+    assert any_store.slot_holders() == {}
+    assert any_store.claim_slots(second, (A,), {A: 1})
+    assert any_store.slot_holders() == {A: (second,)}
 
 
 def test_a_request_that_ended_needs_no_slot(any_store: AuditStore) -> None:

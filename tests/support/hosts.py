@@ -115,6 +115,10 @@ class FakeMigration:
         self.ended.wait(timeout)
         return self.outcome
 
+    def ended_on_hosts(self, timeout: float) -> bool:
+        self.ended.wait(timeout)
+        return self.outcome is not None and self.outcome.succeeded
+
     def cancel(self) -> CancelMethod:
         if self.outcome is not None:
             return CancelMethod.TOO_LATE

@@ -64,6 +64,7 @@ def test_a_move_goes_from_request_to_success() -> None:
         "approved",
         "invocation_sent",
         "started",
+        "slots_freed",
         "succeeded",
     ]
 

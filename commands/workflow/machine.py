@@ -24,7 +24,9 @@ plus `rejected`, `expired` and `cancelled` from the open states. Decisions the d
   versioned step that keeps the state `approved`: of two processes about to send the same
   request, exactly one records it, and only that one sends.
 - Approved requests do not expire while they wait in a host's queue: approval is consent to run
-  as soon as a slot frees, and the pre-start preflight guards against a changed world.
+  as soon as a slot frees, and the pre-start preflight guards against a changed world. It runs
+  while the request waits (next in line) and is at most `PREFLIGHT_FRESH_SECONDS` old when the
+  request is sent, else it runs again (commands.workflow.execution).
 
 The store applies each step as one conditional update; this module says which steps exist,
 from which states, and how to tell a person that a step is not possible any more.

@@ -49,7 +49,8 @@ every process sharing it counts the same slots."""
 
 class HostSlots:
     """The queue of approved requests waiting for their hosts, in order; thread-safe. The slots
-    themselves are claims in the audit store (freed by the request's final transition), so
+    themselves are claims in the audit store (freed by the request's final transition, or as
+    soon as its move is over on its hosts: `AuditStore.free_slots`), so
     the hosts' limits hold across processes; this queue only keeps this process's order."""
 
     def __init__(self, claim: Claim) -> None:
@@ -72,7 +73,8 @@ class HostSlots:
         self._claim(request_id, keys, None)
 
     def release(self, request_id: int) -> None:
-        """Removes the request from the queue (its slots go with its final transition)."""
+        """Removes the request from the queue (its slots go with its final transition or
+        `free_slots`)."""
         with self._lock:
             self._queue = [w for w in self._queue if w.request_id != request_id]
 

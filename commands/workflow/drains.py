@@ -7,9 +7,10 @@ approved on the drain's behalf (`drain` in the child's request names its parent)
 a child is an ordinary migration: it waits for both hosts' slots, its preflight is repeated
 while it is next in line (at most 20 s before its send; a VM that no longer fits ends with
 `approval_void`, said in the summary), its `invocation_sent` guards the one send, it is
-followed, re-attached after a restart and never sent twice. The drain only watches: children's news goes into one summary
-message, replaced at most every `summary_seconds` (latest wins), and when the last child
-ends the drain ends with a final sentence ("HV-SRV01 is empty: 14 VMs moved in 22 min").
+followed, re-attached after a restart and never sent twice. The drain only watches:
+children's news goes into one summary message, replaced at most every `summary_seconds`
+(latest wins), and when the last child ends the drain ends with a final sentence
+("HV-SRV01 is empty: 14 VMs moved in 22 min").
 
 `cancel` starts no further move: children not yet sent are cancelled, running ones finish.
 """

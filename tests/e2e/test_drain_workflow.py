@@ -125,9 +125,9 @@ def test_drain_moves_every_vm_once_within_the_limits(drain_rig: BotRig) -> None:
             assert most <= LIMITS[host], (host, most)
     # Nor did a host ever have to queue a move past its own limit (event 21501).
     for name in LIMITS:
-        host = drain_rig.world.host(name)
-        assert host is not None
-        assert not [e for e in host.events if e.event_id == 21501], name
+        lab_host = drain_rig.world.host(name)
+        assert lab_host is not None
+        assert not [e for e in lab_host.events if e.event_id == 21501], name
 
 
 # Killed while the drain records its moves, while moves are being sent, between a move's end on

@@ -158,6 +158,7 @@ def build_services(
         executor=executor,
         poll_seconds=config.executor.poll_seconds,
         cadence=cadence,
+        directory=ad,
     )
     handler = Handler(
         inventory=config.inventory,

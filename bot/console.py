@@ -14,6 +14,7 @@ from typing import TextIO
 
 from commands.hyperv import ErrorKind, MigrationOutcome, MigrationProgress
 from commands.workflow.cards import ApprovalCard
+from commands.workflow.notify import outcome_report
 from commands.workflow.records import RequestRecord
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
@@ -50,6 +51,9 @@ def outcome_lines(outcome: MigrationOutcome) -> list[str]:
 
 def change_lines(record: RequestRecord) -> list[str]:
     """How a setting change ended: its state, the value before and after, and why not."""
+    report = outcome_report(record)
+    if report:
+        return [record.state.value, *report]
     outcome = record.outcome or {}
     line = record.state.value
     if "setting" in outcome:

@@ -19,9 +19,9 @@ Service names are compared case-insensitively, as AD does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from commands.findings import Finding, FindingCode, Severity
 from commands.inventory import Host
@@ -29,6 +29,7 @@ from commands.workflow.approvals import DirectoryError
 
 TRUSTED_FOR_DELEGATION = 0x80000
 TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
+_DELEGATION_FLAGS = TRUSTED_FOR_DELEGATION | TRUSTED_TO_AUTH_FOR_DELEGATION
 MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 CIFS = "cifs"
 # The service classes whose tickets are issued for a HOST/ SPN (sPNMappings, see above).
@@ -50,6 +51,19 @@ class ComputerObject:
     user_account_control: int
     allowed_to_delegate_to: tuple[str, ...] = ()
     service_principal_names: tuple[str, ...] = ()
+
+
+def snapshot(obj: ComputerObject | None) -> dict[str, Any] | None:
+    """The delegation attributes of a computer object as read, for before/after in the audit
+    log (None: no such object)."""
+    if obj is None:
+        return None
+    return {
+        "dn": obj.dn,
+        "userAccountControl": obj.user_account_control,
+        "msDS-AllowedToDelegateTo": list(obj.allowed_to_delegate_to),
+        "servicePrincipalName": list(obj.service_principal_names),
+    }
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,56 @@ class ObjectChange:
             "msDS-AllowedToDelegateTo": {"added": list(self.add_delegate_to)},
             "servicePrincipalName": {"added": list(self.add_spns)},
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """The change as approvers approved it, to store on the request (`from_json`)."""
+        return {
+            "dn": self.dn,
+            "host": self.host,
+            "uac_before": self.uac_before,
+            "uac_after": self.uac_after,
+            "add_delegate_to": list(self.add_delegate_to),
+            "add_spns": list(self.add_spns),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ObjectChange:
+        """The change `to_json` stored."""
+        return cls(
+            dn=str(data["dn"]),
+            host=str(data["host"]),
+            uac_before=int(data["uac_before"]),
+            uac_after=int(data["uac_after"]),
+            add_delegate_to=tuple(str(v) for v in data.get("add_delegate_to", ())),
+            add_spns=tuple(str(v) for v in data.get("add_spns", ())),
+        )
+
+    def missing(self, obj: ComputerObject | None) -> list[str]:
+        """What of this change `obj` (read back) does not hold; empty when all of it is in
+        force. Only the two delegation flags of userAccountControl are compared: the others
+        are not this change's."""
+        if obj is None:
+            return [f"{self.host}: its computer object is gone"]
+        out: list[str] = []
+        uac = obj.user_account_control
+        if uac & _DELEGATION_FLAGS != self.uac_after & _DELEGATION_FLAGS:
+            out.append(
+                f"{self.host}: userAccountControl is {uac:#x}, its delegation flags are not "
+                f"those of {self.uac_after:#x}"
+            )
+        held = _folded(obj.allowed_to_delegate_to)
+        out += [
+            f"{self.host}: msDS-AllowedToDelegateTo lacks {v}"
+            for v in self.add_delegate_to
+            if v.casefold() not in held
+        ]
+        spns = _folded(obj.service_principal_names)
+        out += [
+            f"{self.host}: servicePrincipalName lacks {v}"
+            for v in self.add_spns
+            if v.casefold() not in spns
+        ]
+        return out
 
 
 @dataclass(frozen=True)
@@ -336,40 +400,9 @@ def read_report(directory: DelegationDirectory, first: Host, second: Host) -> De
     return DelegationReport(first, second, check_pair(first, first_obj, second, second_obj))
 
 
-@dataclass(frozen=True)
-class RepairOutcome:
-    """What a fix did: the changes applied, and the report read back afterwards."""
-
-    applied: tuple[ObjectChange, ...]
-    after: DelegationReport
-
-    def lines(self) -> list[str]:
-        """The changes made, the state read back, and when hosts see it."""
-        if not self.applied:
-            return ["Nothing to change.", *self.after.lines()]
-        out = ["Changed:", *(line for c in self.applied for line in c.lines())]
-        out += self.after.lines()
-        out.append(NEW_TICKETS)
-        return out
-
-
 def plan_for(directory: DelegationDirectory, first: Host, second: Host) -> RepairPlan:
     """Read both objects now and plan their repair. Raises `DirectoryError`."""
     return plan_repair(first, directory.computer(first), second, directory.computer(second))
-
-
-def apply_repair(directory: DelegationDirectory, first: Host, second: Host) -> RepairOutcome:
-    """Re-read, apply exactly the changes still needed, read back. Raises `DirectoryError`
-    (a missing write account included, before anything is written)."""
-    refusal = directory.write_refusal()
-    if refusal is not None:
-        raise DirectoryError(refusal)
-    plan = plan_for(directory, first, second)
-    if plan.cannot:
-        raise DirectoryError("; ".join(f"{f.host}: {f.message}" for f in plan.cannot))
-    for change in plan.changes:
-        directory.apply(change)
-    return RepairOutcome(plan.changes, read_report(directory, first, second))
 
 
 def move_findings(

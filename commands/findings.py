@@ -69,6 +69,11 @@ class FindingCode(StrEnum):
     DELEGATION_UNCONSTRAINED = "delegation_unconstrained"
     DELEGATION_UNKNOWN = "delegation_unknown"
     DELEGATION_INCOMPLETE = "delegation_incomplete"
+    # A delegation fix (a directory change) that cannot be made.
+    DELEGATION_COMPLETE = "delegation_complete"
+    DIRECTORY_NOT_CONFIGURED = "directory_not_configured"
+    DIRECTORY_UNAVAILABLE = "directory_unavailable"
+    DIRECTORY_READ_ONLY = "directory_read_only"
     # A drain's placement.
     NO_DESTINATION = "no_destination"
     FITS_NOWHERE = "fits_nowhere"
@@ -160,6 +165,23 @@ def warning(code: FindingCode, message: str, fix: str = "") -> Finding:
     return Finding(Severity.WARNING, code, message, fix)
 
 
+class PlannedChange(Protocol):
+    """A change to something other than a host (an Active Directory object), planned exactly:
+    its words for the approval card and its stored form (`commands.delegation.ObjectChange`)."""
+
+    def lines(self) -> list[str]:
+        """Each change in words, as approvers see it."""
+        ...
+
+    def to_json(self) -> dict[str, Any]:
+        """The exact change, to store on the request and compare before it runs."""
+        ...
+
+
+DIRECTORY_KEY = "directory"
+"""Where a record's `invocation` keeps the exact directory changes approved."""
+
+
 @dataclass(frozen=True)
 class PreflightResult:
     """The checks' findings and the exact plan: `invocations` to run, in order, on `host`.
@@ -167,7 +189,8 @@ class PreflightResult:
     `host` is the source host for moves (Move-VM runs there, architecture §5) and the target host
     for setting changes. `vm_id` is the VM's GUID when a VM is involved. A drain also names
     the `others` hosts it fills (their critical flag counts for approvals), keeps its
-    placement in `details` and shows approvers `text` (the placement table).
+    placement in `details` and shows approvers `text` (the placement table). A directory
+    change has no invocation: `changes` are written to Active Directory instead.
     """
 
     findings: tuple[Finding, ...]
@@ -178,6 +201,7 @@ class PreflightResult:
     others: tuple[Host, ...] = ()
     details: Mapping[str, Any] | None = None
     text: str = ""
+    changes: tuple[PlannedChange, ...] = ()
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
@@ -187,17 +211,27 @@ class PreflightResult:
     @property
     def ok(self) -> bool:
         """Whether the request may go on: a plan exists and nothing blocks."""
-        return bool(self.invocations) and self.host is not None and not self.blocking
+        planned = bool(self.invocations) or bool(self.changes)
+        return planned and self.host is not None and not self.blocking
+
+    @property
+    def rendered(self) -> list[str]:
+        """What approvers approve, one line each: the PowerShell, then the directory changes."""
+        return [inv.render() for inv in self.invocations] + [
+            line for change in self.changes for line in change.lines()
+        ]
 
     def plan_fields(self) -> dict[str, Any]:
         """The record fields this result sets (the exact invocations approvers will see)."""
         invocation: dict[str, Any] = {
             "host": self.host.name if self.host else None,
-            "rendered": [inv.render() for inv in self.invocations],
+            "rendered": self.rendered,
             "invocations": [inv.to_json() for inv in self.invocations],
         }
         if self.details is not None:
             invocation["details"] = dict(self.details)
+        if self.changes:
+            invocation[DIRECTORY_KEY] = [change.to_json() for change in self.changes]
         return {
             "invocation": invocation,
             "source_host": self.host.name if self.host else None,

@@ -60,10 +60,6 @@ logger = logging.getLogger(__name__)
 # Host errors that are the hosts' answer "no such thing", not a failure to answer.
 _ANSWERED_NO = frozenset({ErrorKind.VM_NOT_FOUND, ErrorKind.VM_AMBIGUOUS})
 HISTORY_DEFAULT = 10
-NOT_APPLIED = (
-    "hvbot does not write these from chat yet: have a domain admin make them (Active "
-    "Directory Users and Computers, Delegation tab; or Set-ADComputer / Set-ADAccountControl)."
-)
 # How far back `diagnose <vm>` reads the host's Hyper-V event log.
 EVENTS_WINDOW = dt.timedelta(hours=24)
 
@@ -146,7 +142,10 @@ class Handler:
                 assert vm is not None, "the language gives an id or a VM"
                 return self._diagnose_vm(vm, destination)
             case DelegationRequest(first=first, second=second, fix=fix):
-                return self._delegation_reply(first, second, fix)
+                if fix and not self._delegation.repair_plan(first, second).empty:
+                    return self._submit(request, actor, place)
+                # A check, or a fix with nothing to change: answered at once, nothing recorded.
+                return self._delegation_reply(first, second)
             case CancelRequest(request_id=request_id):
                 return _cancelled(self._workflow.cancel(request_id, actor))
             case DrainCheckRequest(drain=drain):
@@ -164,14 +163,17 @@ class Handler:
                 | HostNetworkAddRequest()
                 | HostNetworkRemoveRequest()
             ):
-                record = self._workflow.submit(request, actor, place)
-                return Reply(
-                    ReplyKind.RECORDED,
-                    f"Request #{record.id} recorded ({render(request)}); checking it now.",
-                    request_id=record.id,
-                )
+                return self._submit(request, actor, place)
             case _:
                 assert_never(request)
+
+    def _submit(self, request: Request, actor: Actor, place: Place) -> Reply:
+        record = self._workflow.submit(request, actor, place)
+        return Reply(
+            ReplyKind.RECORDED,
+            f"Request #{record.id} recorded ({render(request)}); checking it now.",
+            request_id=record.id,
+        )
 
     def _status(self, request_id: int | None, vm: str | None) -> Reply:
         records = self._workflow.status(request_id, vm)
@@ -240,19 +242,14 @@ class Handler:
         lines.append(f"to check a move: /migrate diagnose {info.name} to <host>")
         return Reply(ReplyKind.DIAGNOSIS, f"Diagnosis of {info.name}", tuple(lines))
 
-    def _delegation_reply(self, first: Host, second: Host, fix: bool) -> Reply:
+    def _delegation_reply(self, first: Host, second: Host) -> Reply:
         title = f"Kerberos delegation between {first.name} and {second.name}"
-        if fix:
-            plan = self._delegation.repair_plan(first, second)
-            if plan.empty and not plan.cannot:
-                return Reply(ReplyKind.DELEGATION, title, ("complete both ways: nothing to fix",))
-            # Applying goes through an approval card once the workflow runs directory changes;
-            # until then the exact changes are shown for a domain admin to make.
-            lines = ("the fix would change exactly:", *plan.lines(), NOT_APPLIED)
-            return Reply(ReplyKind.DELEGATION, title, lines, outcome=Outcome.FAILED)
         report = self._delegation.report(first, second)
+        lines = report.lines()
+        if report.ok:
+            lines.append("nothing to change")
         outcome = Outcome.ANSWERED if report.ok else Outcome.FAILED
-        return Reply(ReplyKind.DELEGATION, title, tuple(report.lines()), outcome=outcome)
+        return Reply(ReplyKind.DELEGATION, title, tuple(lines), outcome=outcome)
 
 
 def check_reply(result: PreflightResult) -> Reply:

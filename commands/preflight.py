@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from commands.delegation import DelegationDirectory, move_findings, switch_findings
+from commands.delegation import DelegationDirectory, move_findings, plan_for, switch_findings
 from commands.diagnosis import diagnose_incompatibility
 from commands.drain import drain_preflight, plan_drain
 from commands.findings import Finding, FindingCode, PreflightResult, blocking, code_of, warning
@@ -42,6 +42,7 @@ from commands.ports import HyperVPort
 from commands.requests import (
     AuthType,
     CheckRequest,
+    DelegationRequest,
     DrainRequest,
     HostChange,
     HostNetworkAddRequest,
@@ -54,6 +55,7 @@ from commands.requests import (
     StorageRequest,
     VmCompatibilityRequest,
 )
+from commands.workflow.approvals import DirectoryError
 
 _GIB = 1024**3
 log = logging.getLogger(__name__)
@@ -158,6 +160,8 @@ class HostPreflight:
             return drain_preflight(
                 plan_drain(self._hyperv, self._inventory, request.drain), self._inventory
             )
+        if isinstance(request, DelegationRequest):
+            return self._delegation_fix(request)
         survey = None
         if isinstance(request, MigrateRequest | CheckRequest):
             # Every host at once, each in one round trip: where the VM runs, and the facts
@@ -203,6 +207,40 @@ class HostPreflight:
             destination=destination,
             vm_id=vm.id if vm else None,
         )
+
+    def _delegation_fix(self, request: DelegationRequest) -> PreflightResult:
+        """The exact directory changes of a delegation fix, read now; blocked when there is
+        nothing to change, an object is missing, or nothing may be written."""
+        first, second = request.first, request.second
+        if self._delegation is None:
+            finding = blocking(
+                FindingCode.DIRECTORY_NOT_CONFIGURED,
+                "The directory is not configured, so hvbot cannot change Kerberos delegation.",
+                "Add a [directory] section to hvbot.toml (see examples/hvbot.toml).",
+            )
+            return PreflightResult((finding,), (), first, second)
+        try:
+            plan = plan_for(self._delegation, first, second)
+        except DirectoryError as exc:
+            finding = blocking(
+                FindingCode.DIRECTORY_UNAVAILABLE, f"The directory could not answer: {exc}."
+            )
+            return PreflightResult((finding,), (), first, second)
+        findings = [blocking(f.code, f"{f.host}: {f.message}", f.fix) for f in plan.cannot]
+        if not plan.cannot and plan.empty:
+            findings.append(
+                blocking(
+                    FindingCode.DELEGATION_COMPLETE,
+                    f"Kerberos delegation between {first.name} and {second.name} is complete "
+                    "both ways: nothing to change.",
+                )
+            )
+        refusal = self._delegation.write_refusal()
+        if refusal is not None:
+            findings.append(
+                blocking(FindingCode.DIRECTORY_READ_ONLY, f"{refusal}: nothing can be written.")
+            )
+        return PreflightResult(tuple(findings), (), first, second, changes=plan.changes)
 
     def _move(self, move: Move, plan: Plan, survey: Survey) -> tuple[Finding, ...]:
         vm = survey.vm

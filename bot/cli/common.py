@@ -26,7 +26,7 @@ from bot.store import AuditKeyError, database_path
 from commands.hyperv import ErrorKind, HyperVError
 from commands.language import ParseError, to_dict
 from commands.plans import PlanError
-from commands.requests import DrainRequest, Request, runs_on_a_host
+from commands.requests import DelegationRequest, DrainRequest, Request, runs_on_a_host
 from commands.workflow.machine import WorkflowError
 
 EXIT_OK = 0
@@ -149,7 +149,10 @@ _CHANGES = "a move, a check, a storage move, or a host or vm change"
 def require_change(request: Request, command: str, text: Sequence[str]) -> None:
     """Refuse, naming what would work, when `request` changes nothing on a host:
     `hvbot plan` and `hvbot request` take changes (and checks) only."""
-    if runs_on_a_host(request) or (command == "request" and isinstance(request, DrainRequest)):
+    no_plan_but_approved = isinstance(request, DrainRequest) or (
+        isinstance(request, DelegationRequest) and request.fix
+    )
+    if runs_on_a_host(request) or (command == "request" and no_plan_but_approved):
         return
     who = " --as USER" if command == "request" else ""
     example = f"hvbot {command}{who} -- SRV-APP01 to HV-SRV02 include-storage"

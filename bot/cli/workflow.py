@@ -42,6 +42,7 @@ _RECOVERY = {
     Action.REQUEUE: "approved, never started: checking it again, then starting it",
     Action.REATTACH: "following the move on its host again (no second Move-VM)",
     Action.OUTCOME_UNKNOWN: "a setting change cut short: its result is unknown (outcome_unknown)",
+    Action.READ_BACK: "a directory change cut short: reading it back (never written twice)",
     Action.RESUME_DRAIN: "a drain (or one of its moves): picking it up where it was",
 }
 

@@ -41,6 +41,7 @@ from bot.slack.actions import (
 from commands.hyperv import JobState, MigrationOutcome, MigrationProgress
 from commands.workflow.cards import ApprovalCard
 from commands.workflow.machine import Step
+from commands.workflow.notify import outcome_report
 from commands.workflow.records import SYSTEM, AuditEvent, RequestRecord, State
 
 # Slack cuts a section's text at 3000 characters; the PowerShell is shortened before that.
@@ -57,6 +58,7 @@ _STATE_WORDS = {
     State.REJECTED: "rejected",
     State.EXPIRED: "expired",
     State.CANCELLED: "cancelled",
+    State.OUTCOME_UNKNOWN: "ended, outcome unknown",
 }
 # Audit event kinds that are people's decisions on a card, and how the card says them.
 _DECISIONS = {
@@ -122,10 +124,16 @@ def card_blocks(
     if finding_lines:
         preflight = "*Preflight*\n" + "\n".join(finding_lines)
         blocks.append(SectionBlock(text=_mrkdwn(_clip(preflight))))
-    powershell = _clip("\n".join(card.powershell), _SECTION_LIMIT - 60)
-    blocks.append(
-        SectionBlock(text=_mrkdwn(f"*Will run on {card.run_on or '?'}:*\n```{powershell}```"))
-    )
+    if card.directory_changes:
+        changes = _clip("\n".join(card.directory_changes), _SECTION_LIMIT - 60)
+        blocks.append(
+            SectionBlock(text=_mrkdwn(f"*Will change in Active Directory:*\n```{changes}```"))
+        )
+    else:
+        powershell = _clip("\n".join(card.powershell), _SECTION_LIMIT - 60)
+        blocks.append(
+            SectionBlock(text=_mrkdwn(f"*Will run on {card.run_on or '?'}:*\n```{powershell}```"))
+        )
     if record.state is State.AWAITING_APPROVAL:
         blocks += _decision_inputs(record)
     state = f"*{_STATE_WORDS[record.state].capitalize()}*"
@@ -234,6 +242,10 @@ def final_text(record: RequestRecord, outcome: MigrationOutcome | None) -> str:
     """The end, as broadcast to the channel: duration, blackout, where the VM is now; on
     failure the cause and the fix."""
     subject = record.vm or record.source_host or "?"
+    report = outcome_report(record)
+    if report:
+        mark = ":white_check_mark:" if record.state is State.SUCCEEDED else ":x:"
+        return "\n".join([f"{mark} Request #{record.id} {_STATE_WORDS[record.state]}.", *report])
     if record.state is State.SUCCEEDED:
         if outcome is None:
             return f":white_check_mark: Request #{record.id} ({subject}) applied."

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from commands.findings import Finding
+from commands.findings import DIRECTORY_KEY, Finding
 from commands.workflow.records import AuditEvent, RequestRecord
 
 
@@ -33,17 +33,23 @@ class ApprovalCard:
     approvals: tuple[str, ...]
     required_approvals: int
     expires_at: dt.datetime | None
+    directory_changes: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
-        """`Request #42 — migrate of SRV-APP01`."""
-        return f"Request #{self.request_id} — {self.kind.replace('_', ' ')} of {self.vm or '-'}"
+        """`Request #42 — migrate of SRV-APP01`; a directory change names its hosts."""
+        what = self.kind.replace("_", " ")
+        if self.directory_changes:
+            return f"Request #{self.request_id} — {what}: Kerberos delegation {self.route}"
+        return f"Request #{self.request_id} — {what} of {self.vm or '-'}"
 
     @property
     def route(self) -> str:
-        """`HV-SRV01 → HV-SRV02`, or the one host of a change made in place."""
+        """`HV-SRV01 → HV-SRV02`, or the one host of a change made in place; `↔` for the
+        two hosts of a directory change (both ways)."""
         route = self.source_host or "?"
-        return f"{route} → {self.destination_host}" if self.destination_host else route
+        arrow = "↔" if self.directory_changes else "→"
+        return f"{route} {arrow} {self.destination_host}" if self.destination_host else route
 
     def lines(self) -> list[str]:
         """The card as text; users appear as chat mentions (`<@U123>`)."""
@@ -60,6 +66,10 @@ class ApprovalCard:
         for finding in self.findings:
             fix = f" Fix: {finding.fix}" if finding.fix else ""
             lines.append(f"  {finding.severity.value}: {finding.message}{fix}")
+        if self.directory_changes:
+            lines.append("  will change in Active Directory:")
+            lines += [f"    - {text}" for text in self.directory_changes]
+            return lines
         lines.append(f"  will run on {self.run_on or '?'}:")
         lines += [f"    PS> {text}" for text in self.powershell]
         return lines
@@ -68,6 +78,8 @@ class ApprovalCard:
 def approval_card(record: RequestRecord, findings: Sequence[Finding]) -> ApprovalCard:
     """The card of a checked request, from its record and its preflight's findings."""
     invocation = record.invocation or {}
+    changed = bool(invocation.get(DIRECTORY_KEY))
+    rendered = tuple(invocation.get("rendered", ()))
     return ApprovalCard(
         request_id=record.id,
         kind=record.kind,
@@ -78,7 +90,8 @@ def approval_card(record: RequestRecord, findings: Sequence[Finding]) -> Approva
         destination_host=record.destination_host,
         findings=tuple(findings),
         run_on=invocation.get("host") or record.source_host,
-        powershell=tuple(invocation.get("rendered", ())),
+        powershell=() if changed else rendered,
+        directory_changes=rendered if changed else (),
         approvals=record.approvals,
         required_approvals=record.required_approvals,
         expires_at=record.expires_at,

@@ -18,6 +18,7 @@ from commands.inventory import Host, Inventory
 from commands.invocation import Invocation, Parameter, ParameterValue
 from commands.language import to_dict
 from commands.requests import (
+    DelegationRequest,
     DrainRequest,
     HostNetworkAddRequest,
     HostNetworkRemoveRequest,
@@ -60,6 +61,8 @@ def subject_of(request: Request) -> Subject:
             return Subject(RequestKind.VM_CHANGE, request.vm, None, None, None)
         case DrainRequest(drain=drain):
             return Subject(RequestKind.DRAIN, None, drain.source, None, drain.reason)
+        case DelegationRequest(first=first, second=second, fix=True):
+            return Subject(RequestKind.DIRECTORY_CHANGE, None, first, second, None)
         case (
             HostToggleRequest()
             | HostSetRequest()
@@ -71,7 +74,8 @@ def subject_of(request: Request) -> Subject:
         f"`/migrate {to_dict(request)['action']}` needs no approval: send it on its own and the "
         "bot answers at once. Approval is for changes: `/migrate <vm> to <host>`, "
         "`/migrate storage <vm> to <path>`, `/migrate host <host> enable|disable|set ...`, "
-        "`/migrate vm <vm> compatibility on|off` and `/migrate drain <host>`."
+        "`/migrate vm <vm> compatibility on|off`, `/migrate drain <host>` and "
+        "`/migrate delegation <host> <host> fix`."
     )
 
 

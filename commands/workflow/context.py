@@ -11,6 +11,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from commands.delegation import DelegationDirectory
 from commands.findings import Preflight
 from commands.hyperv import HyperVError, MigrationOutcome, MigrationProgress
 from commands.inventory import Host, Inventory
@@ -43,7 +44,8 @@ class RaceLost(WorkflowError):
 
 @dataclass(frozen=True)
 class Deps:
-    """The workflow's collaborators. `executor` is the bot's own pool, never a chat listener's."""
+    """The workflow's collaborators. `executor` is the bot's own pool, never a chat listener's;
+    `directory` writes approved directory changes (None: the bot has no directory)."""
 
     store: AuditStore
     hyperv: HyperVPort
@@ -55,6 +57,7 @@ class Deps:
     clock: Callable[[], dt.datetime]
     poll_seconds: float = 2.0
     cadence: ProgressCadence = field(default_factory=ProgressCadence)
+    directory: DelegationDirectory | None = None
 
     def step(
         self,

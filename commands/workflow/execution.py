@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from commands import readback
-from commands.findings import PreflightResult
+from commands.findings import DIRECTORY_KEY, PreflightResult
 from commands.hyperv import ErrorKind, HyperVError
 from commands.inventory import Host
 from commands.invocation import Invocation
@@ -30,9 +30,10 @@ from commands.requests import (
 )
 from commands.workflow.codec import decode_request, invocations_from_record
 from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
+from commands.workflow.directory_change import DirectoryChanges, approved_changes, change_lines
 from commands.workflow.following import Follower
 from commands.workflow.machine import Step, WorkflowError, who
-from commands.workflow.records import SYSTEM, RequestRecord, State
+from commands.workflow.records import SYSTEM, RequestKind, RequestRecord, State
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Runner(Follower):
         self._checks_lock = threading.Lock()
         self._checked: dict[int, float] = {}
         self._checking: set[int] = set()
+        self._directory = DirectoryChanges(deps, self._end, self._done)
 
     def reserve_precheck(self, request_id: int) -> bool:
         """Whether a queued request's preflight should run (again) while it waits — none yet,
@@ -177,7 +179,29 @@ class Runner(Follower):
             return
         invocations = invocations_from_record(record.invocation)
         host = deps.host(record.source_host)
-        sent = self._record_send(record, host, invocations, preflight_age)
+        if record.kind == RequestKind.DIRECTORY_CHANGE:
+            changes = approved_changes(record)
+            sent = self._record_send(
+                record,
+                {
+                    "host": host.name,
+                    "rendered": change_lines(changes),
+                    DIRECTORY_KEY: [c.to_json() for c in changes],
+                    "preflight_age_seconds": round(preflight_age, 1),
+                },
+            )
+            if sent is not None:
+                self._directory.run(sent)
+            return
+        sent = self._record_send(
+            record,
+            {
+                "host": host.name,
+                "rendered": [inv.render() for inv in invocations],
+                "invocations": [inv.to_json() for inv in invocations],
+                "preflight_age_seconds": round(preflight_age, 1),
+            },
+        )
         if sent is None:
             return
         if record.kind.followed:
@@ -185,22 +209,16 @@ class Runner(Follower):
         else:
             self._run_change(sent, host, invocations)
 
-    def _record_send(
-        self,
-        record: RequestRecord,
-        host: Host,
-        invocations: tuple[Invocation, ...],
-        preflight_age: float,
-    ) -> RequestRecord | None:
-        """Records `invocation_sent` on exactly this version of the approved record; None when
-        it was sent already (by another thread or process) or has left `approved`."""
+    def recover_change(self, record: RequestRecord) -> None:
+        """Executor task: ends a directory change an earlier process sent, from a read-back
+        (never written again)."""
+        self._directory.recover(record, self._deps.store.events(record.id))
+
+    def _record_send(self, record: RequestRecord, data: dict[str, Any]) -> RequestRecord | None:
+        """Records `invocation_sent` (with `data`: what is sent, and where) on exactly this
+        version of the approved record; None when it was sent already (by another thread or
+        process) or has left `approved`."""
         deps = self._deps
-        data = {
-            "host": host.name,
-            "rendered": [inv.render() for inv in invocations],
-            "invocations": [inv.to_json() for inv in invocations],
-            "preflight_age_seconds": round(preflight_age, 1),
-        }
         while True:
             if deps.was_sent(record.id):
                 logger.error(
@@ -348,4 +366,8 @@ def material_changes(approved: RequestRecord, fresh: PreflightResult) -> list[st
     now = [inv.render() for inv in fresh.invocations]
     if was != now:
         changes.append("the command would now be: " + "; ".join(now or ["(nothing)"]))
+    approved_changes = (approved.invocation or {}).get(DIRECTORY_KEY, [])
+    if approved_changes != [change.to_json() for change in fresh.changes]:
+        now = [line for change in fresh.changes for line in change.lines()]
+        changes.append("the directory changes would now be: " + "; ".join(now or ["(none)"]))
     return changes

@@ -66,6 +66,14 @@ class Notifier(Protocol):
         ...
 
 
+def outcome_report(record: RequestRecord) -> list[str]:
+    """The lines the core wrote for people at the end of a change (a directory change's
+    changes and when hosts see them, or why not); empty for the others, which front ends
+    describe from the outcome's fields."""
+    lines = (record.outcome or {}).get("lines")
+    return [str(line) for line in lines] if isinstance(lines, list) else []
+
+
 @dataclass
 class _Shown:
     state: JobState

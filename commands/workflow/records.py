@@ -18,6 +18,8 @@ class RequestKind(StrEnum):
     VM_CHANGE = "vm_change"
     DRAIN = "drain"
     """A drain: its own record, whose moves are child migration records (see `drain_of`)."""
+    DIRECTORY_CHANGE = "directory_change"
+    """Active Directory objects changed (`/migrate delegation A B fix`), no host command."""
 
     @property
     def followed(self) -> bool:

@@ -15,6 +15,9 @@ carries the actions out. The policies, and why:
 - `approved` + sent or `running` *setting change* (Set-VMHost, ...): there is no job to re-attach
   to and re-running it would be a second send, so it ends `failed` with "outcome unknown" and
   people are told to look at the host's settings.
+- `approved` + sent or `running` *directory change* (a delegation fix): never written again;
+  the objects are read back and decide (`succeeded` if the directory holds every value asked
+  for, `failed` if not, `outcome_unknown` if it cannot be read).
 - an approved or running drain, and a drain's move not yet approved (the process died while
   the drain was recording its moves): the drain picks them up (`commands.workflow.drains`); its
   approved and running moves are requeued and re-attached like any migration.
@@ -44,6 +47,7 @@ class Action(StrEnum):
     REQUEUE = "requeue"
     REATTACH = "reattach"
     OUTCOME_UNKNOWN = "outcome_unknown"
+    READ_BACK = "read_back"
     RESUME_DRAIN = "resume_drain"
 
 
@@ -71,6 +75,8 @@ def decide(record: RequestRecord, events: Sequence[AuditEvent], now: dt.datetime
             return Decision(record, Action.EXPIRE if expired else Action.KEEP_WAITING)
         case State.APPROVED if sent is None:
             return Decision(record, Action.REQUEUE)
+    if record.kind == RequestKind.DIRECTORY_CHANGE:
+        return Decision(record, Action.READ_BACK)
     if not record.kind.followed:
         return Decision(record, Action.OUTCOME_UNKNOWN)
     # The event is written just before the send, so the job cannot have started earlier.

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
 from commands.clock import utc_now
+from commands.delegation import DelegationDirectory
 from commands.findings import Preflight, blocking_text
 from commands.hyperv import HyperVError
 from commands.inventory import Inventory
@@ -79,6 +80,7 @@ class Workflow:
         expiry_seconds: float = 30.0,
         summary_seconds: float = 5.0,
         cadence: ProgressCadence | None = None,
+        directory: DelegationDirectory | None = None,
     ) -> None:
         # Drains' moves report to their drain's one summary, not to the chat one by one.
         routed = DrainNotifier(notifier)
@@ -93,6 +95,7 @@ class Workflow:
             clock=clock,
             poll_seconds=poll_seconds,
             cadence=cadence or ProgressCadence(),
+            directory=directory,
         )
         self._dispatch = Dispatcher(self._deps)
         self._slots = self._dispatch.slots
@@ -319,6 +322,9 @@ class Workflow:
                         deps.run_task(self._runner.reattach, record, decision.started_at)
                 case Action.OUTCOME_UNKNOWN:
                     self._outcome_unknown(record)
+                case Action.READ_BACK:
+                    if self._runner.claim(record.id):
+                        deps.run_task(self._runner.recover_change, record)
         for decision in requeue_order(decisions):
             self._dispatch.queue(decision.record)
         self._drains.resume(drains)

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import itertools
 import os
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from bot.directory import ActiveDirectory
+from bot.config import Secrets, parse_config
+from bot.directory import ActiveDirectory, open_directory
+from bot.winrm.hyperv import WinRMHyperV
+from bot.winrm.session import ConnectionSettings, Sessions
+from commands.preflight import HostPreflight
 from lab.directory import RunningDC
+from lab.directory.domain import LabComputer, seed_domain
 from lab.directory.objects import LabDirectory, admin_connection
-from support.directory import settings, start_or_skip
+from lab.running import start_lab
+from lab.world import parse_scenario
+from support.directory import DomainLab, settings, start_or_skip
+from support.winrm_lab import PASSWORD_ENV, TIME_SCALE, USER_ENV, scenario, toml_for
 
 _units = itertools.count(1)
 
@@ -43,3 +53,49 @@ def ad(dc: RunningDC) -> Iterator[ActiveDirectory]:
     directory = ActiveDirectory(settings(dc), dc.base_dn, settings(dc))
     yield directory
     directory.close()
+
+
+@pytest.fixture
+def domain_lab(dc: RunningDC, tmp_path: Path) -> Iterator[DomainLab]:
+    """The default lab (every host on Kerberos, delegation to each other) and its own DC."""
+    world = parse_scenario(scenario(), "default+shared", time_scale=TIME_SCALE)
+    own = start_or_skip()
+    try:
+        computers = [
+            LabComputer(h.name, h.fqdn, tuple(h.delegation_to)) for h in world.hosts.values()
+        ]
+        domain = seed_domain(own, computers)
+        with start_lab(world, auth="basic", https=True) as running:
+            text = (
+                toml_for(running)
+                + "\n"
+                + domain.config_fragment()
+                + f'\n[audit]\ndatabase = "{tmp_path / "audit.db"}"\n'
+                + '\n[approvals]\nusers = ["UBOB"]\n'
+                + "\n[executor]\npoll_seconds = 0.1\n"
+            )
+            config = parse_config(tomllib.loads(text))
+            (tmp_path / "hvbot.toml").write_text(text, encoding="utf-8")
+            secrets = Secrets(
+                {
+                    USER_ENV: str(running.username),
+                    PASSWORD_ENV: str(running.password),
+                    **domain.environment(),
+                }
+            )
+            directory = open_directory(config, secrets)
+            assert directory is not None
+            port = WinRMHyperV(
+                Sessions(ConnectionSettings.from_config(config, secrets), backoff=0.01)
+            )
+            preflight = HostPreflight(port, config.inventory, directory)
+            try:
+                yield DomainLab(
+                    world, domain, config, secrets, tmp_path / "hvbot.toml", preflight, directory
+                )
+            finally:
+                port.close()
+                directory.close()
+                world.wait_idle(10)
+    finally:
+        own.stop()

@@ -12,7 +12,6 @@ from ldap3 import MODIFY_REPLACE
 from bot.directory import ActiveDirectory
 from commands.delegation import (
     MIGRATION_SERVICE,
-    apply_repair,
     plan_for,
     read_report,
 )
@@ -154,20 +153,23 @@ def test_fix_then_recheck_green_and_a_second_fix_changes_nothing(
         )
     )
     assert not read_report(ad, A, B).ok
-    outcome = apply_repair(ad, A, B)
-    assert outcome.after.ok, outcome.after.lines()
-    text = "\n".join(outcome.lines())
-    assert "turn OFF unconstrained delegation" in text
-    assert "klist purge -li 0x3e7" in text
+    plan = plan_for(ad, A, B)
+    assert "turn OFF unconstrained delegation" in "\n".join(plan.lines())
+    for change in plan.changes:
+        ad.apply(change)
+    after = read_report(ad, A, B)
+    assert after.ok, after.lines()
+    assert [c.missing(ad.computer(h)) for c, h in zip(plan.changes, (A, B), strict=True)] == [
+        [],
+        [],
+    ]
     raw_a = lab_dir.read(f"CN=HV-A,{lab_dir.ou_dn}", ["userAccountControl"])
     assert raw_a["userAccountControl"] == [str(0x1001000)]
     raw_b = lab_dir.read(f"CN=HV-B,{lab_dir.ou_dn}", ["servicePrincipalName"])
     assert f"{MIGRATION_SERVICE}/{B.fqdn}" in raw_b["servicePrincipalName"]
-    audits = [c.audit() for c in outcome.applied]
+    audits = [c.audit() for c in plan.changes]
     assert {a["dn"] for a in audits} == {f"CN=HV-A,{lab_dir.ou_dn}", f"CN=HV-B,{lab_dir.ou_dn}"}
-    again = apply_repair(ad, A, B)
-    assert again.applied == ()
-    assert again.lines()[0] == "Nothing to change."
+    assert plan_for(ad, A, B).empty
 
 
 def test_fix_without_a_write_account_says_so_and_writes_nothing(
@@ -176,8 +178,12 @@ def test_fix_without_a_write_account_says_so_and_writes_nothing(
     lab_dir.add_computer(ComputerSpec(*PAIR_A, any_protocol=False))
     lab_dir.add_computer(ComputerSpec(*PAIR_B, delegate_to=full_delegation([PAIR_A])))
     reader = ActiveDirectory(settings(dc), dc.base_dn, write_hint=" (set $HVBOT_LDAP_WRITE_...)")
+    assert reader.write_refusal() == (
+        "no write-capable directory account is configured (set $HVBOT_LDAP_WRITE_...)"
+    )
+    (change,) = plan_for(reader, A, B).changes
     with pytest.raises(DirectoryError, match="no write-capable directory account"):
-        apply_repair(reader, A, B)
+        reader.apply(change)
     assert lab_dir.read(f"CN=HV-A,{lab_dir.ou_dn}", ["userAccountControl"]) == {
         "userAccountControl": [str(0x1000)]
     }

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from bot.directory import LdapSettings
+from bot.config import Config, Secrets
+from bot.directory import ActiveDirectory, LdapSettings
+from commands.findings import Severity
+from commands.inventory import Host
+from commands.preflight import HostPreflight
+from commands.requests import CheckRequest, Move
 from lab.directory import RunningDC, SambaUnavailable, start_dc
+from lab.directory.domain import LabDomain
+from lab.world import World
 
 
 def start_or_skip() -> RunningDC:
@@ -29,3 +38,27 @@ def settings(dc: RunningDC, **changes: object) -> LdapSettings:
         "ca_file": str(dc.ca_file),
     }
     return LdapSettings(**{**base, **changes})  # type: ignore[arg-type]
+
+
+@dataclass
+class DomainLab:
+    """The default lab over WinRM and its own DC seeded like `hvbot lab --directory`, with the
+    bot's config (also as a file, for `hvbot` subprocesses) and its secrets."""
+
+    world: World
+    domain: LabDomain
+    config: Config
+    secrets: Secrets
+    config_file: Path
+    preflight: HostPreflight
+    directory: ActiveDirectory
+
+    def host(self, name: str) -> Host:
+        found = self.config.inventory.find(name)
+        assert found is not None
+        return found
+
+    def check(self, storage: bool = True) -> list[tuple[Severity, str, str]]:
+        move = Move("SRV-APP01", self.host("HV-SRV02"), include_storage=storage)
+        result = self.preflight.preflight(CheckRequest(move))
+        return [(f.severity, f.code, f.message) for f in result.findings]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from commands.delegation import DelegationDirectory
 from commands.drain import drain_preflight, plan_drain
 from commands.findings import Finding, FindingCode, PreflightResult, Severity
 from commands.hyperv import (
@@ -31,8 +32,10 @@ from commands.hyperv import (
 )
 from commands.inventory import Host, Inventory
 from commands.invocation import Invocation, Parameter
+from commands.preflight import HostPreflight
 from commands.requests import (
     CheckRequest,
+    DelegationRequest,
     DrainRequest,
     HostChange,
     HostSetRequest,
@@ -298,9 +301,13 @@ class FakePreflight:
         self.world = world
         self.blocking: dict[str, str] = {}
         self.calls = 0
+        self.directory: DelegationDirectory | None = None
 
     def preflight(self, request: Request) -> PreflightResult:
         self.calls += 1
+        if isinstance(request, DelegationRequest):
+            # The real check of a delegation fix, against the rig's directory.
+            return HostPreflight(self.world, INVENTORY, self.directory).preflight(request)
         if isinstance(request, HostSetRequest):
             invocation = Invocation(
                 "Set-VMHost",

@@ -12,6 +12,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, Protocol, TypeVar
 
+from commands.delegation import DelegationDirectory
 from commands.hyperv import (
     MigrationOutcome,
     MigrationProgress,
@@ -183,6 +184,7 @@ class Rig:
     notifier: RecordingNotifier
     approvers: Approvers
     poll_seconds: float = 0.0
+    directory: DelegationDirectory | None = None
     executor: Executor = field(default_factory=ManualExecutor)
     expiry_seconds: float = 30.0
     # The fake clock stands still: with 0, every 10 points is shown, as a slow move would be.
@@ -190,6 +192,7 @@ class Rig:
     workflow: Workflow = field(init=False)
 
     def __post_init__(self) -> None:
+        self.preflight.directory = self.directory
         self.workflow = self._build()
 
     def restart(self, executor: Executor | None = None) -> Workflow:
@@ -225,6 +228,7 @@ class Rig:
             poll_seconds=self.poll_seconds,
             expiry_seconds=self.expiry_seconds,
             cadence=ProgressCadence(min_seconds=self.progress_seconds),
+            directory=self.directory,
         )
 
 

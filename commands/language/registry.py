@@ -155,8 +155,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         usage="/migrate delegation <host> <host> [fix]",
         summary="Check Kerberos constrained delegation between two hosts, both ways.",
         help="Checks both computer objects in Active Directory (delegation flags, "
-        "Microsoft Virtual System Migration Service and cifs entries); `fix` proposes the "
-        "changes for approval.",
+        "Microsoft Virtual System Migration Service and cifs entries); `fix` puts exactly the "
+        "missing changes on an approval card, then writes them and reads them back.",
         examples=(
             "/migrate delegation HV-SRV01 HV-SRV02",
             "/migrate delegation HV-SRV01 HV-SRV02 fix",

@@ -126,7 +126,7 @@ class CountingNotifier:
         self._count(record, "finished")
 
     def summary(self, record: RequestRecord, text: str) -> None:
-        """Counts a summary edit."""
+        """Counts a summary edit (a reference would be kept as the drain's `progress_ts`)."""
         self._count(record, "summary")
 
 

@@ -50,11 +50,14 @@ def outcome_lines(outcome: MigrationOutcome) -> list[str]:
 
 
 def change_lines(record: RequestRecord) -> list[str]:
-    """How a setting change ended: its state, the value before and after, and why not."""
+    """How a setting change ended: its state, the value before and after, and why not; a
+    drain's final sentence."""
     report = outcome_report(record)
     if report:
         return [record.state.value, *report]
     outcome = record.outcome or {}
+    if isinstance(outcome.get("summary"), str):
+        return [outcome["summary"]]
     line = record.state.value
     if "setting" in outcome:
         after = outcome.get("after", "?")
@@ -107,7 +110,8 @@ class ConsoleNotifier:
         )
 
     def summary(self, record: RequestRecord, text: str) -> None:
-        """Print a drain's summary when it changed (a terminal cannot edit what it printed)."""
+        """Print a drain's summary when it changed (a terminal cannot edit what it printed,
+        and has no message to refer to later)."""
         with self._lock:
             if self._summaries.get(record.id) == text:
                 return

@@ -5,7 +5,10 @@ which Slack shows in notifications and screen readers.
 - The approval card: who asked and why, the VM, source → destination, each preflight finding
   with its fix, the exact PowerShell, approvals so far / needed, expiry; Approve, Reject (with
   a confirmation, and an optional reason typed in the card) and Cancel while it waits; the
-  decisions instead of the buttons afterwards.
+  decisions instead of the buttons afterwards. A drain's card adds its placement table (VM →
+  host, memory, storage, findings) in as many sections as it needs; when the PowerShell of
+  every move would outgrow one message, it goes to the card's thread (`powershell_replies`)
+  and the card says so.
 - The progress message in the card's thread: bar, percent, elapsed, phase, rate, Cancel.
 - The final line, broadcast from the thread to the channel.
 """
@@ -13,6 +16,7 @@ which Slack shows in notifications and screen readers.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 
 from slack_sdk.models.blocks import (
@@ -39,13 +43,23 @@ from bot.slack.actions import (
     button_value,
 )
 from commands.hyperv import JobState, MigrationOutcome, MigrationProgress
+from commands.placement import gib
 from commands.workflow.cards import ApprovalCard
 from commands.workflow.machine import Step
 from commands.workflow.notify import outcome_report
-from commands.workflow.records import SYSTEM, AuditEvent, RequestRecord, State
+from commands.workflow.records import SYSTEM, AuditEvent, RequestKind, RequestRecord, State
 
 # Slack cuts a section's text at 3000 characters; the PowerShell is shortened before that.
 _SECTION_LIMIT = 3000
+# Slack refuses a message of more than 50 blocks or about 13,000 characters of serialised
+# blocks (lab/slack/NOTES.md). A drain's card stays under both with room for what is added
+# while it waits and after: the reason input and buttons (~1,600), the decisions (at most
+# _CONTEXT_LIMIT) and more approvers' mentions.
+_CARD_BLOCKS = 40
+_CARD_CHARACTERS = 12_500
+_CONTEXT_LIMIT = 2000
+_CARD_RESERVE = 4_500
+_ROW_LIMIT = 300
 _BAR_CELLS = 20
 _STATE_WORDS = {
     State.REQUESTED: "recorded",
@@ -101,17 +115,46 @@ def card_blocks(
 ) -> list[Block]:
     """The approval card as `record` now stands: buttons while it waits for approval, the
     decisions (from `events`) once made."""
+    waiting = record.state is State.AWAITING_APPROVAL
+    blocks = _card_head(card, record.approvals, record.required_approvals, waiting=waiting)
+    if card.placement:
+        blocks += drain_parts(card)[0]
+    elif card.directory_changes:
+        changes = _clip("\n".join(card.directory_changes), _SECTION_LIMIT - 60)
+        blocks.append(
+            SectionBlock(text=_mrkdwn(f"*Will change in Active Directory:*\n```{changes}```"))
+        )
+    else:
+        powershell = _clip("\n".join(card.powershell), _SECTION_LIMIT - 60)
+        blocks.append(
+            SectionBlock(text=_mrkdwn(f"*Will run on {card.run_on or '?'}:*\n```{powershell}```"))
+        )
+    if waiting:
+        blocks += _decision_inputs(record)
+    state = f"*{_STATE_WORDS[record.state].capitalize()}*"
+    said = " · ".join([state, *decisions(events)])
+    blocks.append(ContextBlock(elements=[_mrkdwn(_clip(said, _CONTEXT_LIMIT))]))
+    return blocks
+
+
+def _card_head(
+    card: ApprovalCard, approvals: Sequence[str], required: int, *, waiting: bool
+) -> list[Block]:
+    """Title, who/why/what/where, approvals, expiry and the preflight's findings."""
+    subject = (
+        f"*VMs*\n{len(card.placement)} to move" if card.placement else f"*VM*\n{card.vm or '-'}"
+    )
     fields = [
         _mrkdwn(f"*Requested by*\n<@{card.requester}>"),
         _mrkdwn(f"*Reason*\n{card.reason or '_none given_'}"),
-        _mrkdwn(f"*VM*\n{card.vm or '-'}"),
+        _mrkdwn(subject),
         _mrkdwn(f"*Hosts*\n{card.route}"),
         _mrkdwn(
-            f"*Approvals*\n{len(record.approvals)} of {record.required_approvals}"
-            + "".join(f" <@{user}>" for user in record.approvals)
+            f"*Approvals*\n{len(approvals)} of {required}"
+            + "".join(f" <@{user}>" for user in approvals)
         ),
     ]
-    if card.expires_at is not None and record.state is State.AWAITING_APPROVAL:
+    if card.expires_at is not None and waiting:
         fields.append(_mrkdwn(f"*Expires*\n{slack_time(card.expires_at)}"))
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(card.title, 150))),
@@ -124,22 +167,97 @@ def card_blocks(
     if finding_lines:
         preflight = "*Preflight*\n" + "\n".join(finding_lines)
         blocks.append(SectionBlock(text=_mrkdwn(_clip(preflight))))
-    if card.directory_changes:
-        changes = _clip("\n".join(card.directory_changes), _SECTION_LIMIT - 60)
-        blocks.append(
-            SectionBlock(text=_mrkdwn(f"*Will change in Active Directory:*\n```{changes}```"))
-        )
-    else:
-        powershell = _clip("\n".join(card.powershell), _SECTION_LIMIT - 60)
-        blocks.append(
-            SectionBlock(text=_mrkdwn(f"*Will run on {card.run_on or '?'}:*\n```{powershell}```"))
-        )
-    if record.state is State.AWAITING_APPROVAL:
-        blocks += _decision_inputs(record)
-    state = f"*{_STATE_WORDS[record.state].capitalize()}*"
-    said = " · ".join([state, *decisions(events)])
-    blocks.append(ContextBlock(elements=[_mrkdwn(_clip(said, 2000))]))
     return blocks
+
+
+def drain_parts(card: ApprovalCard) -> tuple[list[Block], list[str]]:
+    """A drain's placement table and PowerShell: the sections the card holds, and the messages
+    that carry in its thread, in order, what would outgrow the card (first the PowerShell,
+    then the table too). Decided from what never changes on the card, so every redraw agrees
+    with what was posted in the thread."""
+    table = _sections("Placement", placement_lines(card))
+    shell = _sections(f"Will run on {card.run_on or '?'}, in this order", card.powershell)
+    # The card's head while it waits (its expiry shown), with room for everything it gains.
+    head = _card_head(card, card.approvals, card.required_approvals, waiting=True)
+    splits: list[tuple[list[Block], list[Block]]] = [
+        (table + shell, []),
+        (table, shell),
+        ([], table + shell),
+    ]
+    in_card, in_thread = next(
+        ((kept, moved) for kept, moved in splits if _fits([*head, *kept])), splits[-1]
+    )
+    texts = [b.text.text for b in in_thread if isinstance(b, SectionBlock) and b.text]
+    if texts:
+        what = "The exact PowerShell of every move" + (
+            "" if in_card else " and the placement table"
+        )
+        plural = "s" if len(texts) != 1 else ""
+        in_card = [
+            *in_card,
+            SectionBlock(
+                text=_mrkdwn(
+                    f"*{what}* are in this card's thread ({len(texts)} message{plural}), "
+                    f"in the order the moves run on {card.run_on or '?'}."
+                )
+            ),
+        ]
+    return in_card, texts
+
+
+def _fits(blocks: Sequence[Block]) -> bool:
+    size = len(json.dumps([b.to_dict() for b in blocks])) + _CARD_RESERVE
+    return len(blocks) <= _CARD_BLOCKS and size <= _CARD_CHARACTERS
+
+
+def placement_lines(card: ApprovalCard) -> list[str]:
+    """A drain's placement as aligned rows: VM → host, memory, storage yes/no, findings."""
+    rows = [("VM", "→ host", "memory", "storage", "findings")]
+    rows += [
+        (
+            r.vm,
+            f"→ {r.destination}",
+            gib(r.memory_bytes),
+            "yes" if r.moves_storage else "no",
+            "; ".join(r.notes) or "-",
+        )
+        for r in card.placement
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    aligned = [
+        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[4]])
+        for row in rows
+    ]
+    return [_clip(line, _ROW_LIMIT) for line in aligned]
+
+
+def _sections(title: str, lines: Sequence[str]) -> list[Block]:
+    """`lines` as code blocks under `title`, in as few sections as Slack's limit allows."""
+    chunks = _chunks(lines, _SECTION_LIMIT - len(title) - 30)
+    return [
+        SectionBlock(
+            text=_mrkdwn(
+                (f"*{title} ({n}/{len(chunks)})*" if len(chunks) > 1 else f"*{title}*")
+                + f"\n```{chunk}```"
+            )
+        )
+        for n, chunk in enumerate(chunks, start=1)
+    ]
+
+
+def _chunks(lines: Sequence[str], limit: int) -> list[str]:
+    """`lines` joined in order into as few texts of at most `limit` characters as they fit."""
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        line = _clip(line, limit)
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _decision_inputs(record: RequestRecord) -> list[Block]:
@@ -240,8 +358,12 @@ def progress_blocks(record: RequestRecord, text: str, *, running: bool) -> list[
 
 def final_text(record: RequestRecord, outcome: MigrationOutcome | None) -> str:
     """The end, as broadcast to the channel: duration, blackout, where the VM is now; on
-    failure the cause and the fix."""
+    failure the cause and the fix. A drain's is its final sentence."""
     subject = record.vm or record.source_host or "?"
+    said = (record.outcome or {}).get("summary")
+    if record.kind == RequestKind.DRAIN and isinstance(said, str):
+        icon = ":white_check_mark:" if record.state is State.SUCCEEDED else ":warning:"
+        return f"{icon} Drain #{record.id}: {said}"
     report = outcome_report(record)
     if report:
         mark = ":white_check_mark:" if record.state is State.SUCCEEDED else ":x:"

@@ -45,8 +45,7 @@ class SlackNotifier:
         self._lock = threading.Lock()
         self._record_locks: dict[int, threading.Lock] = {}
         self._progress_lines: dict[int, str] = {}
-        # A drain's summary message; the port stores no reference for it, so a restarted bot
-        # posts a new one.
+        # A drain's summary message until its record holds it (`progress_ts`).
         self._summaries: dict[int, str] = {}
 
     def attach(self, store: AuditStore) -> None:
@@ -56,10 +55,15 @@ class SlackNotifier:
     # --- the Notifier port ------------------------------------------------------------
 
     def approval_needed(self, record: RequestRecord, card: ApprovalCard) -> MessageRef | None:
-        """Posts the card where the request was made; its ts."""
+        """Posts the card where the request was made, and in its thread the PowerShell that
+        did not fit in it (a large drain's); the card's ts."""
         with self._record_lock(record.id):
             body = ui.card_blocks(card, record, ())
-            return self._wait(self._post(record, ui.card_text(card, record), body, thread=None))
+            ts = self._wait(self._post(record, ui.card_text(card, record), body, thread=None))
+            if ts is not None:
+                for text in ui.drain_parts(card)[1]:
+                    self._post(record, text, None, thread=record.place.thread_ts or ts)
+            return ts
 
     def request_updated(self, record: RequestRecord, message: str) -> None:
         """Redraws the card (new approvals, the decision) and says `message` in the request's
@@ -85,17 +89,19 @@ class SlackNotifier:
             self._update(record, record.progress_ts, line, body, slot="progress", paced=True)
             return None
 
-    def summary(self, record: RequestRecord, text: str) -> None:
-        """A drain's one summary message in its thread: posted once, then edited (paced)."""
+    def summary(self, record: RequestRecord, text: str) -> MessageRef | None:
+        """A drain's one summary message in its thread: posted once (its ts, which the record
+        keeps, so a bot taking over edits the same message), then edited (paced)."""
         body = ui.summary_blocks(text)
         with self._record_lock(record.id):
-            ts = self._summaries.get(record.id)
+            ts = record.progress_ts or self._summaries.get(record.id)
             if ts is None:
                 posted = self._wait(self._post(record, text, body, thread=_thread(record)))
                 if posted is not None:
                     self._summaries[record.id] = posted
-                return
+                return posted
             self._update(record, ts, text, body, slot="summary", paced=True)
+            return None
 
     def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         """Ends the progress message, finalises the card and broadcasts the result."""

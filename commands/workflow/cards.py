@@ -10,15 +10,29 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from commands.findings import DIRECTORY_KEY, Finding
 from commands.workflow.records import AuditEvent, RequestRecord
 
 
 @dataclass(frozen=True)
+class PlacementRow:
+    """One move of a drain as approvers see it: the VM, where it goes, its memory, whether its
+    storage moves, and what the placement noted."""
+
+    vm: str
+    destination: str
+    memory_bytes: int
+    moves_storage: bool
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ApprovalCard:
     """Who asks, why, where, what the checks found (each with its fix), the exact PowerShell
-    and on which host it runs, the approvals so far and needed, and when the card expires."""
+    and on which host it runs, the approvals so far and needed, and when the card expires.
+    A drain's card also has its placement, one row per move in start order."""
 
     request_id: int
     kind: str
@@ -34,20 +48,27 @@ class ApprovalCard:
     required_approvals: int
     expires_at: dt.datetime | None
     directory_changes: tuple[str, ...] = ()
+    placement: tuple[PlacementRow, ...] = ()
 
     @property
     def title(self) -> str:
-        """`Request #42 — migrate of SRV-APP01`; a directory change names its hosts."""
+        """`Request #42 — migrate of SRV-APP01`, `Request #7 — drain of HV-SRV01`; a directory
+        change names its hosts."""
         what = self.kind.replace("_", " ")
         if self.directory_changes:
             return f"Request #{self.request_id} — {what}: Kerberos delegation {self.route}"
-        return f"Request #{self.request_id} — {what} of {self.vm or '-'}"
+        subject = self.vm or (self.source_host if self.placement else None) or "-"
+        return f"Request #{self.request_id} — {what} of {subject}"
 
     @property
     def route(self) -> str:
         """`HV-SRV01 → HV-SRV02`, or the one host of a change made in place; `↔` for the
-        two hosts of a directory change (both ways)."""
+        two hosts of a directory change (both ways); a drain's source and every host it
+        fills."""
         route = self.source_host or "?"
+        if self.placement:
+            filled = dict.fromkeys(sorted(r.destination for r in self.placement))
+            return f"{route} → {', '.join(filled)}"
         arrow = "↔" if self.directory_changes else "→"
         return f"{route} {arrow} {self.destination_host}" if self.destination_host else route
 
@@ -95,6 +116,18 @@ def approval_card(record: RequestRecord, findings: Sequence[Finding]) -> Approva
         approvals=record.approvals,
         required_approvals=record.required_approvals,
         expires_at=record.expires_at,
+        placement=tuple(_row(m) for m in invocation.get("details", {}).get("moves", ())),
+    )
+
+
+def _row(move: Mapping[str, Any]) -> PlacementRow:
+    """A drain's recorded move (`commands.drain.DrainMove.to_json`) as a card row."""
+    return PlacementRow(
+        vm=str(move.get("vm", "?")),
+        destination=str(move.get("destination", "?")),
+        memory_bytes=int(move.get("memory_bytes") or 0),
+        moves_storage=bool(move.get("moves_storage")),
+        notes=tuple(str(n) for n in move.get("notes", ())),
     )
 
 

@@ -137,9 +137,14 @@ class Deps:
         self.cadence.forget(record.id)
         _notify(self.notifier.finished, record, outcome)
 
-    def tell_summary(self, record: RequestRecord, text: str) -> None:
-        """Replaces a drain's summary message; a chat failure never stops the drain."""
-        _notify(self.notifier.summary, record, text)
+    def tell_summary(self, record: RequestRecord, text: str) -> MessageRef | None:
+        """Replaces a drain's summary message and remembers where a new one was posted (so a
+        process taking over edits the same message); a chat failure never stops the drain."""
+        ref = _notify(self.notifier.summary, record, text)
+        if ref is None or record.progress_ts is not None:
+            return None
+        self.remember(record.id, {"progress_ts": ref})
+        return ref
 
     def remember(self, request_id: int, refs: Mapping[str, MessageRef]) -> RequestRecord:
         """Records where messages about the request were posted (`card_ts`, `progress_ts`), so

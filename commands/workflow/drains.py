@@ -5,18 +5,26 @@ placement, `commands.drain`). Once approved, the drain records one child migrati
 in the placement's start order, each with the exact Move-VM the approvers saw, checked and
 approved on the drain's behalf (`drain` in the child's request names its parent). From there
 a child is an ordinary migration: it waits for both hosts' slots, its preflight is repeated
-while it is next in line (at most 20 s before its send; a VM that no longer fits ends with
-`approval_void`, said in the summary), its `invocation_sent` guards the one send, it is
-followed, re-attached after a restart and never sent twice. The drain only watches:
-children's news goes into one summary message, replaced at most every `summary_seconds`
-(latest wins), and when the last child ends the drain ends with a final sentence
-("HV-SRV01 is empty: 14 VMs moved in 22 min").
+while it is next in line (at most 20 s before its send), its `invocation_sent` guards the one
+send, it is followed, re-attached after a restart and never sent twice. A move whose check
+finds the world changed (the VM no longer fits where it was placed, moved, or its command
+would differ) ends with `approval_void` and is not re-placed: the approvers approved each
+exact Move-VM, so another host needs another approval. The summary line, the final sentence
+and the drain's outcome (`changed_since_approval`) name it, what changed, and what to do:
+drain the host again once this drain has ended, which places what is left anew.
+
+The drain only watches: children's news goes into one summary message, replaced at most
+every `summary_seconds` (latest wins; where it was posted is kept as the drain's
+`progress_ts`, so a process taking over edits the same message), and when the last child
+ends the drain ends with a final sentence ("HV-SRV01 is empty: 14 VMs moved in 22 min"),
+reported as its end (`finished`).
 
 `cancel` starts no further move: children not yet sent are cancelled, running ones finish.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -65,6 +73,7 @@ class _Line:
     seconds: float | None = None
     blackout: float | None = None
     cause: str = ""
+    void: bool = False
 
 
 @dataclass
@@ -120,9 +129,9 @@ class DrainNotifier:
         else:
             self.drains.child_finished(parent, record, outcome)
 
-    def summary(self, record: RequestRecord, text: str) -> None:
+    def summary(self, record: RequestRecord, text: str) -> MessageRef | None:
         """Passes a drain's summary through."""
-        self.inner.summary(record, text)
+        return self.inner.summary(record, text)
 
 
 class Drains:
@@ -282,7 +291,10 @@ class Drains:
         """A child's state changed (queued, started, void, could not start, cancelled)."""
         line = self._line(parent_id, child)
         if line is not None and child.state in (State.FAILED, State.CANCELLED):
+            changes = self._void_changes(child.id)
             with self._lock:
+                if changes is not None:
+                    line.void, line.cause = True, "; ".join(changes)
                 line.cause = line.cause or _cause(message)
         self._refresh(parent_id)
         if child.state.terminal:
@@ -406,8 +418,18 @@ class Drains:
             line.seconds = outcome.get("duration_seconds")
             line.blackout = outcome.get("blackout_seconds")
         elif child.state.terminal:
+            changes = self._void_changes(child.id)
             error = outcome.get("error") or {}
-            line.cause = str(error.get("summary") or child.state.value)
+            line.void = changes is not None
+            line.cause = "; ".join(changes or ()) or str(error.get("summary") or child.state.value)
+
+    def _void_changes(self, child_id: int) -> list[str] | None:
+        """What the check before its start found changed, for a move whose approval it voided
+        (the VM no longer fits where it was placed, or moved, or its command would differ)."""
+        for event in self._deps.store.events(child_id):
+            if event.kind == Step.VOID.value:
+                return [str(c) for c in event.data.get("changes", ())]
+        return None
 
     def _refresh(self, parent_id: int, *, force: bool = False) -> None:
         """Sends the summary now if due (or forced), else once the interval has passed."""
@@ -429,7 +451,10 @@ class Drains:
             live.summaries += 1
             text = summary_text(live, self._deps.clock())
             parent = live.parent
-        self._deps.tell_summary(parent, text)
+        posted = self._deps.tell_summary(parent, text)
+        if posted is not None:
+            with self._lock:
+                live.parent = dataclasses.replace(live.parent, progress_ts=posted)
 
     def _due(self, parent_id: int) -> None:
         with self._lock:
@@ -464,7 +489,10 @@ class Drains:
                     line.state = child.state
                     self._restore(line, child)
         moved = [c.vm for c in children if c.state is State.SUCCEEDED]
-        failed = [c for c in children if c.state is State.FAILED]
+        ended = [c for c in children if c.state is State.FAILED]
+        changed = {c.id: self._void_changes(c.id) for c in ended}
+        failed = [c for c in ended if changed[c.id] is None]
+        void = [c for c in ended if changed[c.id] is not None]
         cancelled = [c.vm for c in children if c.state is State.CANCELLED]
         remaining = self._remaining(parent)
         elapsed = (deps.clock() - (parent.started_at or parent.created_at)).total_seconds()
@@ -475,11 +503,13 @@ class Drains:
             [(c.vm or "?", self._cause_of(parent_id, c)) for c in failed],
             len(cancelled),
             remaining,
+            [(c.vm or "?", "; ".join(changed[c.id] or ())) for c in void],
         )
-        step = Step.FAIL if failed else Step.STOPPED if cancel_asked and cancelled else Step.SUCCEED
+        step = Step.FAIL if ended else Step.STOPPED if cancel_asked and cancelled else Step.SUCCEED
         outcome = {
             "moved": moved,
             "failed": [c.vm for c in failed],
+            "changed_since_approval": [c.vm for c in void],
             "cancelled": cancelled,
             "remaining": remaining,
             "elapsed_seconds": round(elapsed, 1),
@@ -503,7 +533,7 @@ class Drains:
         with self._lock:
             if live is not None:
                 live.done = True
-        deps.tell(parent, final)
+        deps.tell_finished(parent, None)
         return True
 
     def _cause_of(self, parent_id: int, child: RequestRecord) -> str:
@@ -547,6 +577,8 @@ def _line_text(line: _Line) -> str:
         return head + f"done in {_duration(line.seconds or 0)}{blackout}"
     if line.state is State.RUNNING:
         return head + f"running {line.percent}%"
+    if line.state is State.FAILED and line.void:
+        return head + f"not moved, changed since approval: {line.cause}"
     if line.state is State.FAILED:
         return head + f"failed: {line.cause or 'see the request'}"
     if line.state is State.CANCELLED:
@@ -636,8 +668,13 @@ def final_sentence(
     failed: Sequence[tuple[str, str]],
     cancelled: int,
     remaining: Sequence[str] | None,
+    changed: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """The drain's last word, e.g. "HV-SRV01 is empty: 14 VMs moved in 22 min; 1 failed: …"."""
+    """The drain's last word, e.g. "HV-SRV01 is empty: 14 VMs moved in 22 min; 1 failed: …".
+
+    `changed` are the moves whose check right before their start voided their approval (the
+    VM no longer fit where it was placed, or moved): they are not re-placed, since the
+    approvers approved each exact command; a new drain of the host places them anew."""
     if remaining is None:
         state = f"{source} may not be empty (it could not be asked)"
     elif not remaining:
@@ -650,6 +687,13 @@ def final_sentence(
     text = f"{state}: {moved} VM{'s' if moved != 1 else ''} moved in {_duration(elapsed)}"
     if failed:
         text += f"; {len(failed)} failed: " + "; ".join(f"{vm} ({why})" for vm, why in failed)
+    if changed:
+        text += (
+            f"; {len(changed)} not moved, changed since approval: "
+            + "; ".join(f"{vm} ({why})" for vm, why in changed)
+            + f" — to move {'it' if len(changed) == 1 else 'them'}, drain {source} again once "
+            "this drain has ended (it places what is left anew, for a new approval)"
+        )
     if cancelled:
         text += f"; {cancelled} not started (cancelled)"
     return text + "."

@@ -60,9 +60,10 @@ class Notifier(Protocol):
         """`record` reached a final state after running."""
         ...
 
-    def summary(self, record: RequestRecord, text: str) -> None:
+    def summary(self, record: RequestRecord, text: str) -> MessageRef | None:
         """A drain's one summary message, replaced by `text` (edited in place; the caller
-        coalesces, so each call is worth sending)."""
+        coalesces, so each call is worth sending); the reference of a newly posted one, which
+        the drain's record keeps as its `progress_ts`."""
         ...
 
 

@@ -29,13 +29,26 @@ def slow_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackR
     yield from rigged(tmp_path, monkeypatch, 0.05)
 
 
+@pytest.fixture
+def drain_slack_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackRig]:
+    """The maintenance-night lab (HV-SRV01 with 33 VMs, three peers), lab seconds 20 times
+    faster: the drain of its 30 movable VMs lasts about ten seconds."""
+    yield from rigged(tmp_path, monkeypatch, 0.05, DRAIN_SCENARIO)
+
+
+DRAIN_SCENARIO = Path(__file__).resolve().parents[2] / "lab" / "scenarios" / "drain.toml"
+
+
 def rigged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, time_scale: float
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    time_scale: float,
+    scenario: Path | None = None,
 ) -> Iterator[SlackRig]:
     """The lab, the stand-in and a configuration for the bot, until the test ends."""
     monkeypatch.delenv("SLACK_CLIENT_ID", raising=False)
     monkeypatch.delenv("SLACK_CLIENT_SECRET", raising=False)
-    world = load_scenario(None, time_scale=time_scale)
+    world = load_scenario(scenario, time_scale=time_scale)
     with start_lab(world) as lab, SlackStandIn() as slack:
         text = (
             lab.config_fragment()

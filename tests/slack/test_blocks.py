@@ -14,6 +14,7 @@ from commands.findings import Finding, FindingCode, Severity
 from commands.hyperv import ErrorKind, HyperVError, JobState, MigrationOutcome, MigrationProgress
 from commands.workflow.cards import approval_card
 from commands.workflow.records import Actor, AuditEvent, Place, RequestKind, RequestRecord, State
+from lab.slack.blocks import check_message
 
 NOW = dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.UTC)
 
@@ -105,3 +106,64 @@ def test_the_final_line_says_where_the_vm_is_or_the_cause_and_fix() -> None:
     )
     failed = ui.final_text(record(state=State.FAILED), MigrationOutcome(False, 30.0, error=error))
     assert "failed after 30.0 s" in failed and "TCP 6600 blocked" in failed and "open it" in failed
+
+
+def drain_record(vms: int, state: State = State.AWAITING_APPROVAL) -> RequestRecord:
+    """A checked drain of HV-SRV01 with `vms` moves spread over three hosts."""
+    moves = [
+        {
+            "vm": f"SRV-APP{i:03d}",
+            "destination": f"HV-SRV0{2 + i % 3}",
+            "memory_bytes": (2 + i % 7) * 1024**3,
+            "moves_storage": i % 5 == 0,
+            "notes": ["compatibility mode needed"] if i % 11 == 0 else [],
+        }
+        for i in range(vms)
+    ]
+    rendered = [
+        f"Move-VM -Name '{m['vm']}' -DestinationHost '{m['destination']}.lab.local'"
+        + (" -IncludeStorage" if m["moves_storage"] else "")
+        for m in moves
+    ]
+    return record(
+        kind=RequestKind.DRAIN,
+        state=state,
+        vm=None,
+        destination_host=None,
+        invocation={"host": "HV-SRV01", "rendered": rendered, "details": {"moves": moves}},
+    )
+
+
+# The longest preflight a card shows (clipped at 3000 characters).
+DRAIN_FINDINGS = [
+    Finding(Severity.WARNING, FindingCode.FITS_NOWHERE, "SRV-BIG01 fits nowhere (" + "x" * 2900)
+]
+
+
+def test_a_drain_card_holds_its_placement_and_powershell_within_slack_limits_at_any_size() -> None:
+    for vms in (3, 40, 120, 400):
+        waiting = drain_record(vms)
+        approvals = [
+            AuditEvent(n, 12, "approved", Actor(f"U0APPROVER{n}"), NOW, {}) for n in range(40)
+        ]
+        for shown, events in ((waiting, []), (drain_record(vms, State.RUNNING), approvals)):
+            card = approval_card(shown, DRAIN_FINDINGS)
+            blocks = [b.to_dict() for b in ui.card_blocks(card, shown, events)]
+            check_message(ui.card_text(card, shown), blocks)
+        in_card, in_thread = ui.drain_parts(card)
+        for text in in_thread:
+            check_message(text, None)
+            assert len(text) <= 3000
+        everything = as_dicts(in_card) + "".join(in_thread)
+        assert "drain of HV-SRV01" in as_dicts(ui.card_blocks(card, shown, []))
+        positions = [everything.index(line) for line in card.powershell]
+        assert positions == sorted(positions), vms
+        for row in card.placement:
+            assert f"{row.vm}  → {row.destination}" in everything
+    # With a usual preflight, 40 VMs fit in the card itself; 120 send their PowerShell to the
+    # thread and keep the table; 400 send both.
+    usual = [Finding(Severity.WARNING, FindingCode.FITS_NOWHERE, "SRV-BIG01 fits nowhere.")]
+    for vms, thread in ((40, ""), (120, "PowerShell of every move*"), (400, "placement table*")):
+        in_card, in_thread = ui.drain_parts(approval_card(drain_record(vms), usual))
+        assert bool(in_thread) is bool(thread)
+        assert thread in as_dicts(in_card)

@@ -145,6 +145,7 @@ class RecordingNotifier:
         self.progress_readings: list[tuple[int, int]] = []
         self.finals: list[tuple[int, str]] = []
         self.summaries: list[tuple[int, str]] = []
+        self.summary_posts = 0
 
     def request_updated(self, record: RequestRecord, message: str) -> None:
         with self.lock:
@@ -164,9 +165,14 @@ class RecordingNotifier:
         with self.lock:
             self.finals.append((record.id, record.state.value))
 
-    def summary(self, record: RequestRecord, text: str) -> None:
+    def summary(self, record: RequestRecord, text: str) -> str | None:
+        """Edits the message the record names; posts a new one (`summary-<id>-<n>`) otherwise."""
         with self.lock:
             self.summaries.append((record.id, text))
+            if not self.refs or record.progress_ts is not None:
+                return None
+            self.summary_posts += 1
+            return f"summary-{record.id}-{self.summary_posts}"
 
     def texts(self, request_id: int) -> list[str]:
         with self.lock:

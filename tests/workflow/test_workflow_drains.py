@@ -42,6 +42,14 @@ def moves(rig: Rig, parent: int) -> list[RequestRecord]:
     return rig.workflow.drain_moves(parent)
 
 
+def final_word(rig: Rig, parent: int) -> str:
+    """The drain's final sentence, once its end was reported (exactly once)."""
+    record = rig.workflow.get(parent)
+    assert [f for f in rig.notifier.finals if f[0] == parent] == [(parent, record.state.value)]
+    assert record.outcome is not None
+    return str(record.outcome["summary"])
+
+
 def test_one_approval_moves_every_vm_as_its_own_migration() -> None:
     rig = make_rig()
     parent = drain_of_source(rig, "HV-SRV02", "HV-SRV03")
@@ -66,7 +74,7 @@ def test_one_approval_moves_every_vm_as_its_own_migration() -> None:
     assert not any(vm.host == SOURCE for vm in rig.world.vms.values())
     # The moves said nothing in the chat themselves: their news went to the summary.
     assert all(rig.notifier.texts(c.id) == [] for c in children)
-    final = rig.notifier.texts(parent)[-1]
+    final = final_word(rig, parent)
     assert final.startswith("HV-SRV01 is empty: 3 VMs moved in")
     status = rig.workflow.status(request_id=parent)
     assert [r.id for r in status] == [parent, *(c.id for c in children)]
@@ -85,7 +93,7 @@ def test_a_failed_move_fails_the_drain_and_is_named_with_its_cause() -> None:
     record = rig.workflow.get(parent)
     assert record.state is State.FAILED
     assert record.outcome is not None and len(record.outcome["failed"]) == 3
-    final = rig.notifier.texts(parent)[-1]
+    final = final_word(rig, parent)
     assert final.startswith("HV-SRV01 still runs 3 VM(s)")
     assert "3 failed: " in final and "Could not find Ethernet switch 'LAN'." in final
 
@@ -127,7 +135,50 @@ def test_cancel_starts_no_further_move_and_running_ones_finish() -> None:
     states = sorted(c.state.value for c in moves(rig, parent))
     assert states == ["cancelled", "cancelled", "succeeded"]
     assert len(rig.world.starts) == 1
-    assert "2 not started (cancelled)" in rig.notifier.texts(parent)[-1]
+    assert "2 not started (cancelled)" in final_word(rig, parent)
+
+
+def test_a_move_that_no_longer_fits_at_its_turn_is_not_moved_and_said_how_to_move_it() -> None:
+    rig = make_rig()
+    rig.world.limits[SOURCE] = 1
+    parent = drain_of_source(rig, "HV-SRV02")
+    rig.workflow.approve(parent, ALICE)
+    rig.run(500)
+    last = moves(rig, parent)[-1]
+    assert last.vm is not None
+    # Not next in line yet: its check before the start has not run.
+    rig.preflight.blocking[last.vm] = "HV-SRV02 has 2.0 GiB free; it needs 8.0 GiB"
+    finish_running(rig)
+
+    record = rig.workflow.get(parent)
+    assert record.state is State.FAILED
+    assert record.outcome is not None
+    assert record.outcome["changed_since_approval"] == [last.vm]
+    assert record.outcome["failed"] == []
+    assert rig.workflow.get(last.id).state is State.FAILED
+    assert kinds(rig, last.id)[-1] == "approval_void"
+    assert rig.world.vms[last.vm].host == SOURCE and len(rig.world.starts) == 2
+    final = final_word(rig, parent)
+    assert f"1 not moved, changed since approval: {last.vm} (now blocked: HV-SRV02 has" in final
+    assert "drain HV-SRV01 again once this drain has ended" in final
+    summary = [t for i, t in rig.notifier.summaries if i == parent][-1]
+    assert f"#{last.id} {last.vm} → HV-SRV02: not moved, changed since approval: now" in summary
+
+
+def test_the_summary_message_is_kept_in_the_drain_record() -> None:
+    rig = make_rig()
+    rig.notifier.refs = True
+    parent = drain_of_source(rig, "HV-SRV02")
+    rig.workflow.approve(parent, ALICE)
+    rig.run(500)
+    assert rig.workflow.get(parent).progress_ts == f"summary-{parent}-1"
+    rig.restart().recover()
+    finish_running(rig)
+    # The process that took over edited the same message: none was posted again.
+    assert rig.workflow.get(parent).state is State.SUCCEEDED
+    assert rig.workflow.get(parent).progress_ts == f"summary-{parent}-1"
+    assert rig.notifier.summary_posts == 1
+    assert len([i for i, _ in rig.notifier.summaries if i == parent]) > 2
 
 
 def test_drain_cancel_names_requests_that_are_not_drains() -> None:

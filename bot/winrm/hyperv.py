@@ -22,7 +22,7 @@ from bot.winrm.calls import (
     refuse_pattern,
     script,
 )
-from bot.winrm.errors import incompatibilities_error, records_error
+from bot.winrm.errors import records_error
 from bot.winrm.migration import Migration
 from bot.winrm.session import HostSession, Result, Sessions
 from commands.diagnosis import KNOWLEDGE
@@ -312,11 +312,6 @@ class WinRMHyperV:
             )
             for item in result.output
         )
-
-    def raise_incompatibilities(self, source: Host, items: Sequence[Incompatibility]) -> None:
-        """Raise the classified error of a non-empty Compare-VM report."""
-        if items:
-            raise incompatibilities_error(items, source.name, self.session(source).scrub)
 
     def run(self, host: Host, invocations: Sequence[Invocation]) -> None:
         """Run changing invocations in order; stop at the first that reports any error."""

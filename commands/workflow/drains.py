@@ -88,7 +88,6 @@ class _Live:
     last_sent: float = float("-inf")
     timer: threading.Timer | None = None
     done: bool = False
-    summaries: int = 0
     extra: list[str] = field(default_factory=list)
 
 
@@ -448,7 +447,6 @@ class Drains:
                 live.timer.cancel()
                 live.timer = None
             live.last_sent = self._monotonic()
-            live.summaries += 1
             text = summary_text(live, self._deps.clock())
             parent = live.parent
         posted = self._deps.tell_summary(parent, text)
@@ -462,12 +460,6 @@ class Drains:
             if live is not None:
                 live.timer = None
         self._refresh(parent_id, force=True)
-
-    def summaries_sent(self, parent_id: int) -> int:
-        """How many summaries this process sent for the drain (the Slack budget's share)."""
-        with self._lock:
-            live = self._live.get(parent_id)
-            return 0 if live is None else live.summaries
 
     # --- the end ----------------------------------------------------------------------
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,17 +11,12 @@ from commands.delegation import ComputerObject, ObjectChange
 from commands.findings import FindingCode, Severity
 from commands.hyperv import (
     HardDisk,
-    HostEvent,
-    HostFacts,
-    HostSettings,
     Incompatibility,
     NetworkAdapter,
-    Survey,
     VmInfo,
     Volume,
 )
 from commands.inventory import Host, Inventory
-from commands.invocation import Invocation
 from commands.plans import PlanError
 from commands.preflight import (
     MOVE_CHECKS,
@@ -46,103 +40,60 @@ from commands.requests import (
     VmCompatibilityRequest,
 )
 from commands.workflow.approvals import DirectoryError
-from support.hosts import facts_from_reads, survey_from_reads
+from support.hosts import FakeHyperV, lab_host
 
-SRV01 = Host("HV-SRV01", "hv-srv01.lab.local")
-SRV02 = Host("HV-SRV02", "hv-srv02.lab.local")
+SRV01, SRV02 = lab_host("HV-SRV01"), lab_host("HV-SRV02")
 GIB = 1024**3
-
-
-def settings(host: Host, **changes: object) -> HostSettings:
-    base = HostSettings(
-        host=host.name,
-        migration_enabled=True,
-        max_vm_migrations=2,
-        max_storage_migrations=2,
-        authentication="Kerberos",
-        performance="Compression",
-        use_any_network=False,
-        memory_free_bytes=64 * GIB,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-class FakeHyperV:
-    """Answers like hosts would; only the reads the preflight makes."""
-
-    def __init__(self) -> None:
-        self.vm = VmInfo(
-            id="0b6c1f4e-0000-4000-8000-000000000001",
-            name="SRV-APP01",
-            host="HV-SRV01",
-            state="Running",
-            memory_bytes=4 * GIB,
-            processor_compatibility=False,
-            configuration_version="10.0",
-            path="D:\\Hyper-V\\SRV-APP01",
-            adapters=(NetworkAdapter("Network Adapter", "vSwitch-Prod"),),
-            disks=(HardDisk("D:\\Hyper-V\\SRV-APP01\\os.vhdx", 40 * GIB),),
-        )
-        self.settings = {SRV01.name: settings(SRV01), SRV02.name: settings(SRV02)}
-        self.switch_names = {SRV01.name: ("vSwitch-Prod",), SRV02.name: ("vSwitch-Prod",)}
-        self.paths = {"D:\\Hyper-V"}
-        self.free = 500 * GIB
-        self.incompatibilities: tuple[Incompatibility, ...] = ()
-        self.compared: list[Invocation] = []
-
-    def find_vm(self, vm: str) -> VmInfo:
-        return self.vm
-
-    def get_vm(self, host: Host, vm: str) -> VmInfo:
-        return self.vm
-
-    def host_facts(self, host: Host, paths: Sequence[str] = ()) -> HostFacts:
-        return facts_from_reads(self, host, paths)
-
-    def survey(self, vm: str, destination: Host, paths: Sequence[str]) -> Survey:
-        return survey_from_reads(self, vm, destination, paths)
-
-    def host_settings(self, host: Host) -> HostSettings:
-        return self.settings[host.name]
-
-    def switches(self, host: Host) -> tuple[str, ...]:
-        return self.switch_names[host.name]
-
-    def volumes(self, host: Host) -> tuple[Volume, ...]:
-        return (Volume("D:\\", 1000 * GIB, self.free),)
-
-    def supported_versions(self, host: Host) -> tuple[str, ...]:
-        return ("9.0", "10.0")
-
-    def path_exists(self, host: Host, path: str) -> bool:
-        return path in self.paths
-
-    def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
-        return ()
-
-    def compare(self, source: Host, invocation: Invocation) -> tuple[Incompatibility, ...]:
-        self.compared.append(invocation)
-        return self.incompatibilities
-
-    def run(self, host: Host, invocations: Sequence[Invocation]) -> None:
-        raise AssertionError("the preflight must never change anything")
+APP = "SRV-APP01"
 
 
 @pytest.fixture
-def hyperv() -> FakeHyperV:
-    return FakeHyperV()
+def hyperv() -> Iterator[FakeHyperV]:
+    """Two hosts that fit a running SRV-APP01 (4 GiB, one adapter, a local disk) on HV-SRV01;
+    the test fails if anything changed them (a preflight only reads)."""
+    volume = (Volume("D:\\", 1000 * GIB, 500 * GIB),)
+    world = FakeHyperV(
+        switch_names={SRV01.name: ("vSwitch-Prod",), SRV02.name: ("vSwitch-Prod",)},
+        host_volumes={SRV01.name: volume, SRV02.name: volume},
+        versions=("9.0", "10.0"),
+        paths={"D:\\Hyper-V"},
+    )
+    world.vms[APP] = VmInfo(
+        id="0b6c1f4e-0000-4000-8000-000000000001",
+        name=APP,
+        host="HV-SRV01",
+        state="Running",
+        memory_bytes=4 * GIB,
+        processor_compatibility=False,
+        configuration_version="10.0",
+        path="D:\\Hyper-V\\SRV-APP01",
+        adapters=(NetworkAdapter("Network Adapter", "vSwitch-Prod"),),
+        disks=(HardDisk("D:\\Hyper-V\\SRV-APP01\\os.vhdx", 40 * GIB),),
+    )
+    yield world
+    assert world.runs == [] and world.starts == []
+
+
+def set_host(hyperv: FakeHyperV, host: Host, **settings: object) -> None:
+    """The host's Get-VMHost reads `settings` from now on."""
+    hyperv.changed.setdefault(host.name, {}).update(settings)
+
+
+def set_vm(hyperv: FakeHyperV, **changes: object) -> None:
+    """SRV-APP01 reads with `changes` from now on."""
+    hyperv.vms[APP] = dataclasses.replace(hyperv.vms[APP], **changes)  # type: ignore[arg-type]
 
 
 def check(hyperv: FakeHyperV, **move: object) -> list[tuple[Severity, str]]:
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
     options: dict[str, object] = {"include_storage": True, "storage_path": "D:\\Hyper-V"}
     options.update(move)
-    result = preflight.preflight(CheckRequest(Move("SRV-APP01", SRV02, **options)))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
+    result = preflight.preflight(CheckRequest(Move(APP, SRV02, **options)))  # type: ignore[arg-type]
     return [(f.severity, f.code) for f in result.findings]
 
 
 def test_a_clean_shared_nothing_move_has_no_findings_and_a_plan(hyperv: FakeHyperV) -> None:
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
     result = preflight.preflight(MigrateRequest(move))
     assert result.ok and result.findings == ()
@@ -171,7 +122,7 @@ def test_compare_vm_news_that_direct_checks_miss_is_kept(hyperv: FakeHyperV) -> 
         ),
     )
     assert check(hyperv) == [(Severity.BLOCKING, "cpu_incompatible")]
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
     finding = preflight.preflight(CheckRequest(move)).findings[0]
     assert "hardware on the destination" not in finding.message
@@ -192,19 +143,19 @@ def test_compare_vm_news_that_direct_checks_miss_is_kept(hyperv: FakeHyperV) -> 
 )
 def test_each_check(hyperv: FakeHyperV, change: str, expected: list[tuple[Severity, str]]) -> None:
     if change == "disabled":
-        hyperv.settings[SRV02.name] = settings(SRV02, migration_enabled=False)
+        set_host(hyperv, SRV02, migration_enabled=False)
     elif change == "memory":
-        hyperv.settings[SRV02.name] = settings(SRV02, memory_free_bytes=2 * GIB)
+        set_host(hyperv, SRV02, memory_free_bytes=2 * GIB)
     elif change == "disk":
-        hyperv.free = 10 * GIB
+        hyperv.host_volumes[SRV02.name] = (Volume("D:\\", 1000 * GIB, 10 * GIB),)
     elif change == "path":
         hyperv.paths = set()
     elif change == "iso":
-        hyperv.vm = dataclasses.replace(hyperv.vm, dvd_paths=("C:\\ISO\\tools.iso",))
+        set_vm(hyperv, dvd_paths=("C:\\ISO\\tools.iso",))
     elif change == "version":
-        hyperv.vm = dataclasses.replace(hyperv.vm, configuration_version="11.0")
+        set_vm(hyperv, configuration_version="11.0")
     elif change == "credssp":
-        hyperv.settings[SRV02.name] = settings(SRV02, authentication="CredSSP")
+        set_host(hyperv, SRV02, authentication="CredSSP")
     assert check(hyperv) == expected
 
 
@@ -215,7 +166,7 @@ def test_live_move_of_local_disks_needs_include_storage(hyperv: FakeHyperV) -> N
 
 
 def test_source_given_but_vm_elsewhere_is_refused_without_a_plan(hyperv: FakeHyperV) -> None:
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     result = preflight.preflight(MigrateRequest(Move("SRV-APP01", SRV01, source=SRV02)))
     assert not result.ok and result.invocations == ()
     assert result.findings[0].code == "source_mismatch"
@@ -223,7 +174,7 @@ def test_source_given_but_vm_elsewhere_is_refused_without_a_plan(hyperv: FakeHyp
 
 
 def test_storage_move_checks_the_target_folder(hyperv: FakeHyperV) -> None:
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     result = preflight.preflight(StorageRequest("SRV-APP01", storage_path="E:\\VMs"))
     assert result.host == SRV01
     assert [f.code for f in result.findings] == ["path_missing"]
@@ -231,30 +182,30 @@ def test_storage_move_checks_the_target_folder(hyperv: FakeHyperV) -> None:
 
 
 def test_compatibility_change_needs_the_vm_off(hyperv: FakeHyperV) -> None:
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     running = preflight.preflight(VmCompatibilityRequest("SRV-APP01", True))
     assert not running.ok and running.findings[0].code == "vm_state"
-    hyperv.vm = dataclasses.replace(hyperv.vm, state="Off")
+    set_vm(hyperv, state="Off")
     off = preflight.preflight(VmCompatibilityRequest("SRV-APP01", True))
     assert off.ok and off.invocations[0].cmdlet == "Set-VMProcessor"
 
 
 def test_removing_an_absent_network_is_blocked(hyperv: FakeHyperV) -> None:
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     result = preflight.preflight(HostNetworkRemoveRequest(SRV01, "10.10.10.0/24"))
     assert [f.code for f in result.blocking] == ["network_absent"]
 
 
 def test_a_request_without_a_plan_is_named_as_the_user_typed_it(hyperv: FakeHyperV) -> None:
     with pytest.raises(PlanError, match=r"^/migrate status changes nothing on a host"):
-        resolve_plan(hyperv, Inventory([SRV01, SRV02]), StatusRequest())  # type: ignore[arg-type]
+        resolve_plan(hyperv, Inventory([SRV01, SRV02]), StatusRequest())
 
 
 def test_a_clustered_vm_is_refused_in_one_line_that_says_how_to_move_it(
     hyperv: FakeHyperV,
 ) -> None:
-    hyperv.vm = dataclasses.replace(hyperv.vm, clustered=True)
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    set_vm(hyperv, clustered=True)
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
     [finding] = preflight.preflight(CheckRequest(move)).findings
     assert (finding.severity, finding.code) == (Severity.BLOCKING, "clustered")
@@ -267,7 +218,7 @@ def test_a_share_is_never_called_missing_it_could_not_be_checked(hyperv: FakeHyp
     share = "\\\\files01\\vms"
     hyperv.paths = set()  # Test-Path on a share is false from a remote session
     assert check(hyperv, storage_path=share) == [(Severity.WARNING, "share_unchecked")]
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     move = Move("SRV-APP01", SRV02, include_storage=True, storage_path=share)
     [finding] = preflight.preflight(CheckRequest(move)).findings
     assert "double hop" in finding.message and "missing" not in finding.message.replace(
@@ -281,7 +232,7 @@ def test_compare_vm_finding_a_missing_switch_names_it(hyperv: FakeHyperV) -> Non
     hyperv.incompatibilities = (
         Incompatibility(33012, "Could not find Ethernet switch 'vSwitch-Prod'.", "adapter"),
     )
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]))
     move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
     [finding] = preflight.preflight(CheckRequest(move)).findings
     assert finding.code == "switch_missing"
@@ -320,9 +271,9 @@ def test_delegation_is_checked_between_kerberos_hosts_only(
     hyperv: FakeHyperV, auths: tuple[str, str], checked: bool
 ) -> None:
     for host, auth in zip((SRV01, SRV02), auths, strict=True):
-        hyperv.settings[host.name] = settings(host, authentication=auth)
+        set_host(hyperv, host, authentication=auth)
     directory = DelegationOf()
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]), directory)  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]), directory)
     move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
     codes = {f.code for f in preflight.preflight(CheckRequest(move)).findings}
     assert ("delegation_target_missing" in codes) is checked
@@ -330,7 +281,7 @@ def test_delegation_is_checked_between_kerberos_hosts_only(
 
 
 def test_a_directory_down_warns_and_the_move_is_still_ready(hyperv: FakeHyperV) -> None:
-    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]), DelegationOf(down=True))  # type: ignore[arg-type]
+    preflight = HostPreflight(hyperv, Inventory([SRV01, SRV02]), DelegationOf(down=True))
     move = Move("SRV-APP01", SRV02, include_storage=True, storage_path="D:\\Hyper-V")
     result = preflight.preflight(CheckRequest(move))
     assert result.ok
@@ -342,21 +293,21 @@ def test_a_directory_down_warns_and_the_move_is_still_ready(hyperv: FakeHyperV) 
 def test_switching_to_kerberos_warns_of_each_peer_without_delegation(hyperv: FakeHyperV) -> None:
     inventory = Inventory([SRV01, SRV02])
     switch = HostSetRequest(SRV01, HostSetting.AUTH, AuthType.KERBEROS)
-    findings = HostPreflight(hyperv, inventory, DelegationOf()).preflight(switch).findings  # type: ignore[arg-type]
+    findings = HostPreflight(hyperv, inventory, DelegationOf()).preflight(switch).findings
     assert [(f.severity, f.code) for f in findings] == [(Severity.WARNING, "delegation_incomplete")]
     assert findings[0].message.startswith(
         "Kerberos delegation between HV-SRV01 and HV-SRV02 is not in place"
     )
-    down = HostPreflight(hyperv, inventory, DelegationOf(down=True)).preflight(switch)  # type: ignore[arg-type]
+    down = HostPreflight(hyperv, inventory, DelegationOf(down=True)).preflight(switch)
     assert [f.code for f in down.findings] == ["delegation_unknown"]
     to_credssp = HostSetRequest(SRV01, HostSetting.AUTH, AuthType.CREDSSP)
-    assert HostPreflight(hyperv, inventory, DelegationOf()).preflight(to_credssp).findings == ()  # type: ignore[arg-type]
+    assert HostPreflight(hyperv, inventory, DelegationOf()).preflight(to_credssp).findings == ()
 
 
 def test_compare_vm_repeating_a_direct_check_in_its_own_words_is_said_once(
     hyperv: FakeHyperV,
 ) -> None:
-    hyperv.settings[SRV02.name] = settings(SRV02, memory_free_bytes=2 * GIB)
+    set_host(hyperv, SRV02, memory_free_bytes=2 * GIB)
     hyperv.incompatibilities = (
         Incompatibility(21014, "There is not enough memory on the destination (0x8007000E)."),
     )
@@ -364,9 +315,11 @@ def test_compare_vm_repeating_a_direct_check_in_its_own_words_is_said_once(
 
 
 def test_a_move_check_is_a_named_function_that_runs_alone(hyperv: FakeHyperV) -> None:
-    hyperv.vm = dataclasses.replace(hyperv.vm, dvd_paths=("C:\\ISO\\tools.iso",))
-    move = Move("SRV-APP01", SRV02)
-    facts = MoveFacts(move, hyperv.vm, SRV01, hyperv.host_facts(SRV01), hyperv.host_facts(SRV02))
+    set_vm(hyperv, dvd_paths=("C:\\ISO\\tools.iso",))
+    vm = hyperv.vms[APP]
+    facts = MoveFacts(
+        Move(APP, SRV02), vm, SRV01, hyperv.host_facts(SRV01), hyperv.host_facts(SRV02)
+    )
     assert isos_shared in MOVE_CHECKS
     assert [(f.severity, f.code) for f in isos_shared(facts)] == [
         (Severity.BLOCKING, FindingCode.LOCAL_ISO)

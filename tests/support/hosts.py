@@ -8,7 +8,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from commands.delegation import DelegationDirectory
 from commands.drain import drain_preflight, plan_drain
@@ -147,10 +147,19 @@ class FakeHyperV:
     unreachable_kind: ErrorKind = ErrorKind.HOST_UNREACHABLE
     on_start: Callable[[str], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # Host setting fields changed by `run` (Set-VMHost & co), per host.
+    # Host setting fields that differ from the defaults, per host: set by a test, or changed
+    # by `run` (Set-VMHost & co).
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)
     # A host that accepts changes and keeps its old values (the read-back must notice).
     ignores_changes: bool = False
+    # What the preflight reads, per host where it varies: the defaults are hosts that fit.
+    switch_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    host_volumes: dict[str, tuple[Volume, ...]] = field(default_factory=dict)
+    versions: tuple[str, ...] = ("10.0",)
+    # Paths that exist on every host; None: every path does.
+    paths: set[str] | None = None
+    incompatibilities: tuple[Incompatibility, ...] = ()
+    compared: list[Invocation] = field(default_factory=list)
 
     def add_vm(self, name: str, host: str) -> None:
         self.vms[name] = VmInfo(
@@ -189,10 +198,18 @@ class FakeHyperV:
         return Processor("GenuineIntel", "Intel(R) Xeon(R) Gold 6338")
 
     def host_facts(self, host: Host, paths: Sequence[str] = ()) -> HostFacts:
-        return facts_from_reads(self, host, paths)
+        return HostFacts(
+            self.host_settings(host),
+            self.switches(host),
+            self.volumes(host),
+            self.supported_versions(host),
+            tuple((p, self.path_exists(host, p)) for p in paths),
+        )
 
     def survey(self, vm: str, destination: Host, paths: Sequence[str]) -> Survey:
-        return survey_from_reads(self, vm, destination, paths)
+        found = self.find_vm(vm)
+        source = Host(found.host, found.host.lower())
+        return Survey(found, (self.host_facts(source), self.host_facts(destination, paths)))
 
     def host_settings(self, host: Host) -> HostSettings:
         if host.name in self.unreachable:
@@ -210,22 +227,23 @@ class FakeHyperV:
             return dataclasses.replace(settings, **self.changed.get(host.name, {}))
 
     def switches(self, host: Host) -> tuple[str, ...]:
-        return ("LAN",)
+        return self.switch_names.get(host.name, ("LAN",))
 
     def volumes(self, host: Host) -> tuple[Volume, ...]:
-        return ()
+        return self.host_volumes.get(host.name, ())
 
     def supported_versions(self, host: Host) -> tuple[str, ...]:
-        return ("10.0",)
+        return self.versions
 
     def path_exists(self, host: Host, path: str) -> bool:
-        return True
+        return self.paths is None or path in self.paths
 
     def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
         return ()
 
     def compare(self, source: Host, invocation: Invocation) -> tuple[Incompatibility, ...]:
-        return ()
+        self.compared.append(invocation)
+        return self.incompatibilities
 
     def run(self, host: Host, invocations: Sequence[Invocation]) -> None:
         with self.lock:
@@ -357,36 +375,3 @@ class FakePreflight:
             (Parameter("Name", vm.name), Parameter("DestinationHost", move.destination.fqdn)),
         )
         return PreflightResult(tuple(findings), (invocation,), source, move.destination, vm.id)
-
-
-class SingleReads(Protocol):
-    """The one-fact reads a fake answers; the combined reads are built from them."""
-
-    def find_vm(self, vm: str) -> VmInfo: ...
-    def host_settings(self, host: Host) -> HostSettings: ...
-    def switches(self, host: Host) -> tuple[str, ...]: ...
-    def volumes(self, host: Host) -> tuple[Volume, ...]: ...
-    def supported_versions(self, host: Host) -> tuple[str, ...]: ...
-    def path_exists(self, host: Host, path: str) -> bool: ...
-
-
-def facts_from_reads(port: SingleReads, host: Host, paths: Sequence[str] = ()) -> HostFacts:
-    """The HostFacts a fake gives: what its one-fact reads say of `host`."""
-    return HostFacts(
-        port.host_settings(host),
-        port.switches(host),
-        port.volumes(host),
-        port.supported_versions(host),
-        tuple((p, port.path_exists(host, p)) for p in paths),
-    )
-
-
-def survey_from_reads(
-    port: SingleReads, vm: str, destination: Host, paths: Sequence[str]
-) -> Survey:
-    """The Survey a fake gives: the VM, and the facts of its host and of the destination."""
-    found = port.find_vm(vm)
-    source = Host(found.host, found.host.lower())
-    return Survey(
-        found, (facts_from_reads(port, source), facts_from_reads(port, destination, paths))
-    )

@@ -91,13 +91,6 @@ class PlacementPlan:
         """Whether every VM has a destination (for a drain: the host can be emptied)."""
         return not self.unplaced
 
-    def memory_placed(self) -> dict[str, int]:
-        """Bytes of running VMs' memory placed on each destination."""
-        totals: dict[str, int] = {}
-        for p in self.placed:
-            totals[p.destination] = totals.get(p.destination, 0) + _memory_need(p.vm)
-        return totals
-
 
 PairMisfits = Mapping[tuple[str, str], Sequence[Misfit]]
 """Reasons learnt outside the pure checks, by (VM id, host name): Compare-VM's verdicts."""

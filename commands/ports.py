@@ -107,10 +107,6 @@ class HyperVPort(Protocol):
         """VM configuration versions the host can run."""
         ...
 
-    def path_exists(self, host: Host, path: str) -> bool:
-        """Whether `path` exists on the host (taken literally, never as a pattern)."""
-        ...
-
     def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
         """VMMS-Admin events written at or after `since`, oldest first."""
         ...

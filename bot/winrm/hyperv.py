@@ -263,10 +263,6 @@ class WinRMHyperV:
         """Configuration versions the host can run (Get-VMHostSupportedVersion)."""
         return self.host_facts(host).supported_versions
 
-    def path_exists(self, host: Host, path: str) -> bool:
-        """Test-Path -LiteralPath on the host (no wildcard expansion)."""
-        return dict(self.host_facts(host, [path]).paths).get(path, False)
-
     def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
         """Migration events (VMMS-Admin and High-Availability-Admin) at or after `since`,
         oldest first."""

@@ -203,7 +203,7 @@ class FakeHyperV:
             self.switches(host),
             self.volumes(host),
             self.supported_versions(host),
-            tuple((p, self.path_exists(host, p)) for p in paths),
+            tuple((p, self.paths is None or p in self.paths) for p in paths),
         )
 
     def survey(self, vm: str, destination: Host, paths: Sequence[str]) -> Survey:
@@ -234,9 +234,6 @@ class FakeHyperV:
 
     def supported_versions(self, host: Host) -> tuple[str, ...]:
         return self.versions
-
-    def path_exists(self, host: Host, path: str) -> bool:
-        return self.paths is None or path in self.paths
 
     def events_since(self, host: Host, since: dt.datetime) -> tuple[HostEvent, ...]:
         return ()

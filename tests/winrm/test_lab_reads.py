@@ -80,11 +80,14 @@ def test_switches_volumes_versions(lab: Lab) -> None:
     assert lab.port.supported_versions(lab.host("HV-SRV03")) == ("8.0", "9.0")
 
 
-def test_path_exists_is_literal(lab: Lab) -> None:
+def test_paths_are_tested_literally(lab: Lab) -> None:
     host = lab.host("HV-SRV01")
-    assert lab.port.path_exists(host, "D:\\Hyper-V\\Virtual Machines")
-    assert not lab.port.path_exists(host, "Z:\\Nowhere")
-    assert not lab.port.path_exists(host, "D:\\Hyper-V\\*")
+    paths = ["D:\\Hyper-V\\Virtual Machines", "Z:\\Nowhere", "D:\\Hyper-V\\*"]
+    assert lab.port.host_facts(host, paths).paths == (
+        ("D:\\Hyper-V\\Virtual Machines", True),
+        ("Z:\\Nowhere", False),
+        ("D:\\Hyper-V\\*", False),
+    )
     assert all(p[0] == "LiteralPath" for c in lab.world.calls("Test-Path") for p in c.parameters)
 
 

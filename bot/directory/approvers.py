@@ -14,7 +14,12 @@ import time
 from collections.abc import Callable
 
 from bot.directory.active_directory import ActiveDirectory
-from commands.workflow.approvals import ApproverDirectory, DirectoryError, MemoryDirectory
+from commands.workflow.approvals import (
+    ApproverDirectory,
+    DirectoryError,
+    MemoryDirectory,
+    UnknownAccount,
+)
 from commands.workflow.records import Actor
 
 log = logging.getLogger(__name__)
@@ -52,13 +57,19 @@ class AdGroupApprovers:
 
     def is_in_ad_group(self, actor: Actor, group: str) -> bool:
         """Whether the AD account behind `actor` is in `group`, nested included. Raises
-        DirectoryError (safe message) when the directory cannot tell."""
+        DirectoryError (safe message) when the directory cannot tell, UnknownAccount when
+        `actor` has no e-mail or no AD user has it."""
         key = (actor.slack_user_id, group.casefold())
         with self._lock:
             until = self._granted.get(key)
             if until is not None and self._clock() < until:
                 return True
-        member = self._ask(actor, group)
+        try:
+            member = self._ask(actor, group)
+        except UnknownAccount:
+            with self._lock:
+                self._granted.pop(key, None)
+            raise
         with self._lock:
             if member:
                 self._granted[key] = self._clock() + self._ttl
@@ -69,12 +80,14 @@ class AdGroupApprovers:
     def _ask(self, actor: Actor, group: str) -> bool:
         account = actor.directory_account or self._email_of(actor.slack_user_id)
         if not account:
-            log.info("no e-mail for Slack user %s: not matched to AD", actor.slack_user_id)
-            return False
+            raise UnknownAccount(
+                "Slack has no e-mail address for you, so hvbot cannot find your Active "
+                "Directory account. Ask a Slack admin to show your profile's e-mail to apps "
+                "(hvbot reads it with the users:read.email scope)."
+            )
         user = self._directory.find_user(account)
         if user is None:
-            log.info("no AD user with mail or UPN %s", account)
-            return False
+            raise UnknownAccount(f"no Active Directory user has the e-mail or UPN {account}.")
         group_dn = self._directory.group_dn(group)
         if group_dn is None:
             raise DirectoryError(f"the approver group {group} is not in the directory")

@@ -33,7 +33,7 @@ from bot.app import build_services
 from bot.config import Config, Secrets
 from bot.slack.app import create_app
 from bot.slack.coordination import DEFAULT_TTL, Coordination, LeaseKeeper
-from bot.slack.directory import SlackUserGroups
+from bot.slack.directory import SlackEmails, SlackUserGroups
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import Limits, Pacer
 from bot.slack.settings import EVENTS_PATH, HTTP, SlackSettings
@@ -139,7 +139,11 @@ class ActiveBot:
         self.pacer = Pacer(limits)
         self.notifier = SlackNotifier(client, self.pacer)
         self.services = build_services(
-            config, secrets, self.notifier, directory=SlackUserGroups(client)
+            config,
+            secrets,
+            self.notifier,
+            directory=SlackUserGroups(client),
+            email_of=SlackEmails(client),
         )
         self.notifier.attach(self.services.store)
         if settings.witness_channel:

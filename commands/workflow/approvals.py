@@ -21,8 +21,14 @@ class DirectoryError(Exception):
     """The directory could not answer (LDAP or Slack unreachable); the message is safe to show."""
 
 
+class UnknownAccount(Exception):
+    """The directory cannot tell who a person is (Slack gives no e-mail, no directory user has
+    it): a "no" to every group, with the reason to tell them (safe to show)."""
+
+
 class ApproverDirectory(Protocol):
-    """Group memberships the approval policy needs. Both methods may raise `DirectoryError`."""
+    """Group memberships the approval policy needs. Both methods may raise `DirectoryError`;
+    `is_in_ad_group` raises `UnknownAccount` when it cannot tell who the actor is."""
 
     def usergroup_members(self, group_id: str) -> frozenset[str]:
         """The Slack user ids in Slack user group `group_id` (S0123...)."""
@@ -97,7 +103,9 @@ class Approvers:
         self._directory = directory
 
     def is_approver(self, actor: Actor) -> bool:
-        """Whether `actor` is an approver through any source; cheapest sources first."""
+        """Whether `actor` is an approver through any source; cheapest sources first. Raises
+        WorkflowError when a group cannot be checked now or the directory cannot tell who
+        `actor` is (each with its reason): it never grants then."""
         policy = self.policy
         if actor.slack_user_id in policy.users:
             return True
@@ -108,6 +116,8 @@ class Approvers:
             ):
                 return True
             return any(self._directory.is_in_ad_group(actor, group) for group in policy.ad_groups)
+        except UnknownAccount as exc:
+            raise WorkflowError(f"You are not an approver: {exc}") from exc
         except DirectoryError as exc:
             raise WorkflowError(f"Cannot check approver groups right now: {exc}") from exc
 

@@ -97,7 +97,7 @@ class User:
             "profile": {
                 "real_name": self.real_name,
                 "display_name": self.name,
-                "email": self.email,
+                **({"email": self.email} if self.email else {}),
                 "team": TEAM_ID,
             },
         }
@@ -176,11 +176,13 @@ class Workspace:
     # -- people, places, groups --------------------------------------------------------
 
     def add_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
-        """Add (or redefine) a user; unspecified fields are derived from the id."""
+        """Add (or redefine) a user; unspecified fields are derived from the id. `email=""`
+        is a person whose profile shows apps no e-mail (`users.info` has none)."""
         if not USER_ID.match(user_id):
             raise ValueError(f"not a Slack user id: {user_id!r} (U… or W…)")
         short = name or name_from_id(user_id)
-        user = User(user_id, short, short.capitalize(), email or f"{short}@{EMAIL_DOMAIN}")
+        address = f"{short}@{EMAIL_DOMAIN}" if email is None else email
+        user = User(user_id, short, short.capitalize(), address)
         with self._lock:
             self._users[user_id] = user
         return user

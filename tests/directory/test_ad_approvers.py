@@ -68,13 +68,22 @@ def test_group_given_as_a_dn_works_too(people: dict[str, str], ad: ActiveDirecto
     assert not ad_approvers.is_in_ad_group(Actor("UDAVE"), people["HV-Approvers"])
 
 
-def test_a_user_without_e_mail_is_not_an_approver(
+def test_a_user_without_e_mail_is_refused_with_the_reason(
     people: dict[str, str], ad: ActiveDirectory
 ) -> None:
     approvers = approvers_for(ad)
     # Slack gives no e-mail for UFRANK; frank's AD account has none either.
-    assert not approvers.is_approver(Actor("UFRANK"))
-    assert not approvers.is_approver(Actor("UFRANK", directory_account="frank@example.com"))
+    with pytest.raises(WorkflowError) as no_email:
+        approvers.is_approver(Actor("UFRANK"))
+    assert no_email.value.message.startswith(
+        "You are not an approver: Slack has no e-mail address for you, so hvbot cannot find "
+        "your Active Directory account."
+    )
+    with pytest.raises(WorkflowError) as unknown:
+        approvers.is_approver(Actor("UFRANK", directory_account="frank@example.com"))
+    assert unknown.value.message == (
+        "You are not an approver: no Active Directory user has the e-mail or UPN frank@example.com."
+    )
 
 
 def test_an_unknown_group_is_refused_not_granted(
@@ -107,7 +116,7 @@ def test_directory_down_fails_closed_with_a_clear_message(dc: RunningDC) -> None
         unit.add_group("HV-Approvers", [carol])
         directory = ActiveDirectory(settings(own), own.base_dn)
         approvers = approvers_for(directory)
-        assert approvers.is_approver(Actor("UDAVE")) is False
+        assert approvers.is_approver(Actor("UCAROL"))
     finally:
         own.stop()
     with pytest.raises(WorkflowError) as refused:

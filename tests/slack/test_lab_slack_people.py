@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from slack_sdk import WebClient
 
-from bot.slack.directory import SlackUserGroups
+from bot.slack.directory import SlackEmails, SlackUserGroups
 from commands.workflow.approvals import DirectoryError
 from lab.slack.server import SlackStandIn
 from support.slack_app import ALICE, BOB, CHANNEL, MALLORY, SlackRig, eventually
@@ -44,6 +44,27 @@ def test_a_directory_that_cannot_answer_says_so() -> None:
         slack.faults.fail("usergroups.users.list", "internal_error")
         with pytest.raises(DirectoryError, match="S0LEADS01"):
             SlackUserGroups(web_client(slack)).usergroup_members("S0LEADS01")
+
+
+def test_e_mails_come_from_users_info_an_address_is_kept_briefly_none_never() -> None:
+    with SlackStandIn() as slack:
+        slack.workspace.add_user(BOB, "bob", email="bob@lab.local")
+        slack.workspace.add_user(MALLORY, "mallory", email="")
+        clock = Clock()
+        emails = SlackEmails(web_client(slack), ttl=60, clock=clock)
+        assert emails(BOB) == "bob@lab.local"
+        assert emails(MALLORY) is None
+        slack.workspace.add_user(BOB, "bob", email="robert@lab.local")
+        slack.workspace.add_user(MALLORY, "mallory", email="mallory@lab.local")
+        clock.now = 30
+        assert emails(BOB) == "bob@lab.local"
+        assert emails(MALLORY) == "mallory@lab.local", "no address is never kept"
+        clock.now = 61
+        assert emails(BOB) == "robert@lab.local"
+        assert len(slack.calls("users.info")) == 4
+        slack.faults.fail("users.info", "internal_error")
+        with pytest.raises(DirectoryError, match="Slack refused to read your e-mail address"):
+            emails(ALICE)
 
 
 def test_outside_the_allowed_channels_and_people_the_bot_says_why(rig: SlackRig) -> None:

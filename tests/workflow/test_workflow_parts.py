@@ -25,6 +25,7 @@ from commands.workflow.approvals import (
     Approvers,
     DirectoryError,
     MemoryDirectory,
+    UnknownAccount,
 )
 from commands.workflow.codec import (
     decode_request,
@@ -138,6 +139,23 @@ def test_a_directory_outage_is_a_refusal_not_a_crash() -> None:
     assert Approvers(ApprovalPolicy(users=frozenset({"UX"})), _DownDirectory()).is_approver(
         Actor("UX")
     )
+
+
+class _NoAccount:
+    def usergroup_members(self, group_id: str) -> frozenset[str]:
+        return frozenset()
+
+    def is_in_ad_group(self, actor: Actor, group: str) -> bool:
+        raise UnknownAccount("Slack has no e-mail address for you.")
+
+
+def test_a_person_the_directory_cannot_place_is_refused_with_the_reason() -> None:
+    approvers = Approvers(ApprovalPolicy(ad_groups=("HV-Approvers",)), _NoAccount())
+    with pytest.raises(WorkflowError) as refused:
+        approvers.is_approver(Actor("UX"))
+    assert refused.value.message == "You are not an approver: Slack has no e-mail address for you."
+    listed = Approvers(ApprovalPolicy(users=frozenset({"UX"}), ad_groups=("G",)), _NoAccount())
+    assert listed.is_approver(Actor("UX"))
 
 
 def test_critical_hosts_need_the_configured_number_of_approvers() -> None:

@@ -4,7 +4,9 @@ Prints, for each host, its WinRM endpoint, the stand-in's Web API and web page, 
 `hvbot.toml` fragment (`[winrm]`, `[[hosts]]`, `[slack]`) and the environment variables holding
 the throw-away credentials. `--directory` adds a Samba AD DC on its own loopback address whose
 computer objects are the lab's hosts, with the scenario's delegation, and its `[directory]`
-section and accounts. The lab is imported lazily so the bot's production code paths never
+section and accounts; the hosts then take their delegation from the DC (a `fix` made there
+changes what their moves do) and accept Kerberos with keys exported from it, and the
+variables that give the bot a ticket are printed too. The lab is imported lazily so the bot's production code paths never
 load it.
 """
 
@@ -92,23 +94,7 @@ def run_lab(args: argparse.Namespace) -> int:
         )
         return EXIT_SCENARIO_PROBLEM
     ports = {name: args.base_port + i for i, name in enumerate(names)} if args.base_port else None
-    slack = SlackStandIn()
-    try:
-        slack.start()
-        lab = start_lab(
-            world,
-            auth=args.auth,
-            https=args.https,
-            ports=ports,
-            work_dir=Path(args.work_dir) if args.work_dir else None,
-        )
-    except OSError as exc:
-        slack.stop()
-        print(f"hvbot lab: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_SCENARIO_PROBLEM
     with contextlib.ExitStack() as resources:
-        resources.enter_context(lab)
-        resources.enter_context(slack)
         domain = None
         if args.directory:
             try:
@@ -116,14 +102,32 @@ def run_lab(args: argparse.Namespace) -> int:
             except SambaUnavailable as exc:
                 print(f"hvbot lab: no directory: {exc}", file=sys.stderr)
                 return EXIT_SCENARIO_PROBLEM
+        try:
+            slack = resources.enter_context(SlackStandIn())
+            lab = start_lab(
+                world,
+                auth=args.auth,
+                https=args.https,
+                ports=ports,
+                work_dir=Path(args.work_dir) if args.work_dir else None,
+                keytabs=domain.realm.keytabs if domain and domain.realm else None,
+            )
+        except OSError as exc:
+            print(f"hvbot lab: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_SCENARIO_PROBLEM
+        resources.enter_context(lab)
         _serve(lab, slack, domain)
     print("Lab stopped.")
     return 0
 
 
 def _start_domain(world: World, resources: contextlib.ExitStack) -> LabDomain:
-    """A DC whose computer objects are the world's hosts, with the scenario's delegation."""
+    """A DC whose computer objects are the world's hosts, with the scenario's delegation and
+    their Kerberos keys; from then on the hosts read their delegation from it."""
+    import tempfile
+
     from lab.directory import start_dc
+    from lab.directory.delegation import DirectoryDelegation
     from lab.directory.domain import LabComputer, seed_domain
 
     dc = resources.enter_context(start_dc())
@@ -131,7 +135,21 @@ def _start_domain(world: World, resources: contextlib.ExitStack) -> LabDomain:
         LabComputer(host.name, host.fqdn, tuple(sorted(host.delegation_to)))
         for host in world.hosts.values()
     ]
-    return seed_domain(dc, computers)
+    keys = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="hvbot-lab-krb-")))
+    domain = seed_domain(dc, computers, keys=(world.credentials, keys))
+    world.delegation = DirectoryDelegation(dc)
+    return domain
+
+
+def _print_kerberos(lab: RunningLab, domain: LabDomain) -> None:
+    """How to reach the hosts with Kerberos instead: the hosts accept it already."""
+    print(
+        '\n# Kerberos to the hosts instead: set auth = "kerberos" in [winrm], and give the bot '
+        "a ticket\n# from the lab user's keytab (its user and password must then be unset):"
+    )
+    print("unset HVBOT_WINRM_USER HVBOT_WINRM_PASSWORD")
+    for name, value in domain.kerberos_environment(lab.username).items():
+        print(f"export {name}={shlex.quote(value)}")
 
 
 def _serve(lab: RunningLab, slack: SlackStandIn, domain: LabDomain | None) -> None:
@@ -160,6 +178,8 @@ def _serve(lab: RunningLab, slack: SlackStandIn, domain: LabDomain | None) -> No
         environment = {**slack.environment(), **(domain.environment() if domain else {})}
         for name, value in environment.items():
             print(f"export {name}={shlex.quote(value)}")
+        if domain is not None:
+            _print_kerberos(lab, domain)
         print("\nLab running; Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass

@@ -94,16 +94,42 @@ def kerberos_realm(
 ) -> LabRealm:
     """Create the hosts' computer objects and the users in `unit`, export their keys, and
     write the krb5.conf. `spns` replaces a host's SPNs (to leave one out, say)."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    listed = list(hosts)
-    keytabs: dict[str, Path] = {}
-    for name, fqdn in listed:
+    computers: dict[str, KeyedComputer] = {}
+    for name, fqdn in hosts:
         names = (spns or {}).get(name, winrm_spns(name, fqdn))
         dn = unit.add_computer(ComputerSpec(name, fqdn, spns=names))
-        unit.conn.extend.microsoft.modify_password(dn, f"Host-{secrets.token_urlsafe(24)}-1a")
+        computers[name] = KeyedComputer(dn, fqdn, tuple(names))
+    return realm_keys(dc, unit, computers, users, work_dir)
+
+
+@dataclass(frozen=True)
+class KeyedComputer:
+    """A host's computer object that is to get keys: where it is and the SPNs it carries."""
+
+    dn: str
+    fqdn: str
+    spns: tuple[str, ...]
+
+
+def realm_keys(
+    dc: RunningDC,
+    unit: LabDirectory,
+    computers: Mapping[str, KeyedComputer],
+    users: Mapping[str, str],
+    work_dir: Path,
+) -> LabRealm:
+    """Give existing computer objects (by host name) a password, as a domain join does, and
+    export their WinRM keys; make `users` domain users in `unit` with client keytabs; write
+    the krb5.conf."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    keytabs: dict[str, Path] = {}
+    for name, computer in computers.items():
+        unit.conn.extend.microsoft.modify_password(
+            computer.dn, f"Host-{secrets.token_urlsafe(24)}-1a"
+        )
         keytab = work_dir / f"{name.lower()}.keytab"
         keytab.unlink(missing_ok=True)
-        for spn in names:
+        for spn in computer.spns:
             if spn.startswith(("WSMAN/", "HTTP/")):
                 export_keytab(dc, spn, keytab)
         keytabs[name] = keytab
@@ -116,7 +142,8 @@ def kerberos_realm(
         export_keytab(dc, f"{bare}@{dc.realm}", keytab)
         client_keytabs[user] = keytab
     conf = work_dir / "krb5.conf"
-    conf.write_text(krb5_conf(dc, (f.partition(".")[2] for _, f in listed)), encoding="utf-8")
+    domains = (c.fqdn.partition(".")[2] for c in computers.values())
+    conf.write_text(krb5_conf(dc, domains), encoding="utf-8")
     return LabRealm(dc.realm, conf, keytabs, client_keytabs)
 
 

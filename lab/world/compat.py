@@ -106,9 +106,16 @@ def multiple_destinations(
 
 
 def connection_problems(
-    world: World, source: Host, destination: Host | None, name: str, vm: VirtualMachine
+    world: World,
+    source: Host,
+    destination: Host | None,
+    name: str,
+    vm: VirtualMachine,
+    *,
+    storage: bool,
 ) -> list[Problem]:
-    """Reaching and authenticating to the destination's migration service."""
+    """Reaching and authenticating to the destination's migration service (`name`, as
+    Move-VM was given it; `storage`: the move takes storage too)."""
 
     def fail(text: str, code: int, event: int = EVENT_FAILED) -> list[Problem]:
         return [
@@ -155,7 +162,10 @@ def connection_problems(
             "machine actively refused it",
             E_REFUSED,
         )
-    delegated = destination.name.lower() in {p.lower() for p in source.delegation_to}
+    if world.delegation is not None:
+        delegated = world.delegation.allows(source.name, name, storage)
+    else:
+        delegated = destination.name.lower() in {p.lower() for p in source.delegation_to}
     missing = world.fault(
         FaultKind.KERBEROS_DELEGATION_MISSING, source.name, vm.name
     ) or world.fault(FaultKind.KERBEROS_DELEGATION_MISSING, destination.name, vm.name)

@@ -81,7 +81,9 @@ def find_problems(
 ) -> tuple[list[Problem], bool]:
     """(problems, connection_failed) for moving `vm` to `destination`."""
     with inv.world.lock:
-        failed = compat.connection_problems(inv.world, inv.host, destination, name, vm)
+        failed = compat.connection_problems(
+            inv.world, inv.host, destination, name, vm, storage=targets is not None
+        )
         if failed or destination is None:
             return failed, True
         return compat.compatibility_problems(inv.world, inv.host, destination, vm, targets), False

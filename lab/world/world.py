@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from lab.pipeline import CommandCall, InvocationContext, PipelineSink
 from lab.world import winpath
@@ -23,6 +24,17 @@ from lab.world.model import (
     Performance,
 )
 from lab.world.shell import run_pipeline
+
+
+class Delegation(Protocol):
+    """Where the hosts' Kerberos constrained delegation comes from when not the scenario's
+    `delegation_to`: the lab's DC (`lab.directory.delegation`)."""
+
+    def allows(self, source: str, destination: str, storage: bool) -> bool:
+        """Whether host `source` may delegate to `destination` (the name Move-VM was given)
+        for a move (`storage`: one that moves storage too)."""
+        ...
+
 
 DEFAULT_USER = "LAB\\hvadmin"
 DEFAULT_PASSWORD = "Lab-Passw0rd!"
@@ -70,6 +82,8 @@ class World:
         self.latency: Latency = OFF
         self._modules_loaded: set[tuple[str, str]] = set()
         self._threads: list[threading.Thread] = []
+        # None: the scenario's `delegation_to` says who may delegate to whom.
+        self.delegation: Delegation | None = None
 
     # -- hosts ---------------------------------------------------------------------------
 

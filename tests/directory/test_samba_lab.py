@@ -110,8 +110,40 @@ def test_two_processes_on_a_fresh_machine_provision_once(dc: RunningDC, tmp_path
             child.wait(timeout=120)
 
 
+def said_with_kerberos(output: str, tmp_path: Path) -> bool:
+    """`hvbot say -- host HV-SRV01` with the printed configuration switched to Kerberos and
+    the printed Kerberos variables instead of the WinRM user and password."""
+    fragment = output.split("# hvbot.toml fragment\n")[1].split("# credentials")[0]
+    assert 'auth = "basic"' in fragment
+    config = tmp_path / "hvbot.toml"
+    config.write_text(
+        fragment.replace('auth = "basic"', 'auth = "kerberos"')
+        + f'\n[audit]\ndatabase = "{tmp_path / "audit.db"}"\n',
+        encoding="utf-8",
+    )
+    exported = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in output.splitlines()
+        if line.startswith("export ")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HVBOT_", "KRB5"))}
+    env |= {k: shlex.split(v)[0] for k, v in exported.items() if not k.startswith("HVBOT_WINRM")}
+    assert "unset HVBOT_WINRM_USER HVBOT_WINRM_PASSWORD" in output
+    assert Path(env["KRB5_CLIENT_KTNAME"]).is_file()
+    command = [sys.executable, "-m", "bot.cli", "say", "--config", str(config), "--as", "UX"]
+    said = subprocess.run(
+        [*command, "--", "host", "HV-SRV01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert said.returncode == 0, said.stdout + said.stderr
+    return "HV-SRV01: live migration settings" in said.stdout
+
+
 def test_hvbot_lab_directory_prints_a_working_directory_section_and_stops_its_dc(
-    dc: RunningDC,
+    dc: RunningDC, tmp_path: Path
 ) -> None:
     lab = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "lab", "--directory"],
@@ -147,6 +179,7 @@ def test_hvbot_lab_directory_prints_a_working_directory_section_and_stops_its_dc
         reader.close()
         assert computer is not None and computer.dns_host_name == "HV-SRV01.lab.local"
         assert len(computer.allowed_to_delegate_to) == 8  # two peers, four services each
+        assert said_with_kerberos(output, tmp_path)
         samba_pid = int(Path(f"/proc/{lab.pid}/task/{lab.pid}/children").read_text().split()[0])
     finally:
         lab.send_signal(signal.SIGINT)

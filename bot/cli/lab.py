@@ -6,8 +6,8 @@ the throw-away credentials. `--directory` adds a Samba AD DC on its own loopback
 computer objects are the lab's hosts, with the scenario's delegation, and its `[directory]`
 section and accounts; the hosts then take their delegation from the DC (a `fix` made there
 changes what their moves do) and accept Kerberos with keys exported from it, and the
-variables that give the bot a ticket are printed too. The lab is imported lazily so the bot's production code paths never
-load it.
+variables that give the bot a ticket are printed too. The lab is imported lazily so the
+bot's production code paths never load it.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from commands.workflow.scheduler import SLOTS_FREED
 from lab.running import RunningLab, start_lab
 from lab.world import World, load_scenario
 
@@ -178,8 +179,12 @@ def _judge(result: Round, database: Path, world: World, before: dict[str, int]) 
         if not sent:
             continue
         sent_per_vm[vm] += len(sent)
-        ends = [dt.datetime.fromisoformat(e[2]) for e in mine if e[3] in FINALS]
-        end = ends[-1] if ends else dt.datetime.max.replace(tzinfo=dt.UTC)
+        # A move holds its hosts' slots until they are freed: once its Move-VM returned
+        # (`slots_freed`, before its outcome is decided), else until it ends.
+        ends = [
+            dt.datetime.fromisoformat(e[2]) for e in mine if e[1] == SLOTS_FREED or e[3] in FINALS
+        ]
+        end = ends[0] if ends else dt.datetime.max.replace(tzinfo=dt.UTC)
         for host in (source, destination):
             per_host.setdefault(host, []).append((sent[0], end))
     result.sent = sum(sent_per_vm.values())

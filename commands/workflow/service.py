@@ -101,7 +101,11 @@ class Workflow:
         self._slots = self._dispatch.slots
         self._runner = self._dispatch.runner
         self._drains = Drains(
-            self._deps, self._dispatch.enqueue, self.cancel, summary_seconds=summary_seconds
+            self._deps,
+            self._dispatch.enqueue,
+            # A drain's cancel stops moves not started yet; one sent meanwhile runs to its end.
+            lambda child_id, actor: self.cancel(child_id, actor, started_too=False),
+            summary_seconds=summary_seconds,
         )
         routed.drains = self._drains
         self._expiry = Ticker(
@@ -191,11 +195,20 @@ class Workflow:
         self._deps.tell(record, f"Request #{record.id} rejected by {who(actor)}{because}")
         return record
 
-    def cancel(self, request_id: int, actor: Actor, *, seen: State | None = None) -> RequestRecord:
+    def cancel(
+        self,
+        request_id: int,
+        actor: Actor,
+        *,
+        seen: State | None = None,
+        started_too: bool = True,
+    ) -> RequestRecord:
         """Cancels a request, by its requester or an approver. Pending: cancelled at once.
         Started or running: the host is asked to stop and the host's answer sets the final
         state. `seen` is the state the caller was looking at (a card's buttons): if the request
-        has left it meanwhile, the caller is told who moved it instead of cancelling."""
+        has left it meanwhile, the caller is told who moved it instead of cancelling.
+        `started_too=False` (a drain stopping its moves) cancels only a request not started:
+        one started meanwhile refuses with WorkflowError and runs to its end."""
         deps = self._deps
         record = deps.record(request_id)
         deps.approvers.check_may_cancel(record, actor)
@@ -204,6 +217,8 @@ class Workflow:
         if record.kind == RequestKind.DRAIN and record.state is State.RUNNING:
             return self._drains.cancel(record, actor)
         if not self._runner.claim(request_id, cancel_by=actor):
+            if not started_too:
+                raise WorkflowError(f"Request #{request_id} is starting; it runs to its end.")
             # Being started, followed or cancelled here: stopping is the runner's job, unless
             # the caller saw an earlier state (the record read above may predate the approval).
             record = deps.record(request_id)
@@ -219,6 +234,8 @@ class Workflow:
             record = self._cancel_pending(record, actor)
         except _Started as started:
             self._runner.release(request_id)
+            if not started_too:
+                raise
             return self._runner.cancel_elsewhere(started.record, actor)
         except WorkflowError:
             self._runner.release(request_id)

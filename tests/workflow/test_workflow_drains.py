@@ -6,12 +6,25 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import pytest
+
 from commands.requests import Drain, DrainRequest
 from commands.workflow.codec import drain_of
+from commands.workflow.context import Deps
 from commands.workflow.drains import MAX_LISTED, _Line, _Live, final_sentence, summary_text
 from commands.workflow.machine import WorkflowError
 from commands.workflow.records import RequestRecord, State
-from support.workflow import ALICE, BOB, PLACE, REQUESTER, Rig, host, kinds, make_rig
+from support.workflow import (
+    ALICE,
+    BOB,
+    PLACE,
+    REQUESTER,
+    ManualExecutor,
+    Rig,
+    host,
+    kinds,
+    make_rig,
+)
 
 SOURCE = "HV-SRV01"
 
@@ -282,3 +295,34 @@ def _record(request_id: int) -> RequestRecord:
     rig = make_rig()
     record = rig.workflow.submit(DrainRequest(Drain(host(SOURCE))), REQUESTER, PLACE)
     return dataclasses.replace(record, id=request_id, source_host="H1", state=State.RUNNING)
+
+
+def test_a_move_sent_while_its_drain_is_cancelled_runs_to_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = make_rig()
+    rig.world.limits[SOURCE] = 1
+    parent = drain_of_source(rig, "HV-SRV02")
+    rig.workflow.approve(parent, ALICE)
+    while not moves(rig, parent):
+        rig.run(1)
+    assert rig.world.starts == []
+    # Another process cancels the drain. Right after it looked at the first move ("not
+    # sent"), this process sends that move; the cancel of the move then finds it sent.
+    was_sent = Deps.was_sent
+    looked: list[int] = []
+
+    def send_after_the_first_look(deps: Deps, request_id: int) -> bool:
+        if looked:
+            return was_sent(deps, request_id)
+        looked.append(request_id)
+        rig.run(500)
+        return False
+
+    monkeypatch.setattr(Deps, "was_sent", send_after_the_first_look)
+    rig.other_process(ManualExecutor()).cancel(parent, REQUESTER)
+    [running] = [m for m in rig.world.migrations if m.outcome is None]
+    assert [c.vm for c in moves(rig, parent) if c.id in looked] == [running.vm]
+    finish_running(rig)
+    states = sorted(c.state.value for c in moves(rig, parent))
+    assert states == ["cancelled", "cancelled", "succeeded"]

@@ -7,10 +7,16 @@ the lab's hosts and the Slack stand-in in this one, the driver playing people.
    while `--migrations` lab migrations run, in HTTP mode and in Socket Mode. Slack's limit
    is 3 s; the goal p99 ≤ 100 ms.
 2. From the same run: Slack calls per migration-minute, the most edits one job and the whole
-   workspace made in any 60 s, and the age of the progress value people see (sampled every
-   0.5 s while the moves run: time since the job's progress message last changed).
-3. `--many` concurrent migrations followed to the end: final messages correct, the bot's RSS
-   (peak), the age of the shown value. `--many 0` skips it.
+   workspace made in any 60 s, and the age of the progress value people see.
+3. `--many` concurrent migrations in one channel followed to the end: final messages correct,
+   the bot's RSS (peak), Slack calls per minute, the age of the shown value.
+   `--many 0` skips it.
+
+The age of the shown value is sampled every 0.5 s for every move the lab runs (from its job's
+start to its end), wherever the move's progress is shown (its own message, or its line on
+the channel's running-migrations board), two ways: "since change" = time since that message
+(or line) last changed, or since the move started while nothing is shown yet; "behind host" =
+time since the lab's job last had the percentage shown (0 while it still has it).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from lab.slack.server import SlackStandIn
 from lab.slack.workspace import Message
 from lab.waiting import wait_until
 from lab.world import World
+from lab.world.model import JobState
 from lab.world.scenario import parse_scenario
 
 CHANNEL = "C0BENCH01"
@@ -49,6 +56,8 @@ SOURCE, DESTINATION = "HV-SRV01", "HV-SRV02"
 APPROVE = "hvbot_approve"
 _ACTIVE = re.compile(r"active: serving Slack \((?P<where>[^)]*)\)")
 _BAR = re.compile(r"[█░]")
+_PERCENT = re.compile(r"(\d+)%")
+BOARD = "Running migrations"
 
 
 def scenario(vms: int, memory_gb: int, time_scale: float) -> World:
@@ -147,15 +156,28 @@ def _final(slack: SlackStandIn, card: Message) -> list[Message]:
 
 
 @dataclass
+class Shown:
+    """What people see of one move: since when, and at which percentage."""
+
+    text: str = ""
+    since: float = 0.0
+    percent: int | None = None
+
+
+@dataclass
 class Moves:
     """Migrations started through Slack: asked, approved, watched."""
 
     slack: SlackStandIn
     driver: Driver
+    world: World
     cards: dict[str, Message] = field(default_factory=dict)
     ages: list[float] = field(default_factory=list)
+    behind: list[float] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
+    _shown: dict[str, Shown] = field(default_factory=dict)
+    _truth: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
 
     def start(self, vms: list[str]) -> None:
         """Types `/migrate VM to HV-SRV02` for each, then approves every card."""
@@ -196,15 +218,34 @@ class Moves:
     def _watch(self, stop: threading.Event) -> None:
         while not stop.wait(0.5):
             now = time.time()
-            for card in self.cards.values():
-                if _final(self.slack, card):
+            with self.world.lock:
+                running = {
+                    job.vm_name: job.percent
+                    for job in self.world.jobs.values()
+                    if job.state is JobState.Running
+                }
+            boards = [
+                m
+                for m in self.slack.workspace.history(CHANNEL)
+                if m.bot and m.text.startswith(BOARD)
+            ]
+            for vm, card in self.cards.items():
+                if vm not in running:
                     continue
-                progress = [
-                    m for m in self.slack.workspace.replies(CHANNEL, card.ts) if _BAR.search(m.text)
-                ]
-                if progress:
-                    changed = float(progress[0].edited_ts or progress[0].ts)
-                    self.ages.append(now - changed)
+                truth = self._truth.setdefault(vm, [])
+                truth.append((now, running[vm]))
+                shown = self._shown.setdefault(vm, Shown(since=now))
+                text, changed = _seen(self.slack, card, vm, boards)
+                if text is not None and text != shown.text:
+                    found = _PERCENT.search(text)
+                    shown.text, shown.since = text, changed
+                    shown.percent = int(found.group(1)) if found else None
+                self.ages.append(now - shown.since)
+                if shown.percent is not None:
+                    had = [at for at, percent in truth if percent <= shown.percent]
+                    self.behind.append(now - max(had) if had else now - truth[0][0])
+                else:
+                    self.behind.append(now - truth[0][0])
 
     def finish(self, timeout: float) -> int:
         """Waits for every final message; how many are a success saying where the VM is."""
@@ -220,6 +261,24 @@ class Moves:
         )
 
 
+def _seen(
+    slack: SlackStandIn, card: Message, vm: str, boards: list[Message]
+) -> tuple[str | None, float]:
+    """The progress people see of `vm` and when its message last changed: its own progress
+    message in the card's thread, or its line on a board."""
+    for message in slack.workspace.replies(CHANNEL, card.ts):
+        if _BAR.search(message.text):
+            return message.text, float(message.edited_ts or message.ts)
+    for board in boards:
+        for block in board.blocks:
+            text = block.get("text")
+            lines = str(text.get("text", "")).splitlines() if isinstance(text, dict) else []
+            for line in lines:
+                if f"*{vm}*" in line:
+                    return line, float(board.edited_ts or board.ts)
+    return None, 0.0
+
+
 def _percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
@@ -229,8 +288,8 @@ def _ages(samples: list[float]) -> str:
     """`p50 max (n samples)` of the shown value's age, or a dash when nothing was sampled
     (no progress message was up while a move ran)."""
     if not samples:
-        return f"{'-':>10} {'-':>10} {0:>8}"
-    return f"{statistics.median(samples):>10.1f} {max(samples):>10.1f} {len(samples):>8}"
+        return f"{'-':>16} {'-':>10} {0:>8}"
+    return f"{statistics.median(samples):>16.1f} {max(samples):>10.1f} {len(samples):>8}"
 
 
 def _max_in_window(times: list[float], window: float = 60.0) -> int:
@@ -256,7 +315,7 @@ def ack_run(args: argparse.Namespace, mode: str, tmp: Path) -> dict[str, Any]:
     world = scenario(args.migrations, args.memory_gb, args.time_scale)
     with start_lab(world) as lab, SlackStandIn() as slack, serving(lab, slack, mode, tmp) as bot:
         driver = Driver(slack, bot_url=bot.url, ack_timeout=10)
-        moves = Moves(slack, driver)
+        moves = Moves(slack, driver, world)
         moves.start([f"BENCH-VM{i:03d}" for i in range(args.migrations)])
         with moves.watched(), ThreadPoolExecutor(args.concurrency) as pool:
             deliveries = list(
@@ -285,6 +344,7 @@ def ack_run(args: argparse.Namespace, mode: str, tmp: Path) -> dict[str, Any]:
             "max_job_edits_60s": max((_max_in_window(t) for t in per_job.values()), default=0),
             "max_workspace_edits_60s": _max_in_window([c.at for c in calls["update"]]),
             "ages": moves.ages,
+            "behind": moves.behind,
             "rss": bot.peak_rss_mb(),
         }
 
@@ -294,13 +354,25 @@ def many_run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     world = scenario(args.many, args.memory_gb, args.time_scale)
     with start_lab(world) as lab, SlackStandIn() as slack, serving(lab, slack, "http", tmp) as bot:
         driver = Driver(slack, bot_url=bot.url, ack_timeout=10)
-        moves = Moves(slack, driver)
+        moves = Moves(slack, driver, world)
         moves.start([f"BENCH-VM{i:03d}" for i in range(args.many)])
         with moves.watched():
             ok = moves.finish(timeout=1800)
         rss = bot.peak_rss_mb()
+        calls = _calls(slack, moves.started, moves.ended)
+        minutes = (moves.ended - moves.started) / 60
         world.wait_idle()
-        return {"moves": args.many, "finals_ok": ok, "ages": moves.ages, "rss": rss}
+        return {
+            "moves": args.many,
+            "finals_ok": ok,
+            "ages": moves.ages,
+            "behind": moves.behind,
+            "rss": rss,
+            "minutes": minutes,
+            "posts_per_min": len(calls["post"]) / minutes,
+            "edits_per_min": len(calls["update"]) / minutes,
+            "max_workspace_edits_60s": _max_in_window([c.at for c in calls["update"]]),
+        }
 
 
 def main() -> None:
@@ -332,27 +404,42 @@ def main() -> None:
         print("\nSlack calls while the migrations ran (from the stand-in's call log)")
         print(
             f"{'mode':<8} {'finals':>7} {'calls/move-min':>15} {'edits/move-min':>15} "
-            f"{'job max/60s':>12} {'ws max/60s':>11} {'age p50 s':>10} {'age max s':>10} "
-            f"{'samples':>8} {'RSS MB':>7}"
+            f"{'job max/60s':>12} {'ws max/60s':>11} {'RSS MB':>7}"
         )
         for run in runs:
             print(
                 f"{run['mode']:<8} {run['finals_ok']:>3}/{run['moves']:<3} "
                 f"{run['calls_per_move_minute']:>15.1f} {run['edits_per_move_minute']:>15.1f} "
                 f"{run['max_job_edits_60s']:>12} {run['max_workspace_edits_60s']:>11} "
-                f"{_ages(run['ages'])} {run['rss']:>7.0f}"
+                f"{run['rss']:>7.0f}"
             )
+        print("\nAge of the shown progress value while the migrations ran (s)")
+        print(_AGE_HEAD)
+        for run in runs:
+            print(f"{run['mode']:<8} {_ages(run['ages'])} {_ages(run['behind'])}")
         if args.many:
             many = many_run(args, Path(tmp))
-            print(f"\n{args.many} concurrent lab migrations, each with a live progress message")
             print(
-                f"{'finals correct':>15} {'age p50 s':>10} {'age max s':>10} {'samples':>8} "
-                f"{'peak RSS MB':>12}"
+                f"\n{args.many} concurrent lab migrations in one channel, HTTP mode "
+                f"({many['minutes']:.1f} min from the first command to the last final message)"
             )
             print(
-                f"{many['finals_ok']:>11}/{many['moves']:<3} {_ages(many['ages'])} "
+                f"{'finals correct':>15} {'posts/min':>10} {'edits/min':>10} "
+                f"{'ws max/60s':>11} {'peak RSS MB':>12}"
+            )
+            print(
+                f"{many['finals_ok']:>11}/{many['moves']:<3} {many['posts_per_min']:>10.1f} "
+                f"{many['edits_per_min']:>10.1f} {many['max_workspace_edits_60s']:>11} "
                 f"{many['rss']:>12.0f}"
             )
+            print(_AGE_HEAD)
+            print(f"{'http':<8} {_ages(many['ages'])} {_ages(many['behind'])}")
+
+
+_AGE_HEAD = (
+    f"{'mode':<8} {'since change p50':>16} {'max':>10} {'samples':>8} "
+    f"{'behind host p50':>16} {'max':>10} {'samples':>8}"
+)
 
 
 if __name__ == "__main__":

@@ -314,15 +314,32 @@ def duration(seconds: float) -> str:
 
 def progress_text(record: RequestRecord, progress: MigrationProgress) -> str:
     """One line: bar, percent, elapsed, phase and the transfer rate when known."""
-    parts = [
-        f"`{progress_bar(progress.percent)}` {progress.percent}%",
-        f"{duration(progress.elapsed_seconds)} elapsed",
-        progress.state.name.lower().replace("_", " "),
-    ]
+    bar = f"`{progress_bar(progress.percent)}` {progress.percent}%"
+    parts = [bar, f"{duration(progress.elapsed_seconds)} elapsed", *_reading(progress)]
+    return f"#{record.id} {record.vm or record.source_host}: " + " · ".join(parts)
+
+
+# A board line's names are cut so that a full board stays one message (bot.slack.board).
+_BOARD_VM, _BOARD_HOST = 30, 24
+
+
+def board_line(record: RequestRecord, progress: MigrationProgress) -> str:
+    """A move's line on its place's board: id, VM, source → destination, percent, elapsed,
+    phase and the rate when known."""
+    vm = _clip(record.vm or "?", _BOARD_VM)
+    route = f"{_clip(record.source_host or '?', _BOARD_HOST)} → "
+    route += _clip(record.destination_host or "?", _BOARD_HOST)
+    parts = [f"*{progress.percent}%*", duration(progress.elapsed_seconds), *_reading(progress)]
+    return f"#{record.id} *{vm}* {route} · " + " · ".join(parts)
+
+
+def _reading(progress: MigrationProgress) -> list[str]:
+    """The phase, and the transfer rate when the host reports bytes."""
+    parts = [progress.state.name.lower().replace("_", " ")]
     if progress.bytes_transferred and progress.elapsed_seconds > 0:
         rate = progress.bytes_transferred / progress.elapsed_seconds / 1024**2
         parts.append(f"{rate:,.0f} MiB/s")
-    return f"#{record.id} {record.vm or record.source_host}: " + " · ".join(parts)
+    return parts
 
 
 def summary_blocks(text: str) -> list[Block]:

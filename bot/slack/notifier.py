@@ -5,7 +5,8 @@ Where things go: the card is posted where the request was made (the channel, or 
 thread an @mention came from); everything after it goes to the card's thread (or that incident
 thread). Every write goes through the pacer (bot.slack.pacing): one line per request, so a
 request's messages arrive in the order they were asked for, under the workspace's budget.
-Progress edits are coalesced there (latest value wins).
+Progress edits are coalesced there (latest value wins). When many moves run in one place,
+their progress goes to the place's board instead of a message each (bot.slack.board).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
 from bot.slack import blocks as ui
+from bot.slack.board import OWN_IN_WORKSPACE, OWN_PER_PLACE, Boards
 from bot.slack.pacing import Call, Pacer
 from commands.hyperv import MigrationOutcome, MigrationProgress
 from commands.workflow.cards import ApprovalCard, approval_card, recorded_findings
 from commands.workflow.notify import MessageRef
-from commands.workflow.records import RequestRecord
+from commands.workflow.records import Place, RequestRecord
 from commands.workflow.store import AuditStore
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,10 @@ class SlackNotifier:
         self._store: AuditStore | None = None
         self._lock = threading.Lock()
         self._record_locks: dict[int, threading.Lock] = {}
+        # Moves shown in a message of their own: their last line and their place.
         self._progress_lines: dict[int, str] = {}
+        self._own: dict[int, Place] = {}
+        self.boards = Boards(client, pacer)
         # A drain's summary message until its record holds it (`progress_ts`).
         self._summaries: dict[int, str] = {}
 
@@ -79,7 +84,10 @@ class SlackNotifier:
             self._post(record, message, None, thread=_thread(record))
 
     def progress(self, record: RequestRecord, progress: MigrationProgress) -> MessageRef | None:
-        """Posts the progress message on the first reading (its ts), then edits it (paced)."""
+        """Posts the progress message on the first reading (its ts), then edits it (paced);
+        or puts the reading on the place's board (its reference once the board is up)."""
+        if self._on_board(record):
+            return self.boards.show(record, ui.board_line(record, progress))
         line = ui.progress_text(record, progress)
         with self._record_lock(record.id):
             self._progress_lines[record.id] = line
@@ -105,8 +113,11 @@ class SlackNotifier:
 
     def finished(self, record: RequestRecord, outcome: MigrationOutcome | None) -> None:
         """Ends the progress message, finalises the card and broadcasts the result."""
+        self.boards.remove(record)
         with self._record_lock(record.id):
             last = self._progress_lines.pop(record.id, None)
+            with self._lock:
+                self._own.pop(record.id, None)
             if record.progress_ts is not None and last is not None:
                 line = ui.ended_progress(record, outcome, last)
                 body = ui.progress_blocks(record, line, running=False)
@@ -120,6 +131,26 @@ class SlackNotifier:
             self._summaries.pop(record.id, None)
 
     # --- inside -----------------------------------------------------------------------
+
+    def _on_board(self, record: RequestRecord) -> bool:
+        """Whether the move's progress goes to its place's board: it is there already (here
+        or before a takeover), or it is new here and its place or the workspace has enough
+        moves shown in their own messages (bot.slack.board says why these numbers)."""
+        if self.boards.holds(record):
+            return True
+        with self._lock:
+            if record.id in self._own:
+                return False
+            if record.progress_ts is None:
+                here = sum(place == record.place for place in self._own.values())
+                if (
+                    self.boards.busy(record.place)
+                    or here >= OWN_PER_PLACE
+                    or len(self._own) >= OWN_IN_WORKSPACE
+                ):
+                    return True
+            self._own[record.id] = record.place
+            return False
 
     def _record_lock(self, request_id: int) -> threading.Lock:
         with self._lock:
@@ -158,7 +189,7 @@ class SlackNotifier:
             ts = response.get("ts")
             return str(ts) if ts else None
 
-        return self._submit(record, Call(send=send))
+        return self._submit(record, Call(send=send, channel=record.place.channel))
 
     def _update(
         self,

@@ -3,10 +3,16 @@ stays under Slack's limits (architecture §4) however many migrations run:
 
 - edits (`chat.update`) at most `workspace` per `window` for the workspace (Tier 3 is about
   50/min; 40 leaves room for the people's own clicks) and `per_job` per window for one job;
+- posts (`chat.postMessage`) to one channel at about one per `post_spacing` seconds, with a
+  burst of `post_burst` (Slack: "1 per second per channel, short bursts allowed"), so a busy
+  channel's queue waits its turn without holding up edits or other channels;
 - progress edits of one job at least `spacing` seconds apart, and coalesced: a newer value
   replaces the one still waiting in the same slot (latest wins, and keeps its place in line);
-- a 429 pauses every write for its `Retry-After`, then the same call is tried again, so no
-  write is lost and the writes of one job are made in the order they were asked for.
+- news (posts, decisions on a card) before progress, except that progress not shown for
+  `overdue` seconds goes first: a burst of a hundred card edits cannot freeze every bar;
+- a 429 pauses the writes of its kind (edits, or posts to that channel) for its
+  `Retry-After`, then the same call is tried again, so no write is lost and the writes of one
+  job are made in the order they were asked for.
 
 `PaceState` decides (pure, with the time passed in); `Pacer` is its thread.
 """
@@ -34,13 +40,16 @@ DEFAULT_RETRY_AFTER = 1.0
 @dataclass
 class Call:
     """One Slack write. `slot` names what a newer call may replace while this one waits (e.g.
-    "progress"); `edit` counts it against the edit budgets; `paced` spaces it from the job's
-    previous edit. `result` receives what `send` returned, or its error."""
+    "progress"); `edit` counts it against the edit budgets; `paced` marks progress (spaced
+    from the job's previous edit, ranked by how stale it is); `channel` marks a post to that
+    channel (spaced by the channel's posting limit). `result` receives what `send` returned,
+    or its error."""
 
     send: Callable[[], Any]
     slot: str | None = None
     edit: bool = False
     paced: bool = False
+    channel: str | None = None
     result: Future[Any] = field(default_factory=Future)
     seq: int = 0
 
@@ -53,6 +62,22 @@ class Limits:
     per_job: int = 12
     window: float = 60.0
     spacing: float = 5.0
+    post_spacing: float = 1.0
+    post_burst: int = 3
+    overdue: float = 8.0
+
+
+@dataclass
+class _Bucket:
+    """Posts to one channel: a token bucket of `post_burst`, one token per `post_spacing`."""
+
+    tokens: float
+    stamp: float
+
+    def level(self, now: float, limits: Limits) -> float:
+        """Tokens available at `now`."""
+        refill = (now - self.stamp) / limits.post_spacing if limits.post_spacing > 0 else math.inf
+        return min(float(limits.post_burst), self.tokens + refill)
 
 
 @dataclass
@@ -69,7 +94,8 @@ class PaceState:
         self.limits = limits or Limits()
         self._jobs: dict[Hashable, _Job] = {}
         self._edits: deque[float] = deque()
-        self._paused_until = -math.inf
+        self._posts: dict[str, _Bucket] = {}
+        self._paused: dict[str, float] = {}
         self._seq = itertools.count(1)
 
     def put(self, job: Hashable, call: Call) -> Call | None:
@@ -86,22 +112,26 @@ class PaceState:
 
     def take(self, now: float) -> tuple[Hashable, Call] | float:
         """The next call to make now (removed from its queue), or how long to wait for one
-        (`math.inf` when nothing waits). Among the calls that may go: news first (posts,
-        decisions on a card), in the order they were asked for; then progress edits, the
-        job whose shown value is the oldest first, so that a busy workspace shares its
-        budget evenly among the jobs."""
+        (`math.inf` when nothing waits). Among the calls that may go: progress not shown for
+        `overdue` seconds first; then news (posts, decisions on a card), in the order they
+        were asked for; then the other progress. Progress goes stalest first, so that a busy
+        workspace shares its budget evenly among the jobs."""
         self._expire(now)
-        best: tuple[tuple[bool, float, int], Hashable, Call] | None = None
+        best: tuple[tuple[int, float, int], Hashable, Call] | None = None
         wait = math.inf
         for key, job in self._jobs.items():
             if not job.pending:
                 continue
             head = job.pending[0]
-            ready_at = self._ready_at(job, head)
+            ready_at = self._ready_at(job, head, now)
             if ready_at > now:
                 wait = min(wait, ready_at - now)
                 continue
-            rank = (head.paced, job.last_edit if head.paced else 0.0, head.seq)
+            if head.paced:
+                overdue = now - job.last_edit >= self.limits.overdue
+                rank = (0 if overdue else 2, job.last_edit, head.seq)
+            else:
+                rank = (1, 0.0, head.seq)
             if best is None or rank < best[0]:
                 best = (rank, key, head)
         if best is None:
@@ -112,6 +142,11 @@ class PaceState:
 
     def sent(self, job: Hashable, call: Call, now: float) -> None:
         """Counts a call Slack accepted (or refused for another reason than its rate)."""
+        if call.channel is not None:
+            bucket = self._posts.setdefault(
+                call.channel, _Bucket(float(self.limits.post_burst), now)
+            )
+            bucket.tokens, bucket.stamp = bucket.level(now, self.limits) - 1, now
         state = self._jobs.get(job)
         if call.edit and state is not None:
             state.edits.append(now)
@@ -121,9 +156,11 @@ class PaceState:
             del self._jobs[job]
 
     def rate_limited(self, job: Hashable, call: Call, now: float, retry_after: float) -> None:
-        """Slack answered 429: every write pauses, and `call` goes back to the head of its
-        job's line, unless a newer call for its slot arrived meanwhile."""
-        self._paused_until = max(self._paused_until, now + retry_after)
+        """Slack answered 429: the writes of its kind pause (Slack limits per method, and posts
+        per channel), and `call` goes back to the head of its job's line, unless a newer call
+        for its slot arrived meanwhile."""
+        lane = _lane(call)
+        self._paused[lane] = max(self._paused.get(lane, -math.inf), now + retry_after)
         pending = self._jobs.setdefault(job, _Job()).pending
         if call.slot is None or all(waiting.slot != call.slot for waiting in pending):
             pending.appendleft(call)
@@ -134,8 +171,13 @@ class PaceState:
         """How many calls wait."""
         return sum(len(job.pending) for job in self._jobs.values())
 
-    def _ready_at(self, job: _Job, call: Call) -> float:
-        ready = self._paused_until
+    def _ready_at(self, job: _Job, call: Call, now: float) -> float:
+        ready = self._paused.get(_lane(call), -math.inf)
+        bucket = self._posts.get(call.channel) if call.channel is not None else None
+        if bucket is not None:
+            missing = 1.0 - bucket.level(now, self.limits)
+            if missing > 0:
+                ready = max(ready, now + missing * self.limits.post_spacing)
         if call.edit:
             limits = self.limits
             if len(self._edits) >= limits.workspace:
@@ -156,6 +198,13 @@ class PaceState:
                 job.edits.popleft()
             if not job.pending and not job.edits and job.last_edit <= horizon:
                 del self._jobs[key]
+
+
+def _lane(call: Call) -> str:
+    """What a 429 on `call` pauses: edits, posts to its channel, or other calls."""
+    if call.edit:
+        return "edit"
+    return f"post:{call.channel}" if call.channel is not None else "other"
 
 
 def retry_after(error: SlackApiError) -> float | None:

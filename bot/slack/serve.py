@@ -39,9 +39,12 @@ from bot.slack.pacing import Limits, Pacer
 from bot.slack.settings import EVENTS_PATH, HTTP, SlackSettings
 from bot.slack.witness import SlackWitness
 from bot.store import database_path
+from commands.workflow.notify import ProgressCadence
 from commands.workflow.recovery import Action
 
 log = logging.getLogger(__name__)
+
+READING_SECONDS = 2.0
 
 # Threads that read requests and run bolt's acknowledgement; the work itself goes to the
 # bot's executor, so a few are enough for bursts of clicks.
@@ -135,6 +138,10 @@ class ActiveBot:
         limits: Limits | None = None,
     ) -> None:
         client = settings.web_client()
+        # Every reading that moved, every READING_SECONDS at most: the pacer spaces the edits
+        # of a message (Limits.spacing) and keeps only the latest value waiting, so handing
+        # readings over more often than edits go costs no Slack call, and the value an edit
+        # shows is at most this old when it leaves.
         # One pacer for every Slack write the bot makes on its own: one budget.
         self.pacer = Pacer(limits)
         self.notifier = SlackNotifier(client, self.pacer)
@@ -144,6 +151,7 @@ class ActiveBot:
             self.notifier,
             directory=SlackUserGroups(client),
             email_of=SlackEmails(client),
+            cadence=ProgressCadence(percent_step=1, min_seconds=READING_SECONDS),
         )
         self.notifier.attach(self.services.store)
         if settings.witness_channel:

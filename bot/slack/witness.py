@@ -77,7 +77,7 @@ class SlackWitness:
         def send() -> None:
             self._client.chat_postMessage(channel=self._channel, text=text)
 
-        future = self._pacer.submit(JOB, Call(send=send))
+        future = self._pacer.submit(JOB, Call(send=send, channel=self._channel))
         future.add_done_callback(lambda done: _logged(done, head.seq))
 
 

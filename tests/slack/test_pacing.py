@@ -88,7 +88,7 @@ def test_progress_edits_of_one_job_are_spaced() -> None:
     assert all(b - a >= 5 for a, b in itertools.pairwise(times))
 
 
-def test_a_rate_limit_pauses_everything_and_the_call_is_made_again_first() -> None:
+def test_a_rate_limit_pauses_its_kind_and_the_call_is_made_again_first() -> None:
     state = PaceState()
     state.put("a", post("final of a"))
     state.put("b", post("card of b"))
@@ -163,7 +163,7 @@ def test_a_failed_call_reports_its_error_and_the_next_still_goes() -> None:
 
 
 def test_news_goes_before_progress_and_the_stalest_progress_goes_first() -> None:
-    state = PaceState(Limits(spacing=0))
+    state = PaceState(Limits(spacing=0, overdue=10))
     state.put("stale", edit("stale 10%"))
     assert drain(state, 0.0) == [("stale", "stale 10%")]
     state.put("fresh", edit("fresh 10%"))
@@ -171,8 +171,48 @@ def test_news_goes_before_progress_and_the_stalest_progress_goes_first() -> None
     state.put("fresh", edit("fresh 20%"))
     state.put("stale", edit("stale 20%"))
     state.put("other", post("final of other"))
-    assert [name for _, name in drain(state, 10.0)] == [
+    assert [name for _, name in drain(state, 9.0)] == [
         "final of other",
         "stale 20%",
         "fresh 20%",
     ]
+
+
+def test_progress_not_shown_for_too_long_goes_before_news() -> None:
+    state = PaceState(Limits(spacing=0, overdue=10))
+    state.put("board", edit("board 10%"))
+    assert drain(state, 0.0) == [("board", "board 10%")]
+    for card in range(5):
+        state.put(f"card{card}", edit(f"card {card}", paced=False))
+    state.put("board", edit("board 60%"))
+    assert [name for _, name in drain(state, 10.0)][0] == "board 60%"
+
+
+def in_channel(name: str, channel: str) -> Call:
+    return Call(send=lambda: name, channel=channel)
+
+
+def test_posts_to_one_channel_are_spaced_after_a_burst_and_hold_up_nothing_else() -> None:
+    state = PaceState(Limits(post_spacing=1.0, post_burst=3))
+    for n in range(6):
+        state.put(f"job{n}", in_channel(f"busy {n}", "C1"))
+    state.put("quiet", in_channel("quiet", "C2"))
+    state.put("card", edit("card edit", paced=False))
+    first = [name for _, name in drain(state, 0.0)]
+    assert first == ["busy 0", "busy 1", "busy 2", "quiet", "card edit"]
+    assert state.take(0.0) == pytest.approx(1.0)
+    assert [name for _, name in drain(state, 1.0)] == ["busy 3"]
+    assert [name for _, name in drain(state, 3.0)] == ["busy 4", "busy 5"]
+
+
+def test_a_rate_limited_post_pauses_that_channel_only() -> None:
+    state = PaceState(Limits(post_burst=10))
+    state.put("a", in_channel("post in C1", "C1"))
+    picked = state.take(0.0)
+    assert not isinstance(picked, float)
+    state.rate_limited(picked[0], picked[1], 0.0, 30.0)
+    state.put("b", in_channel("post in C2", "C2"))
+    state.put("c", edit("edit", paced=False))
+    state.put("d", in_channel("another in C1", "C1"))
+    assert [name for _, name in drain(state, 1.0)] == ["post in C2", "edit"]
+    assert [name for _, name in drain(state, 30.0)] == ["post in C1", "another in C1"]

@@ -55,6 +55,7 @@ from commands.requests import (
     StorageRequest,
     VmCompatibilityRequest,
 )
+from commands.transfer import TransferSettings
 from commands.workflow.approvals import DirectoryError
 
 _GIB = 1024**3
@@ -182,10 +183,12 @@ class HostPreflight:
         plan, vm = resolved.plan, resolved.vm
         findings: tuple[Finding, ...] = ()
         destination = None
+        details = None
         if isinstance(request, MigrateRequest | CheckRequest):
             destination = request.move.destination
             assert survey is not None
-            findings = self._move(request.move, plan, survey)
+            findings, transfer = self._move(request.move, plan, survey)
+            details = {"transfer": transfer.to_json()} if transfer is not None else None
         elif isinstance(request, StorageRequest) and vm is not None:
             targets = [p for p in (request.storage_path, request.vm_path) if p]
             targets += [v.destination.rsplit("\\", 1)[0] for v in request.vhds]
@@ -206,6 +209,7 @@ class HostPreflight:
             host=plan.host,
             destination=destination,
             vm_id=vm.id if vm else None,
+            details=details,
         )
 
     def _delegation_fix(self, request: DelegationRequest) -> PreflightResult:
@@ -242,10 +246,13 @@ class HostPreflight:
             )
         return PreflightResult(tuple(findings), (), first, second, changes=plan.changes)
 
-    def _move(self, move: Move, plan: Plan, survey: Survey) -> tuple[Finding, ...]:
+    def _move(
+        self, move: Move, plan: Plan, survey: Survey
+    ) -> tuple[tuple[Finding, ...], TransferSettings | None]:
+        """The move's findings, and what bounds its speed (for the note on a slow move)."""
         vm = survey.vm
         if vm.clustered:
-            return (clustered(vm, move.destination),)
+            return (clustered(vm, move.destination),), None
         facts = MoveFacts(
             move,
             vm,
@@ -257,7 +264,16 @@ class HostPreflight:
         )
         findings = [finding for check in MOVE_CHECKS for finding in check(facts)]
         compared = self._hyperv.compare(plan.host, compare_invocation(plan.invocations[0]))
-        return (*findings, *compare_vm_news(compared, facts, {f.code for f in findings}))
+        news = compare_vm_news(compared, facts, {f.code for f in findings})
+        return (*findings, *news), transfer_settings(facts)
+
+
+def transfer_settings(m: MoveFacts) -> TransferSettings:
+    """What bounds the move's speed: the bytes it copies and both hosts' settings."""
+    moved = m.vm.memory_bytes
+    if m.moves_storage:
+        moved += sum(disk.size_bytes for disk in m.vm.disks)
+    return TransferSettings.of(m.source_facts.settings, m.dest_facts.settings, moved)
 
 
 def _targets(move: Move) -> list[str]:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands.errors import sentence
-from commands.hyperv import ErrorKind, HyperVError, MigrationOutcome
+from commands.hyperv import ErrorKind, HyperVError, MigrationOutcome, MigrationProgress
 from commands.ports import MigrationHandle
+from commands.transfer import TransferSettings, slow_transfer
 from commands.workflow.codec import invocations_from_record
 from commands.workflow.context import Deps, InternalError, RaceLost, error_data, error_text
 from commands.workflow.machine import Step, WorkflowError, who
@@ -36,6 +37,8 @@ from commands.workflow.scheduler import SLOTS_FREED
 logger = logging.getLogger(__name__)
 
 _MAX_POLL_BACKOFF = 8
+SLOW_TRANSFER = "slow_transfer"
+"""Audit event: the move was found far slower than its hosts' settings should allow."""
 # While a host stays silent people hear again this often, not at every retry.
 _REMINDER = dt.timedelta(minutes=5)
 # Failures of the way to a host, not of the move: re-attaching later may work.
@@ -63,6 +66,7 @@ class _Flight:
     lost_since: dt.datetime | None = None
     last_told: dt.datetime | None = None
     slots_freed: bool = False
+    speed_judged: bool = False
 
     def in_contact(self) -> None:
         """Forgets a loss of contact, so the next one is told afresh."""
@@ -274,7 +278,10 @@ class Follower:
             self._finish(request_id, outcome)
             return
         if progress is not None:
-            deps.tell_progress(deps.record(request_id), progress)
+            record = deps.record(request_id)
+            deps.tell_progress(record, progress)
+            if not flight.speed_judged:
+                flight.speed_judged = self._judge_speed(record, progress)
         deps.run_task(self._follow, request_id)
 
     def _free_slots(self, flight: _Flight) -> None:
@@ -283,6 +290,29 @@ class Follower:
         flight.slots_freed = True
         if self._deps.store.free_slots(flight.request_id, EventDraft(SLOTS_FREED, SYSTEM)):
             self._on_done(flight.request_id)
+
+    def _judge_speed(self, record: RequestRecord, progress: MigrationProgress) -> bool:
+        """Says once per move (across processes: the audit log remembers) when it is far
+        slower than its hosts' settings should allow, with the likely causes. True once there
+        is nothing more to judge: said, or no settings recorded to judge by."""
+        details = (record.invocation or {}).get("details") or {}
+        settings = TransferSettings.from_json(details.get("transfer") or {})
+        if settings is None:
+            return True
+        slow = slow_transfer(progress, settings)
+        if slow is None:
+            return False
+        deps = self._deps
+        if any(e.kind == SLOW_TRANSFER for e in deps.store.events(record.id)):
+            return True
+        data = {
+            "observed_bytes_per_second": round(slow.observed),
+            "expected_bytes_per_second": round(slow.expected),
+            "causes": [cause for cause, _ in slow.causes],
+        }
+        deps.store.append(record.id, EventDraft(SLOW_TRANSFER, SYSTEM, data))
+        deps.tell(record, slow.text(record.id))
+        return True
 
     def _notice_cancel(self, flight: _Flight, handle: MigrationHandle) -> None:
         """A cancel asked in another process: stop the move here too (this process holds the

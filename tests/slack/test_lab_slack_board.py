@@ -165,7 +165,7 @@ def test_a_full_board_of_long_names_stays_within_slacks_limits() -> None:
     long = "X" * 120
     record = dataclasses.replace(_bare(), vm=long, source_host=long, destination_host=long)
     line = ui.board_line(record, MigrationProgress(JobState.RUNNING, 100, 36_000.0, 10**12))
-    text, body = board_blocks([line] * PAGE_LINES, 999, closed=False)
+    _, body = board_blocks([line] * PAGE_LINES, 999, closed=False)
     dicts = [b.to_dict() for b in body]
     assert len(json.dumps(dicts)) < 13_000
     assert all(len(d.get("text", {}).get("text", "")) <= 3000 for d in dicts)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.slack.actions import APPROVE, STOP
 from commands.workflow.records import TERMINAL_STATES, State
 from lab.slack.blocks import buttons
+from lab.world.faults import Fault, FaultKind
+from lab.world.model import Performance
 from support.slack_app import ALICE, BOB, CHANNEL, SlackRig, eventually
 
 
@@ -47,6 +51,30 @@ def test_card_approval_progress_and_final_message_in_the_thread(rig: SlackRig, m
     assert any(STOP in str(v.blocks) for v in progress[0].edits)
     finals = [m for m in thread if "is now on HV-SRV02" in m.text]
     assert len(finals) == 1 and finals[0].broadcast
+    assert not any("far below" in m.text for m in thread), "the lab's link is not slow"
+
+
+def test_a_move_far_slower_than_its_settings_allow_says_so_once_with_the_causes(
+    rig: SlackRig,
+) -> None:
+    rig.world.hosts["hv-srv01"].performance = Performance.TCPIP
+    # 25 MB/s where TCP/IP should give ~110: a 68 GB shared-nothing move, ~14 s here.
+    rig.world.inject(Fault(FaultKind.SLOW_LINK, "HV-SRV02", mbps=200))
+    driver = rig.start("http")
+    record = rig.submit("SRV-APP01 to HV-SRV02 include-storage reason patch night", user=ALICE)
+    card = rig.card(record.id)
+    assert driver.click(CHANNEL, card.ts, APPROVE, user=BOB).acked
+    done = rig.ended(record.id)
+    assert done.state is State.SUCCEEDED
+    notes = [m for m in rig.thread(done) if "far below" in m.text]
+    assert len(notes) == 1, [m.text for m in rig.thread(done)]
+    assert re.match(rf"Request #{record.id} is moving about 2\d MB/s, far below", notes[0].text)
+    assert "compression is off on HV-SRV01 (performance option TCPIP)" in notes[0].text
+    assert "/migrate host HV-SRV01 set performance compression" in notes[0].text
+    said = [e for e in rig.services.workflow.events(record.id) if e.kind == "slow_transfer"]
+    assert len(said) == 1 and said[0].data["causes"][0].startswith("compression is off")
+    final = next(m for m in rig.thread(done) if m.broadcast)
+    assert notes[0].ts < final.ts
 
 
 def test_a_dropped_websocket_reconnects_and_nothing_is_lost(rig: SlackRig) -> None:

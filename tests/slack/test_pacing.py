@@ -185,7 +185,9 @@ def test_progress_not_shown_for_too_long_goes_before_news() -> None:
     for card in range(5):
         state.put(f"card{card}", edit(f"card {card}", paced=False))
     state.put("board", edit("board 60%"))
-    assert [name for _, name in drain(state, 10.0)][0] == "board 60%"
+    assert [name for _, name in drain(state, 10.0)] == ["board 60%"] + [
+        f"card {n}" for n in range(5)
+    ]
 
 
 def in_channel(name: str, channel: str) -> Call:

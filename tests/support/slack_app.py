@@ -20,7 +20,7 @@ from bot.slack.pacing import Limits
 from bot.slack.serve import ActiveBot
 from bot.slack.settings import SlackSettings
 from commands.language import parse
-from commands.workflow.records import Actor, Place, RequestRecord, State
+from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
 from lab.slack.driver import Driver
 from lab.slack.server import SlackStandIn
 from lab.slack.workspace import Message
@@ -102,6 +102,15 @@ class SlackRig:
             return record if record.state in states else None
 
         return eventually(reached, what=f"request #{request_id} to reach {sorted(states)}")
+
+    def ended(self, request_id: int) -> RequestRecord:
+        """The request once it has ended and said so: the final state is committed before
+        the notifier hears of it, so this waits for the final message in its thread, then
+        for every write queued before it."""
+        done = self.settled(request_id, TERMINAL_STATES)
+        eventually(lambda: [m for m in self.thread(done) if m.broadcast], what="the final message")
+        self.idle()
+        return done
 
     def card(self, request_id: int) -> Message:
         """The request's approval card as the stand-in holds it, once the workflow knows it."""

@@ -18,10 +18,16 @@ import re
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
 from bot.config import AuditConfig, Config, ConfigError, Secrets, load_config
+from bot.slack.witness import witnessed_heads
 from bot.store import (
     AnchorFile,
     AuditKey,
@@ -33,6 +39,7 @@ from bot.store import (
     database_path,
     default_anchor_path,
 )
+from bot.store.anchors import WitnessedHead
 from bot.store.codec import jsonable, utc_text
 from commands.clock import utc_now
 from commands.language.values import escaped
@@ -329,10 +336,56 @@ def _verify(args: argparse.Namespace) -> int:
         anchors = Path(args.anchors)
     else:
         anchors = default_anchor_path(path) if config is None else anchor_path(config)
+    slack = read_slack_witness(config)
     with SqliteAuditStore.for_reading(path, key) as store:
-        report = store.verify(AnchorFile(anchors, key).read())
-    print("\n".join(verify_lines(report, key, anchors)))
-    return 0 if report.ok else 1
+        report = store.verify(AnchorFile(anchors, key).read(), slack.heads)
+    lines = verify_lines(report, key, anchors)
+    if slack.line:
+        lines.append(slack.line)
+    print("\n".join(lines))
+    return 0 if report.ok and slack.read else 1
+
+
+@dataclass(frozen=True)
+class SlackReading:
+    """The heads read back from `[audit] slack_channel`, and the line that says so. `read` is
+    False when the channel is configured but could not be read: verify then fails, since
+    the one witness out of an intruder's reach was not compared."""
+
+    heads: tuple[WitnessedHead, ...] = ()
+    line: str = ""
+    read: bool = True
+
+
+def read_slack_witness(config: Config | None) -> SlackReading:
+    """Reads the Slack audit channel back with the bot token, when one is configured."""
+    channel = config.audit.slack_channel if config is not None else None
+    if config is None or not channel:
+        return SlackReading()
+    name = config.slack.bot_token_env
+    token = Secrets.from_environ().get(name)
+    if not token:
+        return SlackReading(
+            line=f"NOT VERIFIED: Slack channel {channel} not read: ${name} is not set", read=False
+        )
+    client = WebClient(token=token, base_url=config.slack.api_url)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
+    try:
+        heads = witnessed_heads(client, channel)
+    except SlackApiError as error:
+        reason = str(error.response.get("error") or error.response.status_code)
+        return SlackReading(
+            line=f"NOT VERIFIED: Slack channel {channel} not read: Slack answered {reason}",
+            read=False,
+        )
+    except OSError as error:
+        return SlackReading(
+            line=f"NOT VERIFIED: Slack channel {channel} not read: {type(error).__name__}",
+            read=False,
+        )
+    return SlackReading(
+        tuple(heads), f"  Slack channel {channel}: {len(heads)} witnessed heads compared"
+    )
 
 
 def verify_lines(report: ChainReport, key: AuditKey | None, anchors: Path) -> list[str]:

@@ -19,6 +19,9 @@ SCOPES = (
     "users:read.email",
     "usergroups:read",
     "app_mentions:read",
+    # `hvbot audit verify` reads the audit channel back (public or private).
+    "channels:history",
+    "groups:history",
 )
 LONG_DESCRIPTION = (
     "hvbot moves running Hyper-V virtual machines between Windows Server hosts from Slack. "

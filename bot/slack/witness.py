@@ -5,17 +5,23 @@ history has a copy outside the database and outside the bot's machine.
 The store hands the head over while it holds its lock (bot.store.anchors): the post is only
 queued here, and made by the pacer like every other Slack write (retried through rate
 limits). A post that fails is logged; `hvbot audit verify` then finds that head unwitnessed.
+
+`witnessed_heads` reads the channel back for `hvbot audit verify`: every head the bot posted
+there (conversations.history, page by page), to compare with the database. Only the bot's
+own messages count: anyone in the channel can post text that looks like a head.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import Future
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
 
 from bot.slack.pacing import Call, Pacer
+from bot.store.anchors import WitnessedHead
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,30 @@ def head_text(head: Head) -> str:
     """One line a person (and a script) can read back: `audit head: event 120, sha256 …`."""
     about = f" after request #{head.request_id} {head.state}" if head.request_id else ""
     return f"audit head: event {head.seq}, hash {head.hash}, at {head.at}{about}"
+
+
+_HEAD = re.compile(r"audit head: event (?P<seq>\d+), hash (?P<hash>[0-9a-f]+), at (?P<at>\S+)")
+# conversations.history's largest page (Slack suggests no more than 200).
+_PAGE = 200
+
+
+def witnessed_heads(client: WebClient, channel: str) -> list[WitnessedHead]:
+    """Every head the bot posted to `channel`, oldest first. Raises SlackApiError (or a
+    connection error) when the channel cannot be read."""
+    me = client.auth_test().get("bot_id")
+    heads: list[WitnessedHead] = []
+    cursor: str | None = None
+    while True:
+        page = client.conversations_history(channel=channel, limit=_PAGE, cursor=cursor)
+        for message in page.get("messages") or ():
+            found = _HEAD.match(str(message.get("text", "")))
+            if found is None or me is None or message.get("bot_id") != me:
+                continue
+            where = f"Slack channel {channel}, message {message.get('ts')}"
+            heads.append(WitnessedHead(int(found["seq"]), found["hash"], found["at"], where))
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if cursor is None:
+            return sorted(heads, key=lambda head: head.seq)
 
 
 class SlackWitness:

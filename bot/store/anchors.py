@@ -63,6 +63,17 @@ class Anchor:
 
 
 @dataclass(frozen=True)
+class WitnessedHead:
+    """A head a witness out of the database's reach kept and gave back (a message in the
+    Slack audit channel): `where` names the copy for people."""
+
+    seq: int
+    hash: str
+    at: str
+    where: str
+
+
+@dataclass(frozen=True)
 class AnchorReading:
     """What an anchor file holds: the anchors that can be trusted, and why others cannot."""
 

@@ -11,8 +11,9 @@ What each check catches, and what it cannot:
 - The anchors catch the log losing its newest events, or all of them (TRUNCATED, EMPTIED),
   and a chain rewritten from some point on (REWRITTEN), which a chain alone never shows.
   Someone who cuts the log AND the anchor file back to the same point leaves an older,
-  intact-looking log: only a witness they cannot reach (a Slack channel, a remote copy)
-  shows it. `verify` prints the head so that it can be compared with such a witness.
+  intact-looking log: only a witness they cannot reach shows it. Heads read back from such
+  a witness (`WitnessedHead`: the Slack audit channel) are compared the same way; `verify`
+  also prints the head so that it can be compared with any other copy.
 - The rebuild catches a `requests` row that says something its events do not (REQUEST
   EDITED): the state, approvers, outcome, or any other column an event wrote.
 """
@@ -22,10 +23,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.store.anchors import Anchor, AnchorReading
+from bot.store.anchors import Anchor, AnchorReading, WitnessedHead
 from bot.store.codec import CHAIN_COLUMNS, GENESIS_HASH, canonical_json, chain_text
 from bot.store.keys import AuditKey, digest
 from bot.store.rows import hashed_content
@@ -79,6 +81,7 @@ class ChainReport:
     keyed: int = 0
     anchors: int = 0
     requests: int = 0
+    witnessed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -138,6 +141,7 @@ class _Walk:
     seen: Counter[str] = field(default_factory=Counter)
     rebuilt: dict[int, _Rebuilt] = field(default_factory=dict)
     anchored: dict[int, list[Anchor]] = field(default_factory=lambda: defaultdict(list))
+    witnessed: dict[int, list[WitnessedHead]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, name: str, message: str) -> None:
         self.seen[name] += 1
@@ -150,20 +154,25 @@ class _Walk:
         self.last_seq = seq
         if self.broken is None:
             self._link(row)
-        if seq in self.anchored:
-            for anchor in self.anchored[seq]:
-                if anchor.hash != row[_HASH]:
-                    self.add(
-                        "REWRITTEN",
-                        f"event {seq} is not the one anchored at {anchor.at} "
-                        f"({self._anchor_file()} line {anchor.line}): its link is "
-                        f"{row[_HASH][:16]}…, the anchor says {anchor.hash[:16]}… — the log "
-                        "was rewritten from there on",
-                    )
+        for anchor in self.anchored.get(seq, ()):
+            if anchor.hash != row[_HASH]:
+                where = f"anchored at {anchor.at} ({self._anchor_file()} line {anchor.line})"
+                self._rewritten(seq, row[_HASH], anchor.hash, where, "the anchor")
+        for head in self.witnessed.get(seq, ()):
+            if head.hash != row[_HASH]:
+                where = f"witnessed at {head.at} ({head.where})"
+                self._rewritten(seq, row[_HASH], head.hash, where, "the witness")
         if row[_TO] in _FINAL:
             self.last_final = (seq, row[_REQUEST], row[_TO])
         if row[_REQUEST] is not None:
             self.rebuild(row)
+
+    def _rewritten(self, seq: int, stored: str, said: str, where: str, by: str) -> None:
+        self.add(
+            "REWRITTEN",
+            f"event {seq} is not the one {where}: its link is {stored[:16]}…, {by} says "
+            f"{said[:16]}… — the log was rewritten from there on",
+        )
 
     def _link(self, row: tuple[Any, ...]) -> None:
         seq, key_id, stored = row[_SEQ], row[_KEY_ID], row[_HASH]
@@ -317,20 +326,8 @@ class _Walk:
                 )
             return 0
         top = max(reading.anchors, key=lambda a: a.seq, default=None)
-        if top is not None and top.seq > self.last_seq:
-            if self.rows == 0:
-                self.add(
-                    "EMPTIED",
-                    f"the log holds no events, but {reading.path} line "
-                    f"{top.line} says it held {top.seq} at {top.at}",
-                )
-            else:
-                self.add(
-                    "TRUNCATED",
-                    f"the log ends at event {self.last_seq}, but "
-                    f"{reading.path} line {top.line} says event {top.seq} existed at "
-                    f"{top.at}: events {self.last_seq + 1} to {top.seq} were removed",
-                )
+        if top is not None:
+            self._beyond_end(top.seq, top.at, f"{reading.path} line {top.line}")
         if final is not None and (top is None or top.seq < final[0]):
             self.add(
                 "UNANCHORED",
@@ -339,6 +336,28 @@ class _Walk:
                 "the bot stopped between the two writes",
             )
         return len(reading.anchors)
+
+    def witnesses(self) -> int:
+        """Heads read back from a witness out of reach: one past the log's end shows events
+        removed (each head at an event that is still there was compared on the way)."""
+        heads = [head for seq in sorted(self.witnessed) for head in self.witnessed[seq]]
+        if heads:
+            top = heads[-1]
+            self._beyond_end(top.seq, top.at, top.where)
+        return len(heads)
+
+    def _beyond_end(self, seq: int, at: str, where: str) -> None:
+        """A copy says event `seq` existed: the log must reach it."""
+        if seq <= self.last_seq:
+            return
+        if self.rows == 0:
+            self.add("EMPTIED", f"the log holds no events, but {where} says it held {seq} at {at}")
+        else:
+            self.add(
+                "TRUNCATED",
+                f"the log ends at event {self.last_seq}, but {where} says event {seq} existed "
+                f"at {at}: events {self.last_seq + 1} to {seq} were removed",
+            )
 
     def _anchor_file(self) -> str:
         return str(self.reading.path) if self.reading else "anchors"
@@ -364,7 +383,9 @@ class _Walk:
                 "carries it: the log was written, or rewritten, without the key",
             )
 
-    def report(self, missing_triggers: frozenset[str], requests: int, anchors: int) -> ChainReport:
+    def report(
+        self, missing_triggers: frozenset[str], requests: int, anchors: int, witnessed: int
+    ) -> ChainReport:
         for name, count in self.seen.items():
             if count > MAX_LISTED:
                 self.findings.append(Finding(name, f"… and {count - MAX_LISTED} more"))
@@ -378,6 +399,7 @@ class _Walk:
             keyed=self.keyed,
             anchors=anchors,
             requests=requests,
+            witnessed=witnessed,
         )
 
 
@@ -385,12 +407,16 @@ def verify_log(
     conn: sqlite3.Connection,
     key: AuditKey | None = None,
     anchors: AnchorReading | None = None,
+    witnessed: Sequence[WitnessedHead] = (),
 ) -> ChainReport:
     """Check the whole log in one pass over its events (see the module docstring); `anchors`
-    None skips the anchor checks (a log that was never anchored)."""
+    None skips the anchor checks (a log that was never anchored); `witnessed` are heads read
+    back from witnesses out of the database's reach."""
     walk = _Walk(key, anchors)
     for anchor in anchors.anchors if anchors else ():
         walk.anchored[anchor.seq].append(anchor)
+    for head in witnessed:
+        walk.witnessed[head.seq].append(head)
     cursor = conn.execute(f"SELECT {', '.join(CHAIN_COLUMNS)}, hash FROM events ORDER BY seq")
     for row in cursor:
         walk.event(row)
@@ -400,13 +426,14 @@ def verify_log(
         walk.add("EMPTIED", "the log holds no events, but the requests table holds requests")
     compared = walk.requests(conn)
     anchored = walk.anchors()
+    compared_heads = walk.witnesses()
     triggers = {
         name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     }
     missing = PROTECTING_TRIGGERS - triggers
     if missing:
         walk.add("UNPROTECTED", f"append-only triggers missing: {', '.join(sorted(missing))}")
-    return walk.report(frozenset(missing), compared, anchored)
+    return walk.report(frozenset(missing), compared, anchored, compared_heads)
 
 
 def request_disagreements(conn: sqlite3.Connection, request_id: int) -> list[str]:

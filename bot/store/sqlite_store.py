@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot.store.anchors import AnchorReading, ChainHead, HeadWitness
+from bot.store.anchors import AnchorReading, ChainHead, HeadWitness, WitnessedHead
 from bot.store.chain import DERIVED_COLUMNS, ChainReport, request_disagreements, verify_log
 from bot.store.codec import (
     GENESIS_HASH,
@@ -457,11 +457,13 @@ class SqliteAuditStore:
         finally:
             conn.close()
 
-    def verify(self, anchors: AnchorReading | None = None) -> ChainReport:
+    def verify(
+        self, anchors: AnchorReading | None = None, witnessed: Sequence[WitnessedHead] = ()
+    ) -> ChainReport:
         """Check the chain with this store's key, compare it with `anchors` (None: skip) and
-        rebuild every request from its events (see `verify_log`)."""
+        the `witnessed` heads, and rebuild every request from its events (see `verify_log`)."""
         with self._lock:
-            return verify_log(self._conn, self.key, anchors)
+            return verify_log(self._conn, self.key, anchors, witnessed)
 
     def disagreements(self, request_id: int) -> list[str]:
         """How the request's row differs from what its events say (empty: it agrees)."""

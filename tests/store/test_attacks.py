@@ -6,9 +6,6 @@ The log here is keyed and anchored as the bot writes it: three requests, two of 
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from bot.store import AnchorFile, AuditKey, ChainHead, SqliteAuditStore
 from bot.store.codec import chain_text
 from bot.store.keys import digest
 from commands.workflow.records import SYSTEM, State
+from support.attacks import attack, rehash_from
 from support.clock import FakeClock
 from support.store import BOB, draft, new_request
 
@@ -108,49 +106,6 @@ def _verify(db_path: Path, anchors: Path, key: AuditKey | None = KEY) -> dict[st
     return found
 
 
-_TRIGGERS = """
-CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
-CREATE TRIGGER events_refuse_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
-CREATE TRIGGER requests_refuse_delete BEFORE DELETE ON requests
-BEGIN SELECT RAISE(ABORT, 'requests are never deleted'); END;
-"""
-
-
-@contextlib.contextmanager
-def attack(db_path: Path) -> Iterator[sqlite3.Connection]:
-    """A plain connection to the file, with the append-only triggers dropped for the edit
-    and put back after it, as anyone with write access can."""
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.executescript(
-        "DROP TRIGGER events_refuse_update; DROP TRIGGER events_refuse_delete;"
-        "DROP TRIGGER requests_refuse_delete;"
-    )
-    try:
-        yield conn
-    finally:
-        conn.executescript(_TRIGGERS)
-        conn.close()
-
-
-def _rehash_from(conn: sqlite3.Connection, seq: int, key: AuditKey | None) -> None:
-    """Recompute every link from `seq` on, as an attacker does after an edit."""
-    prev = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq - 1,)).fetchone()[0]
-    for row in conn.execute("SELECT * FROM events WHERE seq >= ? ORDER BY seq", (seq,)):
-        fields = (
-            row["seq"], row["request_id"], row["kind"], row["actor_slack_id"],
-            row["actor_account"], row["actor_name"], row["at"], row["state_from"],
-            row["state_to"], row["data"], prev, row["key_id"], row["changes"],
-        )  # fmt: skip
-        prev = digest(chain_text(fields), key)
-        conn.execute(
-            "UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?",
-            (fields[10], prev, row["seq"]),
-        )
-
-
 def test_an_untouched_keyed_log_verifies_whole(keyed: Path, anchors: Path) -> None:
     with SqliteAuditStore.for_reading(keyed, KEY) as store:
         report = store.verify(AnchorFile(anchors, KEY).read())
@@ -206,7 +161,7 @@ def test_an_appended_row_with_a_correct_sha256_is_named(keyed: Path, anchors: Pa
 def test_an_edited_row_with_the_rest_rehashed_is_named(keyed: Path, anchors: Path) -> None:
     with attack(keyed) as attacker:
         attacker.execute("""UPDATE events SET data = '{"percent":100}' WHERE seq = 8""")
-        _rehash_from(attacker, 8, None)
+        rehash_from(attacker, 8, None)
     found = _verify(keyed, anchors)
     assert found["FORGED"].startswith("event 8 ")
     assert "REWRITTEN" in found  # event 9's link is no longer the anchored one
@@ -217,7 +172,7 @@ def test_without_a_key_an_edit_rehashed_is_still_named_by_the_anchors(
 ) -> None:
     with attack(unkeyed) as attacker:
         attacker.execute("""UPDATE events SET data = '{"percent":100}' WHERE seq = 8""")
-        _rehash_from(attacker, 8, None)
+        rehash_from(attacker, 8, None)
     found = _verify(unkeyed, anchors, None)
     assert set(found) == {"REWRITTEN"}
     assert found["REWRITTEN"].startswith("event 9 is not the one anchored")

@@ -2,9 +2,11 @@
 
 Only `user.id` is trusted from a click (architecture §4). A button's value carries the request id
 and the card's version, nothing else; the request is read from the store, and the click must
-come from the message the bot posted for it, in the channel it was posted in. A card whose
-version moved on (another approval, a replayed old click) is refused with a line asking to
-look again (recording where a message was posted does not count as a change). Every
+come from the message the bot posted for it, in the channel it was posted in, with a version
+the card has had. A click on an older version still counts: while a request waits, only the
+approvals collected change (another approver's approval is not what one approves), so two
+approvers clicking at the same moment on a card that needs both both count; a request decided
+meanwhile is refused by the workflow, which says who decided. Every
 refused click is said to the clicker alone and recorded in the audit log.
 """
 
@@ -12,15 +14,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
 from bot.slack.context import SlackContext
-from commands.workflow.machine import Step, WorkflowError
-from commands.workflow.records import Actor, AuditEvent, EventDraft, RequestRecord, State
+from commands.workflow.machine import WorkflowError
+from commands.workflow.records import Actor, EventDraft, RequestRecord, State
 from commands.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ def handle_click(context: SlackContext, click: Click) -> None:
     record = workflow.get(request_id)
     actor = Actor(click.user)
     try:
-        _check_origin(record, workflow.events(request_id), click, version)
+        _check_origin(record, click, version)
         _act(workflow, click, request_id, actor)
     except WorkflowError as refusal:
         context.services.store.append(
@@ -117,33 +119,18 @@ def _act(workflow: Workflow, click: Click, request_id: int, actor: Actor) -> Non
         workflow.cancel(request_id, actor)
 
 
-def changed_since(events: Sequence[AuditEvent], version: int) -> bool:
-    """Whether the request changed in substance after `version`: every state transition makes
-    a version (the first is 1), and noting where a message was posted changes nothing shown."""
-    transitions = (e for e in events if e.state_to is not None)
-    return any(
-        event.kind != Step.ANNOTATE.value
-        for number, event in enumerate(transitions, start=1)
-        if number > version
-    )
-
-
-def _check_origin(
-    record: RequestRecord, events: Sequence[AuditEvent], click: Click, version: int
-) -> None:
-    """Refuses a click that does not come from this request's own message as it was shown."""
+def _check_origin(record: RequestRecord, click: Click, version: int) -> None:
+    """Refuses a click that does not come from this request's own message, as it was shown.
+    While a request waits for approval nothing on its card changes but the approvals
+    collected (the plan is fixed once checked), so a click made on any version the card has
+    had still means what the clicker saw; what was decided meanwhile the workflow refuses."""
     messages = {record.card_ts, record.progress_ts} - {None}
-    if click.channel != record.place.channel or click.message_ts not in messages:
+    if (
+        click.channel != record.place.channel
+        or click.message_ts not in messages
+        or not 1 <= version <= record.version
+    ):
         raise WorkflowError(
             f"That button is not on request #{record.id}'s own messages; "
             "use the buttons on its card."
-        )
-    if (
-        click.action_id in (APPROVE, REJECT, CANCEL)
-        and record.state is State.AWAITING_APPROVAL
-        and changed_since(events, version)
-    ):
-        raise WorkflowError(
-            f"Request #{record.id}'s card has changed since it was shown to you; "
-            "look at it again and click again if you still agree."
         )

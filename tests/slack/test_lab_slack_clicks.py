@@ -80,10 +80,14 @@ def test_twenty_concurrent_approvals_start_one_migration_and_edit_the_card_once(
     assert len(announcements) == 1
 
 
-def test_forged_and_replayed_clicks_are_refused_and_recorded(rig: SlackRig) -> None:
-    # HV-SRV01 critical: its moves need two approvals, so a card changes while it waits.
+def critical_source(rig: SlackRig) -> None:
+    """HV-SRV01 critical: its moves need two approvals, so a card changes while it waits."""
     hosts = tuple(replace(h, critical=h.name == "HV-SRV01") for h in rig.config.hosts)
     rig.config = replace(rig.config, hosts=hosts)
+
+
+def test_forged_clicks_are_refused_and_one_on_an_older_card_still_counts(rig: SlackRig) -> None:
+    critical_source(rig)
     driver = rig.start("http")
     first = awaiting(rig)
     second = awaiting(rig, "SRV-DB01 to HV-SRV02 include-storage reason other")
@@ -94,22 +98,44 @@ def test_forged_and_replayed_clicks_are_refused_and_recorded(rig: SlackRig) -> N
     other_request["actions"][0]["value"] = f"{second.id}:{second.version}"
     other_channel = driver.build_click(CHANNEL, first.card_ts, APPROVE, user=BOB)
     other_channel["channel"]["id"] = "C0ELSEWHERE"
-    for payload in (other_request, other_channel):
+    never_shown = driver.build_click(CHANNEL, first.card_ts, APPROVE, user=BOB)
+    never_shown["actions"][0]["value"] = f"{first.id}:{first.version + 7}"
+    for payload in (other_request, other_channel, never_shown):
         assert driver.send_interaction(payload).acked
 
-    # Dave approves (1 of 2): the card changes. Carol's click on what she saw before is
-    # replayed: refused, she must look at the card again.
+    # Dave approves (1 of 2): the card changes. Carol clicks on the card as it was before:
+    # what she approves has not changed, so hers is the second approval.
     assert driver.click(CHANNEL, first.card_ts, APPROVE, user=DAVE).acked
     eventually(lambda: rig.record(first.id).approvals == (DAVE,))
     assert driver.send_interaction(carol_saw).acked
+    eventually(lambda: rig.record(first.id).state is not State.AWAITING_APPROVAL)
+    assert rig.record(first.id).approvals == (DAVE, CAROL)
 
     eventually(lambda: len(refusals(rig, first.id)) + len(refusals(rig, second.id)) >= 3)
-    assert rig.record(first.id).state is State.AWAITING_APPROVAL
     assert rig.record(second.id).state is State.AWAITING_APPROVAL
-    assert rig.record(first.id).approvals == (DAVE,) and rig.record(second.id).approvals == ()
+    assert rig.record(second.id).approvals == ()
     reasons = [r["reason"] for r in refusals(rig, first.id) + refusals(rig, second.id)]
-    assert sum("not on request" in str(r) for r in reasons) == 2
-    assert sum("has changed since" in str(r) for r in reasons) == 1
+    assert len(reasons) == 3 and all("not on request" in str(r) for r in reasons)
+    rig.ended(first.id)
+
+
+def test_two_approvers_clicking_at_once_on_a_card_that_needs_both_both_count(
+    rig: SlackRig,
+) -> None:
+    critical_source(rig)
+    driver = rig.start("http")
+    record = awaiting(rig)
+    assert record.card_ts is not None and record.required_approvals == 2
+    clicks = [driver.build_click(CHANNEL, record.card_ts, APPROVE, u) for u in (BOB, CAROL)]
+    with ThreadPoolExecutor(2) as pool:
+        deliveries = list(pool.map(driver.send_interaction, clicks))
+    assert all(d.acked for d in deliveries)
+    done = rig.ended(record.id)
+    assert done.state is State.SUCCEEDED
+    assert sorted(done.approvals) == sorted((BOB, CAROL))
+    assert refusals(rig, record.id) == []
+    assert len(rig.world.calls("Move-VM")) == 1
+    assert not told(rig, BOB) and not told(rig, CAROL)
 
 
 def test_self_approval_and_non_approvers_are_refused_told_and_audited(rig: SlackRig) -> None:

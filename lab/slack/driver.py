@@ -22,6 +22,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -83,7 +84,7 @@ class Delivery:
 
 
 class ButtonNotFound(LookupError):
-    """The message has no such button (a person could not click it)."""
+    """The message has no such button or input (a person could not click or type there)."""
 
 
 class Driver:
@@ -194,9 +195,12 @@ class Driver:
         action_id: str,
         user: str,
         value: str | None = None,
+        typed: Mapping[str, str] | None = None,
     ) -> Delivery:
-        """Click a button of a stored message (the one with `value`, when several match)."""
-        return self.send_interaction(self.build_click(channel, ts, action_id, user, value))
+        """Click a button of a stored message (the one with `value`, when several match),
+        after typing `typed` (input action_id → text) into the message's input blocks."""
+        payload = self.build_click(channel, ts, action_id, user, value, typed)
+        return self.send_interaction(payload)
 
     def build_click(
         self,
@@ -205,13 +209,17 @@ class Driver:
         action_id: str,
         user: str,
         value: str | None = None,
+        typed: Mapping[str, str] | None = None,
     ) -> Json:
-        """The `block_actions` payload of a click, for a test that wants to alter it first."""
+        """The `block_actions` payload of a click, for a test that wants to alter it first.
+        What was `typed` into the message's inputs arrives in `state.values`, keyed by block
+        and action, as Slack sends it; an input the message does not have is refused."""
         sender = self._user(user)
         message = self.slack.workspace.message(self._channel(channel), ts)
         if message.ephemeral_to is not None and message.ephemeral_to != sender:
             raise ButtonNotFound(f"{user} cannot see the ephemeral message {ts}")
         button = _pick_button(message, action_id, value)
+        values = _typed_values(message, typed or {})
         self.slack.workspace.record_activity(
             message.channel, sender, "click", f"[{button.text}]", message.thread_ts
         )
@@ -251,7 +259,7 @@ class Driver:
             "enterprise": None,
             "is_enterprise_install": False,
             "channel": {"id": message.channel, "name": self._channel_name(message.channel)},
-            "state": {"values": {}},
+            "state": {"values": values},
             "response_url": self.slack.responses.issue(
                 message.channel, sender, message.ts, message.thread_ts
             ),
@@ -429,3 +437,22 @@ def _http_retry_reason(delivery: Delivery) -> str:
     if delivery.status < 0:
         return "connection_failed"
     return "http_error"
+
+
+def _typed_values(message: Message, typed: Mapping[str, str]) -> Json:
+    """`state.values` for text typed into the message's plain-text inputs."""
+    values: Json = {}
+    for action_id, text in typed.items():
+        block_id = next(
+            (
+                str(block.get("block_id"))
+                for block in message.blocks
+                if block.get("type") == "input"
+                and (block.get("element") or {}).get("action_id") == action_id
+            ),
+            None,
+        )
+        if block_id is None:
+            raise ButtonNotFound(f"message {message.ts} has no input {action_id!r}")
+        values.setdefault(block_id, {})[action_id] = {"type": "plain_text_input", "value": text}
+    return values

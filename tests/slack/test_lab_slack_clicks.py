@@ -12,8 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.slack.actions import APPROVE
+from bot.slack.actions import APPROVE, REASON_INPUT, REJECT
 from commands.workflow.records import RequestRecord, State
+from lab.slack.blocks import buttons
+from lab.slack.driver import ButtonNotFound
 from support.slack_app import ALICE, BOB, CAROL, CHANNEL, DAVE, MALLORY, SlackRig, eventually
 
 MOVE = "SRV-APP01 to HV-SRV02 include-storage reason patch night"
@@ -136,6 +138,30 @@ def test_two_approvers_clicking_at_once_on_a_card_that_needs_both_both_count(
     assert refusals(rig, record.id) == []
     assert len(rig.world.calls("Move-VM")) == 1
     assert not told(rig, BOB) and not told(rig, CAROL)
+
+
+def test_a_reject_with_a_reason_typed_in_the_card_shows_and_records_the_reason(
+    rig: SlackRig,
+) -> None:
+    driver = rig.start("http")
+    record = awaiting(rig)
+    assert record.card_ts is not None
+    why = "the maintenance window moved to Sunday"
+    with pytest.raises(ButtonNotFound):
+        driver.build_click(CHANNEL, record.card_ts, REJECT, BOB, typed={"no_such_input": why})
+    assert driver.click(CHANNEL, record.card_ts, REJECT, BOB, typed={REASON_INPUT: why}).acked
+    done = rig.settled(record.id, frozenset({State.REJECTED}))
+    [rejected] = [e for e in rig.services.workflow.events(done.id) if e.kind == "rejected"]
+    assert rejected.data["reason"] == why and rejected.actor.slack_user_id == BOB
+    ts = record.card_ts
+    eventually(
+        lambda: f"<@{BOB}> rejected" in str(rig.slack.workspace.message(CHANNEL, ts).blocks),
+        what="the card's last edit",
+    )
+    card = rig.slack.workspace.message(CHANNEL, ts)
+    assert f": {why}" in str(card.blocks) and not buttons(card.blocks)
+    said = eventually(lambda: [m.text for m in rig.thread(done) if why in m.text])
+    assert said == [f"Request #{done.id} rejected by <@{BOB}>: {why}"]
 
 
 def test_self_approval_and_non_approvers_are_refused_told_and_audited(rig: SlackRig) -> None:

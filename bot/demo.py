@@ -17,7 +17,6 @@ import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -34,88 +33,20 @@ if TYPE_CHECKING:
     from bot.slack.serve import ActiveBot
     from lab.slack.driver import Driver
     from lab.slack.server import SlackStandIn
-    from lab.slack.workspace import Activity, Message
+    from lab.slack.workspace import Message
     from lab.world import World
 
 ALICE, BOB, CAROL = "U_ALICE", "U_BOB", "U_CAROL"
 ROLES = {ALICE: "on call", BOB: "team lead", CAROL: "change mgr"}
 CHANNEL = "C_HVOPS"
 WAIT = 120.0
-_MENTION = re.compile(r"<@([A-Z0-9_]+)>")
-_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 _RECORDED = re.compile(r"Request #(\d+) recorded")
-# Slack's own markup that a terminal would show as it is: a line starting in bold, `code`.
-_MARKUP = re.compile(r"^\*([^\n]+?)\*(?=\s|$)|```|`", re.MULTILINE)
 
 
 def _wait(probe: Callable[[], object], what: str) -> None:
     from lab.waiting import wait_until
 
     wait_until(probe, WAIT, what)
-
-
-@dataclass
-class Transcript:
-    """Prints what the stand-in's channel gained since the last `flush`."""
-
-    slack: SlackStandIn
-    out: TextIO
-    shown: set[str] = field(default_factory=set)
-
-    def name(self, user: str) -> str:
-        """How a Slack user appears: `@alice`, or `hvbot`."""
-        found = self.slack.workspace.user(user)
-        return f"@{found.name}" if found else user
-
-    def plain(self, text: str) -> str:
-        """Mentions, dates and markup as a person reads them."""
-        text = _DATE.sub(r"\1", _MENTION.sub(lambda m: self.name(m.group(1)), text))
-        return _MARKUP.sub(lambda m: m.group(1) or "", text)
-
-    def flush(self) -> None:
-        """Prints every new activity and message, in the order they happened."""
-        from lab.slack import workspace as stored
-
-        workspace = self.slack.workspace
-        entries: list[tuple[float, str, Activity | Message]] = [
-            (float(a.ts), f"a{a.ts}", a) for a in workspace.activity(CHANNEL)
-        ]
-        entries += [(float(m.ts), f"m{m.ts}", m) for m in workspace.all_messages(CHANNEL)]
-        for _, key, entry in sorted(entries, key=lambda e: e[0]):
-            if key in self.shown:
-                continue
-            self.shown.add(key)
-            if isinstance(entry, stored.Message):
-                self._message(entry)
-            else:
-                self._activity(entry)
-
-    def _activity(self, activity: Activity) -> None:
-        role = ROLES.get(activity.user, "")
-        who = f"{self.name(activity.user)} ({role})" if role else self.name(activity.user)
-        indent = "    " if activity.thread_ts else ""
-        verb = "clicks " if activity.kind == "click" else ""
-        print(f"{indent}{who:>24} › {verb}{activity.text}", file=self.out, flush=True)
-
-    def _message(self, message: Message) -> None:
-        from lab.slack.blocks import block_lines
-
-        lines = block_lines(message.blocks) if message.blocks else message.text.splitlines()
-        lines = [self.plain(line) for line in lines if not line.startswith("[Approve]")] or [""]
-        author = "hvbot" if message.bot else self.name(message.user)
-        notes = []
-        if message.ephemeral_to:
-            notes.append(f"only {self.name(message.ephemeral_to)} sees this")
-        if message.broadcast:
-            notes.append(f"also sent to #{CHANNEL.removeprefix('C_').lower()}")
-        if message.edits:
-            notes.append(f"edited {len(message.edits)} times; last form")
-        indent = "    " if message.is_reply else ""
-        head = f"{indent}{author:>24} ┃ "
-        print(head + lines[0] + (f"   ({'; '.join(notes)})" if notes else ""), file=self.out)
-        for line in lines[1:]:
-            print(f"{indent}{'':>24} ┃ {line}", file=self.out)
-        self.out.flush()
 
 
 class SlackDemo:
@@ -126,7 +57,12 @@ class SlackDemo:
         self.slack = slack
         self.driver = driver
         self.out = out
-        self.transcript = Transcript(slack, out)
+        from lab.slack.transcript import LiveTranscript
+
+        # The card's buttons are the people's to click, not lines to read.
+        self.transcript = LiveTranscript(
+            slack.workspace, CHANNEL, out, roles=ROLES, hide=("[Approve]",)
+        )
 
     def section(self, title: str) -> None:
         """Prints a section heading."""

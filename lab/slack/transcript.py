@@ -1,18 +1,25 @@
 """A channel of the stand-in as readable text, for `hvbot demo` and for test failures.
 
-Threads are indented under their parents; a message edited in place (a card decided, a
-progress bar) is shown as first posted, then compactly: `edited ×N, last: …`.
+`transcript`: the whole channel at once, threads indented under their parents; a message
+edited in place (a card decided, a progress bar) is shown as first posted, then compactly:
+`edited ×N, last: …`.
+
+`LiveTranscript`: the channel as it grows, for `hvbot demo`: each flush prints what happened
+since the last one in the order it happened (thread replies indented), people with their
+role, each message in its last form with its edit count, Slack's markup as a person reads it.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TextIO
 
 from lab.slack.blocks import block_lines
 from lab.slack.timeline import Entry, channel_timeline
-from lab.slack.workspace import Json, Message, Workspace
+from lab.slack.workspace import Activity, Json, Message, Workspace, ts_key
 
 THREAD_INDENT = "    ↳ "
 _LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>|<([^<>]+)>")
@@ -46,7 +53,8 @@ def readable(workspace: Workspace, text: str) -> str:
         if target.startswith("#"):
             return "#" + (label or target[1:].split("|")[0])
         if target.startswith("!"):
-            return "@" + target[1:]
+            # `<!date^…|fallback>` reads as its fallback; `<!here>` as `@here`.
+            return label or "@" + target[1:]
         return label or target
 
     return html.unescape(_LINK.sub(replace, text))
@@ -96,3 +104,78 @@ def first_version(message: Message) -> tuple[str, list[Json]]:
     if message.edits:
         return message.edits[0].text, message.edits[0].blocks
     return message.text, message.blocks
+
+
+# Slack's markup a terminal would show as it is: a line starting in bold, code fences, `code`.
+_MARKUP = re.compile(r"^\*([^\n]+?)\*(?=\s|$)|```|`", re.MULTILINE)
+_NAME_WIDTH = 24
+
+
+class LiveTranscript:
+    """Prints what a channel gained since the last `flush` (see the module docstring).
+    `roles` says what each person is (`{"U_ALICE": "on call"}`); `hide` drops a message's
+    lines that start with one of its prefixes (the card's buttons, say)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        channel: str,
+        out: TextIO,
+        *,
+        roles: Mapping[str, str] | None = None,
+        hide: tuple[str, ...] = (),
+    ) -> None:
+        found = workspace.channel(channel)
+        if found is None:
+            raise ValueError(f"no channel {channel!r}")
+        self._workspace = workspace
+        self._channel = found
+        self._out = out
+        self._roles = dict(roles or {})
+        self._hide = hide
+        self._shown: set[str] = set()
+
+    def flush(self) -> None:
+        """Prints every new activity and message, in the order they happened."""
+        workspace, channel = self._workspace, self._channel.id
+        entries: list[tuple[str, str, Activity | Message]] = [
+            (a.ts, f"a{a.ts}", a) for a in workspace.activity(channel)
+        ]
+        entries += [(m.ts, f"m{m.ts}", m) for m in workspace.all_messages(channel)]
+        for _, key, entry in sorted(entries, key=lambda e: ts_key(e[0])):
+            if key in self._shown:
+                continue
+            self._shown.add(key)
+            if isinstance(entry, Message):
+                self._message(entry)
+            else:
+                self._activity(entry)
+        self._out.flush()
+
+    def _activity(self, activity: Activity) -> None:
+        who = author(self._workspace, activity.user)
+        if role := self._roles.get(activity.user):
+            who += f" ({role})"
+        indent = "    " if activity.thread_ts else ""
+        verb = "clicks " if activity.kind == "click" else ""
+        print(f"{indent}{who:>{_NAME_WIDTH}} › {verb}{activity.text}", file=self._out)
+
+    def _message(self, message: Message) -> None:
+        raw = block_lines(message.blocks) if message.blocks else message.text.splitlines()
+        lines = [self._plain(line) for line in raw if not line.startswith(self._hide)] or [""]
+        who = "hvbot" if message.bot else author(self._workspace, message.user)
+        notes = []
+        if message.ephemeral_to:
+            notes.append(f"only {author(self._workspace, message.ephemeral_to)} sees this")
+        if message.broadcast:
+            notes.append(f"also sent to #{self._channel.name}")
+        if message.edits:
+            notes.append(f"edited {len(message.edits)} times; last form")
+        indent = "    " if message.is_reply else ""
+        said = lines[0] + (f"   ({'; '.join(notes)})" if notes else "")
+        print(f"{indent}{who:>{_NAME_WIDTH}} ┃ {said}", file=self._out)
+        for line in lines[1:]:
+            print(f"{indent}{'':>{_NAME_WIDTH}} ┃ {line}", file=self._out)
+
+    def _plain(self, text: str) -> str:
+        return _MARKUP.sub(lambda m: m.group(1) or "", readable(self._workspace, text))

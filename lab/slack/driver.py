@@ -30,7 +30,16 @@ import requests
 
 from lab.slack.blocks import Button, buttons
 from lab.slack.server import SlackStandIn
-from lab.slack.workspace import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, Json, Message
+from lab.slack.workspace import (
+    APP_ID,
+    BOT_USER_ID,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    Channel,
+    Json,
+    Message,
+    User,
+)
 
 ACK_TIMEOUT_SECONDS = 3.0
 _FORM = "application/x-www-form-urlencoded"
@@ -108,17 +117,17 @@ class Driver:
 
     def slash(self, command: str, text: str, user: str, channel: str) -> Delivery:
         """Type `command text` in `channel` as `user` (slash commands are never in threads)."""
-        sender = self._user(user)
-        place = self._channel(channel)
+        person, room = self._user(user), self._channel(channel)
+        sender, place = person.id, room.id
         self.slack.workspace.record_activity(place, sender, "command", f"{command} {text}")
         form = {
             "token": self.slack.tokens.verification,
             "team_id": TEAM_ID,
             "team_domain": TEAM_DOMAIN,
             "channel_id": place,
-            "channel_name": self._channel_name(place),
+            "channel_name": room.name,
             "user_id": sender,
-            "user_name": self._user_name(sender),
+            "user_name": person.name,
             "command": command,
             "text": text,
             "api_app_id": APP_ID,
@@ -132,8 +141,7 @@ class Driver:
 
     def mention(self, text: str, channel: str, user: str, thread_ts: str | None = None) -> Delivery:
         """Post `@hvbot text` (in a thread when `thread_ts`), then deliver its `app_mention`."""
-        sender = self._user(user)
-        place = self._channel(channel)
+        sender, place = self._user(user).id, self._channel(channel).id
         mention = f"<@{BOT_USER_ID}>"
         full = text if mention in text else f"{mention} {text}"
         message = self.slack.workspace.post(
@@ -214,8 +222,9 @@ class Driver:
         """The `block_actions` payload of a click, for a test that wants to alter it first.
         What was `typed` into the message's inputs arrives in `state.values`, keyed by block
         and action, as Slack sends it; an input the message does not have is refused."""
-        sender = self._user(user)
-        message = self.slack.workspace.message(self._channel(channel), ts)
+        person = self._user(user)
+        sender = person.id
+        message = self.slack.workspace.message(self._channel(channel).id, ts)
         if message.ephemeral_to is not None and message.ephemeral_to != sender:
             raise ButtonNotFound(f"{user} cannot see the ephemeral message {ts}")
         button = _pick_button(message, action_id, value)
@@ -247,8 +256,8 @@ class Driver:
             "type": "block_actions",
             "user": {
                 "id": sender,
-                "username": self._user_name(sender),
-                "name": self._user_name(sender),
+                "username": person.name,
+                "name": person.name,
                 "team_id": TEAM_ID,
             },
             "api_app_id": APP_ID,
@@ -258,7 +267,7 @@ class Driver:
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
             "enterprise": None,
             "is_enterprise_install": False,
-            "channel": {"id": message.channel, "name": self._channel_name(message.channel)},
+            "channel": {"id": message.channel, "name": self._channel(message.channel).name},
             "state": {"values": values},
             "response_url": self.slack.responses.issue(
                 message.channel, sender, message.ts, message.thread_ts
@@ -375,25 +384,17 @@ class Driver:
             raise RuntimeError("this driver delivers over Socket Mode; it has no bot URL")
         return self.bot_url
 
-    def _user(self, user: str) -> str:
+    def _user(self, user: str) -> User:
         found = self.slack.workspace.user(user)
         if found is None:
             raise ValueError(f"not a Slack user id: {user!r} (U… or W…)")
-        return found.id
+        return found
 
-    def _user_name(self, user: str) -> str:
-        found = self.slack.workspace.user(user)
-        return found.name if found else user
-
-    def _channel(self, channel: str) -> str:
+    def _channel(self, channel: str) -> Channel:
         found = self.slack.workspace.channel(channel)
         if found is None:
             raise ValueError(f"not a Slack channel id: {channel!r} (C…, G… or D…)")
-        return found.id
-
-    def _channel_name(self, channel: str) -> str:
-        found = self.slack.workspace.channel(channel)
-        return found.name if found else channel
+        return found
 
 
 def _pick_button(message: Message, action_id: str, value: str | None) -> Button:

@@ -258,15 +258,13 @@ class Workspace:
                 parent = self._messages[found.id].get(thread_ts)
                 if parent is None:
                     raise SlackError("thread_not_found")
-            message = Message(
-                channel=found.id,
-                ts=self.next_ts(),
-                user=user,
-                text=text,
-                blocks=copy.deepcopy(blocks or []),
+            message = self._new(
+                found.id,
+                user,
+                text,
+                blocks,
                 thread_ts=(parent.thread_ts or parent.ts) if parent else None,
                 broadcast=broadcast and parent is not None,
-                bot=user == BOT_USER_ID,
             )
             if parent is not None and parent.thread_ts is None:
                 parent.thread_ts = parent.ts
@@ -274,6 +272,21 @@ class Workspace:
             if message.thread_ts is not None:
                 self._threads.setdefault((found.id, message.thread_ts), []).append(message.ts)
             return _snapshot(message)
+
+    def _new(
+        self, channel: str, author: str, text: str, blocks: list[Json] | None, **marks: Any
+    ) -> Message:
+        """A new message by `author`, with its own copy of `blocks` (the caller holds the
+        lock); `marks` are its other fields (thread, broadcast, ephemeral)."""
+        return Message(
+            channel=channel,
+            ts=self.next_ts(),
+            user=author,
+            text=text,
+            blocks=copy.deepcopy(blocks or []),
+            bot=author == BOT_USER_ID,
+            **marks,
+        )
 
     def post_ephemeral(
         self,
@@ -289,15 +302,8 @@ class Workspace:
             found = self._require_channel(channel)
             if self.user(user) is None:
                 raise SlackError("user_not_found")
-            message = Message(
-                channel=found.id,
-                ts=self.next_ts(),
-                user=author,
-                text=text,
-                blocks=copy.deepcopy(blocks or []),
-                thread_ts=thread_ts,
-                bot=author == BOT_USER_ID,
-                ephemeral_to=user,
+            message = self._new(
+                found.id, author, text, blocks, thread_ts=thread_ts, ephemeral_to=user
             )
             self._ephemerals[found.id][message.ts] = message
             return _snapshot(message)

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -37,21 +38,7 @@ class Rig:
     def running(self, request_id: int, vm: str) -> RequestRecord:
         """A running move with its card posted in the channel."""
         card = self.client.chat_postMessage(channel=CHANNEL, text=f"card of {vm}")
-        return RequestRecord(
-            id=request_id,
-            kind=RequestKind.MIGRATION,
-            state=State.RUNNING,
-            version=5,
-            requester=Actor("U0ALICE01"),
-            place=Place(CHANNEL),
-            request={},
-            created_at=NOW,
-            updated_at=NOW,
-            vm=vm,
-            source_host="HV-SRV01",
-            destination_host="HV-SRV02",
-            card_ts=str(card["ts"]),
-        )
+        return move(request_id, vm, card_ts=str(card["ts"]))
 
     def idle(self) -> None:
         assert self.pacer.idle(timeout=60)
@@ -163,7 +150,7 @@ def test_a_board_past_its_lines_opens_a_second_message(rig: Rig) -> None:
 
 def test_a_full_board_of_long_names_stays_within_slacks_limits() -> None:
     long = "X" * 120
-    record = dataclasses.replace(_bare(), vm=long, source_host=long, destination_host=long)
+    record = move(99999, long, source_host=long, destination_host=long)
     line = ui.board_line(record, MigrationProgress(JobState.RUNNING, 100, 36_000.0, 10**12))
     _, body = board_blocks([line] * PAGE_LINES, 999, closed=False)
     dicts = [b.to_dict() for b in body]
@@ -172,15 +159,20 @@ def test_a_full_board_of_long_names_stays_within_slacks_limits() -> None:
     assert len(dicts) <= 50
 
 
-def _bare() -> RequestRecord:
-    return RequestRecord(
-        id=99999,
+def move(request_id: int, vm: str, **fields: Any) -> RequestRecord:
+    """A running move of `vm` from HV-SRV01 to HV-SRV02."""
+    record = RequestRecord(
+        id=request_id,
         kind=RequestKind.MIGRATION,
         state=State.RUNNING,
-        version=1,
+        version=5,
         requester=Actor("U0ALICE01"),
         place=Place(CHANNEL),
         request={},
         created_at=NOW,
         updated_at=NOW,
+        vm=vm,
+        source_host="HV-SRV01",
+        destination_host="HV-SRV02",
     )
+    return dataclasses.replace(record, **fields)

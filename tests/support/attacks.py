@@ -12,30 +12,22 @@ from pathlib import Path
 from bot.store.codec import chain_text
 from bot.store.keys import AuditKey, digest
 
-_TRIGGERS = """
-CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
-CREATE TRIGGER events_refuse_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
-CREATE TRIGGER requests_refuse_delete BEFORE DELETE ON requests
-BEGIN SELECT RAISE(ABORT, 'requests are never deleted'); END;
-"""
-
 
 @contextlib.contextmanager
 def attack(db_path: Path) -> Iterator[sqlite3.Connection]:
     """A plain connection to the file, with the append-only triggers dropped for the edit
-    and put back after it, as anyone with write access can."""
+    and put back as they were after it, as anyone with write access can."""
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    conn.executescript(
-        "DROP TRIGGER events_refuse_update; DROP TRIGGER events_refuse_delete;"
-        "DROP TRIGGER requests_refuse_delete;"
-    )
+    triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    saved = [(row["name"], row["sql"]) for row in triggers]
+    for name, _ in saved:
+        conn.execute(f'DROP TRIGGER "{name}"')
     try:
         yield conn
     finally:
-        conn.executescript(_TRIGGERS)
+        for _, sql in saved:
+            conn.execute(sql)
         conn.close()
 
 

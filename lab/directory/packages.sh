@@ -4,7 +4,7 @@
 # Needs root. Nothing starts on install: a policy-rc.d that exits 101 is put in place for the
 # install (and removed afterwards if this script created it).
 set -euo pipefail
-packages=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-user ldb-tools libkrb5-dev)
+packages=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-user ldb-tools libkrb5-dev faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

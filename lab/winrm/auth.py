@@ -8,9 +8,11 @@ that file with every account of every running lab. An NTLM security context belo
 connection, and so does the message encryption it provides.
 
 A host given a keytab (exported from the lab's AD DC for its `WSMAN/` and `HTTP/` names) also
-accepts Kerberos AP-REQs sent under `Negotiate`, as pypsrp's `auth="kerberos"` sends them,
-through pyspnego's GSSAPI acceptor. The keytab holds this host's keys only, so a ticket for
-another host is refused here as Windows would (the KDC encrypted it with another key).
+accepts Kerberos AP-REQs sent under `Negotiate`, bare as pypsrp's `auth="kerberos"` sends them
+or inside SPNEGO as Windows' WinRM client and pypsrp's `auth="negotiate"` send them
+(`lab.winrm.spnego_tokens`), through pyspnego's GSSAPI acceptor. The keytab holds this host's
+keys only, so a ticket for another host is refused here as Windows would (the KDC encrypted it
+with another key).
 A failed Kerberos exchange is answered with a bare 401, the acceptor's error token is not
 sent back (whether Windows' http.sys sends it is unverified; the lab stays the stricter).
 """
@@ -30,6 +32,8 @@ from pathlib import Path
 import spnego
 import spnego.exceptions
 from pypsrp.encryption import WinRMEncryption
+
+from lab.winrm.spnego_tokens import KerberosOffer, accepted, kerberos_offer
 
 DEFAULT_DOMAIN = "LAB"
 CHALLENGE_HEADERS = ("Negotiate", 'Basic realm="WSMAN"')
@@ -146,6 +150,8 @@ class ConnectionAuth:
         self._keytab = keytab
         self._context: spnego.ContextProxy | None = None
         self._scheme = "Negotiate"
+        # The SPNEGO offer the Kerberos context answers, when Kerberos came inside SPNEGO.
+        self._offer: KerberosOffer | None = None
         self.user: str | None = None
         self.encryption: WinRMEncryption | None = None
 
@@ -176,6 +182,9 @@ class ConnectionAuth:
 
     def _negotiate(self, scheme: str, raw: bytes) -> AuthStep:
         if self._context is None or self._context.complete:
+            self._offer = kerberos_offer(raw) if self._keytab is not None else None
+            if self._offer is not None:
+                raw = self._offer.token
             self._context = self._new_context(raw)
             self._scheme = scheme
             self.user = None
@@ -185,6 +194,8 @@ class ConnectionAuth:
         except spnego.exceptions.SpnegoError as exc:
             self._context = None
             raise AuthFailed("authentication failed") from exc
+        if self._offer is not None:
+            out = accepted(self._offer, out or b"")
         reply = f"{self._scheme} {base64.b64encode(out).decode()}" if out else None
         if not self._context.complete:
             return AuthStep(None, reply)

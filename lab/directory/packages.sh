@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages of the lab's Samba AD DC, and MIT Kerberos' headers that gssapi
-# builds against (hvbot[kerberos]), when any is missing; quiet when all are.
+# Installs the Debian packages of the lab's Samba AD DC, MIT Kerberos' headers that gssapi
+# builds against (hvbot[kerberos]), and faketime (the clock skew test runs the bot with a clock
+# of its own), when any is missing; quiet when all are.
 # Needs root. Nothing starts on install: a policy-rc.d that exits 101 is put in place for the
 # install (and removed afterwards if this script created it).
 set -euo pipefail

@@ -15,6 +15,7 @@ import pytest
 from bot.store import SqliteAuditStore
 from commands.workflow.records import RequestRecord, State
 from commands.workflow.scheduler import SLOTS_FREED
+from lab.world import winpath
 from support.e2e import BotRig
 
 # What the drain of HV-SRV01 cannot take off: nowhere to go, stopped, fails halfway.
@@ -209,3 +210,53 @@ def test_drain_cancel_starts_no_further_move(drain_rig: BotRig) -> None:
     source = drain_rig.world.host("HV-SRV01")
     assert source is not None
     assert {c.vm for c in stopped} <= {vm.name for vm in source.vms.values()}
+
+
+def test_a_drain_with_storage_moves_local_disks_and_their_space(rig: BotRig) -> None:
+    # The default lab: SRV-APP01 runs on local D: disks (24 + 36 GB), SRV-TEST01 is off with a
+    # 10 GB local disk, SRV-DB01 keeps its disk on a share (it moves live, without storage).
+    source, destination = rig.world.host("HV-SRV01"), rig.world.host("HV-SRV02")
+    assert source is not None and destination is not None
+    free_before = {h.name: h.volumes["D"].free for h in (source, destination)}
+    disks = [d.path for vm in source.vms.values() if vm.name != "SRV-DB01" for d in vm.disks]
+    submitted = rig.run(
+        "request",
+        "--as",
+        "UALICE",
+        "--",
+        "drain",
+        "HV-SRV01",
+        "to",
+        "HV-SRV02",
+        "include-storage",
+        "include-stopped",
+    )
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    approved = rig.run("approve", "1", "--as", "UBOB", timeout=300)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert "HV-SRV01 is empty: 3 VMs moved in" in approved.stdout
+    rig.world.wait_idle()
+
+    assert not source.vms
+    assert {vm.name for vm in destination.vms.values()} >= {"SRV-APP01", "SRV-DB01", "SRV-TEST01"}
+    moved = {
+        str(dict(c.parameters).get("Name")): "IncludeStorage" in dict(c.parameters)
+        for c in rig.world.calls("Move-VM")
+    }
+    assert moved == {"SRV-APP01": True, "SRV-TEST01": True, "SRV-DB01": False}
+    # Each local disk now lives at its own path on the destination, gone from the source, and
+    # both volumes account for the 70 GB that moved (the share's disk is no one's).
+    for path in disks:
+        assert winpath.normalize(path) in destination.files
+        assert winpath.normalize(path) not in source.files
+    gb = 1024**3
+    assert destination.volumes["D"].free == free_before["HV-SRV02"] - 70 * gb
+    assert source.volumes["D"].free == free_before["HV-SRV01"] + 70 * gb
+    with SqliteAuditStore(rig.config.parent / "audit.db") as store:
+        assert store.verify().ok
+        children = _children(store, 1)
+        assert {c.vm: c.state for c in children} == {
+            "SRV-APP01": State.SUCCEEDED,
+            "SRV-TEST01": State.SUCCEEDED,
+            "SRV-DB01": State.SUCCEEDED,
+        }

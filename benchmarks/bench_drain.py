@@ -1,6 +1,7 @@
 """Drain of a host with N VMs in the lab: time against the ideal schedule, chat calls, bot RSS.
 
     scripts/bench drain [--vms 40] [--time-scale 1.0] [--poll 2.0] [--rounds 1] [--compare]
+                        [--slack]
 
 The lab (HV-SRV01 with N running VMs of 2-8 GB on a share, three peers; HV-SRV01 allows 4
 migrations at a time, each peer 2) runs in a child process, so the RSS measured is the bot's:
@@ -18,6 +19,10 @@ notifier that counts its calls. The drain is submitted, approved once, and waite
 Every running move's job is read on the source host's one session each `--poll` seconds,
 and each move's pre-start preflight reads that host too: a short poll (0.1 s) saturates the
 session and slows the drain itself, so the default is the bot's own (2 s).
+
+`--slack` runs the bot as `hvbot serve` does (the Slack app, its notifier and pacer under
+Slack's own budgets) against the Slack stand-in, which runs in the lab's process, and counts
+every Slack Web API call the whole drain made.
 
 `--compare` runs, in turns, the bot as it is and the bot without its two queue savings (a
 queued move's preflight run while it waits; slots given back when a move is over on its
@@ -39,7 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Services, build_services
-from bot.config import Secrets, load_config
+from bot.config import Config, Secrets, load_config
+from bot.slack.coordination import Coordination
+from bot.slack.serve import ActiveBot
+from bot.slack.settings import SlackSettings
 from bot.winrm.migration import Migration
 from commands.hyperv import MigrationOutcome, MigrationProgress
 from commands.placement import Job, makespan, schedule
@@ -49,6 +57,7 @@ from commands.workflow.codec import drain_of
 from commands.workflow.execution import Runner
 from commands.workflow.records import TERMINAL_STATES, Actor, Place, RequestRecord, State
 from lab.running import start_lab
+from lab.slack.server import SlackStandIn
 from lab.world.scenario import parse_scenario
 
 SIZES_GB = (2, 4, 8, 4, 6, 2, 8, 4)
@@ -91,9 +100,11 @@ def scenario(vms: int, time_scale: float) -> dict[str, Any]:
 
 def _run_lab(data: dict[str, Any], pipe: Connection) -> None:
     world = parse_scenario(data, "bench")
-    with start_lab(world) as lab:
-        pipe.send((lab.config_fragment(), lab.username, lab.password))
-        pipe.recv()  # until the bot is done
+    with start_lab(world) as lab, SlackStandIn() as slack:
+        fragment = lab.config_fragment() + "\n" + slack.config_fragment(mode="http")
+        pipe.send((fragment, lab.username, lab.password, slack.environment()))
+        while pipe.recv() == "count":
+            pipe.send(Counter(call.method for call in slack.calls()))
 
 
 class CountingNotifier:
@@ -177,13 +188,13 @@ class _Savings:
         Migration.ended_on_hosts = self._ended  # type: ignore[method-assign]
 
 
-def measure(vms: int, time_scale: float, poll: float) -> dict[str, float]:
+def measure(vms: int, time_scale: float, poll: float, *, slack: bool) -> dict[str, float]:
     """Runs one drain (a fresh lab and bot) and returns its figures."""
     parent_end, child_end = multiprocessing.Pipe()
     lab = multiprocessing.Process(target=_run_lab, args=(scenario(vms, time_scale), child_end))
     lab.start()
     try:
-        fragment, user, password = parent_end.recv()
+        fragment, user, password, slack_env = parent_end.recv()
         with tempfile.TemporaryDirectory() as work:
             path = Path(work) / "hvbot.toml"
             path.write_text(
@@ -195,31 +206,76 @@ def measure(vms: int, time_scale: float, poll: float) -> dict[str, float]:
                 encoding="utf-8",
             )
             config = load_config(path)
-            notifier = CountingNotifier()
             secrets = Secrets.from_environ(
-                {**os.environ, "HVBOT_WINRM_USER": user, "HVBOT_WINRM_PASSWORD": password}
+                {
+                    **os.environ,
+                    **slack_env,
+                    "HVBOT_WINRM_USER": user,
+                    "HVBOT_WINRM_PASSWORD": password,
+                }
             )
+            if slack:
+                return _through_slack(config, secrets, Path(work), parent_end, time_scale)
+            notifier = CountingNotifier()
             services = build_services(config, secrets, notifier)
             try:
-                return _drain(services, notifier, config.inventory, time_scale)
+                figures = _drain(services, config.inventory, time_scale)
+                # The end is recorded before it is reported: count the report too.
+                deadline = time.monotonic() + 60
+                while not notifier.calls["finished"] and time.monotonic() < deadline:
+                    time.sleep(0.02)
             finally:
                 services.close()
-
+            for name in ("request_updated", "progress", "finished", "summary", "to chat"):
+                figures["notifier calls: " + name] = float(notifier.calls[name])
+            return _with_rss(figures)
     finally:
         parent_end.send("stop")
         lab.join(timeout=30)
 
 
+def _through_slack(
+    config: Config, secrets: Secrets, work: Path, lab: Connection, time_scale: float
+) -> dict[str, float]:
+    """The drain with the bot as `hvbot serve` runs it, and the Slack calls it made."""
+    coordination = Coordination(work / "audit.db")
+    bot = ActiveBot(
+        config, secrets, SlackSettings.from_config(config, secrets), coordination, http_port=0
+    )
+    try:
+        figures = _drain(bot.services, config.inventory, time_scale, card=True)
+        if not bot.pacer.idle(timeout=600):
+            raise RuntimeError("Slack writes still queued after 10 minutes")
+    finally:
+        bot.stop()
+        coordination.close()
+    lab.send("count")
+    calls: Counter[str] = lab.recv()
+    for method in ("chat.postMessage", "chat.update"):
+        figures["slack calls: " + method] = float(calls[method])
+    figures["slack calls: all"] = float(sum(calls.values()))
+    return _with_rss(figures)
+
+
+def _with_rss(figures: dict[str, float]) -> dict[str, float]:
+    # The process's peak so far: in a --compare run, the largest drain's.
+    figures["bot max RSS (MiB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
 def _drain(
-    services: Services, notifier: CountingNotifier, inventory: Any, time_scale: float
+    services: Services, inventory: Any, time_scale: float, *, card: bool = False
 ) -> dict[str, float]:
     source = inventory.find("HV-SRV01")
     workflow = services.workflow
-    record = workflow.submit(DrainRequest(Drain(source)), Actor("UALICE"), Place("C-BENCH"))
+    record = workflow.submit(DrainRequest(Drain(source)), Actor("UALICE"), Place("C0BENCH01"))
     record = _wait(services, record.id, frozenset({State.AWAITING_APPROVAL}) | TERMINAL_STATES)
     if record.state is not State.AWAITING_APPROVAL:
         events = workflow.events(record.id)
         raise RuntimeError(f"the drain was refused: {record.state.value} {events[-1].data}")
+    # In Slack the approval is a click on the posted card.
+    while card and workflow.get(record.id).card_ts is None:
+        time.sleep(0.02)
     approved_at = time.monotonic()
     workflow.approve(record.id, Actor("UBOB"))
     final = _wait(services, record.id, TERMINAL_STATES)
@@ -235,10 +291,6 @@ def _drain(
         "lower bound (s)": _lower_bound(jobs),
         "drain / ideal": wall / ideal if ideal else float("nan"),
     }
-    for name in ("request_updated", "progress", "finished", "summary", "to chat"):
-        figures["notifier calls: " + name] = float(notifier.calls[name])
-    # The process's peak so far: in a --compare run, the largest drain's.
-    figures["bot max RSS (MiB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
 
 
@@ -247,7 +299,7 @@ def _table(runs: list[tuple[str, dict[str, float]]]) -> None:
     for key in runs[0][1]:
         cells = "".join(
             f"{figures[key]:>14.0f}"
-            if key.startswith(("moved", "notifier", "succ"))
+            if key.startswith(("moved", "notifier", "succ", "slack"))
             else f"{figures[key]:>14.2f}"
             for _, figures in runs
         )
@@ -266,15 +318,25 @@ def main() -> None:
     parser.add_argument(
         "--compare", action="store_true", help="also run without the queue savings, in turns"
     )
+    parser.add_argument(
+        "--slack", action="store_true", help="through the Slack app and the Slack stand-in"
+    )
     args = parser.parse_args()
     savings = _Savings()
     runs: list[tuple[str, dict[str, float]]] = []
     for round_ in range(1, args.rounds + 1):
         if args.compare:
             savings.off()
-            runs.append((f"without #{round_}", measure(args.vms, args.time_scale, args.poll)))
+            runs.append(
+                (
+                    f"without #{round_}",
+                    measure(args.vms, args.time_scale, args.poll, slack=args.slack),
+                )
+            )
             savings.on()
-        runs.append((f"bot #{round_}", measure(args.vms, args.time_scale, args.poll)))
+        runs.append(
+            (f"bot #{round_}", measure(args.vms, args.time_scale, args.poll, slack=args.slack))
+        )
     print(f"drain of {args.vms} VMs, limits {LIMITS}, time scale {args.time_scale}")
     _table(runs)
 

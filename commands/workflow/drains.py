@@ -457,8 +457,10 @@ class Drains:
     def _due(self, parent_id: int) -> None:
         with self._lock:
             live = self._live.get(parent_id)
-            if live is not None:
-                live.timer = None
+            if live is None or live.done:
+                # The drain's end sent its last summary since this timer fired.
+                return
+            live.timer = None
         self._refresh(parent_id, force=True)
 
     # --- the end ----------------------------------------------------------------------

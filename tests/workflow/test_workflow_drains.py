@@ -133,13 +133,19 @@ def test_a_second_drain_of_the_same_host_is_refused() -> None:
         raise AssertionError("a second drain of HV-SRV01 was accepted")
 
 
-def test_cancel_starts_no_further_move_and_running_ones_finish() -> None:
-    rig = make_rig()
+def one_at_a_time(rig: Rig) -> int:
+    """An approved drain to HV-SRV02 from a source that runs one move at a time; its id."""
     rig.world.limits[SOURCE] = 1
     parent = drain_of_source(rig, "HV-SRV02")
     rig.workflow.approve(parent, ALICE)
     rig.run(500)
     assert len(rig.world.starts) == 1
+    return parent
+
+
+def test_cancel_starts_no_further_move_and_running_ones_finish() -> None:
+    rig = make_rig()
+    parent = one_at_a_time(rig)
     rig.workflow.cancel(parent, REQUESTER)
     finish_running(rig)
 
@@ -153,10 +159,7 @@ def test_cancel_starts_no_further_move_and_running_ones_finish() -> None:
 
 def test_a_move_that_no_longer_fits_at_its_turn_is_not_moved_and_said_how_to_move_it() -> None:
     rig = make_rig()
-    rig.world.limits[SOURCE] = 1
-    parent = drain_of_source(rig, "HV-SRV02")
-    rig.workflow.approve(parent, ALICE)
-    rig.run(500)
+    parent = one_at_a_time(rig)
     last = moves(rig, parent)[-1]
     assert last.vm is not None
     # Not next in line yet: its check before the start has not run.

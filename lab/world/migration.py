@@ -141,9 +141,14 @@ def must_wait(world: World, job: MigrationJob) -> bool:
         and hosts & {j.source, j.destination}
         for j in world.jobs.values()
     )
-    if older:
-        return True
-    for name in hosts:
+    return older or at_limit(world, job)
+
+
+def at_limit(world: World, job: MigrationJob) -> bool:
+    """True when a host of `job` runs as many migrations of its kind as its limit allows (call
+    with the world lock held). Only this queues a move in the 21501 sense: waiting behind an
+    older job that has not started yet is the lab's own thread scheduling, not a limit."""
+    for name in (job.source, job.destination):
         host = world.hosts[name.lower()]
         limit = host.max_storage_migrations if job.storage_only else host.max_vm_migrations
         if world.active_jobs(host, storage_only=job.storage_only) >= limit:
@@ -159,7 +164,7 @@ def _run(world: World, job: MigrationJob, plan: MovePlan) -> None:
     with world.changed:
         queued = False
         while must_wait(world, job):
-            if not queued and not plan.storage_only:
+            if not queued and not plan.storage_only and at_limit(world, job):
                 world.log_event(
                     plan.source,
                     EVENT_LIMIT,

@@ -95,7 +95,14 @@ class HttpDoor:
         # The dispatchers belong to the server's loop thread: its trigger runs the closing
         # there (the typeshed stub types `trigger` as an int; it is waitress's trigger object).
         trigger: Any = self._server.trigger
-        trigger.pull_trigger(self._close_all)
+        try:
+            trigger.pull_trigger(self._close_all)
+        except OSError:
+            # The loop cannot be woken: its trigger's pipe is gone (EBADF, seen once while the
+            # demo stopped: some neighbour closed that descriptor). A stop must still stop, so
+            # close from here; the loop ends at its next turn, finding nothing left to serve.
+            log.warning("could not wake the HTTP server's loop; closing from here", exc_info=True)
+            self._close_all()
         self._thread.join(timeout=10)
         self._server.task_dispatcher.shutdown()
 

@@ -18,11 +18,9 @@ from commands.delegation import (
     plan_repair,
 )
 from commands.errors import Refusal
-from commands.handling import Handler
 from commands.hyperv import ErrorKind, HostSettings, HyperVError
 from commands.inventory import Host
 from commands.language import SUBCOMMANDS, parse
-from commands.ports import NoDirectory
 from commands.replies import Outcome, ReplyKind
 from commands.requests import Request
 from commands.workflow.approvals import DirectoryError
@@ -74,18 +72,6 @@ def rig() -> Rig:
     return make_rig()
 
 
-def handler_for(rig: Rig, delegation: object = None) -> Handler:
-    return Handler(
-        inventory=INVENTORY,
-        workflow=rig.workflow,
-        store=rig.store,
-        preflight=rig.preflight,
-        hyperv=rig.world,
-        delegation=delegation or NoDirectory(),  # type: ignore[arg-type]
-        clock=rig.clock,
-    )
-
-
 def test_the_examples_cover_every_request_type() -> None:
     parsed = {type(parse(text, INVENTORY)) for text in FORMS}
     assert parsed == set(typing.get_args(Request))
@@ -93,7 +79,7 @@ def test_the_examples_cover_every_request_type() -> None:
 
 @pytest.mark.parametrize("text", FORMS)
 def test_every_form_of_the_language_gets_a_reply(rig: Rig, text: str) -> None:
-    reply = handler_for(rig).handle(text, REQUESTER, PLACE)
+    reply = rig.handler().handle(text, REQUESTER, PLACE)
     assert reply.title.strip()
     assert "Internal error" not in reply.text()
     # Nothing is refused for a reason other than the request itself (no such request #42, the
@@ -104,7 +90,7 @@ def test_every_form_of_the_language_gets_a_reply(rig: Rig, text: str) -> None:
 
 
 def test_a_change_is_recorded_at_once_and_its_card_reaches_the_notifier(rig: Rig) -> None:
-    reply = handler_for(rig).handle("SRV-APP01 to HV-SRV02 reason patching", REQUESTER, PLACE)
+    reply = rig.handler().handle("SRV-APP01 to HV-SRV02 reason patching", REQUESTER, PLACE)
     assert (reply.kind, reply.outcome) == (ReplyKind.RECORDED, Outcome.ANSWERED)
     assert reply.request_id == 1 and "recorded" in reply.title
     assert rig.workflow.get(1).state is State.REQUESTED  # the check runs later, elsewhere
@@ -119,7 +105,7 @@ def test_a_change_is_recorded_at_once_and_its_card_reaches_the_notifier(rig: Rig
 
 
 def test_status_and_history_list_requests(rig: Rig) -> None:
-    handler = handler_for(rig)
+    handler = rig.handler()
     assert handler.handle("status", REQUESTER, PLACE).title == "No request is open."
     handler.handle("SRV-APP01 to HV-SRV02", REQUESTER, PLACE)
     handler.handle("SRV-DB01 to HV-SRV03", REQUESTER, PLACE)
@@ -138,7 +124,7 @@ def test_status_and_history_list_requests(rig: Rig) -> None:
 
 
 def test_host_shows_its_settings(rig: Rig) -> None:
-    reply = handler_for(rig).handle("host HV-SRV02", REQUESTER, PLACE)
+    reply = rig.handler().handle("host HV-SRV02", REQUESTER, PLACE)
     assert reply.kind is ReplyKind.HOST and reply.title == "HV-SRV02: live migration settings"
     assert "simultaneous live migrations: 2" in reply.lines
     assert "authentication: Kerberos" in reply.lines
@@ -146,7 +132,7 @@ def test_host_shows_its_settings(rig: Rig) -> None:
 
 def test_check_and_diagnose_name_what_blocks_with_its_fix(rig: Rig) -> None:
     rig.preflight.blocking["SRV-DB01"] = "HV-SRV03 has no virtual switch 'LAN'."
-    handler = handler_for(rig)
+    handler = rig.handler()
     check = handler.handle("check SRV-DB01 to HV-SRV03", REQUESTER, PLACE)
     assert (check.title, check.outcome) == ("preflight: would be refused", Outcome.FAILED)
     assert "blocking: HV-SRV03 has no virtual switch 'LAN'." in check.lines
@@ -158,7 +144,7 @@ def test_check_and_diagnose_name_what_blocks_with_its_fix(rig: Rig) -> None:
 
 def test_diagnose_of_a_request_tells_its_recorded_findings(rig: Rig) -> None:
     rig.preflight.blocking["SRV-DB01"] = "HV-SRV03 has no virtual switch 'LAN'."
-    handler = handler_for(rig)
+    handler = rig.handler()
     handler.handle("SRV-DB01 to HV-SRV03", REQUESTER, PLACE)
     rig.run()
     reply = handler.handle("diagnose #1", REQUESTER, PLACE)
@@ -167,9 +153,9 @@ def test_diagnose_of_a_request_tells_its_recorded_findings(rig: Rig) -> None:
 
 
 def test_delegation_through_the_directory_port(rig: Rig) -> None:
-    refused = handler_for(rig).handle("delegation HV-SRV01 HV-SRV02", REQUESTER, PLACE)
+    refused = rig.handler().handle("delegation HV-SRV01 HV-SRV02", REQUESTER, PLACE)
     assert refused.outcome is Outcome.REFUSED and "directory is not configured" in refused.title
-    reply = handler_for(rig, Directory()).handle("delegation HV-SRV01 HV-SRV02", REQUESTER, PLACE)
+    reply = rig.handler(Directory()).handle("delegation HV-SRV01 HV-SRV02", REQUESTER, PLACE)
     assert reply.outcome is Outcome.FAILED
     assert reply.lines[0] == "Kerberos delegation HV-SRV01 ↔ HV-SRV02: 2 problem(s)."
     assert reply.lines[1].startswith(
@@ -179,7 +165,7 @@ def test_delegation_through_the_directory_port(rig: Rig) -> None:
 
 def test_a_delegation_fix_with_changes_is_recorded_for_approval(rig: Rig) -> None:
     text = "delegation HV-SRV01 HV-SRV02 fix"
-    reply = handler_for(rig, Directory()).handle(text, REQUESTER, PLACE)
+    reply = rig.handler(Directory()).handle(text, REQUESTER, PLACE)
     assert reply.kind is ReplyKind.RECORDED
     assert (
         reply.title == f"Request #{reply.request_id} recorded (/migrate {text}); checking it now."
@@ -187,7 +173,7 @@ def test_a_delegation_fix_with_changes_is_recorded_for_approval(rig: Rig) -> Non
 
 
 def test_a_directory_that_cannot_answer_is_said_not_raised(rig: Rig) -> None:
-    down = handler_for(rig, Directory(down=True))
+    down = rig.handler(Directory(down=True))
     report = down.handle("delegation HV-SRV01 HV-SRV02", REQUESTER, PLACE)
     assert report.lines == (
         "Kerberos delegation HV-SRV01 ↔ HV-SRV02: unknown — cannot reach the directory at "
@@ -199,7 +185,7 @@ def test_a_directory_that_cannot_answer_is_said_not_raised(rig: Rig) -> None:
 
 
 def test_refusals_are_one_line_with_a_fix(rig: Rig) -> None:
-    reply = handler_for(rig).handle("SRV-* to HV-SRV02", REQUESTER, PLACE)
+    reply = rig.handler().handle("SRV-* to HV-SRV02", REQUESTER, PLACE)
     assert (reply.kind, reply.outcome, reply.ephemeral) == (
         ReplyKind.REFUSAL,
         Outcome.REFUSED,
@@ -218,10 +204,10 @@ def test_host_errors_are_answered_with_cause_and_fix(
         )
 
     monkeypatch.setattr(rig.world, "host_settings", unreachable)
-    reply = handler_for(rig).handle("host HV-SRV01", REQUESTER, PLACE)
+    reply = rig.handler().handle("host HV-SRV01", REQUESTER, PLACE)
     assert (reply.outcome, reply.title) == (Outcome.FAILED, "H: No answer.")
     assert reply.lines == ("cause: Down.", "fix: Start it.")
-    missing = handler_for(rig).handle("diagnose SRV-NOPE", REQUESTER, PLACE)
+    missing = rig.handler().handle("diagnose SRV-NOPE", REQUESTER, PLACE)
     assert missing.outcome is Outcome.REFUSED and "SRV-NOPE" in missing.title
 
 
@@ -232,7 +218,7 @@ def test_an_unexpected_failure_is_a_reply_with_a_reference(
         raise RuntimeError("secret detail")
 
     monkeypatch.setattr(rig.world, "host_settings", broken)
-    reply = handler_for(rig).handle("host HV-SRV01", REQUESTER, PLACE)
+    reply = rig.handler().handle("host HV-SRV01", REQUESTER, PLACE)
     assert reply.outcome is Outcome.FAILED and "reference" in reply.title
     assert "secret detail" not in reply.text()
     assert any(r.exc_info for r in caplog.records)

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from commands.delegation import DelegationDirectory
+from commands.handling import Handler
 from commands.hyperv import (
     MigrationOutcome,
     MigrationProgress,
 )
 from commands.inventory import Host
+from commands.ports import DelegationChecker, NoDirectory
 from commands.requests import MigrateRequest, Move
 from commands.workflow.approvals import ApprovalPolicy, Approvers, MemoryDirectory
 from commands.workflow.cards import ApprovalCard
@@ -215,6 +217,19 @@ class Rig:
             return self._build()
         finally:
             self.executor = current
+
+    def handler(self, delegation: DelegationChecker | None = None) -> Handler:
+        """The one front door over this rig's workflow, store and hosts, with `delegation` as
+        its directory (none configured when not given)."""
+        return Handler(
+            inventory=INVENTORY,
+            workflow=self.workflow,
+            store=self.store,
+            preflight=self.preflight,
+            hyperv=self.world,
+            delegation=delegation or NoDirectory(),
+            clock=self.clock,
+        )
 
     def run(self, limit: int = 200) -> int:
         """Runs the manual executor's tasks (see `ManualExecutor.run_all`)."""

@@ -10,7 +10,6 @@ import dataclasses
 import pytest
 
 from commands.delegation import NEW_TICKETS, TRUSTED_TO_AUTH_FOR_DELEGATION
-from commands.handling import Handler
 from commands.replies import ReplyKind
 from commands.workflow.machine import WorkflowError
 from commands.workflow.records import State
@@ -18,7 +17,6 @@ from commands.workflow.recovery import Action
 from support.delegation import WORKSTATION, MemoryDelegation, bare, complete
 from support.workflow import (
     ALICE,
-    INVENTORY,
     PLACE,
     REQUESTER,
     Crash,
@@ -52,19 +50,6 @@ def rig_with(directory: MemoryDelegation, **options: object) -> Rig:
     return rig
 
 
-def handler(rig: Rig) -> Handler:
-    assert isinstance(rig.directory, MemoryDelegation)
-    return Handler(
-        inventory=INVENTORY,
-        workflow=rig.workflow,
-        store=rig.store,
-        preflight=rig.preflight,
-        hyperv=rig.world,
-        delegation=rig.directory,
-        clock=rig.clock,
-    )
-
-
 def one_side_broken() -> MemoryDelegation:
     """HV-SRV01 has unconstrained delegation and no list; HV-SRV02 is complete."""
     _, b = complete(A, B)
@@ -72,7 +57,8 @@ def one_side_broken() -> MemoryDelegation:
 
 
 def checked(rig: Rig) -> int:
-    reply = handler(rig).handle(TEXT, REQUESTER, PLACE)
+    assert isinstance(rig.directory, MemoryDelegation)
+    reply = rig.handler(rig.directory).handle(TEXT, REQUESTER, PLACE)
     assert reply.kind is ReplyKind.RECORDED and reply.request_id is not None
     rig.run()
     assert rig.workflow.get(reply.request_id).state is State.AWAITING_APPROVAL
@@ -113,7 +99,7 @@ def test_the_fix_is_approved_like_any_change_written_once_and_read_back() -> Non
     assert record.outcome is not None and NEW_TICKETS in record.outcome["lines"]
     assert rig.notifier.finals == [(request_id, "succeeded")]
 
-    again = handler(rig).handle(TEXT, REQUESTER, PLACE)
+    again = rig.handler(directory).handle(TEXT, REQUESTER, PLACE)
     assert again.kind is ReplyKind.DELEGATION
     assert again.lines[-1] == "nothing to change"
     assert len(rig.store.search()) == 1  # nothing recorded for it
@@ -123,7 +109,7 @@ def test_without_a_write_account_nothing_is_written_and_the_request_says_why() -
     directory = one_side_broken()
     directory.writable = False
     rig = rig_with(directory)
-    reply = handler(rig).handle(TEXT, REQUESTER, PLACE)
+    reply = rig.handler(directory).handle(TEXT, REQUESTER, PLACE)
     assert reply.request_id is not None
     rig.run()
     assert rig.workflow.get(reply.request_id).state is State.FAILED
@@ -145,9 +131,8 @@ def test_the_account_removed_after_approval_stops_it_before_the_send() -> None:
     assert directory.writes == []
 
 
-def test_writes_the_directory_drops_are_a_failure_from_the_read_back() -> None:
-    directory = one_side_broken()
-    directory.lose = True
+def failure_of(directory: MemoryDelegation) -> str:
+    """The summary of the failure an approved fix ends in, against `directory`."""
     rig = rig_with(directory)
     request_id = checked(rig)
     rig.workflow.approve(request_id, ALICE)
@@ -155,7 +140,14 @@ def test_writes_the_directory_drops_are_a_failure_from_the_read_back() -> None:
     record = rig.workflow.get(request_id)
     assert record.state is State.FAILED
     assert record.outcome is not None
-    summary = record.outcome["error"]["summary"]
+    summary: str = record.outcome["error"]["summary"]
+    return summary
+
+
+def test_writes_the_directory_drops_are_a_failure_from_the_read_back() -> None:
+    directory = one_side_broken()
+    directory.lose = True
+    summary = failure_of(directory)
     assert summary.startswith("the directory does not hold what was asked: HV-SRV01:")
     assert "msDS-AllowedToDelegateTo lacks cifs/HV-SRV02" in summary
 
@@ -163,16 +155,7 @@ def test_writes_the_directory_drops_are_a_failure_from_the_read_back() -> None:
 def test_a_refused_write_fails_with_the_reason() -> None:
     directory = one_side_broken()
     directory.fail_write = {"HV-SRV01"}
-    rig = rig_with(directory)
-    request_id = checked(rig)
-    rig.workflow.approve(request_id, ALICE)
-    rig.run()
-    record = rig.workflow.get(request_id)
-    assert record.state is State.FAILED
-    assert record.outcome is not None
-    assert record.outcome["error"]["summary"] == (
-        "writing HV-SRV01 failed: insufficient access rights."
-    )
+    assert failure_of(directory) == "writing HV-SRV01 failed: insufficient access rights."
 
 
 def test_a_read_back_that_fails_is_outcome_unknown() -> None:

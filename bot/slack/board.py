@@ -13,10 +13,15 @@ or when it already shows `OWN_PER_PLACE` moves with their own message, or the wo
 `OWN_IN_WORKSPACE`: each own message refreshed every 10 s costs 6 edits/min, so 6 of them
 take 36 of the 40 edits/min the pacer allows, and fewer than 4 in one channel keep its posts
 (≈ 5 per request) within a few seconds of each other. Below that, a move keeps its own
-message in its card's thread, with its Cancel button.
+message in its card's thread, with its Cancel button; once a board is up in its place, its
+next reading moves it there too (its message says so once and keeps the Cancel button), so
+the board's one edit serves every move of the place and cards keep the rest of the budget.
 
-A board holds at most `PAGE_LINES` moves (Slack refuses a message whose blocks exceed about
-13,000 characters); more moves open a second message. A move on a board stores
+One board message holds as many moves as fit in `PAGE_BUDGET` characters of JSON (Slack
+refuses a message whose blocks exceed about 13,000; the headline, the sections and the footer
+take the rest): each line reserves its JSON length (escapes included) and `LINE_GROWTH` for
+what it may gain later (a rate, a longer elapsed time or phase, 100%). About a hundred moves
+of usual names fit in one message; more open a second. A move on a board stores
 `board:<ts>` as its progress reference, so a bot that takes over edits the same message.
 When a board's last move ends, the board says so once and is left alone; the next busy
 spell posts a new one. Each move's thread still gets its own news and its final word.
@@ -24,6 +29,7 @@ spell posts a new one. Each move's thread still gets its own news and its final 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -44,7 +50,8 @@ BOARD_REF = "board:"
 """How a move on a board records where its progress is shown: `board:<ts>`."""
 OWN_PER_PLACE = 4
 OWN_IN_WORKSPACE = 6
-PAGE_LINES = 40
+PAGE_BUDGET = 12_000
+LINE_GROWTH = 26
 _LINES_PER_SECTION = 15
 
 
@@ -56,6 +63,7 @@ class _Page:
     number: int
     ts: str | None = None
     lines: dict[int, str] = field(default_factory=dict)
+    widths: dict[int, int] = field(default_factory=dict)
     ended: int = 0
     posting: bool = False
     stale: bool = False
@@ -93,8 +101,9 @@ class Boards:
         """Puts `line` on the record's board (its own page, or one with room); the board's
         reference once its message exists and the record does not hold it yet."""
         with self._lock:
-            page = self._where.get(record.id) or self._page_for(record)
+            page = self._where.get(record.id) or self._page_for(record, line)
             page.lines[record.id] = line
+            page.widths.setdefault(record.id, width(line))
             self._where[record.id] = page
             self._refresh(page)
             if page.ts is None or record.progress_ts is not None:
@@ -107,6 +116,7 @@ class Boards:
             page = self._where.pop(record.id, None)
             if page is None or page.lines.pop(record.id, None) is None:
                 return
+            page.widths.pop(record.id, None)
             page.ended += 1
             if not page.lines:
                 page.closed = True
@@ -119,11 +129,12 @@ class Boards:
 
     # --- inside (lock held) -----------------------------------------------------------
 
-    def _page_for(self, record: RequestRecord) -> _Page:
+    def _page_for(self, record: RequestRecord, line: str) -> _Page:
         pages = self._pages.setdefault(record.place, [])
         ts = board_ts(record.progress_ts)
         for page in pages:
-            if (ts is not None and page.ts == ts) or (ts is None and len(page.lines) < PAGE_LINES):
+            room = sum(page.widths.values()) + width(line) <= PAGE_BUDGET
+            if (ts is not None and page.ts == ts) or (ts is None and room):
                 return page
         self._numbers += 1
         page = _Page(record.place, self._numbers, ts=ts)
@@ -178,6 +189,11 @@ class Boards:
             lines = list(page.lines.values())
             ended, closed = page.ended, page.closed
         return board_blocks(lines, ended, closed=closed)
+
+
+def width(line: str) -> int:
+    """What a board line may take of its message at most: its JSON now, and what it may gain."""
+    return len(json.dumps(line)) + LINE_GROWTH
 
 
 def board_ts(ref: MessageRef | None) -> str | None:

@@ -134,13 +134,24 @@ class SlackNotifier:
 
     def _on_board(self, record: RequestRecord) -> bool:
         """Whether the move's progress goes to its place's board: it is there already (here
-        or before a takeover), or it is new here and its place or the workspace has enough
-        moves shown in their own messages (bot.slack.board says why these numbers)."""
+        or before a takeover); it had its own message but a board is up in its place now (one
+        edit of the board then serves it, instead of a budget of its own); or it is new here
+        and its place or the workspace has enough moves shown in their own messages
+        (bot.slack.board says why these numbers)."""
         if self.boards.holds(record):
             return True
         with self._lock:
             if record.id in self._own:
-                return False
+                if not self.boards.busy(record.place):
+                    return False
+                del self._own[record.id]
+                handed_over = True
+            else:
+                handed_over = False
+        if handed_over:
+            self._hand_over(record)
+            return True
+        with self._lock:
             if record.progress_ts is None:
                 here = sum(place == record.place for place in self._own.values())
                 if (
@@ -151,6 +162,18 @@ class SlackNotifier:
                     return True
             self._own[record.id] = record.place
             return False
+
+    def _hand_over(self, record: RequestRecord) -> None:
+        """The move's own message says once that its progress goes on the board now; it keeps
+        its Cancel button, and gets its last form when the move ends."""
+        with self._record_lock(record.id):
+            last = self._progress_lines.get(record.id)
+            if record.progress_ts is None or last is None:
+                return
+            line = f"{last}\n_From here on, its progress is on the running-migrations board._"
+            self._progress_lines[record.id] = line
+            body = ui.progress_blocks(record, line, running=True)
+            self._update(record, record.progress_ts, line, body, slot="progress")
 
     def _record_lock(self, request_id: int) -> threading.Lock:
         with self._lock:

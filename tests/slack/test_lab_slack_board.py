@@ -14,7 +14,15 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.slack import blocks as ui
-from bot.slack.board import BOARD_REF, OWN_PER_PLACE, PAGE_LINES, board_blocks, board_ts
+from bot.slack.actions import STOP
+from bot.slack.board import (
+    BOARD_REF,
+    OWN_PER_PLACE,
+    PAGE_BUDGET,
+    board_blocks,
+    board_ts,
+    width,
+)
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import Limits, Pacer
 from commands.hyperv import JobState, MigrationOutcome, MigrationProgress
@@ -82,9 +90,9 @@ def test_past_a_few_moves_in_one_channel_progress_goes_to_one_board_edited_in_pl
     records = [rig.running(i, f"BENCH-VM{i:03d}") for i in range(1, OWN_PER_PLACE + 3)]
     records = [shown(rig, r, reading(10)) for r in records]
     rig.idle()
-    records = [shown(rig, r, reading(30)) for r in records]
-    rig.idle()
     own, boarded = records[:OWN_PER_PLACE], records[OWN_PER_PLACE:]
+    boarded = [shown(rig, r, reading(30)) for r in boarded]
+    rig.idle()
     assert all(r.progress_ts is not None and board_ts(r.progress_ts) is None for r in own)
     [board] = rig.boards()
     assert {r.progress_ts for r in boarded} == {BOARD_REF + board.ts}
@@ -100,20 +108,37 @@ def test_past_a_few_moves_in_one_channel_progress_goes_to_one_board_edited_in_pl
             for m in rig.slack.workspace.replies(CHANNEL, record.card_ts)
         ), "a move on the board posts no progress message of its own"
 
-    fifth, sixth = boarded
-    rig.notifier.finished(succeeded(fifth), MigrationOutcome(True, 80.0, 0.4))
+    # With the board up, the moves that had a message of their own join it: one edit of the
+    # board serves them all. Their message says so once and keeps its Cancel button.
+    own = [shown(rig, r, reading(40)) for r in own]
+    rig.idle()
+    [board] = rig.boards()
+    assert board.text == "Running migrations: 6"
+    assert "#1 *BENCH-VM001* HV-SRV01 → HV-SRV02 · *40%*" in json.dumps(
+        board.blocks, ensure_ascii=False
+    )
+    first = rig.slack.workspace.message(CHANNEL, str(own[0].progress_ts))
+    assert "on the running-migrations board" in first.text and STOP in str(first.blocks)
+    assert ui.progress_bar(10) in first.text, "its last own reading stays, then the board's"
+
+    for record in boarded:
+        rig.notifier.finished(succeeded(record), MigrationOutcome(True, 80.0, 0.4))
     rig.idle()
     [board] = rig.boards()
     text = json.dumps(board.blocks, ensure_ascii=False)
-    assert "#5 " not in text and "#6 *BENCH-VM006*" in text and "1 ended" in text
-    rig.notifier.finished(succeeded(sixth), MigrationOutcome(True, 81.0, 0.4))
+    assert "#5 " not in text and "#1 *BENCH-VM001*" in text and "2 ended" in text
+    for record in own:
+        rig.notifier.finished(succeeded(record), MigrationOutcome(True, 81.0, 0.4))
     rig.idle()
     [board] = [m for m in rig.slack.workspace.history(CHANNEL) if m.ts == board.ts]
-    assert board.text.startswith("No migration running on this board any more: 2 ended")
-    for record in boarded:
+    assert board.text.startswith("No migration running on this board any more: 6 ended")
+    first = rig.slack.workspace.message(CHANNEL, str(own[0].progress_ts))
+    assert "Succeeded" in first.text and STOP not in str(first.blocks)
+    for record in records:
         assert record.card_ts is not None
         finals = [m for m in rig.slack.workspace.replies(CHANNEL, record.card_ts) if m.is_reply]
-        assert len(finals) == 1 and finals[0].broadcast
+        finals = [m for m in finals if m.broadcast]
+        assert len(finals) == 1
         assert finals[0].text.startswith(f":white_check_mark: {record.vm} is now on HV-SRV02")
 
 
@@ -135,24 +160,28 @@ def test_a_bot_that_takes_over_edits_the_same_board(rig: Rig) -> None:
     assert "*70%*" in json.dumps(board.blocks, ensure_ascii=False)
 
 
-def test_a_board_past_its_lines_opens_a_second_message(rig: Rig) -> None:
-    # Fifty cards at once would be refused by the channel's posting limit: not the subject.
+def test_a_board_past_its_budget_opens_a_second_message(rig: Rig) -> None:
+    # A hundred and twenty cards at once would be refused by the channel's posting limit:
+    # not the subject here.
     rig.slack.limits.enabled = False
-    records = [rig.running(i, f"VM{i:03d}") for i in range(1, OWN_PER_PLACE + PAGE_LINES + 3)]
+    records = [rig.running(i, f"VM{i:03d}") for i in range(1, OWN_PER_PLACE + 121)]
     records = [shown(rig, r, reading(5)) for r in records]
     rig.idle()
-    boards = rig.boards()
-    assert [b.text for b in boards] == [
-        f"Running migrations: {PAGE_LINES}",
-        "Running migrations: 2",
-    ]
+    counts = [int(b.text.rsplit(" ", 1)[1]) for b in rig.boards()]
+    assert len(counts) == 2 and sum(counts) == 120 and counts[0] >= 100, counts
+    assert not [c for c in rig.slack.calls() if c.error], "every board fits in one message"
 
 
-def test_a_full_board_of_long_names_stays_within_slacks_limits() -> None:
+def test_a_full_board_stays_within_slacks_limits_however_its_lines_grow() -> None:
+    usual = ui.board_line(move(123, "BENCH-VM000"), MigrationProgress(JobState.STARTING, 0, 2.0))
+    assert PAGE_BUDGET // width(usual) >= 100, "a hundred usual moves fit"
     long = "X" * 120
     record = move(99999, long, source_host=long, destination_host=long)
-    line = ui.board_line(record, MigrationProgress(JobState.RUNNING, 100, 36_000.0, 10**12))
-    _, body = board_blocks([line] * PAGE_LINES, 999, closed=False)
+    first = ui.board_line(record, MigrationProgress(JobState.STARTING, 0, 1.0))
+    fitted = PAGE_BUDGET // width(first)
+    # The same moves later: done, hours in, the longest phase, a rate.
+    grown = ui.board_line(record, MigrationProgress(JobState.SHUTTING_DOWN, 100, 359_999.0, 10**15))
+    _, body = board_blocks([grown] * fitted, 99999, closed=False)
     dicts = [b.to_dict() for b in body]
     assert len(json.dumps(dicts)) < 13_000
     assert all(len(d.get("text", {}).get("text", "")) <= 3000 for d in dicts)

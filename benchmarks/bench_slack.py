@@ -264,11 +264,9 @@ class Moves:
 def _seen(
     slack: SlackStandIn, card: Message, vm: str, boards: list[Message]
 ) -> tuple[str | None, float]:
-    """The progress people see of `vm` and when its message last changed: its own progress
-    message in the card's thread, or its line on a board."""
-    for message in slack.workspace.replies(CHANNEL, card.ts):
-        if _BAR.search(message.text):
-            return message.text, float(message.edited_ts or message.ts)
+    """The progress people see of `vm` and when it last changed: its line on a board (a move
+    that had its own message joins the board once one is up), else its own progress message
+    in the card's thread."""
     for board in boards:
         for block in board.blocks:
             text = block.get("text")
@@ -276,6 +274,9 @@ def _seen(
             for line in lines:
                 if f"*{vm}*" in line:
                     return line, float(board.edited_ts or board.ts)
+    for message in slack.workspace.replies(CHANNEL, card.ts):
+        if _BAR.search(message.text):
+            return message.text, float(message.edited_ts or message.ts)
     return None, 0.0
 
 

@@ -276,7 +276,18 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
             demo.click(CAROL, broken)
             failed = demo.finish(broken)
 
-        demo.section("7. The audit log")
+        demo.section("7. Patch night: HV-SRV01 emptied with one approval")
+        world.clear_faults(FaultKind.FAIL_AT_PERCENT)
+        drain = demo.slash(
+            ALICE, "drain HV-SRV01 include-storage include-stopped reason patch night"
+        )
+        drained = None
+        if drain is not None and drain.state is State.AWAITING_APPROVAL:
+            demo.click(BOB, drain)
+            demo.click(CAROL, drain)
+            drained = demo.finish(drain)
+
+        demo.section("8. The audit log")
         demo.slash(CAROL, "history")
         demo.transcript.flush()
         report = services.store.verify()
@@ -291,6 +302,8 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
             and refused.state is State.FAILED
             and failed is not None
             and failed.state is State.FAILED
+            and drained is not None
+            and drained.state is State.SUCCEEDED
             and report.ok
         )
         return 0 if story else 1

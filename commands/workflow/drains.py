@@ -677,7 +677,7 @@ def final_sentence(
         shown = ", ".join(remaining[:5]) + (
             f" and {len(remaining) - 5} more" if len(remaining) > 5 else ""
         )
-        state = f"{source} still runs {len(remaining)} VM(s) ({shown})"
+        state = f"{source} still holds {len(remaining)} VM(s) ({shown})"
     text = f"{state}: {moved} VM{'s' if moved != 1 else ''} moved in {_duration(elapsed)}"
     if failed:
         text += f"; {len(failed)} failed: " + "; ".join(f"{vm} ({why})" for vm, why in failed)

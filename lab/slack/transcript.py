@@ -170,7 +170,7 @@ class LiveTranscript:
         if message.broadcast:
             notes.append(f"also sent to #{self._channel.name}")
         if message.edits:
-            notes.append(f"edited {len(message.edits)} times; last form")
+            notes.append(f"edited {_times(len(message.edits))}; last form")
         indent = "    " if message.is_reply else ""
         said = lines[0] + (f"   ({'; '.join(notes)})" if notes else "")
         print(f"{indent}{who:>{_NAME_WIDTH}} ┃ {said}", file=self._out)
@@ -179,3 +179,7 @@ class LiveTranscript:
 
     def _plain(self, text: str) -> str:
         return _MARKUP.sub(lambda m: m.group(1) or "", readable(self._workspace, text))
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"

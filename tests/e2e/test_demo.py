@@ -22,6 +22,8 @@ def test_demo_story() -> None:
     assert "SRV-APP01 is now on HV-SRV02: request #1 succeeded in" in text
     assert "0x8009030E" in text
     assert "Request #3 (SRV-DB01) failed after" in text and "Fix:" in text
+    assert "Drain #4: HV-SRV01 is empty: 2 VMs moved in" in text
+    assert "-Name 'SRV-TEST01' -DestinationHost 'HV-SRV02.lab.local' -IncludeStorage" in text
     assert "(only @alice sees this)" in text and "(also sent to #hvops)" in text
     assert re.search(r"\n {4}\s+@alice ┃ @hvbot migrate SRV-DB01", text)
     assert "watch the channel at http://127.0.0.1:" in text

@@ -96,7 +96,7 @@ def test_drain_moves_every_vm_once_within_the_limits(drain_rig: BotRig) -> None:
     approved = drain_rig.run("approve", "1", "--as", "UBOB", timeout=300)
     # One move fails halfway, so the drain as a whole failed.
     assert approved.returncode == 1, approved.stdout + approved.stderr
-    assert "HV-SRV01 still runs 4 VM(s)" in approved.stdout
+    assert "HV-SRV01 still holds 4 VM(s)" in approved.stdout
     assert "29 VMs moved in" in approved.stdout
     assert f"1 failed: {FAILS} (" in approved.stdout
     drain_rig.world.wait_idle()

@@ -75,7 +75,7 @@ def test_a_drain_from_slack_one_card_one_click_one_summary_and_the_final_broadca
     ran = time.monotonic() - clicked
     assert done.state is State.FAILED  # SRV-APP07 fails halfway: the host is not empty
     final = eventually(
-        lambda: [m for m in rig.thread(done) if "HV-SRV01 still runs 4 VM(s)" in m.text],
+        lambda: [m for m in rig.thread(done) if "HV-SRV01 still holds 4 VM(s)" in m.text],
         what="the final sentence",
     )
     rig.idle()
@@ -116,7 +116,7 @@ def test_a_bot_taking_over_mid_drain_edits_the_same_summary(drain_slack_rig: Sla
 
     done = rig.settled(record.id, TERMINAL_STATES)
     eventually(
-        lambda: [m for m in rig.thread(done) if "HV-SRV01 still runs" in m.text],
+        lambda: [m for m in rig.thread(done) if "HV-SRV01 still holds" in m.text],
         what="the final sentence",
     )
     rig.idle()

@@ -107,7 +107,7 @@ def test_a_failed_move_fails_the_drain_and_is_named_with_its_cause() -> None:
     assert record.state is State.FAILED
     assert record.outcome is not None and len(record.outcome["failed"]) == 3
     final = final_word(rig, parent)
-    assert final.startswith("HV-SRV01 still runs 3 VM(s)")
+    assert final.startswith("HV-SRV01 still holds 3 VM(s)")
     assert "3 failed: " in final and "Could not find Ethernet switch 'LAN'." in final
 
 
@@ -248,7 +248,7 @@ def test_final_sentence() -> None:
         "HV-SRV01 is empty: 14 VMs moved in 22 min."
     )
     assert final_sentence("H", 1, 65, [("A", "no switch")], 2, ["A", "B"]) == (
-        "H still runs 2 VM(s) (A, B): 1 VM moved in 1 min 5 s; 1 failed: A (no switch); "
+        "H still holds 2 VM(s) (A, B): 1 VM moved in 1 min 5 s; 1 failed: A (no switch); "
         "2 not started (cancelled)."
     )
     assert final_sentence("H", 0, 5, [], 0, None).startswith("H may not be empty")

@@ -108,7 +108,12 @@ class HttpDoor:
 
     def _close_all(self) -> None:
         for dispatcher in list(self._map.values()):
-            dispatcher.close()
+            try:
+                dispatcher.close()
+            except OSError:
+                # Its descriptor is already gone (see `close`); it has left the map all the
+                # same, and the others still have to close.
+                log.warning("an HTTP server descriptor was already closed", exc_info=True)
 
 
 # slack_sdk's client calls a connection stale after 4 pings without a pong and reconnects; a

@@ -2,7 +2,9 @@
 stays under Slack's limits (architecture §4) however many migrations run:
 
 - edits (`chat.update`) at most `workspace` per `window` for the workspace (Tier 3 is about
-  50/min; 40 leaves room for the people's own clicks) and `per_job` per window for one job;
+  50/min; 40 leaves room for the people's own clicks), spread evenly (bursts of `edit_burst`,
+  then one every window/workspace seconds: a budget spent in one burst would leave every bar
+  frozen for the rest of the window), and `per_job` per window for one job;
 - posts (`chat.postMessage`) to one channel at about one per `post_spacing` seconds, with a
   burst of `post_burst` (Slack: "1 per second per channel, short bursts allowed"), so a busy
   channel's queue waits its turn without holding up edits or other channels;
@@ -65,19 +67,29 @@ class Limits:
     post_spacing: float = 1.0
     post_burst: int = 3
     overdue: float = 8.0
+    edit_burst: int = 3
 
 
 @dataclass
 class _Bucket:
-    """Posts to one channel: a token bucket of `post_burst`, one token per `post_spacing`."""
+    """A token bucket: posts to one channel, or the workspace's edits."""
 
     tokens: float
     stamp: float
 
-    def level(self, now: float, limits: Limits) -> float:
-        """Tokens available at `now`."""
-        refill = (now - self.stamp) / limits.post_spacing if limits.post_spacing > 0 else math.inf
-        return min(float(limits.post_burst), self.tokens + refill)
+    def level(self, now: float, spacing: float, burst: int) -> float:
+        """Tokens available at `now`, one more every `spacing` seconds, at most `burst`."""
+        refill = (now - self.stamp) / spacing if spacing > 0 else math.inf
+        return min(float(burst), self.tokens + refill)
+
+    def take(self, now: float, spacing: float, burst: int) -> None:
+        """Spends one token at `now`."""
+        self.tokens, self.stamp = self.level(now, spacing, burst) - 1, now
+
+    def ready_at(self, now: float, spacing: float, burst: int) -> float:
+        """When one token is there."""
+        missing = 1.0 - self.level(now, spacing, burst)
+        return now + missing * spacing if missing > 0 else now
 
 
 @dataclass
@@ -94,6 +106,7 @@ class PaceState:
         self.limits = limits or Limits()
         self._jobs: dict[Hashable, _Job] = {}
         self._edits: deque[float] = deque()
+        self._edit_tokens = _Bucket(float(self.limits.edit_burst), -math.inf)
         self._posts: dict[str, _Bucket] = {}
         self._paused: dict[str, float] = {}
         self._seq = itertools.count(1)
@@ -146,12 +159,13 @@ class PaceState:
             bucket = self._posts.setdefault(
                 call.channel, _Bucket(float(self.limits.post_burst), now)
             )
-            bucket.tokens, bucket.stamp = bucket.level(now, self.limits) - 1, now
+            bucket.take(now, self.limits.post_spacing, self.limits.post_burst)
         state = self._jobs.get(job)
         if call.edit and state is not None:
             state.edits.append(now)
             state.last_edit = now
             self._edits.append(now)
+            self._edit_tokens.take(now, *self._edit_rate())
         if state is not None and not state.pending and not state.edits:
             del self._jobs[job]
 
@@ -175,18 +189,21 @@ class PaceState:
         ready = self._paused.get(_lane(call), -math.inf)
         bucket = self._posts.get(call.channel) if call.channel is not None else None
         if bucket is not None:
-            missing = 1.0 - bucket.level(now, self.limits)
-            if missing > 0:
-                ready = max(ready, now + missing * self.limits.post_spacing)
+            limits = self.limits
+            ready = max(ready, bucket.ready_at(now, limits.post_spacing, limits.post_burst))
         if call.edit:
             limits = self.limits
             if len(self._edits) >= limits.workspace:
                 ready = max(ready, self._edits[0] + limits.window)
+            ready = max(ready, self._edit_tokens.ready_at(now, *self._edit_rate()))
             if len(job.edits) >= limits.per_job:
                 ready = max(ready, job.edits[0] + limits.window)
             if call.paced:
                 ready = max(ready, job.last_edit + limits.spacing)
         return ready
+
+    def _edit_rate(self) -> tuple[float, int]:
+        return self.limits.window / self.limits.workspace, self.limits.edit_burst
 
     def _expire(self, now: float) -> None:
         horizon = now - self.limits.window

@@ -179,7 +179,7 @@ def test_news_goes_before_progress_and_the_stalest_progress_goes_first() -> None
 
 
 def test_progress_not_shown_for_too_long_goes_before_news() -> None:
-    state = PaceState(Limits(spacing=0, overdue=10))
+    state = PaceState(Limits(spacing=0, overdue=10, edit_burst=10))
     state.put("board", edit("board 10%"))
     assert drain(state, 0.0) == [("board", "board 10%")]
     for card in range(5):
@@ -218,3 +218,19 @@ def test_a_rate_limited_post_pauses_that_channel_only() -> None:
     state.put("d", in_channel("another in C1", "C1"))
     assert [name for _, name in drain(state, 1.0)] == ["post in C2", "edit"]
     assert [name for _, name in drain(state, 30.0)] == ["post in C1", "another in C1"]
+
+
+def test_the_edit_budget_is_spread_so_a_storm_of_card_edits_leaves_progress_its_turns() -> None:
+    state = PaceState(Limits(spacing=5, overdue=8))
+    for card in range(200):
+        state.put(f"card{card}", edit(f"card {card}", paced=False))
+    board_at: list[float] = []
+    now = 0.0
+    while now < 180:
+        state.put("board", edit(f"board at {now}"))
+        for job, _ in drain(state, now):
+            if job == "board":
+                board_at.append(now)
+        now += 0.5
+    assert max(b - a for a, b in itertools.pairwise(board_at)) <= 15
+    assert len(board_at) >= 180 / 10

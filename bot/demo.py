@@ -110,6 +110,15 @@ class SlackDemo:
         self.idle()
         return done
 
+    def approved_by_two(self, record: RequestRecord | None) -> RequestRecord | None:
+        """@bob and @carol approve the request that waits for them; the request once ended
+        (None when nothing was waiting for approval)."""
+        if record is None or record.state is not State.AWAITING_APPROVAL:
+            return None
+        self.click(BOB, record)
+        self.click(CAROL, record)
+        return self.finish(record)
+
     def incident(self, user: str, text: str) -> str:
         """`user` starts an incident thread in the channel; its ts."""
         return self.slack.workspace.post(CHANNEL, user, text).ts
@@ -270,22 +279,14 @@ def run_demo(out: TextIO, *, time_scale: float = 0.02) -> int:
         world.inject(Fault(FaultKind.FAIL_AT_PERCENT, host="HV-SRV02", percent=60))
         thread = demo.incident(CAROL, "INC-4711: SRV-DB01 slow, HV-SRV01 fans failing")
         broken = demo.mention(ALICE, "migrate SRV-DB01 to HV-SRV02 reason INC-4711", thread)
-        failed = None
-        if broken is not None and broken.state is State.AWAITING_APPROVAL:
-            demo.click(BOB, broken)
-            demo.click(CAROL, broken)
-            failed = demo.finish(broken)
+        failed = demo.approved_by_two(broken)
 
         demo.section("7. Patch night: HV-SRV01 emptied with one approval")
         world.clear_faults(FaultKind.FAIL_AT_PERCENT)
         drain = demo.slash(
             ALICE, "drain HV-SRV01 include-storage include-stopped reason patch night"
         )
-        drained = None
-        if drain is not None and drain.state is State.AWAITING_APPROVAL:
-            demo.click(BOB, drain)
-            demo.click(CAROL, drain)
-            drained = demo.finish(drain)
+        drained = demo.approved_by_two(drain)
 
         demo.section("8. The audit log")
         demo.slash(CAROL, "history")

@@ -152,31 +152,27 @@ class Follower:
         """Executor task: find the move's job on its host and ask it to stop."""
         deps = self._deps
         try:
-            invocations = invocations_from_record(record.invocation)
-            if not invocations:
-                raise WorkflowError("no invocation was recorded for it")
-            handle = deps.hyperv.reattach_migration(
-                deps.host(record.source_host),
-                record.vm_id or "",
-                sent_at(record, deps.store.events(record.id)),
-                invocations[0],
-            )
+            handle = self._find_job(record, sent_at(record, deps.store.events(record.id)))
         except (HyperVError, WorkflowError) as exc:
             deps.store.append(record.id, EventDraft("cancel_failed", SYSTEM, error_data(exc)))
             deps.tell(record, f"Could not ask the host to stop: {error_text(exc)}")
             return
         self._stop_on_host(record.id, handle)
 
+    def _find_job(self, record: RequestRecord, started_at: dt.datetime) -> MigrationHandle:
+        """The move's job on its source host, found again from its recorded invocation."""
+        invocations = invocations_from_record(record.invocation)
+        if not invocations:
+            raise WorkflowError("no invocation was recorded for it")
+        return self._deps.hyperv.reattach_migration(
+            self._deps.host(record.source_host), record.vm_id or "", started_at, invocations[0]
+        )
+
     def reattach(self, record: RequestRecord, started_at: dt.datetime) -> None:
         """Executor task: follow a migration that may have been started by an earlier process."""
         deps = self._deps
         try:
-            invocations = invocations_from_record(record.invocation)
-            if not invocations:
-                raise WorkflowError("no invocation was recorded for it")
-            handle = deps.hyperv.reattach_migration(
-                deps.host(record.source_host), record.vm_id or "", started_at, invocations[0]
-            )
+            handle = self._find_job(record, started_at)
         except HyperVError as exc:
             if exc.kind in _TRANSPORT_KINDS:
                 self._retry_reattach(record, started_at, exc)
